@@ -1,0 +1,91 @@
+//! `hh`: the one binary of honeyhive-rs — serve, demo, keys, bench.
+
+mod bench;
+mod demo;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+/// LLM observability and evaluation: the honeyhive-rs platform and tools.
+#[derive(Parser, Debug)]
+#[command(name = "hh", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the platform: OTLP (HTTP + gRPC) and HoneyHive REST ingest into the embedded store.
+    Serve(ServeArgs),
+    /// Start the platform and drive a built-in sample agent through the Rust SDK.
+    Demo(ServeArgs),
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Benchmarks that need a running server.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+/// Where the platform listens and stores.
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    /// Data directory of the embedded store.
+    #[arg(long = "data", env = "HH_DATA_DIR", default_value = ".honeyhive")]
+    data: PathBuf,
+    /// HTTP listen address (REST, OTLP/HTTP, ops endpoints).
+    #[arg(long, env = "HH_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// OTLP/gRPC listen address.
+    #[arg(long = "grpc-addr", env = "HH_GRPC_ADDR", default_value = "127.0.0.1:4317")]
+    grpc_addr: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    #[arg(long = "max-body-bytes", env = "HH_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    max_body_bytes: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Create an API key for a project and print it.
+    Create {
+        /// Project the key acts for (created if new).
+        #[arg(long, default_value = "default")]
+        project: String,
+        /// Data directory of the embedded store.
+        #[arg(long = "data", env = "HH_DATA_DIR", default_value = ".honeyhive")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Load-generate OTLP protobuf ingest against a fresh `hh serve` and report throughput, CPU, RSS.
+    Ingest(bench::IngestArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Keys {
+            command: KeysCommand::Create { project, data },
+        } => {
+            let key = honeyhive_server::create_api_key(&data, &project)?;
+            println!("{key}");
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Ingest(args),
+        } => bench::ingest(args),
+    }
+}

@@ -1,0 +1,102 @@
+//! The platform's closed set of error codes, mapped once to HTTP and gRPC statuses.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error the platform can show a client. Low-cardinality, so it can label metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request body or parameters could not be parsed or are invalid.
+    BadRequest,
+    /// No API key, or an unknown one.
+    Unauthenticated,
+    /// The key is valid but may not touch this resource.
+    Forbidden,
+    /// No such id in this project.
+    NotFound,
+    /// The body is over the configured size limit.
+    PayloadTooLarge,
+    /// The `Content-Type` is not one this endpoint reads.
+    UnsupportedMediaType,
+    /// The server is over its in-flight budget; retry after the given delay.
+    OverBudget,
+    /// The store is not writable right now.
+    Unavailable,
+    /// A bug: never expected.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Stable wire name, e.g. `"not_found"`.
+    ///
+    /// ```
+    /// assert_eq!(honeyhive_model::ErrorCode::NotFound.as_str(), "not_found");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::OverBudget => "over_budget",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status this code is answered with.
+    ///
+    /// ```
+    /// assert_eq!(honeyhive_model::ErrorCode::OverBudget.http_status(), 429);
+    /// ```
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::OverBudget => 429,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The gRPC status code number (per `google.rpc.Code`).
+    ///
+    /// ```
+    /// assert_eq!(honeyhive_model::ErrorCode::Unauthenticated.grpc_code(), 16);
+    /// ```
+    pub fn grpc_code(self) -> i32 {
+        match self {
+            ErrorCode::BadRequest => 3,
+            ErrorCode::Unauthenticated => 16,
+            ErrorCode::Forbidden => 7,
+            ErrorCode::NotFound => 5,
+            ErrorCode::PayloadTooLarge => 8,
+            ErrorCode::UnsupportedMediaType => 3,
+            ErrorCode::OverBudget => 8,
+            ErrorCode::Unavailable => 14,
+            ErrorCode::Internal => 13,
+        }
+    }
+
+    /// Whether a client should retry a request answered with this code.
+    ///
+    /// ```
+    /// assert!(honeyhive_model::ErrorCode::Unavailable.is_retryable());
+    /// assert!(!honeyhive_model::ErrorCode::Unauthenticated.is_retryable());
+    /// ```
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorCode::OverBudget | ErrorCode::Unavailable | ErrorCode::Internal)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,108 @@
+//! The event: the one row shape every span, session and API call becomes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// What kind of step an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    /// The root of a session tree (`event_id == session_id`).
+    Session,
+    /// A call to a model (LLM, embedding, ...).
+    Model,
+    /// A tool call, retrieval or any leaf step; the default.
+    #[default]
+    Tool,
+    /// A composite step: an agent, a workflow, a pipeline.
+    Chain,
+}
+
+impl EventType {
+    /// The wire name: `session`, `model`, `tool` or `chain`.
+    ///
+    /// ```
+    /// assert_eq!(honeyhive_model::EventType::Model.as_str(), "model");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Session => "session",
+            EventType::Model => "model",
+            EventType::Tool => "tool",
+            EventType::Chain => "chain",
+        }
+    }
+
+    /// Parses a wire name leniently (case-insensitive); `None` for anything else.
+    ///
+    /// ```
+    /// use honeyhive_model::EventType;
+    /// assert_eq!(EventType::parse("Chain"), Some(EventType::Chain));
+    /// assert_eq!(EventType::parse("llm"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<EventType> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "session" => Some(EventType::Session),
+            "model" => Some(EventType::Model),
+            "tool" => Some(EventType::Tool),
+            "chain" => Some(EventType::Chain),
+            _ => None,
+        }
+    }
+}
+
+/// One stored event, in the HoneyHive event schema.
+///
+/// Times are milliseconds since the Unix epoch (floating point, as HoneyHive
+/// returns them); `duration` is milliseconds. The JSON objects (`inputs`,
+/// `outputs`, ...) are rebuilt from dotted span attributes.
+///
+/// ```
+/// use honeyhive_model::{Event, EventType};
+/// let e = Event { event_id: "e1".into(), session_id: "s1".into(), event_type: EventType::Tool, ..Event::default() };
+/// assert_eq!(serde_json::to_value(&e).unwrap()["event_type"], "tool");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Event {
+    /// Unique id of the event (a UUID string).
+    pub event_id: String,
+    /// The project the event belongs to (filled by the server from the API key).
+    pub project_id: String,
+    /// The org (tenant) the event belongs to (filled by the server).
+    pub tenant: String,
+    /// The session this event is part of; equals `event_id` for a session event.
+    pub session_id: String,
+    /// The parent event; the session id for top-level events, `None` for a session.
+    pub parent_id: Option<String>,
+    /// Direct children, filled when a tree is read back.
+    pub children_ids: Vec<String>,
+    /// Kind of step.
+    pub event_type: EventType,
+    /// Human name (function name, span name).
+    pub event_name: String,
+    /// Where it came from (`dev`, `production`, `evaluation`, ...).
+    pub source: String,
+    /// Model/tool configuration (model name, provider, temperature, ...).
+    pub config: Map<String, Value>,
+    /// Inputs (function arguments, chat history, ...).
+    pub inputs: Map<String, Value>,
+    /// Outputs (return value, completion, ...).
+    pub outputs: Map<String, Value>,
+    /// Error message, if the step failed.
+    pub error: Option<String>,
+    /// Start time in ms since the epoch.
+    pub start_time: f64,
+    /// End time in ms since the epoch.
+    pub end_time: f64,
+    /// Duration in ms.
+    pub duration: f64,
+    /// Free-form metadata (token counts, cost, run ids, ...).
+    pub metadata: Map<String, Value>,
+    /// Numeric or boolean scores (evaluators, latency, ...).
+    pub metrics: Map<String, Value>,
+    /// User or ground-truth feedback.
+    pub feedback: Map<String, Value>,
+    /// Properties of the end user.
+    pub user_properties: Map<String, Value>,
+}
