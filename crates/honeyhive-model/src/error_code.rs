@@ -91,7 +91,10 @@ impl ErrorCode {
     /// assert!(!honeyhive_model::ErrorCode::Unauthenticated.is_retryable());
     /// ```
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::OverBudget | ErrorCode::Unavailable | ErrorCode::Internal)
+        matches!(
+            self,
+            ErrorCode::OverBudget | ErrorCode::Unavailable | ErrorCode::Internal
+        )
     }
 }
 

@@ -1,0 +1,21 @@
+//! The data model shared by the honeyhive SDK and the platform.
+//!
+//! - [`Event`]: the one row shape every span, session and REST call becomes.
+//! - [`otlp`]: decoding OTLP trace requests (protobuf, lenient JSON, gzip).
+//! - [`mapping`]: OTLP spans to events for every convention the platform reads.
+//! - [`rollup`]: session roll-ups (event counts, tokens, cost, feedback).
+//! - [`price`]: the model price table behind computed costs.
+//! - [`ErrorCode`]: the platform's closed error set; [`ModelError`]: this crate's errors.
+
+mod error;
+mod error_code;
+mod event;
+pub mod filter;
+pub mod mapping;
+pub mod otlp;
+pub mod price;
+pub mod rollup;
+
+pub use error::ModelError;
+pub use error_code::ErrorCode;
+pub use event::{Event, EventType};
