@@ -1,0 +1,178 @@
+//! The HoneyHive event API: sessions, events, model events, enrichment.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use honeyhive_model::{Event, EventType};
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, JsonBody};
+use crate::ingest::events::{self as bodies, EventDefaults, InvalidBody};
+use crate::store::{Tenant, WriteBatch};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/session/start", post(start_session))
+        .route("/v1/sessions", post(start_session))
+        .route("/events", post(create_event).put(update_event))
+        .route("/v1/events", post(create_event))
+        .route("/events/batch", post(create_event_batch))
+        .route("/v1/events/batch", post(create_event_batch))
+        .route("/events/model", post(create_model_event))
+        .route("/events/model/batch", post(create_model_event_batch))
+}
+
+impl From<InvalidBody> for ApiError {
+    fn from(e: InvalidBody) -> ApiError {
+        ApiError::bad_request(e.0).with_hint("see GET /openapi.json for the body schema")
+    }
+}
+
+/// The event as the API shows it, with its tenancy ids.
+pub(crate) fn event_json(event: &Event, tenant: &Tenant) -> Value {
+    let mut value = serde_json::to_value(event).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut value {
+        map.remove("tenant");
+        map.insert("org_id".into(), Value::String(tenant.org_id.clone()));
+        map.insert("workspace_id".into(), Value::String(tenant.org_id.clone()));
+        map.insert(
+            "project_id".into(),
+            Value::String(tenant.project_id.clone()),
+        );
+    }
+    value
+}
+
+async fn write(state: &AppState, tenant: &Tenant, batch: WriteBatch) -> Result<(), ApiError> {
+    let count = batch.events.len() as u64;
+    state.store.write(tenant, batch).await?;
+    state.metrics.events(count);
+    Ok(())
+}
+
+async fn start_session(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let mut session = bodies::session_start(body, &tenant.project_name)?;
+    session.project_id = tenant.project_id.clone();
+    session.tenant = tenant.org_id.clone();
+    let batch = WriteBatch {
+        events: vec![session.clone()],
+        ..WriteBatch::default()
+    };
+    write(&state, &tenant, batch).await?;
+    Ok(Json(event_json(&session, &tenant)))
+}
+
+async fn create_event(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let event = bodies::single_event(body, "event", &EventDefaults::default())?;
+    let event_id = event.event_id.clone();
+    write(
+        &state,
+        &tenant,
+        WriteBatch {
+            events: vec![event],
+            ..WriteBatch::default()
+        },
+    )
+    .await?;
+    Ok(Json(json!({"success": true, "event_id": event_id})))
+}
+
+async fn create_model_event(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let defaults = EventDefaults {
+        event_type: Some(EventType::Model),
+        session_id: None,
+    };
+    let event = bodies::single_event(body, "model_event", &defaults)?;
+    let event_id = event.event_id.clone();
+    write(
+        &state,
+        &tenant,
+        WriteBatch {
+            events: vec![event],
+            ..WriteBatch::default()
+        },
+    )
+    .await?;
+    Ok(Json(json!({"success": true, "event_id": event_id})))
+}
+
+async fn batch(
+    state: AppState,
+    tenant: Tenant,
+    body: Value,
+    list_key: &str,
+    defaults: EventDefaults,
+) -> Result<Json<Value>, ApiError> {
+    let parsed = bodies::event_batch(body, list_key, &defaults, &tenant.project_name)?;
+    let event_ids: Vec<String> = parsed.events.iter().map(|e| e.event_id.clone()).collect();
+    let session_id = parsed.session.as_ref().map(|s| s.session_id.clone());
+    let mut events = parsed.events;
+    events.extend(parsed.session);
+    write(
+        &state,
+        &tenant,
+        WriteBatch {
+            events,
+            ..WriteBatch::default()
+        },
+    )
+    .await?;
+    let mut answer = json!({"success": true, "event_ids": event_ids});
+    if let Some(id) = session_id {
+        answer["session_id"] = Value::String(id);
+    }
+    Ok(Json(answer))
+}
+
+async fn create_event_batch(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    batch(state, tenant, body, "events", EventDefaults::default()).await
+}
+
+async fn create_model_event_batch(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let defaults = EventDefaults {
+        event_type: Some(EventType::Model),
+        session_id: None,
+    };
+    batch(state, tenant, body, "model_events", defaults).await
+}
+
+async fn update_event(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let enrichment = bodies::enrichment(body)?;
+    let event_id = enrichment.event_id.clone();
+    let batch = WriteBatch {
+        enrichments: vec![enrichment],
+        ..WriteBatch::default()
+    };
+    let summary = state.store.write(&tenant, batch).await?;
+    Ok(Json(json!({
+        "success": true,
+        "event_id": event_id,
+        // False when the event has not arrived yet: the update is kept and applied on arrival.
+        "applied": summary.enriched > 0,
+    })))
+}

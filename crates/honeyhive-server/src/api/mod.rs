@@ -1,0 +1,277 @@
+//! The HTTP API: router assembly, shared state, errors and extractors.
+//!
+//! Handlers take `tenant: Tenant` (401 unless a valid bearer key is sent),
+//! `JsonBody<T>` (400/413/415 as JSON errors) and return
+//! `Result<impl IntoResponse, ApiError>`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use honeyhive_model::ErrorCode;
+use serde::de::DeserializeOwned;
+
+use crate::auth::KeyCache;
+use crate::config::ServerConfig;
+use crate::ingest::budget::Budget;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+pub mod experiments;
+mod ingest_events;
+pub(crate) mod ingest_otlp;
+mod ops;
+mod sessions;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store (any backend).
+    pub store: Arc<dyn Store>,
+    /// Verified API keys.
+    pub keys: Arc<KeyCache>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The in-flight ingest budget.
+    pub budget: Arc<Budget>,
+    /// Limits and settings.
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// State over `store` with the limits of `config`.
+    pub fn new(store: Arc<dyn Store>, config: &ServerConfig) -> AppState {
+        AppState {
+            store,
+            keys: Arc::new(KeyCache::default()),
+            metrics: Arc::new(Metrics::default()),
+            budget: Arc::new(Budget::new(
+                config.max_inflight_bytes,
+                config.max_inflight_requests,
+            )),
+            config: Arc::new(config.clone()),
+        }
+    }
+}
+
+/// Every route of the server, state applied.
+pub fn router(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .merge(ingest_otlp::routes())
+        .merge(ingest_events::routes())
+        .merge(sessions::routes())
+        .merge(ops::routes())
+        .merge(experiments::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::metrics::track_request(metrics.clone(), req, next)
+        }))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+        .with_hint("see GET /openapi.json for the routes this server serves")
+}
+
+/// An error answered as `{"error": {"code", "message", "hint"}}` with the
+/// status of its [`ErrorCode`].
+///
+/// ```
+/// use honeyhive_server::api::ApiError;
+/// use honeyhive_model::ErrorCode;
+/// let e = ApiError::new(ErrorCode::NotFound, "run r1 not found").with_hint("list runs with GET /v1/runs");
+/// assert_eq!(e.code, ErrorCode::NotFound);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// Stable code; decides the status.
+    pub code: ErrorCode,
+    /// What went wrong (lower case, no trailing punctuation).
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// Seconds for `Retry-After` (429/503).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+            hint: None,
+            retry_after: None,
+        }
+    }
+
+    /// A 400 with `message`.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::BadRequest, message)
+    }
+
+    /// A 404 with `message`.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::NotFound, message)
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> ApiError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds a `Retry-After` header.
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({"error": {
+            "code": self.code.as_str(),
+            "message": self.message,
+            "hint": self.hint,
+        }})
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut headers = HeaderMap::new();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            headers.insert(header::RETRY_AFTER, value);
+        }
+        (status, headers, axum::Json(self.body())).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            StoreError::Invalid(why) => ApiError::bad_request(why),
+            StoreError::Backend(why) => {
+                tracing::error!(error = %why, "store failure");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the store failed to serve this request",
+                )
+                .with_hint("retry later; the server log has the cause")
+                .with_retry_after(1)
+            }
+        }
+    }
+}
+
+/// A JSON body read with the configured size limit. Rejections are JSON
+/// errors: 413 over the limit, 415 for a non-JSON `Content-Type`, 400 when the
+/// body does not parse. A missing `Content-Type` is accepted.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+            let content_type = content_type.to_str().unwrap_or("").to_ascii_lowercase();
+            if !content_type.contains("json") && !content_type.starts_with("text/plain") {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    format!("content type {content_type} is not json"),
+                )
+                .with_hint("send `Content-Type: application/json`"));
+            }
+        }
+        let bytes = read_body(req, state.config.max_body_bytes).await?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))
+    }
+}
+
+/// Query parameters; a parse failure is a JSON 400.
+#[derive(Debug, Clone)]
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, &())
+            .await
+            .map(|q| QueryParams(q.0))
+            .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+    }
+}
+
+/// Longest wait for a whole request body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Reads a whole body, answering 413 past `limit` (early, from
+/// `Content-Length`, when the client declares it).
+pub(crate) async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    if let Some(declared) = declared_length(req.headers())
+        && declared > limit
+    {
+        return Err(too_large(limit));
+    }
+    let reading = axum::body::to_bytes(req.into_body(), limit);
+    // A client that stops sending mid-body must not hold its budget forever.
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, reading)
+        .await
+        .map_err(|_| {
+            ApiError::bad_request("request body not received in time")
+                .with_hint("send the whole body without pausing")
+        })?;
+    read.map_err(|e| {
+        // to_bytes reports the limit as a length-limit error in its source chain.
+        let text = format!("{e:?}");
+        if text.contains("LengthLimit") {
+            too_large(limit)
+        } else {
+            ApiError::bad_request(format!("failed to read body: {e}"))
+        }
+    })
+}
+
+/// The `Content-Length` a request declares.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+pub(crate) fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request body over the {limit} byte limit"),
+    )
+    .with_hint("send smaller batches or raise the server's body limit")
+}

@@ -1,0 +1,169 @@
+//! OTLP trace requests → store write batches. Pure and blocking: callers run
+//! it on the blocking pool (`spawn_blocking`), never on the async request path.
+
+use std::collections::BTreeMap;
+
+use honeyhive_model::ModelError;
+use honeyhive_model::mapping::{MappedBatch, RejectedSpan, SessionSeen, map_request};
+use honeyhive_model::otlp::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, decode_json,
+    decode_protobuf, gunzip,
+};
+use prost::Message;
+
+use crate::store::{SessionSighting, WriteBatch};
+
+/// The body encodings of OTLP/HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpEncoding {
+    /// `application/x-protobuf`.
+    Protobuf,
+    /// `application/json` (protobuf-JSON mapping).
+    Json,
+}
+
+impl OtlpEncoding {
+    /// The encoding a `Content-Type` names, if any (parameters ignored).
+    ///
+    /// ```
+    /// use honeyhive_server::ingest::otlp::OtlpEncoding;
+    /// assert_eq!(OtlpEncoding::from_content_type("application/json; charset=utf-8"), Some(OtlpEncoding::Json));
+    /// assert_eq!(OtlpEncoding::from_content_type("text/html"), None);
+    /// ```
+    pub fn from_content_type(content_type: &str) -> Option<OtlpEncoding> {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "application/x-protobuf"
+            | "application/protobuf"
+            | "application/vnd.google.protobuf" => Some(OtlpEncoding::Protobuf),
+            "application/json" => Some(OtlpEncoding::Json),
+            _ => None,
+        }
+    }
+
+    /// The `Content-Type` to answer with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            OtlpEncoding::Protobuf => "application/x-protobuf",
+            OtlpEncoding::Json => "application/json",
+        }
+    }
+}
+
+/// A mapped request, ready to write.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PreparedBatch {
+    /// What to write.
+    pub batch: WriteBatch,
+    /// Spans in the request.
+    pub spans_received: u64,
+    /// Spans that could not be mapped.
+    pub rejected: Vec<RejectedSpan>,
+}
+
+impl PreparedBatch {
+    /// Rejected spans counted by reason (for metrics).
+    pub fn rejected_by_reason(&self) -> BTreeMap<&str, u64> {
+        let mut counts = BTreeMap::new();
+        for r in &self.rejected {
+            *counts.entry(r.reason.as_str()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// The OTLP answer: `partial_success` set when spans were rejected.
+    pub fn response(&self) -> ExportTraceServiceResponse {
+        if self.rejected.is_empty() {
+            return ExportTraceServiceResponse::default();
+        }
+        let reasons: Vec<String> = self
+            .rejected_by_reason()
+            .into_iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: self.rejected.len() as i64,
+                error_message: format!("rejected spans: {}", reasons.join(", ")),
+            }),
+        }
+    }
+}
+
+/// Decompresses (when `gzip`) and decodes an OTLP/HTTP body.
+pub fn decode_body(
+    body: &[u8],
+    encoding: OtlpEncoding,
+    gzip: bool,
+    max_decompressed: usize,
+) -> Result<ExportTraceServiceRequest, ModelError> {
+    let inflated;
+    let raw = if gzip {
+        inflated = gunzip(body, max_decompressed)?;
+        inflated.as_slice()
+    } else {
+        body
+    };
+    match encoding {
+        OtlpEncoding::Protobuf => decode_protobuf(raw),
+        OtlpEncoding::Json => decode_json(raw),
+    }
+}
+
+/// Maps a decoded request to a write batch.
+pub fn prepare(request: &ExportTraceServiceRequest) -> PreparedBatch {
+    let spans_received = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| r.scope_spans.iter())
+        .map(|s| s.spans.len() as u64)
+        .sum();
+    let MappedBatch {
+        events,
+        sessions,
+        rejected,
+    } = map_request(request);
+    PreparedBatch {
+        batch: WriteBatch {
+            events,
+            sessions: sessions.into_iter().map(sighting).collect(),
+            enrichments: Vec::new(),
+        },
+        spans_received,
+        rejected,
+    }
+}
+
+fn sighting(seen: SessionSeen) -> SessionSighting {
+    SessionSighting {
+        session_id: seen.session_id,
+        session_name: seen.session_name,
+        source: seen.source,
+        user_properties: seen.user_properties,
+        start_time: (seen.start_time > 0.0).then_some(seen.start_time),
+        end_time: (seen.end_time > 0.0).then_some(seen.end_time),
+    }
+}
+
+/// Encodes an OTLP response in `encoding`.
+pub fn encode_response(response: &ExportTraceServiceResponse, encoding: OtlpEncoding) -> Vec<u8> {
+    match encoding {
+        OtlpEncoding::Protobuf => response.encode_to_vec(),
+        OtlpEncoding::Json => {
+            // Protobuf-JSON mapping: camelCase, int64 as a string, empty when unset.
+            let value = match &response.partial_success {
+                Some(p) => serde_json::json!({"partialSuccess": {
+                    "rejectedSpans": p.rejected_spans.to_string(),
+                    "errorMessage": p.error_message,
+                }}),
+                None => serde_json::json!({}),
+            };
+            value.to_string().into_bytes()
+        }
+    }
+}

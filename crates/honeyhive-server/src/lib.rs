@@ -1,0 +1,47 @@
+//! The honeyhive-rs platform as a library: OTLP and HoneyHive REST ingest into
+//! a durable embedded store, the REST API, and ops endpoints.
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), honeyhive_server::ServerError> {
+//! use honeyhive_server::{Server, ServerConfig};
+//! let running = Server::start(ServerConfig::default()).await?;
+//! println!("serving on http://{}", running.http_addr());
+//! running.wait().await // until Ctrl-C / SIGTERM, then a graceful shutdown
+//! # }
+//! ```
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `grpc`  | yes     | OTLP/gRPC `TraceService/Export` listener (tonic) |
+
+pub mod api;
+pub mod auth;
+pub mod config;
+#[cfg(feature = "grpc")]
+mod grpc;
+pub mod ingest;
+pub mod metrics;
+mod server;
+pub mod store;
+#[doc(hidden)]
+pub mod testing;
+
+pub use config::{ServerConfig, SyncMode};
+pub use server::{RunningServer, Server, create_api_key};
+
+/// Errors starting, running or stopping the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener could not bind or serve.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// The store failed to open or write.
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    /// A server task ended abnormally.
+    #[error("server task failed: {0}")]
+    Task(String),
+    /// Invalid configuration or argument.
+    #[error("invalid: {0}")]
+    Invalid(String),
+}

@@ -1,0 +1,249 @@
+//! Prometheus text exposition, hand-written: a few counters, gauges and one
+//! latency histogram per route. Recorded per request or batch, never per span.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use parking_lot::Mutex;
+
+use crate::store::StoreStats;
+
+/// Upper bounds (seconds) of the request latency buckets.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (bound, slot) in LATENCY_BUCKETS.iter().zip(self.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *slot += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+}
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    spans_received: AtomicU64,
+    spans_stored: AtomicU64,
+    spans_duplicate: AtomicU64,
+    events_received: AtomicU64,
+    rejected: Mutex<BTreeMap<String, u64>>,
+    over_budget: AtomicU64,
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+}
+
+impl Metrics {
+    /// Counts spans in an accepted batch.
+    pub fn spans(&self, received: u64, stored: u64, duplicate: u64) {
+        self.spans_received.fetch_add(received, Ordering::Relaxed);
+        self.spans_stored.fetch_add(stored, Ordering::Relaxed);
+        self.spans_duplicate.fetch_add(duplicate, Ordering::Relaxed);
+    }
+
+    /// Counts events received through the HoneyHive event API.
+    pub fn events(&self, received: u64) {
+        self.events_received.fetch_add(received, Ordering::Relaxed);
+    }
+
+    /// Counts `count` spans rejected for `reason` (low-cardinality label).
+    pub fn rejected(&self, reason: &str, count: u64) {
+        if count == 0 {
+            return;
+        }
+        *self.rejected.lock().entry(reason.to_string()).or_default() += count;
+    }
+
+    /// Counts a request turned away for the in-flight budget.
+    pub fn over_budget(&self) {
+        self.over_budget.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records one request's latency.
+    pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
+        let class = format!("{}xx", status / 100);
+        self.latency
+            .lock()
+            .entry((route.to_string(), class))
+            .or_default()
+            .observe(seconds);
+    }
+
+    /// Total spans stored so far.
+    pub fn spans_stored(&self) -> u64 {
+        self.spans_stored.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(
+        &self,
+        store: StoreStats,
+        inflight_bytes: usize,
+        inflight_requests: usize,
+    ) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        };
+        let gauge = |out: &mut String, name: &str, help: &str, value: f64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        };
+        counter(
+            &mut out,
+            "hh_spans_received_total",
+            "Spans received over OTLP.",
+            self.spans_received.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "hh_spans_stored_total",
+            "Spans newly stored (committed).",
+            self.spans_stored.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "hh_spans_duplicate_total",
+            "Spans already stored (retried exports), not stored again.",
+            self.spans_duplicate.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "hh_events_received_total",
+            "Events received over the HoneyHive event API.",
+            self.events_received.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hh_spans_rejected_total Spans rejected, by reason.\n# TYPE hh_spans_rejected_total counter"
+        );
+        for (reason, count) in self.rejected.lock().iter() {
+            let _ = writeln!(
+                out,
+                "hh_spans_rejected_total{{reason=\"{}\"}} {count}",
+                escape(reason)
+            );
+        }
+        counter(
+            &mut out,
+            "hh_requests_over_budget_total",
+            "Requests answered 429 for the in-flight budget.",
+            self.over_budget.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "hh_inflight_bytes",
+            "Request bytes being decoded or waiting for a commit.",
+            inflight_bytes as f64,
+        );
+        gauge(
+            &mut out,
+            "hh_inflight_requests",
+            "Ingest requests being decoded or waiting for a commit.",
+            inflight_requests as f64,
+        );
+        gauge(
+            &mut out,
+            "hh_store_queue_depth",
+            "Write jobs waiting for the store writer.",
+            store.queue_depth as f64,
+        );
+        counter(
+            &mut out,
+            "hh_store_commits_total",
+            "Store commits (each may group many requests).",
+            store.commits,
+        );
+        counter(
+            &mut out,
+            "hh_store_jobs_committed_total",
+            "Write jobs committed.",
+            store.jobs_committed,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hh_store_commit_seconds Time spent in store commits.\n# TYPE hh_store_commit_seconds summary"
+        );
+        let _ = writeln!(
+            out,
+            "hh_store_commit_seconds_sum {}\nhh_store_commit_seconds_count {}",
+            store.commit_seconds_sum, store.commits
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hh_http_request_duration_seconds HTTP request latency by route and status class.\n# TYPE hh_http_request_duration_seconds histogram"
+        );
+        for ((route, class), h) in self.latency.lock().iter() {
+            let labels = format!("route=\"{}\",status=\"{class}\"", escape(route));
+            for (bound, count) in LATENCY_BUCKETS.iter().zip(h.buckets.iter()) {
+                let _ = writeln!(
+                    out,
+                    "hh_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "hh_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "hh_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "hh_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Middleware: times every request under its route template (not its raw
+/// path, which would explode label cardinality).
+pub(crate) async fn track_request(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics.observe_request(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}

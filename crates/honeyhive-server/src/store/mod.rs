@@ -1,0 +1,564 @@
+//! Storage behind one trait: the embedded SQLite backend now, ClickHouse next.
+//!
+//! Nothing here may assume SQLite: ids are strings, times are f64 ms since the
+//! epoch, JSON documents are `serde_json` values, and every call names the
+//! project it acts for (tenancy is in every signature).
+//!
+//! The write side has one entry point, [`EventStore::write`], taking a
+//! [`WriteBatch`] (events, session sightings, enrichments) that a backend
+//! applies atomically and durably before returning: a caller that gets `Ok`
+//! may acknowledge its client.
+
+use async_trait::async_trait;
+use honeyhive_model::Event;
+use serde_json::{Map, Value};
+
+pub mod sqlite;
+#[doc(hidden)]
+pub mod suite;
+
+/// Who a request acts for, resolved from its API key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tenant {
+    /// The org (tenant) id.
+    pub org_id: String,
+    /// The project id (an API key maps to exactly one project).
+    pub project_id: String,
+    /// The project's name.
+    pub project_name: String,
+}
+
+/// Errors a store can produce.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No row with that id in this project.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The input is invalid for the store (bad filter field, bad id).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The backend failed (I/O, corruption, connection).
+    #[error("backend: {0}")]
+    Backend(String),
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The full storage interface the server needs; one behaviour suite tests every backend.
+pub trait Store: EventStore + ExperimentStore + Send + Sync + 'static {}
+impl<T: EventStore + ExperimentStore + Send + Sync + 'static> Store for T {}
+
+/// A session seen on the wire (by a span naming it, or by `/session/start`
+/// implicitly): created if unknown, its time window widened if known.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionSighting {
+    /// The session id (also the session event's id).
+    pub session_id: String,
+    /// Name for a newly created session (`session_name` attribute or the project name).
+    pub session_name: Option<String>,
+    /// Source (`dev`, `evaluation`, ...) for a newly created session.
+    pub source: Option<String>,
+    /// End-user properties to record on a newly created session.
+    pub user_properties: Map<String, Value>,
+    /// Earliest start time seen for this session in the batch (ms since epoch).
+    pub start_time: Option<f64>,
+    /// Latest end time seen for this session in the batch (ms since epoch).
+    pub end_time: Option<f64>,
+}
+
+/// A partial update merged into an existing event (`PUT /events`).
+///
+/// Object fields are merged key by key (new keys win); scalar fields replace.
+/// An enrichment for an event that does not exist yet is kept and applied when
+/// the event arrives, so an enrichment racing its own spans is never lost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Enrichment {
+    /// The event to enrich; a session id enriches the session event.
+    pub event_id: String,
+    /// Merged into `config`.
+    pub config: Map<String, Value>,
+    /// Merged into `inputs`.
+    pub inputs: Map<String, Value>,
+    /// Merged into `outputs`.
+    pub outputs: Map<String, Value>,
+    /// Merged into `metadata`.
+    pub metadata: Map<String, Value>,
+    /// Merged into `metrics`.
+    pub metrics: Map<String, Value>,
+    /// Merged into `feedback`.
+    pub feedback: Map<String, Value>,
+    /// Merged into `user_properties`.
+    pub user_properties: Map<String, Value>,
+    /// Replaces `error` when set.
+    pub error: Option<String>,
+    /// Replaces `duration` when set.
+    pub duration: Option<f64>,
+    /// Replaces `end_time` when set.
+    pub end_time: Option<f64>,
+}
+
+impl Enrichment {
+    /// Merges this enrichment into `event` (the one rule every backend applies).
+    ///
+    /// ```
+    /// use honeyhive_model::Event;
+    /// use honeyhive_server::store::Enrichment;
+    /// let mut e = Event { event_id: "e".into(), ..Event::default() };
+    /// e.metadata.insert("a".into(), 1.into());
+    /// let mut en = Enrichment { event_id: "e".into(), ..Enrichment::default() };
+    /// en.metadata.insert("b".into(), 2.into());
+    /// en.apply_to(&mut e);
+    /// assert_eq!(e.metadata.len(), 2);
+    /// ```
+    pub fn apply_to(&self, event: &mut Event) {
+        fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+            for (k, v) in from {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+        merge(&mut event.config, &self.config);
+        merge(&mut event.inputs, &self.inputs);
+        merge(&mut event.outputs, &self.outputs);
+        merge(&mut event.metadata, &self.metadata);
+        merge(&mut event.metrics, &self.metrics);
+        merge(&mut event.feedback, &self.feedback);
+        merge(&mut event.user_properties, &self.user_properties);
+        if let Some(error) = &self.error {
+            event.error = Some(error.clone());
+        }
+        if let Some(duration) = self.duration {
+            event.duration = duration;
+        }
+        if let Some(end_time) = self.end_time {
+            event.end_time = end_time;
+        }
+    }
+
+    /// Folds a later enrichment of the same event into this one.
+    pub fn absorb(&mut self, later: Enrichment) {
+        self.config.extend(later.config);
+        self.inputs.extend(later.inputs);
+        self.outputs.extend(later.outputs);
+        self.metadata.extend(later.metadata);
+        self.metrics.extend(later.metrics);
+        self.feedback.extend(later.feedback);
+        self.user_properties.extend(later.user_properties);
+        if later.error.is_some() {
+            self.error = later.error;
+        }
+        if later.duration.is_some() {
+            self.duration = later.duration;
+        }
+        if later.end_time.is_some() {
+            self.end_time = later.end_time;
+        }
+    }
+}
+
+/// One atomic, durable write: everything in it commits together or not at all.
+///
+/// Events are inserted if absent (a retried export does not duplicate and does
+/// not undo enrichments); a session event (`event_type == session`) instead
+/// merges into an existing session, so `/session/start` after a span created
+/// the session still records its name and inputs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteBatch {
+    /// Events to insert (idempotent by `event_id`).
+    pub events: Vec<Event>,
+    /// Sessions to create on first sight.
+    pub sessions: Vec<SessionSighting>,
+    /// Enrichments to merge (or defer until their event arrives).
+    pub enrichments: Vec<Enrichment>,
+}
+
+impl WriteBatch {
+    /// Rough size in bytes, used for the in-flight budget and metrics.
+    pub fn approx_len(&self) -> usize {
+        self.events.len() * 512 + self.sessions.len() * 128 + self.enrichments.len() * 256
+    }
+}
+
+/// What a committed [`WriteBatch`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Events newly stored.
+    pub inserted: u64,
+    /// Events already stored under the same id (retries), left unchanged.
+    pub duplicates: u64,
+    /// Sessions created by this batch.
+    pub sessions_created: u64,
+    /// Enrichments applied to an existing event.
+    pub enriched: u64,
+    /// Enrichments kept for an event that has not arrived yet.
+    pub deferred: u64,
+}
+
+/// A session read back as a tree: the session event and every event in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionTree {
+    /// The session event (`event_type == session`), `children_ids` filled.
+    pub session: Event,
+    /// All other events of the session, by start time, `children_ids` filled.
+    pub events: Vec<Event>,
+}
+
+/// Live counters a backend exposes for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StoreStats {
+    /// Write jobs waiting for the writer.
+    pub queue_depth: u64,
+    /// Commits done since start.
+    pub commits: u64,
+    /// Sum of commit latencies in seconds.
+    pub commit_seconds_sum: f64,
+    /// Write jobs committed since start.
+    pub jobs_committed: u64,
+}
+
+/// Keys, projects, sessions and events: the ingest side.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Maps an API key hash to `project_name`, creating the project if needed
+    /// (idempotent: the same hash for the same project is a no-op).
+    async fn put_api_key(&self, key_hash: &str, project_name: &str) -> StoreResult<Tenant>;
+
+    /// The tenant an API key hash belongs to, if any.
+    async fn tenant_for_key(&self, key_hash: &str) -> StoreResult<Option<Tenant>>;
+
+    /// Applies `batch` atomically for `tenant`; returns once it is durable.
+    async fn write(&self, tenant: &Tenant, batch: WriteBatch) -> StoreResult<WriteSummary>;
+
+    /// One event by id, `children_ids` filled; `NotFound` if not in this project.
+    async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event>;
+
+    /// The session tree; `NotFound` if the session is not in this project.
+    async fn session_tree(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree>;
+
+    /// `Ok` when a write would succeed now (readiness probe).
+    async fn check_writable(&self) -> StoreResult<()>;
+
+    /// Live counters for `/metrics`.
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+/// Runs, datasets, datapoints, metrics and configurations: the experiment side.
+#[async_trait]
+pub trait ExperimentStore: Send + Sync {
+    /// Events matching `query` (filters, time range, paging) plus the total match count.
+    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> StoreResult<Page<Event>>;
+
+    /// Deletes one event; false if it was not in this project.
+    async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool>;
+
+    /// Deletes a session and every event in it; returns how many events went.
+    async fn delete_session(&self, tenant: &Tenant, session_id: &str) -> StoreResult<u64>;
+
+    /// Creates or replaces a run (keyed by `run_id`).
+    async fn put_run(&self, tenant: &Tenant, run: &Run) -> StoreResult<()>;
+
+    /// One run; `NotFound` if not in this project.
+    async fn get_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<Run>;
+
+    /// Runs matching `query`, newest first unless asked otherwise.
+    async fn list_runs(&self, tenant: &Tenant, query: &RunQuery) -> StoreResult<Page<Run>>;
+
+    /// Deletes a run; false if it was not in this project.
+    async fn delete_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<bool>;
+
+    /// Creates or replaces a dataset, including its ordered datapoint membership.
+    async fn put_dataset(&self, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()>;
+
+    /// Datasets, optionally narrowed to one id or one name.
+    async fn list_datasets(
+        &self,
+        tenant: &Tenant,
+        query: &DatasetQuery,
+    ) -> StoreResult<Vec<Dataset>>;
+
+    /// Deletes a dataset (its datapoints stay); false if it was not in this project.
+    async fn delete_dataset(&self, tenant: &Tenant, dataset_id: &str) -> StoreResult<bool>;
+
+    /// Creates or replaces datapoints (keyed by `id`), all in one atomic write.
+    async fn put_datapoints(&self, tenant: &Tenant, datapoints: &[Datapoint]) -> StoreResult<()>;
+
+    /// Datapoints by ids (in the given order) or by dataset (in membership order).
+    async fn list_datapoints(
+        &self,
+        tenant: &Tenant,
+        query: &DatapointQuery,
+    ) -> StoreResult<Vec<Datapoint>>;
+
+    /// Deletes a datapoint and its dataset memberships; false if it was not in this project.
+    async fn delete_datapoint(&self, tenant: &Tenant, datapoint_id: &str) -> StoreResult<bool>;
+
+    /// Creates or replaces a named document (metric definition, configuration).
+    async fn put_resource(&self, tenant: &Tenant, resource: &Resource) -> StoreResult<()>;
+
+    /// Every document of `kind` in the project, oldest first.
+    async fn list_resources(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+    ) -> StoreResult<Vec<Resource>>;
+
+    /// Deletes a document; false if it was not in this project.
+    async fn delete_resource(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<bool>;
+
+    /// The projects of the tenant's org.
+    async fn list_projects(&self, tenant: &Tenant) -> StoreResult<Vec<Project>>;
+
+    /// Creates a project in the tenant's org, or updates the one with `project.id`.
+    async fn put_project(&self, tenant: &Tenant, project: &Project) -> StoreResult<()>;
+
+    /// Deletes a project of the tenant's org by name (never the key's own project).
+    async fn delete_project(&self, tenant: &Tenant, name: &str) -> StoreResult<bool>;
+}
+
+/// A page of rows and the count of all rows matching (ignoring paging).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// How many rows match in total.
+    pub total: u64,
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    /// Oldest first.
+    #[default]
+    Ascending,
+    /// Newest first.
+    Descending,
+}
+
+/// What `GET /events`, the export and the charts select.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventQuery {
+    /// Conjunction of HoneyHive filters.
+    pub filters: honeyhive_model::filter::FilterSet,
+    /// Only events starting at or after this time (ms since epoch).
+    pub start_time_min: Option<f64>,
+    /// Only events starting at or before this time (ms since epoch).
+    pub start_time_max: Option<f64>,
+    /// Only events of these sessions (empty: any session).
+    pub session_ids: Vec<String>,
+    /// Page size.
+    pub limit: u64,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Order by start time.
+    pub order: SortOrder,
+}
+
+impl Default for EventQuery {
+    fn default() -> EventQuery {
+        EventQuery {
+            filters: Default::default(),
+            start_time_min: None,
+            start_time_max: None,
+            session_ids: Vec::new(),
+            limit: 1000,
+            offset: 0,
+            order: SortOrder::Ascending,
+        }
+    }
+}
+
+/// An experiment run (the spec's `ExperimentRunObject`, minus presentation fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Run {
+    /// The run id (a UUID).
+    pub run_id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// `pending`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// The dataset the run evaluated, if it is a stored one.
+    pub dataset_id: Option<String>,
+    /// Session ids of the run (one per datapoint).
+    pub event_ids: Vec<String>,
+    /// Extra session ids (the spec's `session_ids`).
+    pub session_ids: Vec<String>,
+    /// Datapoint ids of the run.
+    pub datapoint_ids: Vec<String>,
+    /// Free-form metadata.
+    pub metadata: Map<String, Value>,
+    /// Free-form results.
+    pub results: Map<String, Value>,
+    /// The run's configuration (function, evaluators, ...).
+    pub configuration: Map<String, Value>,
+    /// Evaluators the run declared.
+    pub evaluators: Vec<Value>,
+    /// Metric name → `{min, max}` passing range.
+    pub passing_ranges: Map<String, Value>,
+    /// Creation time, ms since epoch.
+    pub created_at: f64,
+    /// Last update time, ms since epoch.
+    pub updated_at: f64,
+}
+
+/// What `GET /v1/runs` selects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunQuery {
+    /// Only runs over this dataset.
+    pub dataset_id: Option<String>,
+    /// Only these runs (empty: any).
+    pub run_ids: Vec<String>,
+    /// Only runs whose name contains this.
+    pub name: Option<String>,
+    /// Only runs with this status.
+    pub status: Option<String>,
+    /// Only runs created at or after (ms).
+    pub created_min: Option<f64>,
+    /// Only runs created at or before (ms).
+    pub created_max: Option<f64>,
+    /// Page size (0: no limit).
+    pub limit: u64,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Order by creation time.
+    pub order: SortOrder,
+}
+
+/// A dataset: a named, ordered list of datapoints.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Dataset {
+    /// The dataset id.
+    pub id: String,
+    /// Display name (unique per project is not enforced).
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Member datapoint ids, in order.
+    pub datapoint_ids: Vec<String>,
+    /// Free-form metadata.
+    pub metadata: Map<String, Value>,
+    /// Creation time, ms since epoch.
+    pub created_at: f64,
+    /// Last update time, ms since epoch.
+    pub updated_at: f64,
+}
+
+/// What `GET /v1/datasets` selects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DatasetQuery {
+    /// Only this dataset.
+    pub dataset_id: Option<String>,
+    /// Only datasets with this exact name.
+    pub name: Option<String>,
+}
+
+/// One datapoint: inputs, expected outputs and provenance.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Datapoint {
+    /// The datapoint id.
+    pub id: String,
+    /// Inputs to the function under test.
+    pub inputs: Map<String, Value>,
+    /// Chat history.
+    pub history: Vec<Value>,
+    /// Expected outputs.
+    pub ground_truth: Map<String, Value>,
+    /// Free-form metadata.
+    pub metadata: Map<String, Value>,
+    /// The event this datapoint was made from.
+    pub linked_event: Option<String>,
+    /// Datasets this datapoint belongs to.
+    pub linked_datasets: Vec<String>,
+    /// Creation time, ms since epoch.
+    pub created_at: f64,
+    /// Last update time, ms since epoch.
+    pub updated_at: f64,
+}
+
+/// What a datapoint listing selects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatapointQuery {
+    /// These ids, in this order (unknown ids are skipped).
+    Ids(Vec<String>),
+    /// The members of this dataset, in membership order.
+    Dataset(String),
+    /// Every datapoint of the project.
+    All,
+}
+
+/// The kinds of named JSON documents the store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    /// Metric (evaluator) definitions.
+    Metric,
+    /// Prompt / model configurations.
+    Configuration,
+}
+
+impl ResourceKind {
+    /// Stable storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Metric => "metric",
+            ResourceKind::Configuration => "configuration",
+        }
+    }
+}
+
+/// A named JSON document (metric definition, configuration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// Which kind of document.
+    pub kind: ResourceKind,
+    /// The document id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The document body (every field the API accepted).
+    pub body: Map<String, Value>,
+    /// Creation time, ms since epoch.
+    pub created_at: f64,
+    /// Last update time, ms since epoch.
+    pub updated_at: f64,
+}
+
+/// A project of an org.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Project {
+    /// The project id.
+    pub id: String,
+    /// Its unique (per org) name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// `evaluation` or `completion`.
+    pub project_type: Option<String>,
+    /// Creation time, ms since epoch.
+    pub created_at: f64,
+}
+
+/// Writes the session roll-ups (`num_events`, `num_model_events`,
+/// `has_feedback`, `cost`, `total_tokens`, `prompt_tokens`,
+/// `completion_tokens`) into the session event's `metadata`.
+pub fn apply_rollup(session: &mut Event, events: &[Event]) {
+    let rollup = honeyhive_model::rollup::rollup(std::iter::once(&*session).chain(events));
+    let metadata = &mut session.metadata;
+    metadata.insert("num_events".into(), rollup.num_events.into());
+    metadata.insert("num_model_events".into(), rollup.num_model_events.into());
+    metadata.insert("has_feedback".into(), rollup.has_feedback.into());
+    metadata.insert("cost".into(), rollup.cost.into());
+    metadata.insert("total_tokens".into(), rollup.total_tokens.into());
+    metadata.insert("prompt_tokens".into(), rollup.prompt_tokens.into());
+    metadata.insert("completion_tokens".into(), rollup.completion_tokens.into());
+}

@@ -1,0 +1,546 @@
+//! Events, sessions and enrichments in SQLite: row codec and the write batch.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use honeyhive_model::{Event, EventType};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::{Map, Value};
+
+use super::{SqliteStore, backend, keys, now_ms};
+use crate::store::{
+    Enrichment, EventStore, SessionSighting, SessionTree, StoreError, StoreResult, StoreStats,
+    Tenant, WriteBatch, WriteSummary,
+};
+
+/// The `events` columns [`event_from_row`] reads, in order; use as
+/// `SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?`.
+pub(crate) const EVENT_COLUMNS: &str = "org_id, project_id, event_id, session_id, parent_id, \
+    event_type, event_name, source, start_time, end_time, duration, error, config, inputs, \
+    outputs, metadata, metrics, feedback, user_properties";
+
+const INSERT_IF_ABSENT: &str = "INSERT INTO events (org_id, project_id, event_id, session_id, \
+    parent_id, event_type, event_name, source, start_time, end_time, duration, error, config, \
+    inputs, outputs, metadata, metrics, feedback, user_properties, ingested_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
+    ON CONFLICT (project_id, event_id) DO NOTHING";
+
+const REPLACE_FIELDS: &str = "UPDATE events SET session_id = ?3, parent_id = ?4, event_type = ?5, \
+    event_name = ?6, source = ?7, start_time = ?8, end_time = ?9, duration = ?10, error = ?11, \
+    config = ?12, inputs = ?13, outputs = ?14, metadata = ?15, metrics = ?16, feedback = ?17, \
+    user_properties = ?18 WHERE project_id = ?1 AND event_id = ?2";
+
+fn map_from_text(text: &str) -> Map<String, Value> {
+    // A corrupt document must not make the whole row unreadable.
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// SQLite stores NaN as NULL, which the NOT NULL time columns refuse; a
+/// non-finite time from a client becomes 0 rather than failing the batch.
+fn finite(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
+}
+
+fn map_to_text(map: &Map<String, Value>) -> String {
+    serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// Decodes a row selected with [`EVENT_COLUMNS`] (children_ids left empty).
+pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let event_type: String = row.get(5)?;
+    Ok(Event {
+        tenant: row.get(0)?,
+        project_id: row.get(1)?,
+        event_id: row.get(2)?,
+        session_id: row.get(3)?,
+        parent_id: row.get(4)?,
+        children_ids: Vec::new(),
+        event_type: EventType::parse(&event_type).unwrap_or_default(),
+        event_name: row.get(6)?,
+        source: row.get(7)?,
+        start_time: row.get(8)?,
+        end_time: row.get(9)?,
+        duration: row.get(10)?,
+        error: row.get(11)?,
+        config: map_from_text(&row.get::<_, String>(12)?),
+        inputs: map_from_text(&row.get::<_, String>(13)?),
+        outputs: map_from_text(&row.get::<_, String>(14)?),
+        metadata: map_from_text(&row.get::<_, String>(15)?),
+        metrics: map_from_text(&row.get::<_, String>(16)?),
+        feedback: map_from_text(&row.get::<_, String>(17)?),
+        user_properties: map_from_text(&row.get::<_, String>(18)?),
+    })
+}
+
+/// Inserts `event` unless its id is already stored; true when inserted.
+fn insert_if_absent(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<bool> {
+    let mut stmt = conn.prepare_cached(INSERT_IF_ABSENT).map_err(backend)?;
+    let changed = stmt
+        .execute(params![
+            tenant.org_id,
+            tenant.project_id,
+            e.event_id,
+            e.session_id,
+            e.parent_id,
+            e.event_type.as_str(),
+            e.event_name,
+            e.source,
+            finite(e.start_time),
+            finite(e.end_time),
+            finite(e.duration),
+            e.error,
+            map_to_text(&e.config),
+            map_to_text(&e.inputs),
+            map_to_text(&e.outputs),
+            map_to_text(&e.metadata),
+            map_to_text(&e.metrics),
+            map_to_text(&e.feedback),
+            map_to_text(&e.user_properties),
+            now_ms(),
+        ])
+        .map_err(backend)?;
+    Ok(changed > 0)
+}
+
+/// Overwrites every field of a stored event.
+fn replace_fields(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(REPLACE_FIELDS).map_err(backend)?;
+    stmt.execute(params![
+        tenant.project_id,
+        e.event_id,
+        e.session_id,
+        e.parent_id,
+        e.event_type.as_str(),
+        e.event_name,
+        e.source,
+        finite(e.start_time),
+        finite(e.end_time),
+        finite(e.duration),
+        e.error,
+        map_to_text(&e.config),
+        map_to_text(&e.inputs),
+        map_to_text(&e.outputs),
+        map_to_text(&e.metadata),
+        map_to_text(&e.metrics),
+        map_to_text(&e.feedback),
+        map_to_text(&e.user_properties),
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// One stored event, without children.
+pub(crate) fn load_event(
+    conn: &Connection,
+    tenant: &Tenant,
+    event_id: &str,
+) -> StoreResult<Option<Event>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2");
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    stmt.query_row(params![tenant.project_id, event_id], event_from_row)
+        .optional()
+        .map_err(backend)
+}
+
+/// Merges a later session event into the stored one: non-empty fields win,
+/// objects merge key by key, the time window widens.
+fn merge_session(stored: &mut Event, new: &Event) {
+    if !new.event_name.is_empty() {
+        stored.event_name = new.event_name.clone();
+    }
+    if !new.source.is_empty() {
+        stored.source = new.source.clone();
+    }
+    for (into, from) in [
+        (&mut stored.config, &new.config),
+        (&mut stored.inputs, &new.inputs),
+        (&mut stored.outputs, &new.outputs),
+        (&mut stored.metadata, &new.metadata),
+        (&mut stored.metrics, &new.metrics),
+        (&mut stored.feedback, &new.feedback),
+        (&mut stored.user_properties, &new.user_properties),
+    ] {
+        for (k, v) in from {
+            into.insert(k.clone(), v.clone());
+        }
+    }
+    if new.error.is_some() {
+        stored.error = new.error.clone();
+    }
+    widen(stored, Some(new.start_time), Some(new.end_time));
+}
+
+fn widen(e: &mut Event, start: Option<f64>, end: Option<f64>) {
+    if let Some(start) = start.filter(|s| *s > 0.0)
+        && (e.start_time <= 0.0 || start < e.start_time)
+    {
+        e.start_time = start;
+    }
+    if let Some(end) = end.filter(|t| *t > e.end_time) {
+        e.end_time = end;
+    }
+    if e.start_time > 0.0 && e.end_time >= e.start_time {
+        e.duration = e.end_time - e.start_time;
+    }
+}
+
+/// A brand-new session event for a session first seen in a span.
+fn session_event_for(tenant: &Tenant, sighting: &SessionSighting) -> Event {
+    let start = sighting.start_time.unwrap_or(0.0);
+    let end = sighting.end_time.unwrap_or(start);
+    Event {
+        event_id: sighting.session_id.clone(),
+        project_id: tenant.project_id.clone(),
+        tenant: tenant.org_id.clone(),
+        session_id: sighting.session_id.clone(),
+        parent_id: None,
+        event_type: EventType::Session,
+        event_name: sighting
+            .session_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| tenant.project_name.clone()),
+        source: sighting.source.clone().unwrap_or_default(),
+        start_time: start,
+        end_time: end,
+        duration: if end >= start { end - start } else { 0.0 },
+        user_properties: sighting.user_properties.clone(),
+        ..Event::default()
+    }
+}
+
+/// Creates the session if unknown, else widens its time window. True if created.
+fn apply_sighting(
+    conn: &Connection,
+    tenant: &Tenant,
+    sighting: &SessionSighting,
+) -> StoreResult<bool> {
+    if insert_if_absent(conn, tenant, &session_event_for(tenant, sighting))? {
+        return Ok(true);
+    }
+    if sighting.start_time.is_none() && sighting.end_time.is_none() {
+        return Ok(false);
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE events SET
+               start_time = CASE WHEN ?3 > 0 AND (start_time <= 0 OR ?3 < start_time) THEN ?3 ELSE start_time END,
+               end_time = CASE WHEN ?4 > end_time THEN ?4 ELSE end_time END,
+               duration = (CASE WHEN ?4 > end_time THEN ?4 ELSE end_time END)
+                        - (CASE WHEN ?3 > 0 AND (start_time <= 0 OR ?3 < start_time) THEN ?3 ELSE start_time END)
+             WHERE project_id = ?1 AND event_id = ?2
+               AND ((?3 > 0 AND (start_time <= 0 OR ?3 < start_time)) OR ?4 > end_time)",
+        )
+        .map_err(backend)?;
+    stmt.execute(params![
+        tenant.project_id,
+        sighting.session_id,
+        finite(sighting.start_time.unwrap_or(0.0)),
+        finite(sighting.end_time.unwrap_or(0.0)),
+    ])
+    .map_err(backend)?;
+    Ok(false)
+}
+
+fn enrichment_to_text(e: &Enrichment) -> String {
+    let value = serde_json::json!({
+        "config": e.config, "inputs": e.inputs, "outputs": e.outputs,
+        "metadata": e.metadata, "metrics": e.metrics, "feedback": e.feedback,
+        "user_properties": e.user_properties, "error": e.error,
+        "duration": e.duration, "end_time": e.end_time,
+    });
+    value.to_string()
+}
+
+fn enrichment_from_text(event_id: &str, text: &str) -> Enrichment {
+    let doc = map_from_text(text);
+    let map = |key: &str| match doc.get(key) {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    Enrichment {
+        event_id: event_id.to_string(),
+        config: map("config"),
+        inputs: map("inputs"),
+        outputs: map("outputs"),
+        metadata: map("metadata"),
+        metrics: map("metrics"),
+        feedback: map("feedback"),
+        user_properties: map("user_properties"),
+        error: doc.get("error").and_then(Value::as_str).map(str::to_string),
+        duration: doc.get("duration").and_then(Value::as_f64),
+        end_time: doc.get("end_time").and_then(Value::as_f64),
+    }
+}
+
+/// Merges into the stored event, or parks the enrichment until it arrives.
+/// True when applied now.
+fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: Enrichment) -> StoreResult<bool> {
+    if let Some(mut stored) = load_event(conn, tenant, &en.event_id)? {
+        en.apply_to(&mut stored);
+        replace_fields(conn, tenant, &stored)?;
+        return Ok(true);
+    }
+    let pending: Option<String> = conn
+        .query_row(
+            "SELECT body FROM pending_enrichments WHERE project_id = ?1 AND event_id = ?2",
+            params![tenant.project_id, en.event_id],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    let merged = match pending {
+        Some(text) => {
+            let mut earlier = enrichment_from_text(&en.event_id, &text);
+            earlier.absorb(en);
+            earlier
+        }
+        None => en,
+    };
+    conn.execute(
+        "INSERT INTO pending_enrichments (org_id, project_id, event_id, body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (project_id, event_id) DO UPDATE SET body = excluded.body",
+        params![
+            tenant.org_id,
+            tenant.project_id,
+            merged.event_id,
+            enrichment_to_text(&merged),
+            now_ms()
+        ],
+    )
+    .map_err(backend)?;
+    Ok(false)
+}
+
+/// Applies parked enrichments to events that just arrived.
+fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> StoreResult<u64> {
+    let any: bool = conn
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM pending_enrichments WHERE project_id = ?1)",
+            [&tenant.project_id],
+            |row| row.get(0),
+        )
+        .map_err(backend)?;
+    if !any {
+        return Ok(0);
+    }
+    let mut applied = 0;
+    for event_id in arrived {
+        let pending: Option<String> = conn
+            .query_row(
+                "DELETE FROM pending_enrichments WHERE project_id = ?1 AND event_id = ?2 RETURNING body",
+                params![tenant.project_id, event_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        if let Some(text) = pending
+            && let Some(mut stored) = load_event(conn, tenant, event_id)?
+        {
+            enrichment_from_text(event_id, &text).apply_to(&mut stored);
+            replace_fields(conn, tenant, &stored)?;
+            applied += 1;
+        }
+    }
+    Ok(applied)
+}
+
+/// Applies a whole batch inside the caller's transaction.
+pub(crate) fn apply_batch(
+    conn: &Connection,
+    tenant: &Tenant,
+    batch: WriteBatch,
+) -> StoreResult<WriteSummary> {
+    let mut summary = WriteSummary::default();
+    let mut arrived: Vec<String> = Vec::new();
+
+    // Every session an event names must exist: add implicit sightings for the
+    // ones the batch does not already announce, spanning their events' times.
+    let mut sightings: Vec<SessionSighting> = batch.sessions;
+    let announced: HashSet<String> = sightings.iter().map(|s| s.session_id.clone()).collect();
+    let mut implicit: HashMap<&str, SessionSighting> = HashMap::new();
+    for e in &batch.events {
+        if e.event_type == EventType::Session
+            || e.session_id.is_empty()
+            || announced.contains(&e.session_id)
+        {
+            continue;
+        }
+        let s = implicit
+            .entry(e.session_id.as_str())
+            .or_insert_with(|| SessionSighting {
+                session_id: e.session_id.clone(),
+                source: Some(e.source.clone()).filter(|s| !s.is_empty()),
+                ..SessionSighting::default()
+            });
+        if e.start_time > 0.0 {
+            s.start_time = Some(s.start_time.map_or(e.start_time, |t| t.min(e.start_time)));
+        }
+        if e.end_time > 0.0 {
+            s.end_time = Some(s.end_time.map_or(e.end_time, |t| t.max(e.end_time)));
+        }
+    }
+    sightings.extend(implicit.into_values());
+
+    for e in &batch.events {
+        if e.event_id.is_empty() {
+            return Err(StoreError::Invalid("event without event_id".into()));
+        }
+        if e.event_type == EventType::Session {
+            match load_event(conn, tenant, &e.event_id)? {
+                Some(mut stored) => {
+                    merge_session(&mut stored, e);
+                    replace_fields(conn, tenant, &stored)?;
+                    summary.duplicates += 1;
+                }
+                None => {
+                    insert_if_absent(conn, tenant, e)?;
+                    summary.inserted += 1;
+                    summary.sessions_created += 1;
+                    arrived.push(e.event_id.clone());
+                }
+            }
+        } else if insert_if_absent(conn, tenant, e)? {
+            summary.inserted += 1;
+            arrived.push(e.event_id.clone());
+        } else {
+            summary.duplicates += 1;
+        }
+    }
+    for sighting in &sightings {
+        if sighting.session_id.is_empty() {
+            continue;
+        }
+        if apply_sighting(conn, tenant, sighting)? {
+            summary.sessions_created += 1;
+            arrived.push(sighting.session_id.clone());
+        }
+    }
+    summary.enriched += apply_pending(conn, tenant, &arrived)?;
+    for en in batch.enrichments {
+        if en.event_id.is_empty() {
+            return Err(StoreError::Invalid("enrichment without event_id".into()));
+        }
+        if apply_enrichment(conn, tenant, en)? {
+            summary.enriched += 1;
+        } else {
+            summary.deferred += 1;
+        }
+    }
+    Ok(summary)
+}
+
+/// Fills `children_ids` from parent links. Events whose parent is not in the
+/// set (top-level spans, or a parent span never exported) hang off the session.
+pub(crate) fn link_tree(session_id: &str, events: &mut [Event]) {
+    let index: HashMap<String, usize> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.event_id.clone(), i))
+        .collect();
+    let root = index.get(session_id).copied();
+    let mut links: Vec<(usize, String)> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        if Some(i) == root {
+            continue;
+        }
+        let parent = e
+            .parent_id
+            .as_ref()
+            .and_then(|p| index.get(p).copied())
+            .filter(|p| *p != i)
+            .or(root);
+        if let Some(p) = parent {
+            links.push((p, e.event_id.clone()));
+        }
+    }
+    for (parent, child) in links {
+        events[parent].children_ids.push(child);
+    }
+}
+
+fn session_tree(conn: &Connection, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND session_id = ?2 \
+         ORDER BY start_time, event_id"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    let mut events: Vec<Event> = stmt
+        .query_map(params![tenant.project_id, session_id], event_from_row)
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    link_tree(session_id, &mut events);
+    let position = events
+        .iter()
+        .position(|e| e.event_id == session_id && e.event_type == EventType::Session)
+        .ok_or_else(|| StoreError::NotFound(format!("session {session_id}")))?;
+    let session = events.remove(position);
+    Ok(SessionTree { session, events })
+}
+
+fn children_of(conn: &Connection, tenant: &Tenant, event: &Event) -> StoreResult<Vec<String>> {
+    let tree = session_tree(conn, tenant, &event.session_id);
+    match tree {
+        Ok(tree) => Ok(std::iter::once(tree.session)
+            .chain(tree.events)
+            .find(|e| e.event_id == event.event_id)
+            .map(|e| e.children_ids)
+            .unwrap_or_default()),
+        Err(StoreError::NotFound(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn put_api_key(&self, key_hash: &str, project_name: &str) -> StoreResult<Tenant> {
+        let (hash, name) = (key_hash.to_string(), project_name.to_string());
+        self.write(move |conn| keys::put_api_key(conn, &hash, &name))
+            .await
+    }
+
+    async fn tenant_for_key(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {
+        let hash = key_hash.to_string();
+        self.read(move |conn| keys::tenant_for_key(conn, &hash))
+            .await
+    }
+
+    async fn write(&self, tenant: &Tenant, batch: WriteBatch) -> StoreResult<WriteSummary> {
+        let tenant = tenant.clone();
+        SqliteStore::write(self, move |conn| apply_batch(conn, &tenant, batch)).await
+    }
+
+    async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event> {
+        let (tenant, id) = (tenant.clone(), event_id.to_string());
+        self.read(move |conn| {
+            let mut event = load_event(conn, &tenant, &id)?
+                .ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
+            event.children_ids = children_of(conn, &tenant, &event)?;
+            Ok(event)
+        })
+        .await
+    }
+
+    async fn session_tree(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree> {
+        let (tenant, id) = (tenant.clone(), session_id.to_string());
+        self.read(move |conn| session_tree(conn, &tenant, &id))
+            .await
+    }
+
+    async fn check_writable(&self) -> StoreResult<()> {
+        SqliteStore::write(self, |conn| {
+            conn.execute_batch("SELECT 1").map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.writer_stats()
+    }
+}

@@ -1,0 +1,216 @@
+//! The experiments side of the SQLite backend: event queries and deletes, runs,
+//! datasets, datapoints, named documents (metrics, configurations) and projects.
+//!
+//! Runs, datasets, datapoints and documents are stored as one JSON document per
+//! row plus the scalar columns the queries filter and sort on; dataset membership
+//! is a separate table so "datapoints by dataset" is an index range scan.
+
+mod catalog;
+mod event_queries;
+
+use async_trait::async_trait;
+use honeyhive_model::Event;
+
+use super::SqliteStore;
+use super::migrations::Migration;
+use crate::store::{
+    Datapoint, DatapointQuery, Dataset, DatasetQuery, EventQuery, ExperimentStore, Page, Project,
+    Resource, ResourceKind, Run, RunQuery, StoreResult, Tenant,
+};
+
+/// Experiments tables; versions ≥ 100 (core ingest uses 1..100).
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 100,
+    name: "runs, datasets, datapoints, documents",
+    sql: r#"
+CREATE TABLE runs (
+    org_id      TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    name        TEXT,
+    status      TEXT NOT NULL,
+    dataset_id  TEXT,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (project_id, run_id)
+);
+CREATE INDEX runs_by_created ON runs (project_id, created_at);
+CREATE TABLE datasets (
+    org_id      TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    dataset_id  TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (project_id, dataset_id)
+);
+CREATE TABLE datapoints (
+    org_id       TEXT NOT NULL,
+    project_id   TEXT NOT NULL,
+    datapoint_id TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    doc          TEXT NOT NULL,
+    PRIMARY KEY (project_id, datapoint_id)
+);
+-- Datapoints by dataset, in membership order.
+CREATE TABLE dataset_members (
+    project_id   TEXT NOT NULL,
+    dataset_id   TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    datapoint_id TEXT NOT NULL,
+    PRIMARY KEY (project_id, dataset_id, position)
+);
+CREATE INDEX dataset_members_by_datapoint ON dataset_members (project_id, datapoint_id);
+CREATE TABLE documents (
+    org_id      TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    doc_id      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (project_id, kind, doc_id)
+);
+CREATE TABLE project_details (
+    project_id   TEXT PRIMARY KEY,
+    description  TEXT,
+    project_type TEXT
+);
+"#,
+}];
+
+#[async_trait]
+impl ExperimentStore for SqliteStore {
+    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> StoreResult<Page<Event>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| event_queries::query_events(conn, &tenant, &query))
+            .await
+    }
+
+    async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), event_id.to_string());
+        self.write(move |conn| event_queries::delete_event(conn, &tenant, &id))
+            .await
+    }
+
+    async fn delete_session(&self, tenant: &Tenant, session_id: &str) -> StoreResult<u64> {
+        let (tenant, id) = (tenant.clone(), session_id.to_string());
+        self.write(move |conn| event_queries::delete_session(conn, &tenant, &id))
+            .await
+    }
+
+    async fn put_run(&self, tenant: &Tenant, run: &Run) -> StoreResult<()> {
+        let (tenant, run) = (tenant.clone(), run.clone());
+        self.write(move |conn| catalog::put_run(conn, &tenant, &run))
+            .await
+    }
+
+    async fn get_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<Run> {
+        let (tenant, id) = (tenant.clone(), run_id.to_string());
+        self.read(move |conn| catalog::get_run(conn, &tenant, &id))
+            .await
+    }
+
+    async fn list_runs(&self, tenant: &Tenant, query: &RunQuery) -> StoreResult<Page<Run>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| catalog::list_runs(conn, &tenant, &query))
+            .await
+    }
+
+    async fn delete_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), run_id.to_string());
+        self.write(move |conn| catalog::delete_row(conn, &tenant, "runs", "run_id", &id))
+            .await
+    }
+
+    async fn put_dataset(&self, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()> {
+        let (tenant, dataset) = (tenant.clone(), dataset.clone());
+        self.write(move |conn| catalog::put_dataset(conn, &tenant, &dataset))
+            .await
+    }
+
+    async fn list_datasets(
+        &self,
+        tenant: &Tenant,
+        query: &DatasetQuery,
+    ) -> StoreResult<Vec<Dataset>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| catalog::list_datasets(conn, &tenant, &query))
+            .await
+    }
+
+    async fn delete_dataset(&self, tenant: &Tenant, dataset_id: &str) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), dataset_id.to_string());
+        self.write(move |conn| catalog::delete_dataset(conn, &tenant, &id))
+            .await
+    }
+
+    async fn put_datapoints(&self, tenant: &Tenant, datapoints: &[Datapoint]) -> StoreResult<()> {
+        let (tenant, datapoints) = (tenant.clone(), datapoints.to_vec());
+        self.write(move |conn| catalog::put_datapoints(conn, &tenant, &datapoints))
+            .await
+    }
+
+    async fn list_datapoints(
+        &self,
+        tenant: &Tenant,
+        query: &DatapointQuery,
+    ) -> StoreResult<Vec<Datapoint>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| catalog::list_datapoints(conn, &tenant, &query))
+            .await
+    }
+
+    async fn delete_datapoint(&self, tenant: &Tenant, datapoint_id: &str) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), datapoint_id.to_string());
+        self.write(move |conn| catalog::delete_datapoint(conn, &tenant, &id))
+            .await
+    }
+
+    async fn put_resource(&self, tenant: &Tenant, resource: &Resource) -> StoreResult<()> {
+        let (tenant, resource) = (tenant.clone(), resource.clone());
+        self.write(move |conn| catalog::put_resource(conn, &tenant, &resource))
+            .await
+    }
+
+    async fn list_resources(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+    ) -> StoreResult<Vec<Resource>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| catalog::list_resources(conn, &tenant, kind))
+            .await
+    }
+
+    async fn delete_resource(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), id.to_string());
+        self.write(move |conn| catalog::delete_resource(conn, &tenant, kind, &id))
+            .await
+    }
+
+    async fn list_projects(&self, tenant: &Tenant) -> StoreResult<Vec<Project>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| catalog::list_projects(conn, &tenant))
+            .await
+    }
+
+    async fn put_project(&self, tenant: &Tenant, project: &Project) -> StoreResult<()> {
+        let (tenant, project) = (tenant.clone(), project.clone());
+        self.write(move |conn| catalog::put_project(conn, &tenant, &project))
+            .await
+    }
+
+    async fn delete_project(&self, tenant: &Tenant, name: &str) -> StoreResult<bool> {
+        let (tenant, name) = (tenant.clone(), name.to_string());
+        self.write(move |conn| catalog::delete_project(conn, &tenant, &name))
+            .await
+    }
+}

@@ -1,0 +1,168 @@
+//! Versioned schema migrations.
+//!
+//! Core (ingest) migrations take versions 1..100; the experiments tables take
+//! versions ≥ 100 and live in [`super::experiments::MIGRATIONS`]. Applied
+//! versions are recorded in `schema_migrations`; each migration runs in its own
+//! transaction, in version order, exactly once. Never edit a shipped migration:
+//! append a new one.
+
+use rusqlite::Connection;
+
+use super::backend;
+use crate::store::{StoreError, StoreResult};
+
+/// One schema change.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    /// Unique, increasing version number.
+    pub version: u32,
+    /// Short description, recorded with the version.
+    pub name: &'static str,
+    /// The SQL to run (may hold several statements).
+    pub sql: &'static str,
+}
+
+/// The ingest side's schema.
+pub(crate) const CORE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "tenancy and events",
+    sql: r#"
+CREATE TABLE orgs (
+    org_id      TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+CREATE TABLE projects (
+    org_id      TEXT NOT NULL,
+    project_id  TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    UNIQUE (org_id, name)
+);
+CREATE TABLE api_keys (
+    key_hash    TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+CREATE TABLE events (
+    org_id          TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    session_id      TEXT NOT NULL,
+    parent_id       TEXT,
+    event_type      TEXT NOT NULL,
+    event_name      TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    start_time      REAL NOT NULL,
+    end_time        REAL NOT NULL,
+    duration        REAL NOT NULL,
+    error           TEXT,
+    config          TEXT NOT NULL,
+    inputs          TEXT NOT NULL,
+    outputs         TEXT NOT NULL,
+    metadata        TEXT NOT NULL,
+    metrics         TEXT NOT NULL,
+    feedback        TEXT NOT NULL,
+    user_properties TEXT NOT NULL,
+    ingested_at     REAL NOT NULL,
+    PRIMARY KEY (project_id, event_id)
+);
+-- The session tree: every event of a session, in time order.
+CREATE INDEX events_by_session ON events (project_id, session_id, start_time);
+-- Time-range scans, optionally narrowed by event type (sessions list, charts).
+CREATE INDEX events_by_time ON events (project_id, start_time);
+CREATE INDEX events_by_type_time ON events (project_id, event_type, start_time);
+-- Enrichments that arrived before their event; applied when it lands.
+CREATE TABLE pending_enrichments (
+    org_id      TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    PRIMARY KEY (project_id, event_id)
+);
+"#,
+}];
+
+/// Every migration, core and experiments, sorted by version; an error if two share a version.
+pub(crate) fn all() -> StoreResult<Vec<Migration>> {
+    let mut list: Vec<Migration> = CORE_MIGRATIONS
+        .iter()
+        .chain(super::experiments::MIGRATIONS.iter())
+        .copied()
+        .collect();
+    list.sort_by_key(|m| m.version);
+    for pair in list.windows(2) {
+        if pair[0].version == pair[1].version {
+            return Err(StoreError::Backend(format!(
+                "two migrations share version {}",
+                pair[0].version
+            )));
+        }
+    }
+    Ok(list)
+}
+
+/// Applies every migration not yet recorded in the database.
+pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)",
+    )
+    .map_err(backend)?;
+    for migration in all()? {
+        let tx = conn.transaction().map_err(backend)?;
+        let applied: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [migration.version],
+                |row| row.get(0),
+            )
+            .map_err(backend)?;
+        if applied {
+            continue;
+        }
+        tx.execute_batch(migration.sql).map_err(|e| {
+            StoreError::Backend(format!(
+                "migration {} ({}): {e}",
+                migration.version, migration.name
+            ))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![migration.version, migration.name, super::now_ms()],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_unique_and_core_stays_below_100() {
+        let list = all().expect("no duplicate versions");
+        assert!(!list.is_empty());
+        assert!(CORE_MIGRATIONS.iter().all(|m| m.version < 100));
+        assert!(
+            super::super::experiments::MIGRATIONS
+                .iter()
+                .all(|m| m.version >= 100)
+        );
+    }
+
+    #[test]
+    fn running_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        run(&mut conn).expect("first run");
+        run(&mut conn).expect("second run");
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(count as usize, all().expect("list").len());
+    }
+}

@@ -1,0 +1,396 @@
+//! The behaviour suite every store backend must pass, written against the
+//! traits only. Each case takes a fresh, empty store.
+//!
+//! A backend's tests instantiate it with [`crate::store_behaviour_suite!`]
+//! (as `tests/store_suite.rs` does for SQLite):
+//!
+//! ```text
+//! honeyhive_server::store_behaviour_suite!(|| {
+//!     let dir = honeyhive_server::testing::TempDir::new();
+//!     let store = SqliteStore::open(dir.path(), SyncMode::Normal).unwrap();
+//!     (store, dir) // the second value is kept alive for the case's duration
+//! });
+//! ```
+//!
+//! Test code: cases panic on a failed assertion.
+
+use honeyhive_model::{Event, EventType};
+use serde_json::json;
+
+use super::{Enrichment, SessionSighting, Store, StoreError, Tenant, WriteBatch};
+
+/// Instantiates one `#[test]` per suite case for a store factory
+/// `|| (store, guard)`; the guard (e.g. a temp dir) lives as long as the case.
+#[macro_export]
+macro_rules! store_behaviour_suite {
+    ($factory:expr) => {
+        $crate::store_behaviour_suite!(@cases $factory;
+            keys_map_to_exactly_one_project,
+            events_read_back_as_a_linked_tree,
+            retried_writes_do_not_duplicate,
+            enrichment_merges_into_a_stored_event,
+            enrichment_before_its_event_is_applied_on_arrival,
+            session_events_merge_and_sessions_are_created_on_first_sight,
+            projects_are_isolated,
+            a_failing_batch_commits_nothing,
+            store_reports_writable
+        );
+    };
+    (@cases $factory:expr; $($case:ident),*) => {
+        $(
+            #[test]
+            fn $case() {
+                let runtime = ::tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let (store, _guard) = ($factory)();
+                runtime.block_on($crate::store::suite::$case(&store));
+            }
+        )*
+    };
+}
+
+async fn tenant(store: &dyn Store, hash: &str, project: &str) -> Tenant {
+    store.put_api_key(hash, project).await.expect("put key")
+}
+
+fn event(id: &str, session: &str, parent: Option<&str>, start: f64, kind: EventType) -> Event {
+    Event {
+        event_id: id.into(),
+        session_id: session.into(),
+        parent_id: parent.map(str::to_string),
+        event_type: kind,
+        event_name: format!("name-{id}"),
+        source: "test".into(),
+        start_time: start,
+        end_time: start + 10.0,
+        duration: 10.0,
+        ..Event::default()
+    }
+}
+
+/// Keys resolve to their project; unknown keys to nothing; re-putting is idempotent.
+pub async fn keys_map_to_exactly_one_project(store: &dyn Store) {
+    let a = tenant(store, "hash-a", "alpha").await;
+    let again = tenant(store, "hash-a", "alpha").await;
+    assert_eq!(a, again);
+    let b = tenant(store, "hash-b", "beta").await;
+    assert_ne!(a.project_id, b.project_id);
+    let a2 = tenant(store, "hash-a2", "alpha").await;
+    assert_eq!(a.project_id, a2.project_id, "two keys of one project");
+    assert_eq!(
+        store.tenant_for_key("hash-a").await.expect("read"),
+        Some(a.clone())
+    );
+    assert_eq!(store.tenant_for_key("unknown").await.expect("read"), None);
+    assert_eq!(a.project_name, "alpha");
+}
+
+/// Events of a session come back in time order with children linked.
+pub async fn events_read_back_as_a_linked_tree(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    let batch = WriteBatch {
+        events: vec![
+            event("child", "s1", Some("root"), 200.0, EventType::Tool),
+            event("root", "s1", Some("s1"), 100.0, EventType::Chain),
+            event("top", "s1", None, 300.0, EventType::Model),
+        ],
+        sessions: vec![SessionSighting {
+            session_id: "s1".into(),
+            session_name: Some("named".into()),
+            start_time: Some(100.0),
+            end_time: Some(310.0),
+            ..SessionSighting::default()
+        }],
+        enrichments: vec![],
+    };
+    let summary = store.write(&t, batch).await.expect("write");
+    assert_eq!(summary.inserted, 3);
+    assert_eq!(summary.sessions_created, 1);
+    let tree = store.session_tree(&t, "s1").await.expect("tree");
+    assert_eq!(tree.session.event_type, EventType::Session);
+    assert_eq!(tree.session.event_name, "named");
+    assert_eq!(tree.session.start_time, 100.0);
+    assert_eq!(tree.session.end_time, 310.0);
+    let ids: Vec<&str> = tree.events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["root", "child", "top"]);
+    assert_eq!(tree.session.children_ids, ["root", "top"]);
+    assert_eq!(tree.events[0].children_ids, ["child"]);
+    let child = store.get_event(&t, "root").await.expect("get");
+    assert_eq!(child.children_ids, ["child"]);
+    assert_eq!(child.project_id, t.project_id);
+    assert_eq!(child.tenant, t.org_id);
+}
+
+/// Writing the same events again stores nothing new and changes nothing.
+pub async fn retried_writes_do_not_duplicate(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    let mut first = event("e1", "s", Some("s"), 1.0, EventType::Tool);
+    first.inputs.insert("v".into(), json!(1));
+    let batch = WriteBatch {
+        events: vec![first.clone()],
+        ..WriteBatch::default()
+    };
+    store.write(&t, batch.clone()).await.expect("write");
+    let mut retry = batch;
+    retry.events[0].inputs.insert("v".into(), json!(2));
+    let summary = store.write(&t, retry).await.expect("retry");
+    assert_eq!((summary.inserted, summary.duplicates), (0, 1));
+    let tree = store.session_tree(&t, "s").await.expect("tree");
+    assert_eq!(tree.events.len(), 1);
+    assert_eq!(tree.events[0].inputs["v"], 1, "first write wins");
+}
+
+/// An enrichment merges objects key by key and replaces scalars.
+pub async fn enrichment_merges_into_a_stored_event(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    let mut e = event("e1", "s", Some("s"), 1.0, EventType::Tool);
+    e.metadata.insert("kept".into(), json!("yes"));
+    store
+        .write(
+            &t,
+            WriteBatch {
+                events: vec![e],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write");
+    let mut en = Enrichment {
+        event_id: "e1".into(),
+        duration: Some(99.0),
+        ..Enrichment::default()
+    };
+    en.metadata.insert("added".into(), json!(1));
+    en.feedback.insert("rating".into(), json!(5));
+    let summary = store
+        .write(
+            &t,
+            WriteBatch {
+                enrichments: vec![en],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("enrich");
+    assert_eq!((summary.enriched, summary.deferred), (1, 0));
+    let stored = store.get_event(&t, "e1").await.expect("get");
+    assert_eq!(stored.metadata["kept"], "yes");
+    assert_eq!(stored.metadata["added"], 1);
+    assert_eq!(stored.feedback["rating"], 5);
+    assert_eq!(stored.duration, 99.0);
+}
+
+/// Enrichments for an event (or session) not yet stored wait for it.
+pub async fn enrichment_before_its_event_is_applied_on_arrival(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    let mut first = Enrichment {
+        event_id: "later".into(),
+        ..Enrichment::default()
+    };
+    first.metrics.insert("a".into(), json!(1));
+    let mut second = Enrichment {
+        event_id: "later".into(),
+        ..Enrichment::default()
+    };
+    second.metrics.insert("b".into(), json!(2));
+    let mut for_session = Enrichment {
+        event_id: "sess".into(),
+        ..Enrichment::default()
+    };
+    for_session.outputs.insert("final".into(), json!("done"));
+    let summary = store
+        .write(
+            &t,
+            WriteBatch {
+                enrichments: vec![first, second, for_session],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("enrich");
+    assert_eq!(summary.deferred, 3);
+    assert!(matches!(
+        store.get_event(&t, "later").await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .write(
+            &t,
+            WriteBatch {
+                events: vec![event("later", "sess", Some("sess"), 5.0, EventType::Tool)],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write");
+    let stored = store.get_event(&t, "later").await.expect("get");
+    assert_eq!(stored.metrics["a"], 1);
+    assert_eq!(stored.metrics["b"], 2);
+    let tree = store
+        .session_tree(&t, "sess")
+        .await
+        .expect("session created on first sight");
+    assert_eq!(tree.session.outputs["final"], "done");
+}
+
+/// Sessions appear on first sight; an explicit session event merges into one.
+pub async fn session_events_merge_and_sessions_are_created_on_first_sight(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    store
+        .write(
+            &t,
+            WriteBatch {
+                events: vec![event("e", "s", Some("s"), 50.0, EventType::Tool)],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write");
+    let tree = store.session_tree(&t, "s").await.expect("implicit session");
+    assert_eq!(tree.session.start_time, 50.0);
+    assert_eq!(
+        tree.session.event_name, "p",
+        "unnamed sessions take the project name"
+    );
+    let mut explicit = event("s", "s", None, 10.0, EventType::Session);
+    explicit.event_name = "started".into();
+    explicit.inputs.insert("q".into(), json!("hi"));
+    store
+        .write(
+            &t,
+            WriteBatch {
+                events: vec![explicit],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("merge");
+    let tree = store.session_tree(&t, "s").await.expect("tree");
+    assert_eq!(tree.session.event_name, "started");
+    assert_eq!(tree.session.inputs["q"], "hi");
+    assert_eq!(tree.session.start_time, 10.0);
+    assert_eq!(tree.session.end_time, 60.0, "window widened, not shrunk");
+    assert_eq!(tree.events.len(), 1);
+}
+
+/// No read or enrichment crosses projects, even with identical ids.
+pub async fn projects_are_isolated(store: &dyn Store) {
+    let a = tenant(store, "ha", "a").await;
+    let b = tenant(store, "hb", "b").await;
+    let mut ea = event("same", "s", Some("s"), 1.0, EventType::Tool);
+    ea.event_name = "from-a".into();
+    store
+        .write(
+            &a,
+            WriteBatch {
+                events: vec![ea],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("a");
+    assert!(matches!(
+        store.get_event(&b, "same").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.session_tree(&b, "s").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let mut en = Enrichment {
+        event_id: "same".into(),
+        ..Enrichment::default()
+    };
+    en.metadata.insert("b".into(), json!(true));
+    let summary = store
+        .write(
+            &b,
+            WriteBatch {
+                enrichments: vec![en],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("b");
+    assert_eq!(
+        summary.deferred, 1,
+        "b's enrichment waits for b's own event"
+    );
+    let mut eb = event("same", "s", Some("s"), 1.0, EventType::Tool);
+    eb.event_name = "from-b".into();
+    store
+        .write(
+            &b,
+            WriteBatch {
+                events: vec![eb],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("b");
+    assert_eq!(
+        store.get_event(&a, "same").await.expect("a").event_name,
+        "from-a"
+    );
+    assert!(
+        store
+            .get_event(&a, "same")
+            .await
+            .expect("a")
+            .metadata
+            .get("b")
+            .is_none()
+    );
+    assert_eq!(
+        store.get_event(&b, "same").await.expect("b").metadata["b"],
+        true
+    );
+}
+
+/// A batch that fails part-way leaves no trace.
+pub async fn a_failing_batch_commits_nothing(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    let batch = WriteBatch {
+        events: vec![
+            event("ok", "s", Some("s"), 1.0, EventType::Tool),
+            event("", "s", None, 1.0, EventType::Tool),
+        ],
+        ..WriteBatch::default()
+    };
+    assert!(matches!(
+        store.write(&t, batch).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.get_event(&t, "ok").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.session_tree(&t, "s").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// The readiness probe passes on a healthy store.
+pub async fn store_reports_writable(store: &dyn Store) {
+    store.check_writable().await.expect("writable");
+    let t = tenant(store, "h", "p").await;
+    store
+        .write(
+            &t,
+            WriteBatch {
+                events: vec![event("e", "s", None, 1.0, EventType::Tool)],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write");
+    store
+        .check_writable()
+        .await
+        .expect("still writable after a write");
+    assert_eq!(store.get_event(&t, "e").await.expect("get").event_id, "e");
+}
