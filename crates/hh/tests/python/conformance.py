@@ -183,7 +183,11 @@ def experiments_scenario():
     check(abs(by_name["length_check"]["aggregate"] - 3.0) < 1e-9, "length_check average is (3+5+1)/3", by_name)
     check(len(result["datapoints"]) == 3, "three datapoints in the result", result)
     check(result["status"] == "completed", "run is completed", result)
-    check(len(result["passed"]) + len(result["failed"]) == 3, "every datapoint passed or failed", result)
+    # No passing ranges are configured, so every numeric score passes: all three datapoints pass.
+    check(len(result["passed"]) == 3 and result["failed"] == [], "all three datapoints passed", result)
+    check(all(d.startswith("EXT-") for d in result["passed"]), "inline datapoints carry EXT- ids", result["passed"])
+    check(sorted(d["datapoint_id"] for d in result["datapoints"]) == sorted(result["passed"]),
+          "per-datapoint results name the same datapoints", result["datapoints"])
     summed = rest(f"/v1/runs/{run1}/result", {"aggregate_function": "sum"})
     sums = {m["metric_name"]: m for m in summed["metrics"]["details"]}
     check(abs(sums["length_check"]["aggregate"] - 9.0) < 1e-9, "length_check sum is 9", sums)
