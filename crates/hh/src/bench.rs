@@ -32,6 +32,9 @@ pub(crate) struct IngestArgs {
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// Session-tree fetches (`GET /v1/sessions/{id}`) timed after the ingest, for p50/p99.
+    #[arg(long, default_value_t = 1000)]
+    tree_samples: usize,
     /// Keep the data directory (printed) instead of deleting it.
     #[arg(long)]
     keep_data: bool,
@@ -100,6 +103,7 @@ pub(crate) fn ingest(args: IngestArgs) -> Result<()> {
     };
     let cpu_used = cpu_seconds(pid)? - cpu_before;
     let loaded_rss_kb = rss_kb(pid)?;
+    let tree_latencies = time_tree_fetches(&agent, &base, total_spans / 5, args.tree_samples)?;
     stop_server(&mut server);
     let db_bytes = dir_size(&data_dir);
 
@@ -113,6 +117,15 @@ pub(crate) fn ingest(args: IngestArgs) -> Result<()> {
     println!("  spans per server CPU-second  {:.0}", total_spans as f64 / cpu_used.max(1e-9));
     println!("  server RSS idle / loaded     {:.1} MB / {:.1} MB", idle_rss_kb as f64 / 1024.0, loaded_rss_kb as f64 / 1024.0);
     println!("  data dir bytes per span      {:.0} B", db_bytes as f64 / total_spans as f64);
+    if !tree_latencies.is_empty() {
+        println!(
+            "  session tree fetch           p50 {:.2} ms, p99 {:.2} ms ({} samples, {} spans stored)",
+            percentile(&tree_latencies, 0.50),
+            percentile(&tree_latencies, 0.99),
+            tree_latencies.len(),
+            total_spans
+        );
+    }
     if args.keep_data {
         println!("  data dir                     {}", data_dir.display());
     } else {
@@ -156,6 +169,37 @@ fn count_events(agent: &ureq::Agent, base: &str) -> Result<u64> {
     Ok(body["totalEvents"].as_u64().unwrap_or(0))
 }
 
+/// Times `GET /v1/sessions/{id}` for `samples` sessions spread over all `sessions`; sorted ms.
+fn time_tree_fetches(agent: &ureq::Agent, base: &str, sessions: usize, samples: usize) -> Result<Vec<f64>> {
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples.min(sessions) {
+        let trace_no = (i * (sessions / samples.max(1)).max(1)) as u128;
+        let started = Instant::now();
+        let mut resp = agent
+            .get(&format!("{base}/v1/sessions/{}", session_id_of(trace_no)))
+            .header("Authorization", &format!("Bearer {BENCH_KEY}"))
+            .call()
+            .context("GET /v1/sessions/{id}")?;
+        let tree: serde_json::Value = resp.body_mut().read_json()?;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        let children = tree["children"].as_array().map(Vec::len).unwrap_or(0);
+        if children == 0 {
+            bail!("session {} came back without its events", session_id_of(trace_no));
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(latencies)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted.get(idx).copied().unwrap_or(0.0)
+}
+
+fn session_id_of(trace_no: u128) -> String {
+    format!("{trace_no:032x}")
+}
+
 /// One request: `batch / 5` traces of a chain → model, retriever tool, model, tool.
 fn build_request(request_index: usize, batch: usize) -> Vec<u8> {
     let mut spans = Vec::with_capacity(batch);
@@ -176,7 +220,7 @@ fn build_request(request_index: usize, batch: usize) -> Vec<u8> {
                 _ => ("send_reply", "tool", false),
             };
             let mut attributes = vec![
-                kv_str("honeyhive.session_id", &format!("{:032x}", trace_no)),
+                kv_str("honeyhive.session_id", &session_id_of(trace_no)),
                 kv_str("honeyhive.source", "bench"),
                 kv_str("honeyhive_event_type", kind),
                 kv_str("honeyhive_inputs.prompt", TEXT_120),
