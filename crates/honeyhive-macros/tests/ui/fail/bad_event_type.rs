@@ -1,0 +1,6 @@
+#[honeyhive::trace(event_type = "llm")]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,8 @@
+#[honeyhive::trace]
+const fn f() -> u8 {
+    1
+}
+
+fn main() {
+    let _ = f();
+}

@@ -1,0 +1,6 @@
+#[honeyhive::trace(name = "a", name = "b")]
+fn f() {}
+
+fn main() {
+    f();
+}

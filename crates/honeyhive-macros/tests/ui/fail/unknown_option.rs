@@ -1,0 +1,6 @@
+#[honeyhive::trace(kind = "tool")]
+fn f() {}
+
+fn main() {
+    f();
+}

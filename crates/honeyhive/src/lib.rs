@@ -1,0 +1,82 @@
+//! HoneyHive SDK for Rust: trace LLM applications with near-zero overhead and export
+//! OTLP to HoneyHive's hosted service or a self-hosted `hh` server.
+//!
+//! ```
+//! use honeyhive::{Tracer, trace, Enrichment, enrich_span};
+//!
+//! #[trace(event_type = "tool")]
+//! fn add(a: i64, b: i64) -> i64 {
+//!     enrich_span(Enrichment::new().metrics(serde_json::json!({"score": 1.0})));
+//!     a + b
+//! }
+//!
+//! # fn main() -> Result<(), honeyhive::Error> {
+//! // In production: Tracer::from_env()? with HH_API_KEY / HH_PROJECT set.
+//! let tracer = Tracer::builder().project("demo").test_mode(true).build()?;
+//! honeyhive::set_default_tracer(&tracer);
+//! assert_eq!(add(1, 2), 3);
+//! tracer.flush(std::time::Duration::from_secs(5))?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What a traced call records
+//! A span named after the function (`Type.method` in an `impl` block) with the same
+//! attributes the Python SDK sends: `honeyhive.session_id|project|source`,
+//! `honeyhive_event_type`, `honeyhive_inputs.<arg>` (any `Serialize` argument; the type
+//! name otherwise), `honeyhive_outputs.result`, `honeyhive_duration_ms`, and on
+//! `Err`/panic `honeyhive_error`, `honeyhive_error_type` and status ERROR. Panics are
+//! recorded and resumed, never swallowed.
+//!
+//! # Async and spawned tasks
+//! A traced `async fn` keeps its span current across `.await`. `tokio::spawn` starts
+//! tasks with an empty context: wrap the future with [`with_current_context`] (or
+//! [`Session::instrument`]) to carry the span and session into it.
+//!
+//! # OpenTelemetry interop
+//! Spans live in the `opentelemetry` [`Context`](opentelemetry::Context): spans from
+//! other OpenTelemetry instrumentation nest under ours and ours under theirs, and
+//! `Context::current().span().set_attribute(..)` enriches a HoneyHive span.
+//!
+//! # Export pipeline
+//! A bounded queue (byte cap) drained by one worker thread: batches by count, bytes
+//! and time; OTLP/HTTP protobuf (default) or JSON, gzip; retries with exponential
+//! backoff and jitter honouring `429`/`503` `Retry-After`; no retry on `400/401/403`;
+//! a circuit breaker; an optional disk spool. No async runtime is needed. Every span
+//! that does not arrive is counted by [`DropReason`] in [`FlushReport`] and
+//! [`Tracer::health`].
+//!
+//! # Features
+//! | feature   | default | what |
+//! |-----------|---------|------|
+//! | `tls`     | yes     | `https://` servers (rustls) |
+//! | `tracing` | no      | reserved for a `tracing_subscriber` layer (not implemented yet) |
+
+mod attributes;
+mod config;
+mod default_tracer;
+mod enrich;
+mod error;
+mod export;
+mod instrument;
+mod log;
+pub mod propagation;
+mod record;
+mod span;
+mod tracer;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use config::{
+    BreakerPolicy, DEFAULT_SERVER_URL, ExportOptions, Protocol, RetryPolicy, Sampling,
+    TracerBuilder,
+};
+pub use default_tracer::{clear_default_tracer, default_tracer, set_default_tracer};
+pub use enrich::{Enrichment, enrich_span};
+pub use error::{Error, Result};
+pub use export::{BreakerState, DropCounts, DropReason, FlushReport, Health};
+pub use honeyhive_macros::trace;
+pub use instrument::{Instrumented, with_current_context};
+pub use span::SpanGuard;
+pub use tracer::{Session, Tracer, current_session_id};

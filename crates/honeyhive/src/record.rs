@@ -1,0 +1,170 @@
+//! The lean, owned form of a finished span: what the recording path produces and the
+//! export worker encodes. Kept small on purpose: static keys are not copied, session
+//! and resource attributes are shared per session and added at encode time.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// An attribute key; macro-generated keys are `'static` and never allocated.
+pub(crate) type AttrKey = Cow<'static, str>;
+
+/// An attribute value with the OTLP scalar types the HoneyHive ingest reads.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AttrValue {
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Str(Cow<'static, str>),
+}
+
+impl AttrValue {
+    /// Approximate heap + inline cost, for the queue's byte budget.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        match self {
+            AttrValue::Str(Cow::Owned(s)) => 16 + s.len(),
+            _ => 16,
+        }
+    }
+
+    pub(crate) fn from_otel(value: opentelemetry::Value) -> AttrValue {
+        use opentelemetry::Value;
+        match value {
+            Value::Bool(b) => AttrValue::Bool(b),
+            Value::I64(i) => AttrValue::Int(i),
+            Value::F64(f) => AttrValue::Double(f),
+            Value::String(s) => AttrValue::Str(Cow::Owned(s.as_str().to_owned())),
+            other => AttrValue::Str(Cow::Owned(other.to_string())),
+        }
+    }
+}
+
+/// Who a span belongs to: shared by all spans of one session.
+#[derive(Debug)]
+pub(crate) struct SessionInfo {
+    pub(crate) session_id: Arc<str>,
+    pub(crate) project: Option<Arc<str>>,
+    pub(crate) source: Arc<str>,
+}
+
+/// Span status as OTLP knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SpanStatus {
+    Unset,
+    Ok,
+    Error(String),
+}
+
+/// A span event (exceptions, or events added through the OpenTelemetry API).
+#[derive(Debug, Clone)]
+pub(crate) struct SpanEvent {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) time_unix_nano: u64,
+    pub(crate) attributes: Vec<(AttrKey, AttrValue)>,
+}
+
+/// A span being recorded or finished.
+#[derive(Debug)]
+pub(crate) struct SpanRecord {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) span_id: [u8; 8],
+    pub(crate) parent_span_id: Option<[u8; 8]>,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) start_unix_nano: u64,
+    pub(crate) end_unix_nano: u64,
+    pub(crate) session: Arc<SessionInfo>,
+    pub(crate) attributes: Vec<(AttrKey, AttrValue)>,
+    pub(crate) events: Vec<SpanEvent>,
+    pub(crate) status: SpanStatus,
+    /// Head-sampling decision; unsampled spans are only recorded to keep errors.
+    pub(crate) sampled: bool,
+}
+
+impl SpanRecord {
+    /// Set an attribute, replacing an earlier value for the same key (OTel semantics).
+    pub(crate) fn set(&mut self, key: AttrKey, value: AttrValue) {
+        if let Some(slot) = self.attributes.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            self.attributes.push((key, value));
+        }
+    }
+
+    /// Approximate size in memory, for the queue's byte cap.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        let mut total = 160 + self.name.len();
+        for (key, value) in &self.attributes {
+            total += value.approx_bytes()
+                + match key {
+                    Cow::Owned(k) => k.len() + 24,
+                    Cow::Borrowed(_) => 16,
+                };
+        }
+        for event in &self.events {
+            total += 64
+                + event
+                    .attributes
+                    .iter()
+                    .map(|(_, v)| v.approx_bytes() + 24)
+                    .sum::<usize>();
+        }
+        total
+    }
+}
+
+/// Current wall-clock time in nanoseconds since the Unix epoch.
+pub(crate) fn now_unix_nano() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Fast thread-local id generator (xorshift128+, seeded per thread from the std
+/// hasher's random keys). Ids only need to be unique, not unpredictable.
+pub(crate) mod ids {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hasher};
+
+    thread_local! {
+        static STATE: Cell<(u64, u64)> = Cell::new(seed());
+    }
+
+    fn seed() -> (u64, u64) {
+        let random = std::collections::hash_map::RandomState::new();
+        let mut h1 = random.build_hasher();
+        h1.write_u64(super::now_unix_nano());
+        let mut h2 = random.build_hasher();
+        h2.write_usize(&h1 as *const _ as usize);
+        h2.write_u64(h1.finish());
+        (h1.finish() | 1, h2.finish() | 1)
+    }
+
+    fn next() -> u64 {
+        STATE.with(|cell| {
+            let (mut s1, s0) = cell.get();
+            let result = s0.wrapping_add(s1);
+            s1 ^= s1 << 23;
+            let s1 = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+            cell.set((s0, s1));
+            result
+        })
+    }
+
+    /// A non-zero 8-byte span id.
+    pub(crate) fn span_id() -> [u8; 8] {
+        loop {
+            let v = next();
+            if v != 0 {
+                return v.to_be_bytes();
+            }
+        }
+    }
+
+    /// A non-zero 16-byte trace id.
+    pub(crate) fn trace_id() -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&next().to_be_bytes());
+        out[8..].copy_from_slice(&span_id());
+        out
+    }
+}

@@ -1,0 +1,403 @@
+//! The recording path: starting a span, making it current in the OpenTelemetry
+//! [`Context`], recording inputs/outputs/errors, and handing it to the pipeline.
+//!
+//! A HoneyHive span lives in the `opentelemetry` context as [`ContextSpan`], a type
+//! implementing [`opentelemetry::trace::Span`]. Other OpenTelemetry instrumentation
+//! therefore sees it as the parent of its own spans, and
+//! `Context::current().span().set_attribute(..)` enriches it. Conversely our spans
+//! take their parent from whatever span is current, ours or not.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use opentelemetry::trace::{
+    SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{Context, KeyValue};
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use crate::attributes;
+use crate::export::{DropReason, Pipeline};
+use crate::record::{AttrValue, SpanEvent, SpanRecord, SpanStatus, ids, now_unix_nano};
+use crate::tracer::{ScopedSession, TracerInner};
+
+/// Static description of a traced function, emitted once per call site by `#[trace]`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SpanMeta {
+    /// Span and event name.
+    pub name: &'static str,
+    /// `model`, `tool` or `chain`.
+    pub event_type: &'static str,
+    /// Whether the name was given explicitly (then `honeyhive_event_name` is set, as in Python).
+    pub explicit_name: bool,
+}
+
+/// State shared by the context's span handle and the guard that ends the span.
+pub(crate) struct SpanShared {
+    record: Mutex<Option<SpanRecord>>,
+    pipeline: Arc<Pipeline>,
+}
+
+impl SpanShared {
+    pub(crate) fn with_record<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
+        self.record.lock().as_mut().map(f)
+    }
+
+    /// End the span once; later calls do nothing.
+    pub(crate) fn end_at(&self, end_unix_nano: u64) {
+        let Some(mut record) = self.record.lock().take() else {
+            return;
+        };
+        record.end_unix_nano = end_unix_nano.max(record.start_unix_nano);
+        let duration_ms = (record.end_unix_nano - record.start_unix_nano) as f64 / 1_000_000.0;
+        record.set(
+            Cow::Borrowed("honeyhive_duration_ms"),
+            AttrValue::Double(duration_ms),
+        );
+        if !record.sampled && !matches!(record.status, SpanStatus::Error(_)) {
+            self.pipeline.count_drop(DropReason::SampledOut, 1);
+            return;
+        }
+        self.pipeline.push(record);
+    }
+}
+
+impl Drop for SpanShared {
+    fn drop(&mut self) {
+        // A span whose guard was leaked through the context still gets exported.
+        self.end_at(now_unix_nano());
+    }
+}
+
+/// The span as the OpenTelemetry context holds it.
+pub(crate) struct ContextSpan {
+    shared: Arc<SpanShared>,
+    span_context: SpanContext,
+}
+
+impl std::fmt::Debug for ContextSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextSpan")
+            .field("span_context", &self.span_context)
+            .finish()
+    }
+}
+
+impl opentelemetry::trace::Span for ContextSpan {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: std::time::SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        let time_unix_nano = timestamp
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let name = name.into();
+        self.shared.with_record(|record| {
+            record.events.push(SpanEvent {
+                name,
+                time_unix_nano,
+                attributes: attributes
+                    .into_iter()
+                    .map(|kv| {
+                        (
+                            Cow::Owned(kv.key.as_str().to_owned()),
+                            AttrValue::from_otel(kv.value),
+                        )
+                    })
+                    .collect(),
+            })
+        });
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        &self.span_context
+    }
+
+    fn is_recording(&self) -> bool {
+        self.shared.record.lock().is_some()
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        let key = Cow::Owned(attribute.key.as_str().to_owned());
+        let value = AttrValue::from_otel(attribute.value);
+        self.shared.with_record(|record| record.set(key, value));
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.shared.with_record(|record| {
+            record.status = match status {
+                Status::Unset => SpanStatus::Unset,
+                Status::Ok => SpanStatus::Ok,
+                Status::Error { description } => SpanStatus::Error(description.into_owned()),
+            }
+        });
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        let name = new_name.into();
+        self.shared.with_record(|record| record.name = name);
+    }
+
+    fn add_link(&mut self, _span_context: SpanContext, _attributes: Vec<KeyValue>) {
+        // Links are not part of the HoneyHive event model; ignored on purpose.
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: std::time::SystemTime) {
+        let nanos = timestamp
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        self.shared.end_at(nanos);
+    }
+}
+
+/// A started span, owned by the code `#[trace]` generates (or by [`crate::Tracer::span`]).
+///
+/// Dropping the guard ends the span, so cancelled futures still export theirs.
+pub struct SpanGuard {
+    shared: Arc<SpanShared>,
+    cx: Context,
+}
+
+impl std::fmt::Debug for SpanGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanGuard").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn start(
+    inner: &TracerInner,
+    name: Cow<'static, str>,
+    event_type: &'static str,
+    explicit_name: bool,
+) -> Option<SpanGuard> {
+    let pipeline = inner.pipeline.as_ref()?;
+    let (parent, scoped_session) = Context::map_current(|cx| {
+        let current = cx.span();
+        let parent_cx = current.span_context();
+        let parent = parent_cx.is_valid().then(|| {
+            (
+                parent_cx.trace_id(),
+                parent_cx.span_id(),
+                parent_cx.is_sampled(),
+                parent_cx.trace_state().clone(),
+            )
+        });
+        let session = cx
+            .get::<ScopedSession>()
+            .filter(|scoped| scoped.applies_to(inner.id))
+            .map(|scoped| scoped.info.clone());
+        (parent, session)
+    });
+
+    let (trace_id, parent_span_id, sampled, trace_state) = match parent {
+        Some((trace_id, span_id, parent_sampled, state)) => (
+            trace_id.to_bytes(),
+            Some(span_id.to_bytes()),
+            parent_sampled,
+            state,
+        ),
+        None => {
+            let trace_id = ids::trace_id();
+            let sampled = inner.sampler.sample_root(&trace_id);
+            (trace_id, None, sampled, TraceState::NONE)
+        }
+    };
+    if !sampled && !inner.sampler.keep_errors {
+        pipeline.count_drop(DropReason::SampledOut, 1);
+        // Keep the (unsampled) trace context current so children follow the decision.
+        let span_context = SpanContext::new(
+            TraceId::from_bytes(trace_id),
+            SpanId::from_bytes(ids::span_id()),
+            TraceFlags::default(),
+            false,
+            trace_state,
+        );
+        let shared = Arc::new(SpanShared {
+            record: Mutex::new(None),
+            pipeline: pipeline.clone(),
+        });
+        let cx = Context::current().with_remote_span_context(span_context);
+        return Some(SpanGuard { shared, cx });
+    }
+
+    let span_id = ids::span_id();
+    let mut attributes = Vec::with_capacity(10);
+    attributes.push((
+        Cow::Borrowed("honeyhive_event_type"),
+        AttrValue::Str(Cow::Borrowed(event_type)),
+    ));
+    if explicit_name {
+        attributes.push((
+            Cow::Borrowed("honeyhive_event_name"),
+            AttrValue::Str(name.clone()),
+        ));
+    }
+    // The Python SDK mirrors these into metadata; the ingest and UI read them there.
+    attributes.push((
+        Cow::Borrowed("honeyhive_metadata.event_type"),
+        AttrValue::Str(Cow::Borrowed(event_type)),
+    ));
+    if explicit_name {
+        attributes.push((
+            Cow::Borrowed("honeyhive_metadata.event_name"),
+            AttrValue::Str(name.clone()),
+        ));
+    }
+    let record = SpanRecord {
+        trace_id,
+        span_id,
+        parent_span_id,
+        name,
+        start_unix_nano: now_unix_nano(),
+        end_unix_nano: 0,
+        session: scoped_session.unwrap_or_else(|| inner.session.clone()),
+        attributes,
+        events: Vec::new(),
+        status: SpanStatus::Unset,
+        sampled,
+    };
+    let shared = Arc::new(SpanShared {
+        record: Mutex::new(Some(record)),
+        pipeline: pipeline.clone(),
+    });
+    let span_context = SpanContext::new(
+        TraceId::from_bytes(trace_id),
+        SpanId::from_bytes(span_id),
+        if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        },
+        false,
+        trace_state,
+    );
+    let cx = Context::current_with_span(ContextSpan {
+        shared: shared.clone(),
+        span_context,
+    });
+    Some(SpanGuard { shared, cx })
+}
+
+impl SpanGuard {
+    /// The context in which this span is current (for `with_context` / `attach`).
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Record an input argument under `key` (`honeyhive_inputs.<arg>`).
+    pub fn record_input<T: Serialize + ?Sized>(&self, key: &'static str, value: &T) {
+        self.shared.with_record(|record| {
+            attributes::push_input(&mut record.attributes, Cow::Borrowed(key), value)
+        });
+    }
+
+    /// Record a value flattened under `prefix` (outputs, metadata, config, ...).
+    pub fn record_flattened<T: Serialize + ?Sized>(&self, prefix: &'static str, value: &T) {
+        self.shared.with_record(|record| {
+            attributes::push_flattened(&mut record.attributes, Cow::Borrowed(prefix), value)
+        });
+    }
+
+    /// Record a plain string attribute.
+    pub fn record_str(&self, key: &'static str, value: &'static str) {
+        self.shared.with_record(|record| {
+            record.set(Cow::Borrowed(key), AttrValue::Str(Cow::Borrowed(value)))
+        });
+    }
+
+    /// Record the function's return value as `honeyhive_outputs.result`.
+    pub fn record_output<T: Serialize + ?Sized>(&self, value: &T) {
+        self.record_flattened("honeyhive_outputs.result", value);
+    }
+
+    /// Mark the span as failed: `honeyhive_error`, `honeyhive_error_type`, status ERROR
+    /// and an `exception` event, as the Python SDK records them.
+    pub fn record_error(&self, error_type: &str, message: &str) {
+        let now = now_unix_nano();
+        self.shared.with_record(|record| {
+            record.set(
+                Cow::Borrowed("honeyhive_error"),
+                AttrValue::Str(Cow::Owned(message.to_owned())),
+            );
+            record.set(
+                Cow::Borrowed("honeyhive_error_type"),
+                AttrValue::Str(Cow::Owned(error_type.to_owned())),
+            );
+            record.status = SpanStatus::Error(format!("{error_type}: {message}"));
+            record.events.push(SpanEvent {
+                name: Cow::Borrowed("exception"),
+                time_unix_nano: now,
+                attributes: vec![
+                    (
+                        Cow::Borrowed("exception.type"),
+                        AttrValue::Str(Cow::Owned(error_type.to_owned())),
+                    ),
+                    (
+                        Cow::Borrowed("exception.message"),
+                        AttrValue::Str(Cow::Owned(message.to_owned())),
+                    ),
+                    (
+                        Cow::Borrowed("exception.escaped"),
+                        AttrValue::Str(Cow::Borrowed("False")),
+                    ),
+                ],
+            });
+        });
+    }
+
+    /// Run `body` with this span current, recording and resuming a panic.
+    pub fn run_sync<R>(&self, body: impl FnOnce() -> R) -> R {
+        let attached = self.cx.clone().attach();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        drop(attached);
+        match result {
+            Ok(value) => value,
+            Err(payload) => {
+                self.record_panic(payload.as_ref());
+                self.end();
+                std::panic::resume_unwind(payload)
+            }
+        }
+    }
+
+    pub(crate) fn record_panic(&self, payload: &(dyn std::any::Any + Send)) {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+        self.record_error("panic", &message);
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<SpanShared> {
+        &self.shared
+    }
+
+    /// End the span now (also happens on drop).
+    pub fn end(&self) {
+        self.shared.end_at(now_unix_nano());
+    }
+}
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+impl SpanGuard {
+    pub(crate) fn from_parts(shared: Arc<SpanShared>, cx: Context) -> SpanGuard {
+        SpanGuard { shared, cx }
+    }
+}
