@@ -1,0 +1,160 @@
+//! `hh demo`: the newcomer's first command.
+//!
+//! Starts the platform on the embedded store, bootstraps a key, and drives a
+//! simulated support agent through the Rust SDK (sessions with chain, model and
+//! tool events, token counts, one failing tool call; no external LLM needed).
+//! Then prints what was stored and where to look, and serves until Ctrl-C.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use honeyhive::{Enrichment, Tracer, enrich_span, trace};
+use serde_json::{Value, json};
+
+use crate::ServeArgs;
+use crate::serve;
+
+const DEMO_KEY: &str = "hh-demo-key-local-only";
+const DEMO_PROJECT: &str = "demo";
+
+/// What the simulated agent answers, keyed by the user's question.
+const QUESTIONS: [(&str, &str); 3] = [
+    ("Where is my order #1042?", "1042"),
+    ("Can I return a damaged kettle?", "2077"),
+    ("Cancel order #9999 please", "9999"),
+];
+
+/// The simulated order service's failure, so one tool call in the demo errors.
+#[derive(Debug)]
+struct OrderError;
+
+impl std::fmt::Display for OrderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("order service timed out after 2000 ms")
+    }
+}
+
+impl std::error::Error for OrderError {}
+
+#[trace(event_type = "model", name = "plan_step")]
+fn plan(question: &str) -> String {
+    enrich_span(
+        Enrichment::new()
+            .config(json!({"model": "gpt-4o-mini", "provider": "openai", "temperature": 0.2}))
+            .metadata(json!({"prompt_tokens": 182, "completion_tokens": 24, "total_tokens": 206})),
+    );
+    format!("look up the order, then answer: {question}")
+}
+
+#[trace(event_type = "tool")]
+fn search_kb(query: &str) -> Vec<String> {
+    let _ = query;
+    vec!["Returns are free within 30 days.".into(), "Orders ship in 2 days.".into()]
+}
+
+#[trace(event_type = "tool")]
+fn lookup_order(order_id: &str) -> Result<Value, OrderError> {
+    if order_id == "9999" {
+        return Err(OrderError);
+    }
+    Ok(json!({"order_id": order_id, "status": "shipped", "eta_days": 2}))
+}
+
+#[trace(event_type = "model", name = "write_answer")]
+fn answer(question: &str, facts: &[String]) -> String {
+    enrich_span(
+        Enrichment::new()
+            .config(json!({"model": "claude-3-5-haiku-latest", "provider": "anthropic"}))
+            .metadata(json!({"prompt_tokens": 410, "completion_tokens": 96, "total_tokens": 506}))
+            .metrics(json!({"helpfulness": 0.9})),
+    );
+    format!("{} ({} facts considered)", question.trim_end_matches('?'), facts.len())
+}
+
+#[trace(event_type = "chain")]
+fn support_agent(question: &str, order_id: &str) -> String {
+    let _plan = plan(question);
+    let mut facts = search_kb(question);
+    match lookup_order(order_id) {
+        Ok(order) => facts.push(order.to_string()),
+        Err(e) => facts.push(format!("order lookup failed: {e}")),
+    }
+    answer(question, &facts)
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<()> {
+    serve::init_logging();
+    // The demo's server bootstraps its own key for its own project.
+    let rt = serve::runtime()?;
+    let server = rt.block_on(async {
+        let mut cfg = serve::config(&args);
+        cfg.bootstrap_key = Some((DEMO_KEY.to_string(), DEMO_PROJECT.to_string()));
+        let data_dir = cfg.data_dir.clone();
+        let server = honeyhive_server::Server::start(cfg)
+            .await
+            .with_context(|| format!("starting the platform on {}", data_dir.display()))?;
+        anyhow::Ok(server)
+    })?;
+    let base = format!("http://{}", server.http_addr());
+    println!("honeyhive-rs platform running at {base} (data in {})", args.data.display());
+
+    let tracer = Tracer::builder()
+        .api_key(DEMO_KEY)
+        .project(DEMO_PROJECT)
+        .server_url(base.clone())
+        .source("demo")
+        .session_name("support-agent")
+        .ignore_env()
+        .build()
+        .context("building the demo tracer")?;
+    honeyhive::set_default_tracer(&tracer);
+
+    let mut sessions = Vec::new();
+    for (question, order_id) in QUESTIONS {
+        let session = tracer.new_session("support-agent");
+        session.in_scope(|| {
+            let reply = support_agent(question, order_id);
+            tracer.enrich_session(
+                Enrichment::new()
+                    .inputs(json!({"question": question}))
+                    .outputs(json!({"reply": reply}))
+                    .user_properties(json!({"customer": format!("cust-{order_id}")})),
+            );
+        });
+        sessions.push(session.session_id().to_string());
+    }
+    let report = tracer.flush(Duration::from_secs(10)).context("flushing the demo's spans")?;
+    println!("sent {} spans through the Rust SDK ({} dropped)", report.spans_sent, report.dropped.total());
+
+    let agent = ureq::Agent::new_with_defaults();
+    println!();
+    for session_id in &sessions {
+        let tree: Value = agent
+            .get(&format!("{base}/v1/sessions/{session_id}"))
+            .header("Authorization", &format!("Bearer {DEMO_KEY}"))
+            .call()
+            .context("reading a demo session back")?
+            .body_mut()
+            .read_json()?;
+        let meta = &tree["metadata"];
+        println!(
+            "session {session_id}: {} events ({} model), {} tokens, cost ${:.6}",
+            meta["num_events"], meta["num_model_events"], meta["total_tokens"], meta["cost"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!();
+    println!("Look around (the demo key is {DEMO_KEY}):");
+    println!("  curl -H 'Authorization: Bearer {DEMO_KEY}' {base}/v1/sessions/{}", sessions[0]);
+    println!(
+        "  curl -G -H 'Authorization: Bearer {DEMO_KEY}' {base}/events --data-urlencode 'filters=[{{\"field\":\"error\",\"operator\":\"exists\",\"value\":\"\",\"type\":\"string\"}}]'"
+    );
+    println!("  curl {base}/metrics");
+    println!("Point your own app at it: export HH_API_URL={base} HH_API_KEY={DEMO_KEY}");
+    println!("Serving until Ctrl-C.");
+    rt.block_on(async {
+        serve::stop_signal().await;
+        server.shutdown().await.context("shutting down")
+    })?;
+    drop(tracer);
+    Ok(())
+}
