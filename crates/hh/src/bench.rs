@@ -44,7 +44,7 @@ const BENCH_KEY: &str = "hh-bench-key-0123456789abcdef";
 const TEXT_120: &str = "Summarise the customer's last three support tickets and propose a next step that keeps the refund policy intact, politely.";
 
 pub(crate) fn ingest(args: IngestArgs) -> Result<()> {
-    if args.batch == 0 || args.batch % 5 != 0 {
+    if args.batch == 0 || !args.batch.is_multiple_of(5) {
         bail!("--batch must be a positive multiple of 5 (traces have 5 spans)");
     }
     let requests = args.spans.div_ceil(args.batch);
@@ -53,7 +53,9 @@ pub(crate) fn ingest(args: IngestArgs) -> Result<()> {
         "building {requests} requests of {} spans ({total_spans} spans)...",
         args.batch
     );
-    let bodies: Vec<Vec<u8>> = (0..requests).map(|i| build_request(i, args.batch)).collect();
+    let bodies: Vec<Vec<u8>> = (0..requests)
+        .map(|i| build_request(i, args.batch))
+        .collect();
     let bytes: usize = bodies.iter().map(Vec::len).sum();
 
     let data_dir = tempfile_dir()?;
@@ -108,15 +110,37 @@ pub(crate) fn ingest(args: IngestArgs) -> Result<()> {
     let db_bytes = dir_size(&data_dir);
 
     println!("hh bench ingest — {}", machine());
-    println!("  spans sent (acknowledged)    {total_spans} in {requests} requests of {} over {} connections", args.batch, args.connections);
-    println!("  request bytes (protobuf)     {:.1} MiB", bytes as f64 / 1048576.0);
+    println!(
+        "  spans sent (acknowledged)    {total_spans} in {requests} requests of {} over {} connections",
+        args.batch, args.connections
+    );
+    println!(
+        "  request bytes (protobuf)     {:.1} MiB",
+        bytes as f64 / 1048576.0
+    );
     println!("  wall time to acknowledge     {send_secs:.2} s");
-    println!("  acknowledged spans/s         {:.0}", total_spans as f64 / send_secs);
-    println!("  queryable after last ack     {:.1} ms", queryable_after.as_secs_f64() * 1000.0);
+    println!(
+        "  acknowledged spans/s         {:.0}",
+        total_spans as f64 / send_secs
+    );
+    println!(
+        "  queryable after last ack     {:.1} ms",
+        queryable_after.as_secs_f64() * 1000.0
+    );
     println!("  server CPU-seconds           {cpu_used:.2} s");
-    println!("  spans per server CPU-second  {:.0}", total_spans as f64 / cpu_used.max(1e-9));
-    println!("  server RSS idle / loaded     {:.1} MB / {:.1} MB", idle_rss_kb as f64 / 1024.0, loaded_rss_kb as f64 / 1024.0);
-    println!("  data dir bytes per span      {:.0} B", db_bytes as f64 / total_spans as f64);
+    println!(
+        "  spans per server CPU-second  {:.0}",
+        total_spans as f64 / cpu_used.max(1e-9)
+    );
+    println!(
+        "  server RSS idle / loaded     {:.1} MB / {:.1} MB",
+        idle_rss_kb as f64 / 1024.0,
+        loaded_rss_kb as f64 / 1024.0
+    );
+    println!(
+        "  data dir bytes per span      {:.0} B",
+        db_bytes as f64 / total_spans as f64
+    );
     if !tree_latencies.is_empty() {
         println!(
             "  session tree fetch           p50 {:.2} ms, p99 {:.2} ms ({} samples, {} spans stored)",
@@ -157,7 +181,8 @@ fn post_with_retry(agent: &ureq::Agent, base: &str, body: &[u8]) -> Result<()> {
 }
 
 fn count_events(agent: &ureq::Agent, base: &str) -> Result<u64> {
-    let filters = r#"[{"field":"event_type","operator":"is not","value":"session","type":"string"}]"#;
+    let filters =
+        r#"[{"field":"event_type","operator":"is not","value":"session","type":"string"}]"#;
     let mut resp = agent
         .get(&format!("{base}/events"))
         .query("filters", filters)
@@ -165,12 +190,20 @@ fn count_events(agent: &ureq::Agent, base: &str) -> Result<u64> {
         .header("Authorization", &format!("Bearer {BENCH_KEY}"))
         .call()
         .context("querying GET /events")?;
-    let body: serde_json::Value = resp.body_mut().read_json().context("decoding GET /events")?;
+    let body: serde_json::Value = resp
+        .body_mut()
+        .read_json()
+        .context("decoding GET /events")?;
     Ok(body["totalEvents"].as_u64().unwrap_or(0))
 }
 
 /// Times `GET /v1/sessions/{id}` for `samples` sessions spread over all `sessions`; sorted ms.
-fn time_tree_fetches(agent: &ureq::Agent, base: &str, sessions: usize, samples: usize) -> Result<Vec<f64>> {
+fn time_tree_fetches(
+    agent: &ureq::Agent,
+    base: &str,
+    sessions: usize,
+    samples: usize,
+) -> Result<Vec<f64>> {
     let mut latencies = Vec::with_capacity(samples);
     for i in 0..samples.min(sessions) {
         let trace_no = (i * (sessions / samples.max(1)).max(1)) as u128;
@@ -184,7 +217,10 @@ fn time_tree_fetches(agent: &ureq::Agent, base: &str, sessions: usize, samples: 
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
         let children = tree["children"].as_array().map(Vec::len).unwrap_or(0);
         if children == 0 {
-            bail!("session {} came back without its events", session_id_of(trace_no));
+            bail!(
+                "session {} came back without its events",
+                session_id_of(trace_no)
+            );
         }
     }
     latencies.sort_by(f64::total_cmp);
@@ -209,7 +245,12 @@ fn build_request(request_index: usize, batch: usize) -> Vec<u8> {
         let trace_id = (trace_no.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) | 1)
             .to_be_bytes()
             .to_vec();
-        let span_id = |k: u64| ((trace_no as u64) << 8 | (k + 1)).wrapping_mul(0x2545_F491_4F6C_DD1D).to_be_bytes().to_vec();
+        let span_id = |k: u64| {
+            ((trace_no as u64) << 8 | (k + 1))
+                .wrapping_mul(0x2545_F491_4F6C_DD1D)
+                .to_be_bytes()
+                .to_vec()
+        };
         let start = base_ns + t as u64 * 1000;
         for k in 0..5u64 {
             let (name, kind, model) = match k {
@@ -227,7 +268,14 @@ fn build_request(request_index: usize, batch: usize) -> Vec<u8> {
                 kv_str("honeyhive_outputs.result", TEXT_120),
             ];
             if model {
-                attributes.push(kv_str("gen_ai.request.model", if k == 1 { "gpt-4o-mini" } else { "claude-3-5-haiku-latest" }));
+                attributes.push(kv_str(
+                    "gen_ai.request.model",
+                    if k == 1 {
+                        "gpt-4o-mini"
+                    } else {
+                        "claude-3-5-haiku-latest"
+                    },
+                ));
                 attributes.push(kv_int("gen_ai.usage.input_tokens", 120 + k as i64));
                 attributes.push(kv_int("gen_ai.usage.output_tokens", 48));
             }
@@ -240,7 +288,10 @@ fn build_request(request_index: usize, batch: usize) -> Vec<u8> {
                 start_time_unix_nano: start + k * 100,
                 end_time_unix_nano: start + k * 100 + 90,
                 attributes,
-                status: Some(Status { code: status::StatusCode::Ok as i32, message: String::new() }),
+                status: Some(Status {
+                    code: status::StatusCode::Ok as i32,
+                    message: String::new(),
+                }),
                 ..Span::default()
             });
         }
@@ -251,7 +302,10 @@ fn build_request(request_index: usize, batch: usize) -> Vec<u8> {
                 attributes: vec![kv_str("service.name", "hh-bench")],
                 ..Resource::default()
             }),
-            scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..ScopeSpans::default()
+            }],
             ..ResourceSpans::default()
         }],
     }
@@ -261,7 +315,9 @@ fn build_request(request_index: usize, batch: usize) -> Vec<u8> {
 fn kv_str(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_string(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_string())) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_string())),
+        }),
         ..KeyValue::default()
     }
 }
@@ -269,7 +325,9 @@ fn kv_str(key: &str, value: &str) -> KeyValue {
 fn kv_int(key: &str, value: i64) -> KeyValue {
     KeyValue {
         key: key.to_string(),
-        value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
         ..KeyValue::default()
     }
 }
@@ -309,7 +367,10 @@ fn wait_ready(base: &str, server: &mut Child) -> Result<()> {
 }
 
 fn stop_server(server: &mut Child) {
-    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = server.try_wait() {
@@ -327,18 +388,28 @@ fn free_port() -> Result<u16> {
 }
 
 fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("hh-bench-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos()));
+    let dir = std::env::temp_dir().join(format!(
+        "hh-bench-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
 
 /// utime + stime of a process, in seconds.
 fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("reading /proc/<pid>/stat")?;
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).context("reading /proc/<pid>/stat")?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     let hz = clock_ticks_per_second();
     Ok((ticks(11) + ticks(12)) / hz)
 }
@@ -388,6 +459,8 @@ fn machine() -> String {
         .find_map(|l| l.strip_prefix("model name"))
         .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
         .unwrap_or_else(|| "unknown cpu".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     format!("{cores} cores, {model}")
 }

@@ -49,7 +49,10 @@ fn plan(question: &str) -> String {
 #[trace(event_type = "tool")]
 fn search_kb(query: &str) -> Vec<String> {
     let _ = query;
-    vec!["Returns are free within 30 days.".into(), "Orders ship in 2 days.".into()]
+    vec![
+        "Returns are free within 30 days.".into(),
+        "Orders ship in 2 days.".into(),
+    ]
 }
 
 #[trace(event_type = "tool")]
@@ -68,7 +71,11 @@ fn answer(question: &str, facts: &[String]) -> String {
             .metadata(json!({"prompt_tokens": 410, "completion_tokens": 96, "total_tokens": 506}))
             .metrics(json!({"helpfulness": 0.9})),
     );
-    format!("{} ({} facts considered)", question.trim_end_matches('?'), facts.len())
+    format!(
+        "{} ({} facts considered)",
+        question.trim_end_matches('?'),
+        facts.len()
+    )
 }
 
 #[trace(event_type = "chain")]
@@ -96,7 +103,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         anyhow::Ok(server)
     })?;
     let base = format!("http://{}", server.http_addr());
-    println!("honeyhive-rs platform running at {base} (data in {})", args.data.display());
+    println!(
+        "honeyhive-rs platform running at {base} (data in {})",
+        args.data.display()
+    );
 
     let tracer = Tracer::builder()
         .api_key(DEMO_KEY)
@@ -123,8 +133,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         });
         sessions.push(session.session_id().to_string());
     }
-    let report = tracer.flush(Duration::from_secs(10)).context("flushing the demo's spans")?;
-    println!("sent {} spans through the Rust SDK ({} dropped)", report.spans_sent, report.dropped.total());
+    let report = tracer
+        .flush(Duration::from_secs(10))
+        .context("flushing the demo's spans")?;
+    println!(
+        "sent {} spans through the Rust SDK ({} dropped)",
+        report.spans_sent,
+        report.dropped.total()
+    );
 
     let agent = ureq::Agent::new_with_defaults();
     println!();
@@ -139,12 +155,18 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         let meta = &tree["metadata"];
         println!(
             "session {session_id}: {} events ({} model), {} tokens, cost ${:.6}",
-            meta["num_events"], meta["num_model_events"], meta["total_tokens"], meta["cost"].as_f64().unwrap_or(0.0)
+            meta["num_events"],
+            meta["num_model_events"],
+            meta["total_tokens"],
+            meta["cost"].as_f64().unwrap_or(0.0)
         );
     }
     println!();
     println!("Look around (the demo key is {DEMO_KEY}):");
-    println!("  curl -H 'Authorization: Bearer {DEMO_KEY}' {base}/v1/sessions/{}", sessions[0]);
+    println!(
+        "  curl -H 'Authorization: Bearer {DEMO_KEY}' {base}/v1/sessions/{}",
+        sessions[0]
+    );
     println!(
         "  curl -G -H 'Authorization: Bearer {DEMO_KEY}' {base}/events --data-urlencode 'filters=[{{\"field\":\"error\",\"operator\":\"exists\",\"value\":\"\",\"type\":\"string\"}}]'"
     );

@@ -46,7 +46,11 @@ struct ServeArgs {
     #[arg(long, env = "HH_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// OTLP/gRPC listen address.
-    #[arg(long = "grpc-addr", env = "HH_GRPC_ADDR", default_value = "127.0.0.1:4317")]
+    #[arg(
+        long = "grpc-addr",
+        env = "HH_GRPC_ADDR",
+        default_value = "127.0.0.1:4317"
+    )]
     grpc_addr: SocketAddr,
     /// Largest accepted request body, in bytes.
     #[arg(long = "max-body-bytes", env = "HH_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]

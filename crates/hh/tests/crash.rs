@@ -86,7 +86,7 @@ fn every_acknowledged_span_survives_sigkill() {
                     match res {
                         Ok(r) if r.status().is_success() => acked.lock().push(session_id),
                         Ok(_) | Err(ureq::Error::StatusCode(_)) => {} // over budget: not acknowledged
-                        Err(_) => break, // the server is gone
+                        Err(_) => break,                              // the server is gone
                     }
                     n += 3;
                 }
@@ -130,6 +130,9 @@ fn every_acknowledged_span_survives_sigkill() {
         .send_json(&body)
         .expect("write after recovery");
     assert!(resp.status().is_success());
-    assert_eq!(count_session_events(&agent, &server.base_url(), &session_id), SPANS_PER_REQUEST as u64);
+    assert_eq!(
+        count_session_events(&agent, &server.base_url(), &session_id),
+        SPANS_PER_REQUEST as u64
+    );
     assert!(server.terminate().success());
 }

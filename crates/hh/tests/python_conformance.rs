@@ -30,7 +30,10 @@ fn python() -> PathBuf {
     let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
     let ready = py.exists()
         && Command::new(&py)
-            .args(["-c", "import honeyhive, opentelemetry.exporter.otlp.proto.grpc"])
+            .args([
+                "-c",
+                "import honeyhive, opentelemetry.exporter.otlp.proto.grpc",
+            ])
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
@@ -42,11 +45,22 @@ fn python() -> PathBuf {
             .expect("python3 must be installed for the conformance test");
         assert!(status.success(), "creating {} failed", venv.display());
         let status = Command::new(&py)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(&requirements)
             .status()
             .expect("run pip");
-        assert!(status.success(), "pip install -r {} failed", requirements.display());
+        assert!(
+            status.success(),
+            "pip install -r {} failed",
+            requirements.display()
+        );
     }
     py
 }
@@ -62,7 +76,10 @@ fn official_python_client_works_unmodified() {
         .env("HH_API_URL", server.base_url())
         .env("HH_API_KEY", TEST_KEY)
         .env("HH_PROJECT", "conformance")
-        .env("HH_GRPC_ENDPOINT", format!("http://127.0.0.1:{}", server.grpc_port))
+        .env(
+            "HH_GRPC_ENDPOINT",
+            format!("http://127.0.0.1:{}", server.grpc_port),
+        )
         .env_remove("HH_OTLP_PROTOCOL")
         .env("OTEL_SDK_DISABLED", "false")
         .output()
@@ -74,7 +91,10 @@ fn official_python_client_works_unmodified() {
         "conformance script failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         output.status
     );
-    assert!(stdout.contains("checks passed"), "unexpected output: {stdout}");
+    assert!(
+        stdout.contains("checks passed"),
+        "unexpected output: {stdout}"
+    );
     println!("{stdout}");
     let status = server.terminate();
     assert!(status.success(), "hh serve exited with {status} on SIGTERM");

@@ -61,7 +61,11 @@ impl ServerProcess {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("hh serve exited before it was ready: {status}");
             }
-            if agent.get(&format!("{}/readyz", self.base_url())).call().is_ok() {
+            if agent
+                .get(&format!("{}/readyz", self.base_url()))
+                .call()
+                .is_ok()
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
