@@ -63,6 +63,7 @@ impl TraceService for GrpcIngest {
             .await
             .map_err(status)?;
         drop(permit);
+        state.metrics.otlp_request("grpc");
         Ok(Response::new(response))
     }
 }

@@ -47,6 +47,7 @@ pub struct Metrics {
     events_received: AtomicU64,
     rejected: Mutex<BTreeMap<String, u64>>,
     over_budget: AtomicU64,
+    otlp_requests: Mutex<BTreeMap<&'static str, u64>>,
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
 }
 
@@ -69,6 +70,11 @@ impl Metrics {
             return;
         }
         *self.rejected.lock().entry(reason.to_string()).or_default() += count;
+    }
+
+    /// Counts one accepted OTLP export by transport encoding (`json`, `protobuf`, `grpc`).
+    pub fn otlp_request(&self, encoding: &'static str) {
+        *self.otlp_requests.lock().entry(encoding).or_default() += 1;
     }
 
     /// Counts a request turned away for the in-flight budget.
@@ -145,6 +151,13 @@ impl Metrics {
                 "hh_spans_rejected_total{{reason=\"{}\"}} {count}",
                 escape(reason)
             );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP hh_otlp_requests_total OTLP export requests accepted, by encoding.\n# TYPE hh_otlp_requests_total counter"
+        );
+        for (encoding, count) in self.otlp_requests.lock().iter() {
+            let _ = writeln!(out, "hh_otlp_requests_total{{encoding=\"{encoding}\"}} {count}");
         }
         counter(
             &mut out,

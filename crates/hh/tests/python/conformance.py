@@ -28,6 +28,15 @@ def check(cond, what, got=None):
         sys.exit(1)
 
 
+def otlp_requests(encoding):
+    """Accepted OTLP exports by encoding, from the server's Prometheus metrics."""
+    with urllib.request.urlopen(API + "/metrics", timeout=30) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(f'hh_otlp_requests_total{{encoding="{encoding}"}}'):
+                return int(float(line.split()[-1]))
+    return 0
+
+
 def rest(path, query=None):
     url = API + path
     if query:
@@ -56,6 +65,8 @@ def session_events(session_id, want, timeout=15.0):
 
 
 def tracing_scenario(protocol):
+    encoding = "protobuf" if protocol == "http/protobuf" else "json"
+    before = otlp_requests(encoding)
     os.environ["HH_OTLP_PROTOCOL"] = protocol
     from honeyhive import HoneyHiveTracer, atrace, enrich_span, trace
 
@@ -100,6 +111,7 @@ def tracing_scenario(protocol):
     check(bool(session_id), "tracer has a session id")
 
     tree, by_name = session_events(session_id, 5)
+    check(otlp_requests(encoding) > before, f"{protocol}: the client really exported {encoding}")
     names = sorted(by_name)
     check(any(n.endswith("outer") for n in names), f"{protocol}: outer chain stored", names)
     outer_ev = next(e for n, e in by_name.items() if n.endswith("outer"))
@@ -214,6 +226,8 @@ def otel_scenario(kind):
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+    transport = "protobuf" if kind == "http" else "grpc"
+    before = otlp_requests(transport)
     if kind == "http":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         exporter = OTLPSpanExporter(endpoint=f"{API}/v1/traces", headers={"Authorization": f"Bearer {KEY}"})
@@ -234,6 +248,7 @@ def otel_scenario(kind):
             llm.set_attribute("gen_ai.usage.input_tokens", 1000)
             llm.set_attribute("gen_ai.usage.output_tokens", 500)
     provider.shutdown()
+    check(otlp_requests(transport) == before + 2, f"otel {kind}: both spans exported as {transport}")
     got = rest("/events", {"filters": json.dumps([
         {"field": "event_name", "operator": "is", "value": "chat gpt-4o-mini", "type": "string"},
         {"field": "config.model", "operator": "is", "value": "gpt-4o-mini", "type": "string"},

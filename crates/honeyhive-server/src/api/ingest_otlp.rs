@@ -119,6 +119,7 @@ async fn export(state: &AppState, tenant: &Tenant, req: Request) -> Result<Respo
     };
     let response = store_prepared(state, tenant, prepared).await?;
     drop(permit);
+    state.metrics.otlp_request(encoding.label());
     Ok((
         [(header::CONTENT_TYPE, encoding.content_type())],
         encode_response(&response, encoding),

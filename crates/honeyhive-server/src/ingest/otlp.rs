@@ -47,6 +47,14 @@ impl OtlpEncoding {
     }
 
     /// The `Content-Type` to answer with.
+    /// Low-cardinality metric label: `json` or `protobuf`.
+    pub fn label(self) -> &'static str {
+        match self {
+            OtlpEncoding::Json => "json",
+            OtlpEncoding::Protobuf => "protobuf",
+        }
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             OtlpEncoding::Protobuf => "application/x-protobuf",
