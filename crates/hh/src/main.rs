@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod eval;
 mod serve;
 
 use std::net::SocketAddr;
@@ -28,6 +29,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Evaluate apps: score outputs with built-in metrics.
+    Eval {
+        #[command(subcommand)]
+        command: eval::EvalCommand,
     },
     /// Benchmarks that need a running server.
     Bench {
@@ -91,5 +97,6 @@ fn main() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => bench::ingest(args),
+        Command::Eval { command } => eval::run(command),
     }
 }
