@@ -130,31 +130,40 @@ fn traced_body(
         .unwrap_or_else(|| "tool".to_owned());
     let start = match &args.tracer {
         Some(tracer) => {
-            quote_spanned!(tracer.span()=> ::honeyhive::__private::start_with(&(#tracer), &__HH_META))
+            quote_spanned!(tracer.span()=> ::honeyhive::__private::start_with(&(#tracer), &__HH_META, __hh_inputs))
         }
-        None => quote!(::honeyhive::__private::start_default(&__HH_META)),
+        None => quote!(::honeyhive::__private::start_default(
+            &__HH_META,
+            __hh_inputs
+        )),
     };
 
-    let captures = arg_names
+    let captured: Vec<_> = arg_names
         .iter()
         .filter(|name| !args.skip.contains(name))
-        .map(|ident| {
-            let key = format!(
-                "honeyhive_inputs.{}",
-                ident.to_string().trim_start_matches("r#")
-            );
-            quote!((&&::honeyhive::__private::Capture(&#ident)).__hh_capture(__hh_s, #key);)
-        });
+        .collect();
+    // Inputs, the output, and one per option (a flattened option may need more).
+    let attributes_hint = captured.len()
+        + 1
+        + usize::from(args.metadata.is_some())
+        + 2 * usize::from(args.config.is_some());
+    let captures = captured.into_iter().map(|ident| {
+        let key = format!(
+            "honeyhive_inputs.{}",
+            ident.to_string().trim_start_matches("r#")
+        );
+        quote!((&&::honeyhive::__private::Capture(&#ident)).__hh_capture(__hh_r, #key);)
+    });
     let mut options = Vec::new();
     if let Some(metadata) = &args.metadata {
-        options.push(quote!(::honeyhive::__private::record_option(__hh_s, "honeyhive_metadata", &(#metadata));));
+        options.push(quote!(::honeyhive::__private::record_option(__hh_r, "honeyhive_metadata", &(#metadata));));
     }
     if let Some(config) = &args.config {
         // The Python decorator records its config under both namespaces.
         options.push(quote! {
             let __hh_config = &(#config);
-            ::honeyhive::__private::record_option(__hh_s, "honeyhive_span_config", __hh_config);
-            ::honeyhive::__private::record_option(__hh_s, "honeyhive_config", __hh_config);
+            ::honeyhive::__private::record_option(__hh_r, "honeyhive_span_config", __hh_config);
+            ::honeyhive::__private::record_option(__hh_r, "honeyhive_config", __hh_config);
         });
     }
 
@@ -183,24 +192,28 @@ fn traced_body(
             name: #name,
             event_type: #event_type,
             explicit_name: #explicit_name,
+            attributes_hint: #attributes_hint,
         };
     };
+    // Inputs are recorded by `start` before the span is shared (no lock); the output
+    // and the end happen under one lock.
     let record = quote! {
-        if let ::core::option::Option::Some(__hh_s) = &__hh_span {
+        let __hh_inputs = |__hh_r: &mut ::honeyhive::__private::Recorder<'_>| {
             #(#captures)*
             #(#options)*
-        }
+        };
     };
     let finish = quote! {
-        (&&&&::honeyhive::__private::Output(&__hh_ret)).__hh_record(&__hh_s);
-        __hh_s.end();
+        __hh_s.finish_with(|__hh_r| {
+            (&&&&::honeyhive::__private::Output(&__hh_ret)).__hh_record(__hh_r)
+        });
         __hh_ret
     };
     let body = if sig.asyncness.is_some() {
         quote! {{
             #imports
-            let __hh_span = #start;
             #record
+            let __hh_span = #start;
             let __hh_body = async move #typed_block;
             match __hh_span {
                 ::core::option::Option::None => __hh_body.await,
@@ -213,8 +226,8 @@ fn traced_body(
     } else {
         quote! {{
             #imports
-            let __hh_span = #start;
             #record
+            let __hh_span = #start;
             let __hh_body = move || #typed_block;
             match __hh_span {
                 ::core::option::Option::None => __hh_body(),

@@ -1,7 +1,12 @@
 //! Per-call overhead, side by side in one process:
 //! 1. a bare `opentelemetry_sdk` span with 5 attributes through a BatchSpanProcessor to
 //!    a no-op exporter (the baseline);
-//! 2. a `#[trace]` call with two small `Serialize` args, exporting to a local HTTP sink;
+//! 2. a `#[trace]` call with two small `Serialize` args through our real queue and
+//!    export worker, which discards each batch (as (1)'s processor hands batches to a
+//!    no-op exporter);
+//!
+//!    2b. the same exporting for real (protobuf + gzip over HTTP) to a local axum sink
+//!    in this process, which competes with the benchmark for the CPU;
 //! 3. the same call with a test-mode (non-recording) tracer.
 //!
 //! Before the benchmarks it prints the resident memory added by creating a tracer and
@@ -59,6 +64,19 @@ fn recording() -> &'static Tracer {
             .ignore_env()
             .api_key("bench")
             .project("bench")
+            .discard_batches_for_benchmarks()
+            .build()
+            .unwrap()
+    })
+}
+
+fn recording_http() -> &'static Tracer {
+    static TRACER: OnceLock<Tracer> = OnceLock::new();
+    TRACER.get_or_init(|| {
+        Tracer::builder()
+            .ignore_env()
+            .api_key("bench")
+            .project("bench")
             .server_url(sink_url())
             .build()
             .unwrap()
@@ -81,6 +99,11 @@ fn traced(a: i64, name: &str) -> i64 {
     a + name.len() as i64
 }
 
+#[trace(tracer = recording_http())]
+fn traced_http(a: i64, name: &str) -> i64 {
+    a + name.len() as i64
+}
+
 #[trace(tracer = disabled())]
 fn traced_disabled(a: i64, name: &str) -> i64 {
     a + name.len() as i64
@@ -92,6 +115,7 @@ fn overhead(c: &mut Criterion) {
         .build();
     let otel = provider.tracer("bench");
     recording();
+    recording_http();
     disabled();
     let mut group = c.benchmark_group("trace_overhead");
     group.bench_function("1_otel_sdk_batch_5_attrs", |b| {
@@ -108,15 +132,21 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("2_honeyhive_trace_2_args", |b| {
         b.iter(|| black_box(traced(black_box(41), black_box("x"))))
     });
+    group.bench_function("2b_honeyhive_trace_2_args_http_sink", |b| {
+        b.iter(|| black_box(traced_http(black_box(41), black_box("x"))))
+    });
     group.bench_function("3_honeyhive_trace_test_mode", |b| {
         b.iter(|| black_box(traced_disabled(black_box(41), black_box("x"))))
     });
     group.finish();
-    let health = recording().health();
-    println!(
-        "honeyhive pipeline after the run: recorded {} sent {} dropped {:?}",
-        health.spans_recorded, health.spans_sent, health.dropped
-    );
+    for (case, tracer) in [("2", recording()), ("2b", recording_http())] {
+        let _ = tracer.flush(Duration::from_secs(10));
+        let health = tracer.health();
+        println!(
+            "honeyhive pipeline ({case}) after the run: recorded {} sent {} dropped {:?}",
+            health.spans_recorded, health.spans_sent, health.dropped
+        );
+    }
     let _ = provider.shutdown();
 }
 

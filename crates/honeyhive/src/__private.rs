@@ -10,18 +10,26 @@ use std::fmt::{Debug, Display};
 use serde::Serialize;
 
 pub use crate::instrument::Instrumented;
-pub use crate::span::{SpanGuard, SpanMeta};
+pub use crate::span::{Recorder, SpanGuard, SpanMeta};
 use crate::tracer::Tracer;
 
-/// Start a span on the default tracer (`None` when there is none or it does not record).
+/// Start a span on the default tracer (`None` when there is none or it does not record);
+/// `inputs` records the arguments before the span is shared.
 #[inline]
-pub fn start_default(meta: &'static SpanMeta) -> Option<SpanGuard> {
-    crate::default_tracer::start_default(meta)
+pub fn start_default(
+    meta: &'static SpanMeta,
+    inputs: impl FnOnce(&mut Recorder<'_>),
+) -> Option<SpanGuard> {
+    crate::default_tracer::start_default(meta, inputs)
 }
 
 /// Start a span on an explicit tracer.
 #[inline]
-pub fn start_with(tracer: &Tracer, meta: &'static SpanMeta) -> Option<SpanGuard> {
+pub fn start_with(
+    tracer: &Tracer,
+    meta: &'static SpanMeta,
+    inputs: impl FnOnce(&mut Recorder<'_>),
+) -> Option<SpanGuard> {
     if !tracer.is_recording() {
         return None;
     }
@@ -30,6 +38,8 @@ pub fn start_with(tracer: &Tracer, meta: &'static SpanMeta) -> Option<SpanGuard>
         std::borrow::Cow::Borrowed(meta.name),
         meta.event_type,
         meta.explicit_name,
+        meta.attributes_hint,
+        inputs,
     )
 }
 
@@ -44,11 +54,11 @@ pub struct Capture<'a, T: ?Sized>(pub &'a T);
 /// Serializable inputs: recorded as `honeyhive_inputs.<arg>`.
 pub trait CaptureSerialize {
     /// Record the input.
-    fn __hh_capture(&self, span: &SpanGuard, key: &'static str);
+    fn __hh_capture(&self, span: &mut Recorder<'_>, key: &'static str);
 }
 
 impl<T: Serialize + ?Sized> CaptureSerialize for &Capture<'_, T> {
-    fn __hh_capture(&self, span: &SpanGuard, key: &'static str) {
+    fn __hh_capture(&self, span: &mut Recorder<'_>, key: &'static str) {
         span.record_input(key, self.0);
     }
 }
@@ -56,11 +66,11 @@ impl<T: Serialize + ?Sized> CaptureSerialize for &Capture<'_, T> {
 /// Inputs that are not `Serialize`: their type name is recorded instead.
 pub trait CaptureFallback {
     /// Record the input's type name.
-    fn __hh_capture(&self, span: &SpanGuard, key: &'static str);
+    fn __hh_capture(&self, span: &mut Recorder<'_>, key: &'static str);
 }
 
 impl<T: ?Sized> CaptureFallback for Capture<'_, T> {
-    fn __hh_capture(&self, span: &SpanGuard, key: &'static str) {
+    fn __hh_capture(&self, span: &mut Recorder<'_>, key: &'static str) {
         span.record_str(key, std::any::type_name::<T>());
     }
 }
@@ -71,11 +81,11 @@ pub struct Output<'a, T: ?Sized>(pub &'a T);
 /// `Result<T: Serialize, E: Display>`: output on `Ok`, error on `Err`.
 pub trait OutputResultSerialize {
     /// Record the output or error.
-    fn __hh_record(&self, span: &SpanGuard);
+    fn __hh_record(&self, span: &mut Recorder<'_>);
 }
 
 impl<T: Serialize, E: Display> OutputResultSerialize for &&&Output<'_, Result<T, E>> {
-    fn __hh_record(&self, span: &SpanGuard) {
+    fn __hh_record(&self, span: &mut Recorder<'_>) {
         match self.0 {
             Ok(value) => span.record_output(value),
             Err(error) => span.record_error(&short_type_name::<E>(), &error.to_string()),
@@ -86,11 +96,11 @@ impl<T: Serialize, E: Display> OutputResultSerialize for &&&Output<'_, Result<T,
 /// `Result<T, E: Debug>`: error on `Err` (formatted with `Debug`).
 pub trait OutputResultDebug {
     /// Record the error.
-    fn __hh_record(&self, span: &SpanGuard);
+    fn __hh_record(&self, span: &mut Recorder<'_>);
 }
 
 impl<T, E: Debug> OutputResultDebug for &&Output<'_, Result<T, E>> {
-    fn __hh_record(&self, span: &SpanGuard) {
+    fn __hh_record(&self, span: &mut Recorder<'_>) {
         if let Err(error) = self.0 {
             span.record_error(&short_type_name::<E>(), &format!("{error:?}"));
         }
@@ -100,11 +110,11 @@ impl<T, E: Debug> OutputResultDebug for &&Output<'_, Result<T, E>> {
 /// Serializable outputs: recorded (flattened) as `honeyhive_outputs.result`.
 pub trait OutputSerialize {
     /// Record the output.
-    fn __hh_record(&self, span: &SpanGuard);
+    fn __hh_record(&self, span: &mut Recorder<'_>);
 }
 
 impl<T: Serialize + ?Sized> OutputSerialize for &Output<'_, T> {
-    fn __hh_record(&self, span: &SpanGuard) {
+    fn __hh_record(&self, span: &mut Recorder<'_>) {
         span.record_output(self.0);
     }
 }
@@ -112,15 +122,19 @@ impl<T: Serialize + ?Sized> OutputSerialize for &Output<'_, T> {
 /// Anything else: nothing is recorded.
 pub trait OutputFallback {
     /// Record nothing.
-    fn __hh_record(&self, span: &SpanGuard);
+    fn __hh_record(&self, span: &mut Recorder<'_>);
 }
 
 impl<T: ?Sized> OutputFallback for Output<'_, T> {
-    fn __hh_record(&self, _span: &SpanGuard) {}
+    fn __hh_record(&self, _span: &mut Recorder<'_>) {}
 }
 
 /// Record a `metadata = ..` / `config = ..` option value.
-pub fn record_option<T: Serialize + ?Sized>(span: &SpanGuard, prefix: &'static str, value: &T) {
+pub fn record_option<T: Serialize + ?Sized>(
+    span: &mut Recorder<'_>,
+    prefix: &'static str,
+    value: &T,
+) {
     span.record_flattened(prefix, value);
 }
 

@@ -72,10 +72,7 @@ pub(crate) fn flatten_json(
             };
             out.push((Cow::Owned(prefix.to_owned()), v));
         }
-        Value::String(s) => out.push((
-            Cow::Owned(prefix.to_owned()),
-            AttrValue::Str(Cow::Owned(s.clone())),
-        )),
+        Value::String(s) => out.push((Cow::Owned(prefix.to_owned()), AttrValue::string(s))),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 flatten_json(out, &format!("{prefix}.{i}"), item);
@@ -172,10 +169,10 @@ impl ser::Serializer for ScalarSerializer {
         Ok(Some(AttrValue::Double(v)))
     }
     fn serialize_char(self, v: char) -> Scalar {
-        Ok(Some(AttrValue::Str(Cow::Owned(v.to_string()))))
+        Ok(Some(AttrValue::string(v.encode_utf8(&mut [0u8; 4]))))
     }
     fn serialize_str(self, v: &str) -> Scalar {
-        Ok(Some(AttrValue::Str(Cow::Owned(v.to_owned()))))
+        Ok(Some(AttrValue::string(v)))
     }
     fn serialize_bytes(self, _v: &[u8]) -> Scalar {
         Err(NotScalar)

@@ -223,6 +223,7 @@ pub struct TracerBuilder {
     pub(crate) export: Option<ExportOptions>,
     pub(crate) ignore_env: bool,
     pub(crate) start_session: Option<bool>,
+    pub(crate) discard_batches: bool,
 }
 
 macro_rules! setter {
@@ -302,6 +303,15 @@ impl TracerBuilder {
     /// unless a `session_id` is reused).
     pub fn start_session(mut self, start: bool) -> Self {
         self.start_session = Some(start);
+        self
+    }
+
+    /// Benchmarks only: the export worker batches spans as usual, then discards each
+    /// batch instead of encoding and sending it (and makes no session calls), the way
+    /// an OpenTelemetry SDK benchmark exports to a no-op exporter. Spans count as sent.
+    #[doc(hidden)]
+    pub fn discard_batches_for_benchmarks(mut self) -> Self {
+        self.discard_batches = true;
         self
     }
 
@@ -405,6 +415,7 @@ impl TracerBuilder {
                 .map(|v| parse_resource_attributes(&v))
                 .unwrap_or_default(),
             export,
+            discard_batches: self.discard_batches,
         })
     }
 }
@@ -428,6 +439,8 @@ pub(crate) struct ResolvedConfig {
     pub(crate) service_name: Option<String>,
     pub(crate) resource_attributes: Vec<(String, String)>,
     pub(crate) export: ExportOptions,
+    /// See [`TracerBuilder::discard_batches_for_benchmarks`].
+    pub(crate) discard_batches: bool,
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

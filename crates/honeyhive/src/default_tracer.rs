@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::span::{self, SpanGuard, SpanMeta};
+use crate::span::{self, Recorder, SpanGuard, SpanMeta};
 use crate::tracer::{Tracer, TracerInner};
 
 static DEFAULT: RwLock<Option<Arc<TracerInner>>> = RwLock::new(None);
@@ -56,15 +56,21 @@ pub(crate) fn forget_if_default(tracer_id: u64) {
 
 /// Start a span on the default tracer; `None` (and nearly free) when there is none.
 #[inline]
-pub(crate) fn start_default(meta: &'static SpanMeta) -> Option<SpanGuard> {
+pub(crate) fn start_default(
+    meta: &'static SpanMeta,
+    inputs: impl FnOnce(&mut Recorder<'_>),
+) -> Option<SpanGuard> {
     if !DEFAULT_RECORDING.load(Ordering::Relaxed) {
         return None;
     }
-    start_default_slow(meta)
+    start_default_slow(meta, inputs)
 }
 
 #[inline(never)]
-fn start_default_slow(meta: &'static SpanMeta) -> Option<SpanGuard> {
+fn start_default_slow(
+    meta: &'static SpanMeta,
+    inputs: impl FnOnce(&mut Recorder<'_>),
+) -> Option<SpanGuard> {
     CACHE
         .try_with(|cache| {
             let generation = GENERATION.load(Ordering::Acquire);
@@ -79,6 +85,8 @@ fn start_default_slow(meta: &'static SpanMeta) -> Option<SpanGuard> {
                 std::borrow::Cow::Borrowed(meta.name),
                 meta.event_type,
                 meta.explicit_name,
+                meta.attributes_hint,
+                inputs,
             )
         })
         .ok()

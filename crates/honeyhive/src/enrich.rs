@@ -110,6 +110,7 @@ impl Enrichment {
                     AttrValue::Int(i) => KeyValue::new(key, i),
                     AttrValue::Double(f) => KeyValue::new(key, f),
                     AttrValue::Str(s) => KeyValue::new(key, s.into_owned()),
+                    AttrValue::Short(s) => KeyValue::new(key, s.as_str().to_owned()),
                 }
             })
             .collect();

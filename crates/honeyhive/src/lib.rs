@@ -50,15 +50,18 @@
 //! | feature   | default | what |
 //! |-----------|---------|------|
 //! | `tls`     | yes     | `https://` servers (rustls) |
-//! | `tracing` | no      | reserved for a `tracing_subscriber` layer (not implemented yet) |
+//! | `tracing` | no      | [`HoneyHiveLayer`]: `tracing` spans (`#[tracing::instrument]`) as HoneyHive events |
 
 mod attributes;
 mod config;
 mod default_tracer;
 mod enrich;
 mod error;
+pub mod experiments;
 mod export;
 mod instrument;
+#[cfg(feature = "tracing")]
+mod layer;
 mod log;
 pub mod propagation;
 mod record;
@@ -78,5 +81,7 @@ pub use error::{Error, Result};
 pub use export::{BreakerState, DropCounts, DropReason, FlushReport, Health};
 pub use honeyhive_macros::trace;
 pub use instrument::{Instrumented, with_current_context};
+#[cfg(feature = "tracing")]
+pub use layer::HoneyHiveLayer;
 pub use span::SpanGuard;
 pub use tracer::{Session, Tracer, current_session_id};

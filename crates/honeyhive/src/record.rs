@@ -9,20 +9,89 @@ use std::sync::Arc;
 pub(crate) type AttrKey = Cow<'static, str>;
 
 /// An attribute value with the OTLP scalar types the HoneyHive ingest reads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum AttrValue {
     Bool(bool),
     Int(i64),
     Double(f64),
     Str(Cow<'static, str>),
+    /// A short string copied inline: most captured `&str` arguments fit, and copying
+    /// them here saves an allocation on the caller's thread and a free on the worker.
+    Short(ShortStr),
+}
+
+impl PartialEq for AttrValue {
+    fn eq(&self, other: &AttrValue) -> bool {
+        match (self, other) {
+            (AttrValue::Bool(a), AttrValue::Bool(b)) => a == b,
+            (AttrValue::Int(a), AttrValue::Int(b)) => a == b,
+            (AttrValue::Double(a), AttrValue::Double(b)) => a == b,
+            _ => match (self.as_str(), other.as_str()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
+}
+
+/// Up to [`ShortStr::CAPACITY`] bytes of UTF-8 stored inline.
+#[derive(Clone, Copy)]
+pub(crate) struct ShortStr {
+    len: u8,
+    bytes: [u8; ShortStr::CAPACITY],
+}
+
+impl ShortStr {
+    /// Keeps [`AttrValue`] at 32 bytes, the size its `Cow` variant already needs.
+    pub(crate) const CAPACITY: usize = 22;
+
+    fn new(s: &str) -> Option<ShortStr> {
+        if s.len() > Self::CAPACITY {
+            return None;
+        }
+        let mut bytes = [0u8; Self::CAPACITY];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Some(ShortStr {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Always valid: the bytes were copied from a `&str`.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ShortStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl AttrValue {
+    /// A string value copied from `s` (inline when short).
+    pub(crate) fn string(s: &str) -> AttrValue {
+        match ShortStr::new(s) {
+            Some(short) => AttrValue::Short(short),
+            None => AttrValue::Str(Cow::Owned(s.to_owned())),
+        }
+    }
+
+    /// The value when it is a string.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            AttrValue::Str(s) => Some(s),
+            AttrValue::Short(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
     /// Approximate heap + inline cost, for the queue's byte budget.
     pub(crate) fn approx_bytes(&self) -> usize {
         match self {
-            AttrValue::Str(Cow::Owned(s)) => 16 + s.len(),
-            _ => 16,
+            AttrValue::Str(Cow::Owned(s)) => 32 + s.len(),
+            _ => 32,
         }
     }
 
@@ -32,7 +101,7 @@ impl AttrValue {
             Value::Bool(b) => AttrValue::Bool(b),
             Value::I64(i) => AttrValue::Int(i),
             Value::F64(f) => AttrValue::Double(f),
-            Value::String(s) => AttrValue::Str(Cow::Owned(s.as_str().to_owned())),
+            Value::String(s) => AttrValue::string(s.as_str()),
             other => AttrValue::Str(Cow::Owned(other.to_string())),
         }
     }
@@ -96,7 +165,7 @@ impl SpanRecord {
             total += value.approx_bytes()
                 + match key {
                     Cow::Owned(k) => k.len() + 24,
-                    Cow::Borrowed(_) => 16,
+                    Cow::Borrowed(_) => 24,
                 };
         }
         for event in &self.events {

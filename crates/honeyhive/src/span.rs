@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::{
     SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
@@ -32,17 +33,46 @@ pub struct SpanMeta {
     pub event_type: &'static str,
     /// Whether the name was given explicitly (then `honeyhive_event_name` is set, as in Python).
     pub explicit_name: bool,
+    /// How many attributes a call usually records (captured inputs, options, output):
+    /// the attribute list is allocated once at the right size.
+    pub attributes_hint: usize,
 }
+
+/// Attributes every span gets besides the macro's: the event type mirrored into
+/// metadata (the name too when explicit, counted separately), and the duration.
+const BASE_ATTRIBUTES: usize = 3;
 
 /// State shared by the context's span handle and the guard that ends the span.
 pub(crate) struct SpanShared {
+    /// Set once the record has been taken: the guard's drop, the context's last
+    /// reference and `is_recording` check it without taking the lock or the clock.
+    ended: AtomicBool,
     record: Mutex<Option<SpanRecord>>,
     pipeline: Arc<Pipeline>,
 }
 
 impl SpanShared {
+    fn new(record: Option<SpanRecord>, pipeline: Arc<Pipeline>) -> SpanShared {
+        SpanShared {
+            ended: AtomicBool::new(record.is_none()),
+            record: Mutex::new(record),
+            pipeline,
+        }
+    }
+
     pub(crate) fn with_record<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
         self.record.lock().as_mut().map(f)
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// End the span now unless it already ended.
+    pub(crate) fn end_now(&self) {
+        if !self.is_ended() {
+            self.end_at(now_unix_nano());
+        }
     }
 
     /// End the span once; later calls do nothing.
@@ -50,6 +80,7 @@ impl SpanShared {
         let Some(mut record) = self.record.lock().take() else {
             return;
         };
+        self.ended.store(true, Ordering::Release);
         record.end_unix_nano = end_unix_nano.max(record.start_unix_nano);
         let duration_ms = (record.end_unix_nano - record.start_unix_nano) as f64 / 1_000_000.0;
         record.set(
@@ -67,7 +98,7 @@ impl SpanShared {
 impl Drop for SpanShared {
     fn drop(&mut self) {
         // A span whose guard was leaked through the context still gets exported.
-        self.end_at(now_unix_nano());
+        self.end_now();
     }
 }
 
@@ -121,7 +152,7 @@ impl opentelemetry::trace::Span for ContextSpan {
     }
 
     fn is_recording(&self) -> bool {
-        self.shared.record.lock().is_some()
+        !self.shared.is_ended()
     }
 
     fn set_attribute(&mut self, attribute: KeyValue) {
@@ -180,6 +211,8 @@ pub(crate) fn start(
     name: Cow<'static, str>,
     event_type: &'static str,
     explicit_name: bool,
+    attributes_hint: usize,
+    init: impl FnOnce(&mut Recorder<'_>),
 ) -> Option<SpanGuard> {
     let pipeline = inner.pipeline.as_ref()?;
     let (parent, scoped_session) = Context::map_current(|cx| {
@@ -223,16 +256,14 @@ pub(crate) fn start(
             false,
             trace_state,
         );
-        let shared = Arc::new(SpanShared {
-            record: Mutex::new(None),
-            pipeline: pipeline.clone(),
-        });
+        let shared = Arc::new(SpanShared::new(None, pipeline.clone()));
         let cx = Context::current().with_remote_span_context(span_context);
         return Some(SpanGuard { shared, cx });
     }
 
     let span_id = ids::span_id();
-    let mut attributes = Vec::with_capacity(10);
+    let mut attributes =
+        Vec::with_capacity(BASE_ATTRIBUTES + usize::from(explicit_name) * 2 + attributes_hint);
     attributes.push((
         Cow::Borrowed("honeyhive_event_type"),
         AttrValue::Str(Cow::Borrowed(event_type)),
@@ -267,10 +298,12 @@ pub(crate) fn start(
         status: SpanStatus::Unset,
         sampled,
     };
-    let shared = Arc::new(SpanShared {
-        record: Mutex::new(Some(record)),
-        pipeline: pipeline.clone(),
+    let mut record = record;
+    // Inputs and options are recorded before the span is shared: no lock needed.
+    init(&mut Recorder {
+        record: &mut record,
     });
+    let shared = Arc::new(SpanShared::new(Some(record), pipeline.clone()));
     let span_context = SpanContext::new(
         TraceId::from_bytes(trace_id),
         SpanId::from_bytes(span_id),
@@ -297,63 +330,44 @@ impl SpanGuard {
 
     /// Record an input argument under `key` (`honeyhive_inputs.<arg>`).
     pub fn record_input<T: Serialize + ?Sized>(&self, key: &'static str, value: &T) {
-        self.shared.with_record(|record| {
-            attributes::push_input(&mut record.attributes, Cow::Borrowed(key), value)
-        });
+        self.record_with(|r| r.record_input(key, value));
     }
 
     /// Record a value flattened under `prefix` (outputs, metadata, config, ...).
     pub fn record_flattened<T: Serialize + ?Sized>(&self, prefix: &'static str, value: &T) {
-        self.shared.with_record(|record| {
-            attributes::push_flattened(&mut record.attributes, Cow::Borrowed(prefix), value)
-        });
+        self.record_with(|r| r.record_flattened(prefix, value));
     }
 
     /// Record a plain string attribute.
     pub fn record_str(&self, key: &'static str, value: &'static str) {
-        self.shared.with_record(|record| {
-            record.set(Cow::Borrowed(key), AttrValue::Str(Cow::Borrowed(value)))
-        });
+        self.record_with(|r| r.record_str(key, value));
     }
 
     /// Record the function's return value as `honeyhive_outputs.result`.
     pub fn record_output<T: Serialize + ?Sized>(&self, value: &T) {
-        self.record_flattened("honeyhive_outputs.result", value);
+        self.record_with(|r| r.record_output(value));
     }
 
     /// Mark the span as failed: `honeyhive_error`, `honeyhive_error_type`, status ERROR
     /// and an `exception` event, as the Python SDK records them.
     pub fn record_error(&self, error_type: &str, message: &str) {
-        let now = now_unix_nano();
-        self.shared.with_record(|record| {
-            record.set(
-                Cow::Borrowed("honeyhive_error"),
-                AttrValue::Str(Cow::Owned(message.to_owned())),
-            );
-            record.set(
-                Cow::Borrowed("honeyhive_error_type"),
-                AttrValue::Str(Cow::Owned(error_type.to_owned())),
-            );
-            record.status = SpanStatus::Error(format!("{error_type}: {message}"));
-            record.events.push(SpanEvent {
-                name: Cow::Borrowed("exception"),
-                time_unix_nano: now,
-                attributes: vec![
-                    (
-                        Cow::Borrowed("exception.type"),
-                        AttrValue::Str(Cow::Owned(error_type.to_owned())),
-                    ),
-                    (
-                        Cow::Borrowed("exception.message"),
-                        AttrValue::Str(Cow::Owned(message.to_owned())),
-                    ),
-                    (
-                        Cow::Borrowed("exception.escaped"),
-                        AttrValue::Str(Cow::Borrowed("False")),
-                    ),
-                ],
-            });
-        });
+        self.record_with(|r| r.record_error(error_type, message));
+    }
+
+    /// Record through a [`Recorder`] (one lock for any number of attributes).
+    #[doc(hidden)]
+    pub fn record_with(&self, f: impl FnOnce(&mut Recorder<'_>)) {
+        self.shared
+            .with_record(|record| f(&mut Recorder { record }));
+    }
+
+    /// Record the last attributes (the output) and end the span, under one lock.
+    #[doc(hidden)]
+    pub fn finish_with(&self, f: impl FnOnce(&mut Recorder<'_>)) {
+        if !self.shared.is_ended() {
+            self.record_with(f);
+            self.end();
+        }
     }
 
     /// Run `body` with this span current, recording and resuming a panic.
@@ -386,7 +400,7 @@ impl SpanGuard {
 
     /// End the span now (also happens on drop).
     pub fn end(&self) {
-        self.shared.end_at(now_unix_nano());
+        self.shared.end_now();
     }
 }
 
@@ -399,5 +413,76 @@ impl Drop for SpanGuard {
 impl SpanGuard {
     pub(crate) fn from_parts(shared: Arc<SpanShared>, cx: Context) -> SpanGuard {
         SpanGuard { shared, cx }
+    }
+}
+
+/// Writes attributes into a span's record: handed to `#[trace]`'s generated code
+/// while the span is not yet shared (inputs) or under its lock (output).
+#[doc(hidden)]
+pub struct Recorder<'a> {
+    record: &'a mut SpanRecord,
+}
+
+impl std::fmt::Debug for Recorder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}
+
+impl Recorder<'_> {
+    /// Record an input argument under `key` (`honeyhive_inputs.<arg>`).
+    pub fn record_input<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) {
+        attributes::push_input(&mut self.record.attributes, Cow::Borrowed(key), value);
+    }
+
+    /// Record a value flattened under `prefix` (outputs, metadata, config, ...).
+    pub fn record_flattened<T: Serialize + ?Sized>(&mut self, prefix: &'static str, value: &T) {
+        attributes::push_flattened(&mut self.record.attributes, Cow::Borrowed(prefix), value);
+    }
+
+    #[cfg(feature = "tracing")]
+    pub(crate) fn record_attribute(&mut self, key: crate::record::AttrKey, value: AttrValue) {
+        self.record.set(key, value);
+    }
+
+    /// Record a plain string attribute.
+    pub fn record_str(&mut self, key: &'static str, value: &'static str) {
+        self.record
+            .set(Cow::Borrowed(key), AttrValue::Str(Cow::Borrowed(value)));
+    }
+
+    /// Record the function's return value as `honeyhive_outputs.result`.
+    pub fn record_output<T: Serialize + ?Sized>(&mut self, value: &T) {
+        self.record_flattened("honeyhive_outputs.result", value);
+    }
+
+    /// Mark the span as failed (see [`SpanGuard::record_error`]).
+    pub fn record_error(&mut self, error_type: &str, message: &str) {
+        let now = now_unix_nano();
+        let record = &mut *self.record;
+        record.set(Cow::Borrowed("honeyhive_error"), AttrValue::string(message));
+        record.set(
+            Cow::Borrowed("honeyhive_error_type"),
+            AttrValue::string(error_type),
+        );
+        record.status = SpanStatus::Error(format!("{error_type}: {message}"));
+        record.events.push(SpanEvent {
+            name: Cow::Borrowed("exception"),
+            time_unix_nano: now,
+            attributes: vec![
+                (
+                    Cow::Borrowed("exception.type"),
+                    AttrValue::string(error_type),
+                ),
+                (
+                    Cow::Borrowed("exception.message"),
+                    AttrValue::string(message),
+                ),
+                (
+                    Cow::Borrowed("exception.escaped"),
+                    AttrValue::Str(Cow::Borrowed("False")),
+                ),
+            ],
+        });
     }
 }

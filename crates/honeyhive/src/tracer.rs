@@ -206,7 +206,7 @@ impl Tracer {
         if self.inner().shut_down.load(Ordering::Relaxed) {
             return None;
         }
-        span::start(self.inner(), name.into(), event_type, true)
+        span::start(self.inner(), name.into(), event_type, true, 4, |_| {})
     }
 
     /// Export everything recorded so far and wait up to `timeout`.

@@ -38,6 +38,7 @@ fn attr(key: &str, value: &AttrValue) -> KeyValue {
         AttrValue::Int(i) => any_value::Value::IntValue(*i),
         AttrValue::Double(f) => any_value::Value::DoubleValue(*f),
         AttrValue::Str(s) => any_value::Value::StringValue(s.to_string()),
+        AttrValue::Short(s) => any_value::Value::StringValue(s.as_str().to_owned()),
     };
     kv(key, value)
 }

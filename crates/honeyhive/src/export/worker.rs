@@ -61,6 +61,7 @@ pub(crate) struct Worker {
     max_batch_bytes: usize,
     scheduled_delay: Duration,
     disable_batch: bool,
+    discard_batches: bool,
     flushes: Vec<(Instant, Sender<FlushReport>)>,
     shutdown: Option<(Instant, Sender<FlushReport>)>,
     jitter_state: u64,
@@ -112,6 +113,7 @@ impl Worker {
             max_batch_bytes: config.export.max_batch_bytes.max(1024),
             scheduled_delay: config.export.scheduled_delay.max(Duration::from_millis(1)),
             disable_batch: config.disable_batch,
+            discard_batches: config.discard_batches,
             flushes: Vec::new(),
             shutdown: None,
             jitter_state: crate::record::now_unix_nano() | 1,
@@ -216,6 +218,10 @@ impl Worker {
     }
 
     fn send_calls(&mut self) {
+        if self.discard_batches {
+            self.calls.clear();
+            return;
+        }
         while let Some(call) = self.calls.front() {
             let now = Instant::now();
             if self.next_call_at.is_some_and(|at| now < at) || !self.breaker.allow(now) {
@@ -375,6 +381,13 @@ impl Worker {
             let full = self.fill_batch();
             if self.batch.is_empty() || !(full || ship_partial) {
                 return;
+            }
+            if self.discard_batches {
+                let spans = self.batch.len() as u64;
+                self.batch.clear();
+                self.batch_bytes = 0;
+                self.delivered(spans);
+                continue;
             }
             let encoded = self.take_encoded_batch();
             debug_verbose!(

@@ -1,0 +1,133 @@
+//! Experiment runner benchmarks against an in-process `hh` server on 127.0.0.1.
+//!
+//! 1. Harness overhead per datapoint: a no-op function and evaluator at concurrency 1;
+//!    the time between the first and the last datapoint completion divided by the
+//!    datapoints in between, minus the function + evaluator time itself
+//!    (target ≤ 50 µs).
+//! 2. 10 000 datapoints whose function sleeps 20 ms, concurrency 64, sync and async;
+//!    wall time of the whole `run()` including run creation, the final flush, run
+//!    completion and the result query (target ≤ 4 s; floor 10 000 / 64 × 20 ms = 3.125 s).
+//!
+//! `cargo bench -p honeyhive --bench experiments`; `HH_BENCH_SLEEP_DATAPOINTS` and
+//! `HH_BENCH_OVERHEAD_DATAPOINTS` change the sizes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use honeyhive::experiments::{Datapoint, EvaluationSummary, evaluate, evaluate_async};
+use honeyhive_server::testing::TestServer;
+use parking_lot::Mutex;
+use serde_json::json;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn dataset(n: usize) -> Vec<Datapoint> {
+    (0..n)
+        .map(|i| {
+            Datapoint::new(json!({"i": i, "question": "what is 2 + 2?"}))
+                .ground_truth(json!({"answer": "4"}))
+        })
+        .collect()
+}
+
+fn check(summary: &EvaluationSummary, n: usize) {
+    assert_eq!(summary.datapoints.len(), n);
+    assert_eq!(summary.passed.len(), n, "every datapoint passes");
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime.block_on(TestServer::start());
+    let (url, key) = (server.base_url(), server.api_key.clone());
+    println!(
+        "experiments bench: {} cores, in-process server at {url}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    // 1. Harness overhead.
+    let n = env_usize("HH_BENCH_OVERHEAD_DATAPOINTS", 3000);
+    let completions: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let seen = completions.clone();
+    let started = Instant::now();
+    let summary =
+        evaluate(|dp: &Datapoint| Ok::<_, String>(json!({"answer": "4", "i": dp.inputs["i"]})))
+            .api_key(key.as_str())
+            .server_url(url.as_str())
+            .dataset(dataset(n))
+            .evaluator("exact", |out, _, gt| {
+                Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
+            })
+            .max_concurrency(1)
+            .on_progress(move |_| seen.lock().push(Instant::now()))
+            .run()
+            .expect("overhead run");
+    let wall = started.elapsed();
+    check(&summary, n);
+    let times = completions.lock();
+    let loop_time = times[n - 1] - times[0];
+    let user_time: Duration = summary.datapoints[1..].iter().map(|d| d.duration).sum();
+    let per_dp = loop_time.as_secs_f64() / (n - 1) as f64;
+    let user_per_dp = user_time.as_secs_f64() / (n - 1) as f64;
+    println!(
+        "harness overhead: {n} datapoints at concurrency 1: {:.1} µs/datapoint loop, of which function+evaluator {:.1} µs → overhead {:.1} µs (whole run incl. create/flush/complete/result: {:.2} s)",
+        per_dp * 1e6,
+        user_per_dp * 1e6,
+        (per_dp - user_per_dp) * 1e6,
+        wall.as_secs_f64()
+    );
+
+    // 2. 10 000 × 20 ms at concurrency 64.
+    let n = env_usize("HH_BENCH_SLEEP_DATAPOINTS", 10_000);
+    let floor = n as f64 / 64.0 * 0.020;
+    let started = Instant::now();
+    let summary = evaluate(|_dp: &Datapoint| {
+        std::thread::sleep(Duration::from_millis(20));
+        Ok::<_, String>(json!({"answer": "4"}))
+    })
+    .api_key(key.as_str())
+    .server_url(url.as_str())
+    .dataset(dataset(n))
+    .evaluator("exact", |out, _, gt| {
+        Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
+    })
+    .max_concurrency(64)
+    .run()
+    .expect("sleep run");
+    check(&summary, n);
+    println!(
+        "sync  {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let summary = evaluate_async(|_dp: Datapoint| async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok::<_, String>(json!({"answer": "4"}))
+    })
+    .api_key(key.as_str())
+    .server_url(url.as_str())
+    .dataset(dataset(n))
+    .evaluator("exact", |out, _, gt| {
+        Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
+    })
+    .max_concurrency(64)
+    .run()
+    .expect("async sleep run");
+    check(&summary, n);
+    println!(
+        "async {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    runtime.block_on(server.stop());
+}

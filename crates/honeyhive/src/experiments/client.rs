@@ -1,0 +1,132 @@
+//! The REST calls of an experiment, with the Python SDK's bodies and headers.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::error::ExperimentError;
+
+/// Largest response body read (run results of big runs can be large).
+const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Connection settings shared by the runner and [`super::compare_runs`].
+#[derive(Debug, Clone)]
+pub(crate) struct RestClient {
+    agent: ureq::Agent,
+    base_url: String,
+    authorization: String,
+}
+
+/// Resolves the api key and server url from explicit values, then the environment
+/// (`HH_API_KEY`; `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`).
+pub(crate) fn resolve_connection(
+    api_key: Option<String>,
+    server_url: Option<String>,
+) -> Result<(String, String), ExperimentError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let api_key = api_key
+        .or_else(|| env("HH_API_KEY"))
+        .ok_or_else(|| ExperimentError::InvalidConfig("missing api key (HH_API_KEY)".into()))?;
+    let server_url = server_url
+        .or_else(|| env("HH_API_URL"))
+        .or_else(|| env("HH_SERVER_URL"))
+        .or_else(|| env("HONEYHIVE_SERVER_URL"))
+        .unwrap_or_else(|| crate::DEFAULT_SERVER_URL.to_string());
+    let server_url = server_url.trim().trim_end_matches('/').to_string();
+    if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
+        return Err(ExperimentError::InvalidConfig(format!(
+            "server url {server_url:?} must start with http:// or https://"
+        )));
+    }
+    Ok((api_key, server_url))
+}
+
+impl RestClient {
+    pub(crate) fn new(api_key: &str, server_url: &str, pool: usize) -> RestClient {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .max_idle_connections(pool.max(4))
+            .max_idle_connections_per_host(pool.max(4))
+            .user_agent(concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        RestClient {
+            agent,
+            base_url: server_url.to_string(),
+            authorization: format!("Bearer {api_key}"),
+        }
+    }
+
+    /// One JSON call; returns the parsed response body (`null` when empty).
+    pub(crate) fn call(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, ExperimentError> {
+        let url = format!("{}{}", self.base_url, path);
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            .to_string();
+        macro_rules! with_headers {
+            ($request:expr) => {{
+                let mut request = $request
+                    .header("Authorization", &self.authorization)
+                    .header("Accept", "application/json")
+                    .header("hh-client-version", env!("CARGO_PKG_VERSION"))
+                    .header("hh-client-language", "rust")
+                    .header("hh-client-package", "honeyhive")
+                    .header("hh-client-timestamp", &timestamp);
+                for (k, v) in query {
+                    request = request.query(*k, *v);
+                }
+                request
+            }};
+        }
+        let http_error = |status: Option<u16>, reason: String| ExperimentError::Http {
+            method,
+            path: path.to_string(),
+            status,
+            reason,
+        };
+        let bytes = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| http_error(None, e.to_string()))?,
+            None => Vec::new(),
+        };
+        let result = match method {
+            "GET" => with_headers!(self.agent.get(&url)).call(),
+            "PUT" => with_headers!(self.agent.put(&url))
+                .header("Content-Type", "application/json")
+                .send(&bytes[..]),
+            _ => with_headers!(self.agent.post(&url))
+                .header("Content-Type", "application/json")
+                .send(&bytes[..]),
+        };
+        let mut response = result.map_err(|e| http_error(None, e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_string()
+            .map_err(|e| http_error(Some(status), e.to_string()))?;
+        if !(200..300).contains(&status) {
+            let snippet: String = text.chars().take(500).collect();
+            return Err(http_error(
+                Some(status),
+                format!("http status {status}: {snippet}"),
+            ));
+        }
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| ExperimentError::BadResponse {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,341 @@
+//! Executing a run: worker threads, one datapoint's session and chain span, the
+//! async runtime, and reading the server's result into the summary.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+
+use super::dataset::{Datapoint, PreparedDataset};
+use super::error::ExperimentError;
+use super::evaluator::flatten_result;
+use super::runner::{EvaluateBuilder, Progress, Target};
+use super::sender::{Call, Lanes};
+use super::summary::{
+    Aggregate, DatapointResult, EvaluationSummary, parse_metric_details, passed_failed,
+};
+use crate::Tracer;
+
+/// The tokio runtime async functions run on.
+pub(crate) enum AsyncRuntime {
+    Host(tokio::runtime::Handle),
+    Own(Option<tokio::runtime::Runtime>, tokio::runtime::Handle),
+}
+
+impl AsyncRuntime {
+    pub(crate) fn acquire() -> Result<AsyncRuntime, ExperimentError> {
+        if let Ok(handle) = tokio::runtime::Handle::try_current()
+            && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            return Ok(AsyncRuntime::Host(handle));
+        }
+        // A current-thread host runtime is blocked by this very call, so it could not
+        // drive the futures' timers and I/O: use a runtime of our own.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("hh-experiment-rt")
+            .enable_all()
+            .build()
+            .map_err(ExperimentError::Worker)?;
+        let handle = runtime.handle().clone();
+        Ok(AsyncRuntime::Own(Some(runtime), handle))
+    }
+
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        match self {
+            AsyncRuntime::Host(h) | AsyncRuntime::Own(_, h) => h,
+        }
+    }
+}
+
+impl Drop for AsyncRuntime {
+    fn drop(&mut self) {
+        if let AsyncRuntime::Own(runtime, _) = self
+            && let Some(runtime) = runtime.take()
+        {
+            // Dropping a runtime inside an async context panics; this does not.
+            runtime.shutdown_background();
+        }
+    }
+}
+
+pub(crate) struct RunContext<'a> {
+    pub(crate) builder: &'a EvaluateBuilder,
+    pub(crate) tracer: &'a Tracer,
+    pub(crate) runtime: Option<&'a tokio::runtime::Handle>,
+    pub(crate) lanes: &'a Lanes,
+    pub(crate) run_id: &'a str,
+    pub(crate) run_name: &'a str,
+    pub(crate) dataset: &'a PreparedDataset,
+    pub(crate) completed: AtomicUsize,
+    pub(crate) failed: AtomicUsize,
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".into())
+}
+
+impl RunContext<'_> {
+    /// Runs every datapoint on `max_concurrency` worker threads; results in dataset order.
+    pub(crate) fn run_all(&self) -> Result<Vec<DatapointResult>, ExperimentError> {
+        let total = self.dataset.datapoints.len();
+        let next = AtomicUsize::new(0);
+        let slots: Mutex<Vec<Option<DatapointResult>>> = Mutex::new(vec![None; total]);
+        let workers = self.builder.max_concurrency.min(total.max(1));
+        std::thread::scope(|scope| -> Result<(), ExperimentError> {
+            for index in 0..workers {
+                let worker = || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= total {
+                            break;
+                        }
+                        let result = self.run_datapoint(i);
+                        self.report_progress(&result, total);
+                        slots.lock()[i] = Some(result);
+                    }
+                };
+                std::thread::Builder::new()
+                    .name(format!("hh-experiment-{index}"))
+                    .spawn_scoped(scope, worker)
+                    .map_err(ExperimentError::Worker)?;
+            }
+            Ok(())
+        })?;
+        Ok(slots.into_inner().into_iter().flatten().collect())
+    }
+
+    fn report_progress(&self, result: &DatapointResult, total: usize) {
+        let completed = self.completed.fetch_add(1, Ordering::Relaxed) + 1;
+        let failed = if result.error.is_some() {
+            self.failed.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.failed.load(Ordering::Relaxed)
+        };
+        if let Some(callback) = &self.builder.progress {
+            let progress = Progress {
+                completed,
+                total,
+                failed,
+                datapoint_id: result.datapoint_id.clone(),
+                error: result.error.clone(),
+                duration: result.duration,
+            };
+            // A panicking callback must not take the run down with it.
+            let _ = catch_unwind(AssertUnwindSafe(|| callback(&progress)));
+        }
+    }
+
+    fn run_datapoint(&self, index: usize) -> DatapointResult {
+        let dp = &self.dataset.datapoints[index];
+        let datapoint_id = &self.dataset.datapoint_ids[index];
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let metadata = json!({
+            "run_id": self.run_id,
+            "dataset_id": self.dataset.dataset_id,
+            "datapoint_id": datapoint_id,
+        });
+        let inputs = if dp.inputs.is_null() {
+            Value::Object(Map::new())
+        } else {
+            dp.inputs.clone()
+        };
+        // The Python session start body, plus the client-minted session id (a field
+        // of the same request schema) so nothing here waits for the answer.
+        self.lanes.send(
+            index,
+            Call {
+                method: "POST",
+                path: "/session/start",
+                body: json!({"session": {
+                    "session_name": self.run_name,
+                    "source": "evaluation",
+                    "inputs": inputs,
+                    "metadata": metadata,
+                    "session_id": session_id,
+                }}),
+            },
+        );
+
+        let session_cx = self
+            .tracer
+            .extract_context(&std::collections::HashMap::from([(
+                "baggage".to_string(),
+                format!("session_id={session_id}"),
+            )]));
+        let started = Instant::now();
+        let (outputs, error, metrics, evaluator_errors) = {
+            let _session = session_cx.attach();
+            let span = self
+                .tracer
+                .span(self.builder.function_name.clone(), "chain");
+            let _span_cx = span.as_ref().map(|s| s.context().clone().attach());
+            if let Some(span) = &span {
+                span.record_flattened("honeyhive_metadata", &metadata);
+                span.record_input("dp", dp);
+            }
+            let outcome = self.call_function(dp);
+            let mut metrics = Map::new();
+            let mut evaluator_errors = BTreeMap::new();
+            match &outcome {
+                Ok(outputs) => {
+                    self.run_evaluators(outputs, dp, &mut metrics, &mut evaluator_errors);
+                    if let Some(span) = &span {
+                        if !metrics.is_empty() {
+                            span.record_flattened("honeyhive_metrics", &metrics);
+                        }
+                        span.record_output(outputs);
+                    }
+                }
+                Err((kind, message)) => {
+                    if let Some(span) = &span {
+                        span.record_error(kind, message);
+                    }
+                }
+            }
+            match outcome {
+                Ok(outputs) => (Some(outputs), None, metrics, evaluator_errors),
+                Err((kind, message)) => {
+                    let error = if kind == "panic" {
+                        format!("panic: {message}")
+                    } else {
+                        message
+                    };
+                    (None, Some(error), metrics, evaluator_errors)
+                }
+            }
+        };
+        let duration = started.elapsed();
+
+        let mut update = Map::new();
+        update.insert("event_id".into(), json!(session_id));
+        if let Some(gt) = &dp.ground_truth {
+            update.insert("feedback".into(), json!({"ground_truth": gt}));
+        }
+        if let Some(outputs) = outputs.as_ref().filter(|o| !o.is_null()) {
+            update.insert("outputs".into(), outputs.clone());
+        }
+        if update.len() > 1 {
+            self.lanes.send(
+                index,
+                Call {
+                    method: "PUT",
+                    path: "/events",
+                    body: Value::Object(update),
+                },
+            );
+        }
+
+        DatapointResult {
+            datapoint_id: datapoint_id.clone(),
+            session_id,
+            inputs,
+            ground_truth: dp.ground_truth.clone(),
+            outputs,
+            error,
+            metrics,
+            evaluator_errors,
+            passed: false,
+            duration,
+        }
+    }
+
+    /// Calls the function; `Err((error type, message))` on error or panic.
+    fn call_function(&self, dp: &Datapoint) -> Result<Value, (&'static str, String)> {
+        let outcome = match (&self.builder.target, self.runtime) {
+            (Target::Sync(f), _) => catch_unwind(AssertUnwindSafe(|| f(dp))),
+            (Target::Async(f), Some(handle)) => catch_unwind(AssertUnwindSafe(|| {
+                use opentelemetry::context::FutureExt;
+                let future = f(dp.clone()).with_current_context();
+                handle.block_on(future)
+            })),
+            (Target::Async(_), None) => Ok(Err("no async runtime available".to_string())),
+        };
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(("Error", message)),
+            Err(payload) => Err(("panic", panic_message(payload.as_ref()))),
+        }
+    }
+
+    fn run_evaluators(
+        &self,
+        outputs: &Value,
+        dp: &Datapoint,
+        metrics: &mut Map<String, Value>,
+        errors: &mut BTreeMap<String, String>,
+    ) {
+        for evaluator in &self.builder.evaluators {
+            let name = evaluator.name();
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                evaluator.evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref())
+            }));
+            match result {
+                Ok(Ok(raw)) => flatten_result(name, &raw, metrics),
+                Ok(Err(e)) => {
+                    errors.insert(name.to_string(), e);
+                }
+                Err(payload) => {
+                    errors.insert(
+                        name.to_string(),
+                        format!("panic: {}", panic_message(payload.as_ref())),
+                    );
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn summarize(
+    result: Value,
+    mut datapoints: Vec<DatapointResult>,
+    run_id: &str,
+    run_name: String,
+    dataset_id: String,
+    aggregate: Aggregate,
+    warnings: Vec<String>,
+) -> EvaluationSummary {
+    let (passed, failed) = passed_failed(&result);
+    // Per-datapoint verdicts from the server, matched by session (datapoint ids may repeat).
+    let verdicts: std::collections::HashMap<&str, bool> = result
+        .get("datapoints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| Some((d.get("session_id")?.as_str()?, d.get("passed")?.as_bool()?)))
+        .collect();
+    for dp in &mut datapoints {
+        dp.passed = verdicts
+            .get(dp.session_id.as_str())
+            .copied()
+            .unwrap_or_else(|| passed.contains(&dp.datapoint_id) && dp.error.is_none());
+    }
+    EvaluationSummary {
+        run_id: run_id.to_string(),
+        run_name,
+        dataset_id,
+        status: result
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string(),
+        success: result
+            .get("success")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        passed,
+        failed,
+        datapoints,
+        metrics: parse_metric_details(&result),
+        aggregate_function: aggregate,
+        warnings,
+        raw_result: result,
+    }
+}
