@@ -1,0 +1,275 @@
+//! Rust `honeyhive::experiments::evaluate` vs the official Python SDK's `evaluate()`:
+//! the same dataset and evaluators against one `hh serve` must give the same
+//! datapoint ids, the same per-datapoint metrics and verdicts, and the same `/result`
+//! aggregates, so the server cannot tell the two clients' runs apart.
+//!
+//! The Python side is `tests/python/experiments_parity.py`; its interpreter is
+//! `HH_CONFORMANCE_PYTHON` if set, else the venv under `target/conformance-venv`
+//! (created on first use from `tests/python/requirements.txt`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{ServerProcess, TEST_KEY};
+use honeyhive::experiments::{Aggregate, Datapoint, evaluate};
+use serde_json::{Value, json};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/hh sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("HH_CONFORMANCE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = workspace_root().join("target/conformance-venv");
+    let py = venv.join("bin/python");
+    let ready = py.exists()
+        && Command::new(&py)
+            .args(["-c", "import honeyhive"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        let requirements =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 must be installed for the parity test");
+        assert!(status.success(), "creating {} failed", venv.display());
+        let status = Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements)
+            .status()
+            .expect("run pip");
+        assert!(status.success(), "pip install failed");
+    }
+    py
+}
+
+/// The Python script's DATASET, as Rust datapoints.
+fn dataset() -> Vec<Datapoint> {
+    vec![
+        Datapoint::new(json!({"question": "abc"})).ground_truth(json!({"answer": "ABC"})),
+        Datapoint::new(json!({"question": "hello"})).ground_truth(json!({"answer": "HELLO!"})),
+        Datapoint::new(json!({"question": "x"})).ground_truth(json!({"answer": "X"})),
+        Datapoint::new(json!({"question": "Größe ✓"}))
+            .ground_truth(json!({"answer": "GRÖSSE ✓"}))
+            .id("unicode"),
+        Datapoint::new(json!({"question": "fail"})).ground_truth(json!({"answer": "FAIL"})),
+        Datapoint::new(json!({"question": "nums", "weights": [0.5, 1e-05, 3]})),
+    ]
+}
+
+fn app(dp: &Datapoint) -> Result<Value, String> {
+    let question = dp.inputs["question"].as_str().unwrap_or_default();
+    if question == "fail" {
+        return Err("cannot answer".into());
+    }
+    Ok(json!({"answer": question.to_uppercase()}))
+}
+
+fn run_rust(server: &ServerProcess) -> String {
+    evaluate(app)
+        .name("parity-rust")
+        .api_key(TEST_KEY)
+        .server_url(server.base_url())
+        .dataset(dataset())
+        .evaluator("exact_match", |out, _, gt| {
+            Ok(match gt {
+                None => Value::Null,
+                Some(gt) => json!(if out["answer"] == gt["answer"] {
+                    1.0
+                } else {
+                    0.0
+                }),
+            })
+        })
+        .evaluator("length_check", |out, _, _| {
+            let n = out["answer"].as_str().unwrap_or_default().chars().count();
+            Ok(json!({"score": n, "explanation": "answer length", "long_enough": n > 2}))
+        })
+        .evaluator("is_upper", |out, _, _| {
+            let answer = out["answer"].as_str().unwrap_or_default();
+            Ok(json!(answer == answer.to_uppercase()))
+        })
+        .max_concurrency(3)
+        .run()
+        .expect("rust evaluate")
+        .run_id
+}
+
+fn run_python(server: &ServerProcess) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/experiments_parity.py");
+    let output = Command::new(python())
+        .arg(&script)
+        .env("HH_API_URL", server.base_url())
+        .env("HH_API_KEY", TEST_KEY)
+        .env_remove("HH_OTLP_PROTOCOL")
+        .env("OTEL_SDK_DISABLED", "false")
+        .output()
+        .expect("run the parity script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "parity script failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .expect("a json line");
+    let parsed: Value = serde_json::from_str(line).expect("json");
+    parsed["run_id"].as_str().expect("run_id").to_string()
+}
+
+fn result(server: &ServerProcess, run_id: &str, aggregate: Aggregate) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let text = agent
+        .get(format!("{}/v1/runs/{run_id}/result", server.base_url()))
+        .query("aggregate_function", aggregate.as_str())
+        .header("Authorization", format!("Bearer {TEST_KEY}"))
+        .call()
+        .expect("GET result")
+        .body_mut()
+        .read_to_string()
+        .expect("body");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// datapoint id → (passed, errored, metric name → value).
+type PerDatapoint = BTreeMap<String, (bool, bool, BTreeMap<String, f64>)>;
+
+fn per_datapoint(result: &Value) -> PerDatapoint {
+    result["datapoints"]
+        .as_array()
+        .expect("datapoints")
+        .iter()
+        .map(|d| {
+            let metrics = d["metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    let value = match &m["value"] {
+                        Value::Bool(b) => f64::from(u8::from(*b)),
+                        other => other.as_f64().expect("numeric metric"),
+                    };
+                    (m["name"].as_str().unwrap().to_string(), value)
+                })
+                .collect();
+            (
+                d["datapoint_id"]
+                    .as_str()
+                    .expect("datapoint id")
+                    .to_string(),
+                (
+                    d["passed"].as_bool().unwrap(),
+                    !d["error"].is_null(),
+                    metrics,
+                ),
+            )
+        })
+        .collect()
+}
+
+fn aggregates(result: &Value) -> BTreeMap<String, Option<f64>> {
+    result["metrics"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|m| {
+            (
+                m["metric_name"].as_str().unwrap().to_string(),
+                m["aggregate"].as_f64(),
+            )
+        })
+        .collect()
+}
+
+fn sorted(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn rust_and_python_evaluate_are_indistinguishable_on_the_server() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = ServerProcess::start(data.path(), "parity");
+    let python_run = run_python(&server);
+    let rust_run = run_rust(&server);
+
+    for aggregate in [Aggregate::Average, Aggregate::Sum, Aggregate::P90] {
+        let py = result(&server, &python_run, aggregate);
+        let rs = result(&server, &rust_run, aggregate);
+        assert_eq!(sorted(&rs["passed"]), sorted(&py["passed"]), "passed lists");
+        assert_eq!(sorted(&rs["failed"]), sorted(&py["failed"]), "failed lists");
+        let (py_dps, rs_dps) = (per_datapoint(&py), per_datapoint(&rs));
+        assert_eq!(py_dps.len(), 6, "python result: {py}");
+        assert_eq!(rs_dps, py_dps, "per-datapoint metrics and verdicts");
+        assert_eq!(aggregates(&rs), aggregates(&py), "{aggregate:?} aggregates");
+        assert_eq!(rs["success"], py["success"]);
+    }
+
+    // Spot checks that the comparison is not vacuous.
+    let py = result(&server, &python_run, Aggregate::Average);
+    let dps = per_datapoint(&py);
+    assert!(dps.contains_key("EXT-unicode"));
+    assert!(dps.keys().all(|k| k.starts_with("EXT-")));
+    assert_eq!(
+        sorted(&py["failed"]).len(),
+        2,
+        "x (too short) and fail (error) fail: {py}"
+    );
+    assert!(aggregates(&py).contains_key("length_check_long_enough"));
+
+    // Both runs name the same offline dataset.
+    let run = |id: &str| {
+        let agent = ureq::Agent::new_with_defaults();
+        let text = agent
+            .get(format!("{}/v1/runs/{id}", server.base_url()))
+            .header("Authorization", format!("Bearer {TEST_KEY}"))
+            .call()
+            .expect("GET run")
+            .body_mut()
+            .read_to_string()
+            .expect("body");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        v.get("evaluation").cloned().unwrap_or(v)
+    };
+    let (py_run, rs_run) = (run(&python_run), run(&rust_run));
+    assert_eq!(
+        rs_run["metadata"]["offline_dataset_id"],
+        py_run["metadata"]["offline_dataset_id"]
+    );
+    assert_eq!(rs_run["datapoint_ids"], py_run["datapoint_ids"]);
+    let status = server.terminate();
+    assert!(status.success(), "hh serve exited with {status}");
+}
