@@ -157,7 +157,10 @@ impl Metrics {
             "# HELP hh_otlp_requests_total OTLP export requests accepted, by encoding.\n# TYPE hh_otlp_requests_total counter"
         );
         for (encoding, count) in self.otlp_requests.lock().iter() {
-            let _ = writeln!(out, "hh_otlp_requests_total{{encoding=\"{encoding}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "hh_otlp_requests_total{{encoding=\"{encoding}\"}} {count}"
+            );
         }
         counter(
             &mut out,

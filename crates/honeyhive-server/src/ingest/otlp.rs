@@ -46,7 +46,6 @@ impl OtlpEncoding {
         }
     }
 
-    /// The `Content-Type` to answer with.
     /// Low-cardinality metric label: `json` or `protobuf`.
     pub fn label(self) -> &'static str {
         match self {
@@ -55,6 +54,7 @@ impl OtlpEncoding {
         }
     }
 
+    /// The `Content-Type` to answer with.
     pub fn content_type(self) -> &'static str {
         match self {
             OtlpEncoding::Protobuf => "application/x-protobuf",

@@ -1,5 +1,6 @@
 //! Events, sessions and enrichments in SQLite: row codec and the write batch.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
@@ -44,8 +45,13 @@ fn finite(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
-fn map_to_text(map: &Map<String, Value>) -> String {
-    serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string())
+/// A map as its JSON text. Most maps of a span are empty; those skip the
+/// serializer and the allocation.
+fn map_to_text(map: &Map<String, Value>) -> Cow<'static, str> {
+    if map.is_empty() {
+        return Cow::Borrowed("{}");
+    }
+    Cow::Owned(serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string()))
 }
 
 /// Decodes a row selected with [`EVENT_COLUMNS`] (children_ids left empty).
