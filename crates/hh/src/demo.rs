@@ -3,12 +3,16 @@
 //! Starts the platform on the embedded store, bootstraps a key, and drives a
 //! simulated support agent through the Rust SDK (sessions with chain, model and
 //! tool events, token counts, one failing tool call; no external LLM needed).
-//! Then prints what was stored and where to look, and serves until Ctrl-C.
+//! Then runs a small experiment (an FAQ bot scored with exact match and token F1)
+//! through `honeyhive::experiments::evaluate`, prints what was stored and where to
+//! look, and serves until Ctrl-C.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use honeyhive::experiments::{Datapoint, evaluate};
 use honeyhive::{Enrichment, Tracer, enrich_span, trace};
+use honeyhive_evals::builtin;
 use serde_json::{Value, json};
 
 use crate::ServeArgs;
@@ -89,6 +93,74 @@ fn support_agent(question: &str, order_id: &str) -> String {
     answer(question, &facts)
 }
 
+/// The demo experiment's dataset: FAQ questions and the expected replies.
+const FAQ: [(&str, &str); 4] = [
+    ("How long does shipping take?", "Orders ship in 2 days."),
+    ("Are returns free?", "Returns are free within 30 days."),
+    ("Do you ship abroad?", "We ship to 40 countries."),
+    (
+        "Can I pay by invoice?",
+        "Invoices are available for business accounts.",
+    ),
+];
+
+/// The function under test in the demo experiment: a keyword FAQ bot that gets
+/// three of four questions exactly right and paraphrases the last one.
+fn faq_bot(dp: &Datapoint) -> Result<Value, String> {
+    let question = dp.inputs["question"].as_str().unwrap_or_default();
+    let reply = if question.contains("shipping") {
+        "Orders ship in 2 days."
+    } else if question.contains("returns") {
+        "Returns are free within 30 days."
+    } else if question.contains("abroad") {
+        "We ship to 40 countries."
+    } else {
+        "Business accounts can pay by invoice."
+    };
+    Ok(json!(reply))
+}
+
+/// Runs a small experiment through `honeyhive::experiments::evaluate` with two
+/// built-in evaluators and prints where to see its result.
+fn run_demo_experiment(base: &str) -> Result<()> {
+    let dataset: Vec<Datapoint> = FAQ
+        .iter()
+        .map(|(q, a)| Datapoint::new(json!({"question": q})).ground_truth(json!(a)))
+        .collect();
+    let no_params = serde_json::Map::new();
+    let f1_params: serde_json::Map<String, Value> = [("threshold".to_string(), json!(0.5))]
+        .into_iter()
+        .collect();
+    let summary = evaluate(faq_bot)
+        .name("demo-faq-bot")
+        .dataset(dataset)
+        .with_evaluator(builtin("exact_match", &no_params)?)
+        .with_evaluator(builtin("token_f1", &f1_params)?)
+        .api_key(DEMO_KEY)
+        .server_url(base)
+        .run()
+        .context("running the demo experiment")?;
+    let total = summary.datapoints.len().max(1);
+    println!(
+        "experiment {} (run {}): {}/{} datapoints passed ({:.0}%)",
+        summary.run_name,
+        summary.run_id,
+        summary.passed.len(),
+        summary.datapoints.len(),
+        100.0 * summary.passed.len() as f64 / total as f64
+    );
+    for metric in &summary.metrics {
+        if let Some(value) = metric.aggregate {
+            println!("  {:<20} {value:.3} (average)", metric.name);
+        }
+    }
+    println!(
+        "  curl -H 'Authorization: Bearer {DEMO_KEY}' {base}/v1/runs/{}/result",
+        summary.run_id
+    );
+    Ok(())
+}
+
 pub(crate) fn run(args: ServeArgs) -> Result<()> {
     serve::init_logging();
     // The demo's server bootstraps its own key for its own project.
@@ -161,6 +233,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
             meta["cost"].as_f64().unwrap_or(0.0)
         );
     }
+    println!();
+    run_demo_experiment(&base)?;
     println!();
     println!("Look around (the demo key is {DEMO_KEY}):");
     println!(

@@ -37,6 +37,85 @@ pub trait ExperimentEvaluator: Send + Sync {
         inputs: &Value,
         ground_truth: Option<&Value>,
     ) -> Result<Value, String>;
+
+    /// The [`honeyhive_evals::Evaluator`] behind this one, when it wraps one (see
+    /// [`from_evals`]). The runner then scores through it directly, so the evaluator
+    /// also sees the traced event (latency, tokens, cost) and a judge's LLM call is
+    /// recorded as a `model` event in the datapoint's session.
+    fn evals_evaluator(&self) -> Option<&dyn honeyhive_evals::Evaluator> {
+        None
+    }
+}
+
+/// A [`honeyhive_evals::Evaluator`] as an experiment evaluator.
+struct EvalsAdapter<E> {
+    inner: E,
+}
+
+impl<E: honeyhive_evals::Evaluator> ExperimentEvaluator for EvalsAdapter<E> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn evaluate(
+        &self,
+        outputs: &Value,
+        inputs: &Value,
+        ground_truth: Option<&Value>,
+    ) -> Result<Value, String> {
+        let input =
+            honeyhive_evals::EvalInput::new(outputs, inputs).with_ground_truth(ground_truth);
+        self.inner
+            .score(&input)
+            .map(|result| eval_result_value(&result))
+            .map_err(|e| e.to_string())
+    }
+
+    fn evals_evaluator(&self) -> Option<&dyn honeyhive_evals::Evaluator> {
+        Some(&self.inner)
+    }
+}
+
+/// Any [`honeyhive_evals::Evaluator`] — a concrete one, `Box<dyn Evaluator>` or
+/// `Arc<dyn Evaluator>` — as an experiment evaluator (what the builder's
+/// `with_evaluator` does).
+///
+/// Its result is recorded like the Python SDK records `{score, explanation, ...}`:
+/// `<name>` is the score, `<name>_explanation` the explanation, `<name>_<key>` each
+/// scalar extra field, and `<name>_passed` the pass/fail verdict of the evaluator's
+/// pass criteria (a `false` there fails the datapoint on the server).
+///
+/// ```
+/// use honeyhive::experiments::from_evals;
+/// use honeyhive_evals::{metrics::TokenF1, Evaluator};
+/// let boxed: Box<dyn Evaluator> = Box::new(TokenF1::new());
+/// let evaluator = from_evals(boxed);
+/// assert_eq!(evaluator.name(), "token_f1");
+/// assert!(evaluator.evals_evaluator().is_some());
+/// ```
+pub fn from_evals(
+    evaluator: impl honeyhive_evals::Evaluator + 'static,
+) -> Box<dyn ExperimentEvaluator> {
+    Box::new(EvalsAdapter { inner: evaluator })
+}
+
+/// An [`honeyhive_evals::EvalResult`] as the `{score, explanation, passed, ...}`
+/// object [`flatten_result`] turns into metrics.
+pub(crate) fn eval_result_value(result: &honeyhive_evals::EvalResult) -> Value {
+    let mut object = Map::new();
+    object.insert("score".into(), result.value.to_json());
+    if let Some(explanation) = &result.explanation {
+        object.insert("explanation".into(), Value::String(explanation.clone()));
+    }
+    for (key, value) in &result.extra {
+        if key != "score" && key != "explanation" && key != "passed" {
+            object.insert(key.clone(), value.clone());
+        }
+    }
+    if let Some(passed) = result.passed {
+        object.insert("passed".into(), Value::Bool(passed));
+    }
+    Value::Object(object)
 }
 
 struct FnEvaluator<F> {
@@ -153,6 +232,33 @@ mod tests {
                 "len_long_enough": true,
                 "odd_explanation": "5",
             })
+        );
+    }
+
+    #[test]
+    fn eval_results_flatten_with_explanation_extras_and_passed() {
+        use honeyhive_evals::{EvalInput, Evaluator, EvaluatorExt, PassCriteria, metrics::TokenF1};
+        let f1 = TokenF1::new().passing(PassCriteria::AtLeast(0.9));
+        let (out, inp, truth) = (json!("the cat sat"), json!({}), json!("the cat"));
+        let result = f1
+            .score(&EvalInput::new(&out, &inp).with_ground_truth(Some(&truth)))
+            .unwrap();
+        let mut m = Map::new();
+        flatten_result("token_f1", &eval_result_value(&result), &mut m);
+        // SQuAD normalisation drops the article: "cat sat" vs "cat" → F1 2/3.
+        let score = result.value.as_f64().unwrap();
+        assert!((score - 2.0 / 3.0).abs() < 1e-9, "{score}");
+        assert_eq!(m["token_f1"], json!(score));
+        assert_eq!(m["token_f1_passed"], json!(false));
+        let with_text = honeyhive_evals::EvalResult::category("good")
+            .with_explanation("on topic")
+            .with_extra("tokens", 12)
+            .with_passed(true);
+        let mut m = Map::new();
+        flatten_result("judge", &eval_result_value(&with_text), &mut m);
+        assert_eq!(
+            Value::Object(m),
+            json!({"judge": "good", "judge_explanation": "on topic", "judge_tokens": 12, "judge_passed": true})
         );
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::dataset::{Datapoint, PreparedDataset};
 use super::error::ExperimentError;
-use super::evaluator::flatten_result;
+use super::evaluator::{eval_result_value, flatten_result};
 use super::runner::{EvaluateBuilder, Progress, Target};
 use super::sender::{Call, Lanes};
 use super::summary::{
@@ -181,12 +181,32 @@ impl RunContext<'_> {
                 span.record_flattened("honeyhive_metadata", &metadata);
                 span.record_input("dp", dp);
             }
+            let function_started = std::time::SystemTime::now();
             let outcome = self.call_function(dp);
+            let function_ms = function_started
+                .elapsed()
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .unwrap_or(0.0);
             let mut metrics = Map::new();
             let mut evaluator_errors = BTreeMap::new();
             match &outcome {
                 Ok(outputs) => {
-                    self.run_evaluators(outputs, dp, &mut metrics, &mut evaluator_errors);
+                    let call = FunctionCall {
+                        index,
+                        session_id: &session_id,
+                        parent_event_id: span.as_ref().map(|s| span_event_id(s.context())),
+                        event: json!({
+                            "event_type": "chain",
+                            "event_name": self.builder.function_name,
+                            "inputs": inputs,
+                            "outputs": outputs,
+                            "metadata": metadata,
+                            "start_time": unix_ms(function_started),
+                            "end_time": unix_ms(function_started) + function_ms,
+                            "duration": function_ms,
+                        }),
+                    };
+                    self.run_evaluators(outputs, dp, &call, &mut metrics, &mut evaluator_errors);
                     if let Some(span) = &span {
                         if !metrics.is_empty() {
                             span.record_flattened("honeyhive_metrics", &metrics);
@@ -269,13 +289,15 @@ impl RunContext<'_> {
         &self,
         outputs: &Value,
         dp: &Datapoint,
+        call: &FunctionCall<'_>,
         metrics: &mut Map<String, Value>,
         errors: &mut BTreeMap<String, String>,
     ) {
         for evaluator in &self.builder.evaluators {
             let name = evaluator.name();
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                evaluator.evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref())
+            let result = catch_unwind(AssertUnwindSafe(|| match evaluator.evals_evaluator() {
+                Some(scorer) => self.score(scorer, outputs, dp, call),
+                None => evaluator.evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref()),
             }));
             match result {
                 Ok(Ok(raw)) => flatten_result(name, &raw, metrics),
@@ -291,6 +313,68 @@ impl RunContext<'_> {
             }
         }
     }
+
+    /// Scores with a honeyhive-evals evaluator (async ones on the run's runtime) and
+    /// records a judge's LLM call as a `model` event under the chain span.
+    fn score(
+        &self,
+        scorer: &dyn honeyhive_evals::Evaluator,
+        outputs: &Value,
+        dp: &Datapoint,
+        call: &FunctionCall<'_>,
+    ) -> Result<Value, String> {
+        let input = honeyhive_evals::EvalInput::new(outputs, &dp.inputs)
+            .with_ground_truth(dp.ground_truth.as_ref())
+            .with_event(Some(&call.event));
+        let result = match self.runtime {
+            Some(handle) => handle.block_on(scorer.score_async(input)),
+            None => scorer.score(&input),
+        };
+        let result = result.map_err(|e| e.to_string())?;
+        if let Some(judge_call) = &result.judge_call {
+            let mut event = judge_call.to_model_event(scorer.name());
+            if let Some(object) = event.as_object_mut() {
+                object.insert("session_id".into(), json!(call.session_id));
+                object.insert("source".into(), json!("evaluation"));
+                if let Some(parent) = &call.parent_event_id {
+                    object.insert("parent_id".into(), json!(parent));
+                }
+            }
+            self.lanes.send(
+                call.index,
+                Call {
+                    method: "POST",
+                    path: "/events",
+                    body: json!({"event": event}),
+                },
+            );
+        }
+        Ok(eval_result_value(&result))
+    }
+}
+
+/// What evaluators see of the function call beyond its output.
+struct FunctionCall<'a> {
+    index: usize,
+    session_id: &'a str,
+    /// The chain span's event id (judge calls nest under it).
+    parent_event_id: Option<String>,
+    /// The call as a HoneyHive event (`duration`, inputs, outputs, metadata).
+    event: Value,
+}
+
+/// The event id the server gives the span current in `cx`.
+fn span_event_id(cx: &opentelemetry::Context) -> String {
+    use opentelemetry::trace::TraceContextExt;
+    let span = cx.span();
+    let sc = span.span_context();
+    honeyhive_model::mapping::event_id_for(&sc.trace_id().to_bytes(), &sc.span_id().to_bytes())
+}
+
+fn unix_ms(at: std::time::SystemTime) -> f64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
 }
 
 pub(crate) fn summarize(

@@ -43,6 +43,7 @@
 //! Spans recorded inside the function by `#[trace]` (on any tracer) join the
 //! datapoint's session and nest under its chain span.
 
+mod batch;
 mod client;
 mod dataset;
 mod error;
@@ -53,9 +54,14 @@ mod runner;
 mod sender;
 mod summary;
 
+pub use batch::{
+    EvaluateEventsBuilder, EventFilter, EventScore, EventsEvaluation, evaluate_events,
+};
 pub use dataset::{Datapoint, Dataset, external_ids};
 pub use error::ExperimentError;
-pub use evaluator::{ExperimentEvaluator, evaluator_fn};
+pub use evaluator::{ExperimentEvaluator, evaluator_fn, from_evals};
+/// The evaluator library (`honeyhive-evals`), re-exported for `with_evaluator`.
+pub use honeyhive_evals as evals;
 pub use runner::{DEFAULT_MAX_CONCURRENCY, EvaluateBuilder, Progress, evaluate, evaluate_async};
 pub use summary::{
     Aggregate, DatapointResult, EvaluationSummary, MetricAggregate, MetricComparison, RunComparison,

@@ -223,6 +223,31 @@ impl EvaluateBuilder {
         self
     }
 
+    /// Adds a [`honeyhive_evals::Evaluator`]: a built-in metric, an LLM judge, a
+    /// composite, or a `Box<dyn Evaluator>` / `Arc<dyn Evaluator>` of any of them.
+    /// It sees the traced event of the function call, its pass criteria become
+    /// `<name>_passed`, and a judge's LLM call is recorded as a `model` event under the
+    /// datapoint's chain span (see [`from_evals`](super::from_evals)).
+    ///
+    /// ```no_run
+    /// use honeyhive::experiments::{evaluate, Datapoint};
+    /// use honeyhive_evals::{builtin, metrics::TokenF1, Evaluator};
+    /// use serde_json::{json, Map};
+    ///
+    /// let exact: Box<dyn Evaluator> = builtin("exact_match", &Map::new()).unwrap();
+    /// let summary = evaluate(|dp: &Datapoint| Ok::<_, String>(dp.inputs["q"].clone()))
+    ///     .dataset(vec![Datapoint::new(json!({"q": "a"})).ground_truth(json!("a"))])
+    ///     .with_evaluator(exact)
+    ///     .with_evaluator(TokenF1::new())
+    ///     .run()?;
+    /// # Ok::<(), honeyhive::experiments::ExperimentError>(())
+    /// ```
+    pub fn with_evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
+        self.evaluators
+            .push(super::evaluator::from_evals(evaluator));
+        self
+    }
+
     /// The run name (default `experiment-<first 8 chars of the run id>`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
