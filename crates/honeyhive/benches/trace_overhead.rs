@@ -183,14 +183,16 @@ fn report_rss() {
     for i in 0..10_000 {
         black_box(rss_work(i, "label"));
     }
+    let after_recording = rss_kib();
     let report = tracer.flush(Duration::from_secs(30)).unwrap();
     let after_spans = rss_kib();
     honeyhive::clear_default_tracer();
     let _ = tracer.shutdown();
     println!(
-        "rss: added by init {} KiB; by init + 10000 spans {} KiB ({} sent, {} dropped)",
+        "rss: added by init {} KiB; by init + 10000 spans {} KiB, {} KiB of it before the flush ({} sent, {} dropped)",
         after_init.saturating_sub(before),
         after_spans.saturating_sub(before),
+        after_recording.saturating_sub(before),
         report.spans_sent,
         report.dropped.total()
     );

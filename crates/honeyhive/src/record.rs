@@ -138,6 +138,11 @@ pub(crate) struct SpanRecord {
     pub(crate) span_id: [u8; 8],
     pub(crate) parent_span_id: Option<[u8; 8]>,
     pub(crate) name: Cow<'static, str>,
+    /// `model`, `tool` or `chain`: encoded as `honeyhive_event_type` (and mirrored into
+    /// metadata) by the worker rather than stored as attributes on every span.
+    pub(crate) event_type: &'static str,
+    /// The name given explicitly, encoded as `honeyhive_event_name` (and its mirror).
+    pub(crate) event_name: Option<Cow<'static, str>>,
     pub(crate) start_unix_nano: u64,
     pub(crate) end_unix_nano: u64,
     pub(crate) session: Arc<SessionInfo>,
@@ -148,7 +153,71 @@ pub(crate) struct SpanRecord {
     pub(crate) sampled: bool,
 }
 
+/// Records whose buffers grew past these are not recycled (their memory is returned).
+const MAX_RECYCLED_ATTRIBUTES: usize = 64;
+const MAX_RECYCLED_EVENTS: usize = 8;
+
 impl SpanRecord {
+    /// An empty record for `session`, with room for `attributes` attributes.
+    pub(crate) fn blank(session: Arc<SessionInfo>, attributes: usize) -> Box<SpanRecord> {
+        Box::new(SpanRecord {
+            trace_id: [0; 16],
+            span_id: [0; 8],
+            parent_span_id: None,
+            name: Cow::Borrowed(""),
+            event_type: "",
+            event_name: None,
+            start_unix_nano: 0,
+            end_unix_nano: 0,
+            session,
+            attributes: Vec::with_capacity(attributes),
+            events: Vec::new(),
+            status: SpanStatus::Unset,
+            sampled: true,
+        })
+    }
+
+    /// Empty the record so the export worker can hand it back to a producer thread:
+    /// the box and the attribute list are reused, so the steady state allocates
+    /// nothing per span and frees nothing across threads (glibc arena contention).
+    /// `false` when its buffers grew too large to keep around.
+    pub(crate) fn clear_for_reuse(&mut self) -> bool {
+        self.attributes.clear();
+        self.events.clear();
+        self.name = Cow::Borrowed("");
+        self.event_name = None;
+        self.status = SpanStatus::Unset;
+        self.attributes.capacity() <= MAX_RECYCLED_ATTRIBUTES
+            && self.events.capacity() <= MAX_RECYCLED_EVENTS
+    }
+
+    /// The event type and name attributes as the Python SDK sets them, in its order;
+    /// an attribute recorded under the same key (through the OpenTelemetry API) wins.
+    pub(crate) fn event_attributes(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let name = self.event_name.as_deref();
+        [
+            Some(("honeyhive_event_type", self.event_type)),
+            name.map(|name| ("honeyhive_event_name", name)),
+            // The Python SDK mirrors these into metadata; the ingest and UI read them there.
+            Some(("honeyhive_metadata.event_type", self.event_type)),
+            name.map(|name| ("honeyhive_metadata.event_name", name)),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| !self.attributes.iter().any(|(k, _)| k == key))
+    }
+
+    /// Set `honeyhive_duration_ms` from the start and end times (done by the export
+    /// worker, off the caller's thread).
+    pub(crate) fn set_duration(&mut self) {
+        let duration_ms =
+            self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1_000_000.0;
+        self.set(
+            Cow::Borrowed("honeyhive_duration_ms"),
+            AttrValue::Double(duration_ms),
+        );
+    }
+
     /// Set an attribute, replacing an earlier value for the same key (OTel semantics).
     pub(crate) fn set(&mut self, key: AttrKey, value: AttrValue) {
         if let Some(slot) = self.attributes.iter_mut().find(|(k, _)| *k == key) {
@@ -235,5 +304,88 @@ pub(crate) mod ids {
         out[..8].copy_from_slice(&next().to_be_bytes());
         out[8..].copy_from_slice(&span_id());
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Arc<SessionInfo> {
+        Arc::new(SessionInfo {
+            session_id: Arc::from("s"),
+            project: None,
+            source: Arc::from("dev"),
+        })
+    }
+
+    #[test]
+    fn a_recycled_record_keeps_nothing_of_its_previous_span() {
+        let mut record = SpanRecord::blank(session(), 4);
+        record.name = Cow::Owned("first".to_owned());
+        record.event_type = "tool";
+        record.event_name = Some(Cow::Borrowed("first"));
+        record.set(Cow::Borrowed("honeyhive_inputs.a"), AttrValue::Int(1));
+        record.status = SpanStatus::Error("boom".to_owned());
+        record.events.push(SpanEvent {
+            name: Cow::Borrowed("exception"),
+            time_unix_nano: 1,
+            attributes: Vec::new(),
+        });
+        assert!(record.clear_for_reuse());
+        assert!(record.attributes.is_empty());
+        assert!(record.events.is_empty());
+        assert_eq!(record.status, SpanStatus::Unset);
+        assert_eq!(record.name, "");
+        assert_eq!(record.event_name, None);
+        assert!(record.attributes.capacity() >= 4, "the buffer is kept");
+    }
+
+    #[test]
+    fn records_that_grew_large_are_not_recycled() {
+        let mut record = SpanRecord::blank(session(), 1);
+        for i in 0..=MAX_RECYCLED_ATTRIBUTES {
+            record.set(Cow::Owned(format!("k{i}")), AttrValue::Int(1));
+        }
+        assert!(!record.clear_for_reuse());
+    }
+
+    #[test]
+    fn event_attributes_follow_the_python_order_and_yield_to_explicit_ones() {
+        let mut record = SpanRecord::blank(session(), 1);
+        record.event_type = "model";
+        record.event_name = Some(Cow::Borrowed("call"));
+        let keys: Vec<_> = record.event_attributes().collect();
+        assert_eq!(
+            keys,
+            [
+                ("honeyhive_event_type", "model"),
+                ("honeyhive_event_name", "call"),
+                ("honeyhive_metadata.event_type", "model"),
+                ("honeyhive_metadata.event_name", "call"),
+            ]
+        );
+        record.set(
+            Cow::Borrowed("honeyhive_event_type"),
+            AttrValue::Str(Cow::Borrowed("chain")),
+        );
+        record.event_name = None;
+        let keys: Vec<_> = record.event_attributes().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["honeyhive_metadata.event_type"]);
+    }
+
+    #[test]
+    fn the_duration_is_derived_from_start_and_end() {
+        let mut record = SpanRecord::blank(session(), 1);
+        record.start_unix_nano = 1_000_000;
+        record.end_unix_nano = 3_500_000;
+        record.set_duration();
+        assert_eq!(
+            record.attributes,
+            [(
+                Cow::Borrowed("honeyhive_duration_ms"),
+                AttrValue::Double(2.5)
+            )]
+        );
     }
 }

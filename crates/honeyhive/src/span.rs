@@ -38,21 +38,23 @@ pub struct SpanMeta {
     pub attributes_hint: usize,
 }
 
-/// Attributes every span gets besides the macro's: the event type mirrored into
-/// metadata (the name too when explicit, counted separately), and the duration.
-const BASE_ATTRIBUTES: usize = 3;
+/// Attributes every span stores besides the macro's: the duration (the event type
+/// and name are added at encode time).
+const BASE_ATTRIBUTES: usize = 1;
 
 /// State shared by the context's span handle and the guard that ends the span.
 pub(crate) struct SpanShared {
     /// Set once the record has been taken: the guard's drop, the context's last
     /// reference and `is_recording` check it without taking the lock or the clock.
     ended: AtomicBool,
-    record: Mutex<Option<SpanRecord>>,
+    /// Boxed so that ending the span moves a pointer, not the record, through the
+    /// queue; the box comes back from the worker for reuse.
+    record: Mutex<Option<Box<SpanRecord>>>,
     pipeline: Arc<Pipeline>,
 }
 
 impl SpanShared {
-    fn new(record: Option<SpanRecord>, pipeline: Arc<Pipeline>) -> SpanShared {
+    fn new(record: Option<Box<SpanRecord>>, pipeline: Arc<Pipeline>) -> SpanShared {
         SpanShared {
             ended: AtomicBool::new(record.is_none()),
             record: Mutex::new(record),
@@ -61,7 +63,7 @@ impl SpanShared {
     }
 
     pub(crate) fn with_record<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
-        self.record.lock().as_mut().map(f)
+        self.record.lock().as_deref_mut().map(f)
     }
 
     pub(crate) fn is_ended(&self) -> bool {
@@ -77,16 +79,19 @@ impl SpanShared {
 
     /// End the span once; later calls do nothing.
     pub(crate) fn end_at(&self, end_unix_nano: u64) {
+        self.end_with(|_| {}, || end_unix_nano);
+    }
+
+    /// Take the record (once), let `last` record into it, stamp the end time and hand
+    /// it to the pipeline. The lock is held only to take the record out: once taken,
+    /// nobody else can reach it. (`honeyhive_duration_ms` is added by the worker.)
+    fn end_with(&self, last: impl FnOnce(&mut SpanRecord), end_unix_nano: impl FnOnce() -> u64) {
         let Some(mut record) = self.record.lock().take() else {
             return;
         };
         self.ended.store(true, Ordering::Release);
-        record.end_unix_nano = end_unix_nano.max(record.start_unix_nano);
-        let duration_ms = (record.end_unix_nano - record.start_unix_nano) as f64 / 1_000_000.0;
-        record.set(
-            Cow::Borrowed("honeyhive_duration_ms"),
-            AttrValue::Double(duration_ms),
-        );
+        last(&mut record);
+        record.end_unix_nano = end_unix_nano().max(record.start_unix_nano);
         if !record.sampled && !matches!(record.status, SpanStatus::Error(_)) {
             self.pipeline.count_drop(DropReason::SampledOut, 1);
             return;
@@ -262,43 +267,19 @@ pub(crate) fn start(
     }
 
     let span_id = ids::span_id();
-    let mut attributes =
-        Vec::with_capacity(BASE_ATTRIBUTES + usize::from(explicit_name) * 2 + attributes_hint);
-    attributes.push((
-        Cow::Borrowed("honeyhive_event_type"),
-        AttrValue::Str(Cow::Borrowed(event_type)),
-    ));
-    if explicit_name {
-        attributes.push((
-            Cow::Borrowed("honeyhive_event_name"),
-            AttrValue::Str(name.clone()),
-        ));
-    }
-    // The Python SDK mirrors these into metadata; the ingest and UI read them there.
-    attributes.push((
-        Cow::Borrowed("honeyhive_metadata.event_type"),
-        AttrValue::Str(Cow::Borrowed(event_type)),
-    ));
-    if explicit_name {
-        attributes.push((
-            Cow::Borrowed("honeyhive_metadata.event_name"),
-            AttrValue::Str(name.clone()),
-        ));
-    }
-    let record = SpanRecord {
-        trace_id,
-        span_id,
-        parent_span_id,
-        name,
-        start_unix_nano: now_unix_nano(),
-        end_unix_nano: 0,
-        session: scoped_session.unwrap_or_else(|| inner.session.clone()),
-        attributes,
-        events: Vec::new(),
-        status: SpanStatus::Unset,
-        sampled,
-    };
-    let mut record = record;
+    let mut record = pipeline.blank_record(
+        scoped_session.unwrap_or_else(|| inner.session.clone()),
+        BASE_ATTRIBUTES + attributes_hint,
+    );
+    record.event_type = event_type;
+    record.event_name = explicit_name.then(|| name.clone());
+    record.trace_id = trace_id;
+    record.span_id = span_id;
+    record.parent_span_id = parent_span_id;
+    record.name = name;
+    record.start_unix_nano = now_unix_nano();
+    record.end_unix_nano = 0;
+    record.sampled = sampled;
     // Inputs and options are recorded before the span is shared: no lock needed.
     init(&mut Recorder {
         record: &mut record,
@@ -365,8 +346,8 @@ impl SpanGuard {
     #[doc(hidden)]
     pub fn finish_with(&self, f: impl FnOnce(&mut Recorder<'_>)) {
         if !self.shared.is_ended() {
-            self.record_with(f);
-            self.end();
+            self.shared
+                .end_with(|record| f(&mut Recorder { record }), now_unix_nano);
         }
     }
 

@@ -80,8 +80,8 @@ impl Encoder {
     }
 
     /// Build the OTLP request for a batch.
-    pub(crate) fn request(&self, records: &[SpanRecord]) -> ExportTraceServiceRequest {
-        let spans = records.iter().map(to_otlp_span).collect();
+    pub(crate) fn request(&self, records: &[Box<SpanRecord>]) -> ExportTraceServiceRequest {
+        let spans = records.iter().map(|record| to_otlp_span(record)).collect();
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(self.resource.clone()),
@@ -96,7 +96,7 @@ impl Encoder {
     }
 
     /// Encode a batch in the configured protocol (uncompressed).
-    pub(crate) fn encode(&self, records: &[SpanRecord]) -> Vec<u8> {
+    pub(crate) fn encode(&self, records: &[Box<SpanRecord>]) -> Vec<u8> {
         let request = self.request(records);
         match self.protocol {
             Protocol::HttpProtobuf => request.encode_to_vec(),
@@ -130,6 +130,11 @@ fn to_otlp_span(record: &SpanRecord) -> Span {
         "traceloop.association.properties.source",
         &session.source,
     ));
+    attributes.extend(
+        record
+            .event_attributes()
+            .map(|(key, value)| string_kv(key, value)),
+    );
     attributes.extend(record.attributes.iter().map(|(k, v)| attr(k, v)));
     let status = match &record.status {
         SpanStatus::Unset => Status::default(),

@@ -23,7 +23,11 @@ pub use breaker::BreakerState;
 
 use crate::config::ResolvedConfig;
 use crate::error::{Error, Result};
-use crate::record::SpanRecord;
+use crate::record::{SessionInfo, SpanRecord};
+
+/// How many emptied records the worker keeps for producers to reuse (about 0.5 KB
+/// each): enough to cover one batch, small next to the queue's byte cap.
+const RECYCLED_RECORDS: usize = 512;
 
 /// Why a span did not reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,7 +262,9 @@ impl Control {
 
 /// The producer side of the pipeline.
 pub(crate) struct Pipeline {
-    spans: Sender<(SpanRecord, usize)>,
+    spans: Sender<(Box<SpanRecord>, usize)>,
+    /// Emptied records coming back from the worker (see [`SpanRecord::clear_for_reuse`]).
+    recycled: Receiver<Box<SpanRecord>>,
     control: Sender<Control>,
     wake: Sender<()>,
     stats: Arc<Stats>,
@@ -273,14 +279,25 @@ impl Pipeline {
         let (spans_tx, spans_rx) = crossbeam_channel::unbounded();
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+        let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(RECYCLED_RECORDS);
         let stats = Arc::new(Stats::default());
-        let worker = worker::Worker::new(config, spans_rx, control_rx, wake_rx, stats.clone())?;
+        let worker = worker::Worker::new(
+            config,
+            worker::Queues {
+                spans: spans_rx,
+                control: control_rx,
+                wake: wake_rx,
+                recycle: recycle_tx,
+            },
+            stats.clone(),
+        )?;
         let handle = std::thread::Builder::new()
             .name("honeyhive-export".into())
             .spawn(move || worker.run())
             .map_err(Error::WorkerStart)?;
         Ok(Pipeline {
             spans: spans_tx,
+            recycled: recycle_rx,
             control: control_tx,
             wake: wake_tx,
             stats,
@@ -295,8 +312,24 @@ impl Pipeline {
         })
     }
 
+    /// An empty record for a new span: one the worker recycled, or a new one.
+    pub(crate) fn blank_record(
+        &self,
+        session: Arc<SessionInfo>,
+        attributes: usize,
+    ) -> Box<SpanRecord> {
+        match self.recycled.try_recv() {
+            Ok(mut record) => {
+                record.session = session;
+                record.attributes.reserve(attributes);
+                record
+            }
+            Err(_) => SpanRecord::blank(session, attributes),
+        }
+    }
+
     /// Hand a finished span to the worker; never blocks, drops (counted) at the byte cap.
-    pub(crate) fn push(&self, record: SpanRecord) {
+    pub(crate) fn push(&self, record: Box<SpanRecord>) {
         self.stats.recorded.fetch_add(1, Ordering::Relaxed);
         if self.closed.load(Ordering::Relaxed) {
             self.stats.drop_spans(DropReason::Shutdown, 1);

@@ -41,10 +41,20 @@ enum Sent {
     Exhausted,
 }
 
+/// The worker's ends of the pipeline's channels.
+pub(crate) struct Queues {
+    pub(crate) spans: Receiver<(Box<SpanRecord>, usize)>,
+    pub(crate) control: Receiver<Control>,
+    pub(crate) wake: Receiver<()>,
+    /// Emptied records go back to producers through here (dropped when it is full).
+    pub(crate) recycle: Sender<Box<SpanRecord>>,
+}
+
 pub(crate) struct Worker {
-    spans_rx: Receiver<(SpanRecord, usize)>,
+    spans_rx: Receiver<(Box<SpanRecord>, usize)>,
     control_rx: Receiver<Control>,
     wake_rx: Receiver<()>,
+    recycle_tx: Sender<Box<SpanRecord>>,
     stats: Arc<Stats>,
     http: HttpClient,
     encoder: Encoder,
@@ -54,7 +64,9 @@ pub(crate) struct Worker {
     calls: VecDeque<JsonCall>,
     call_failures: u32,
     next_call_at: Option<Instant>,
-    batch: Vec<SpanRecord>,
+    /// Boxed on purpose: the boxes go back to producers for reuse (see `recycle_batch`).
+    #[allow(clippy::vec_box)]
+    batch: Vec<Box<SpanRecord>>,
     batch_bytes: usize,
     held: Option<Encoded>,
     max_batch_spans: usize,
@@ -70,9 +82,7 @@ pub(crate) struct Worker {
 impl Worker {
     pub(crate) fn new(
         config: &ResolvedConfig,
-        spans_rx: Receiver<(SpanRecord, usize)>,
-        control_rx: Receiver<Control>,
-        wake_rx: Receiver<()>,
+        queues: Queues,
         stats: Arc<Stats>,
     ) -> Result<Worker> {
         let spool = match &config.spool_dir {
@@ -90,9 +100,10 @@ impl Worker {
             stats.spooled.store(spool.spans(), Ordering::Relaxed);
         }
         Ok(Worker {
-            spans_rx,
-            control_rx,
-            wake_rx,
+            spans_rx: queues.spans,
+            control_rx: queues.control,
+            wake_rx: queues.wake,
+            recycle_tx: queues.recycle,
             http: HttpClient::new(config),
             encoder: Encoder::new(config),
             breaker: Breaker::new(config.export.breaker, stats.clone()),
@@ -152,8 +163,7 @@ impl Worker {
                     "internal error in the export worker; the current batch was dropped"
                 );
                 let lost = self.batch.len() as u64;
-                self.batch.clear();
-                self.batch_bytes = 0;
+                self.recycle_batch();
                 self.settle(DropReason::EncodeFailed, lost);
             }
             self.answer_flushes();
@@ -353,26 +363,46 @@ impl Worker {
 
     /// Pull spans from the queue into the batch; true when the batch is full.
     fn fill_batch(&mut self) -> bool {
+        // The byte counter is shared with every producer: update it once per batch.
+        let mut dequeued_bytes = 0u64;
+        let mut full = true;
         while self.batch.len() < self.max_batch_spans && self.batch_bytes < self.max_batch_bytes {
             match self.spans_rx.try_recv() {
-                Ok((record, bytes)) => {
-                    self.stats
-                        .queued_bytes
-                        .fetch_sub(bytes as u64, Ordering::Relaxed);
+                Ok((mut record, bytes)) => {
+                    record.set_duration();
+                    dequeued_bytes += bytes as u64;
                     self.batch.push(record);
                     self.batch_bytes += bytes;
                 }
-                Err(_) => return false,
+                Err(_) => {
+                    full = false;
+                    break;
+                }
             }
         }
-        true
+        if dequeued_bytes > 0 {
+            self.stats
+                .queued_bytes
+                .fetch_sub(dequeued_bytes, Ordering::Relaxed);
+        }
+        full
+    }
+
+    /// Empty the batch, handing its records back to producers for reuse.
+    fn recycle_batch(&mut self) {
+        for mut record in self.batch.drain(..) {
+            if record.clear_for_reuse() {
+                // A full pool means producers have enough; this one is freed.
+                let _ = self.recycle_tx.try_send(record);
+            }
+        }
+        self.batch_bytes = 0;
     }
 
     fn take_encoded_batch(&mut self) -> Encoded {
         let body = self.encoder.encode(&self.batch);
         let spans = self.batch.len() as u64;
-        self.batch.clear();
-        self.batch_bytes = 0;
+        self.recycle_batch();
         Encoded { body, spans }
     }
 
@@ -384,8 +414,7 @@ impl Worker {
             }
             if self.discard_batches {
                 let spans = self.batch.len() as u64;
-                self.batch.clear();
-                self.batch_bytes = 0;
+                self.recycle_batch();
                 self.delivered(spans);
                 continue;
             }
