@@ -332,8 +332,15 @@ fn kv_int(key: &str, value: i64) -> KeyValue {
     }
 }
 
+/// Set to another `hh` binary to benchmark its server with this client
+/// (before/after comparisons with the same load generator).
+const SERVER_EXE_ENV: &str = "HH_BENCH_SERVER_EXE";
+
 fn spawn_server(data_dir: &Path, http_port: u16, grpc_port: u16) -> Result<Child> {
-    let exe = std::env::current_exe().context("locating the hh binary")?;
+    let exe = match std::env::var_os(SERVER_EXE_ENV) {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe().context("locating the hh binary")?,
+    };
     Command::new(exe)
         .arg("serve")
         .arg("--data")
@@ -463,4 +470,119 @@ fn machine() -> String {
         .map(|n| n.get())
         .unwrap_or(1);
     format!("{cores} cores, {model}")
+}
+
+/// Options of `hh bench events`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct EventsArgs {
+    /// Sessions to start; each is then enriched once with `PUT /events`.
+    #[arg(long, default_value_t = 5_000)]
+    sessions: usize,
+    /// Concurrent keep-alive connections (the experiment runner's workers).
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+}
+
+/// `hh bench events`: the HoneyHive event API's small requests, as `evaluate()`
+/// sends them — `POST /session/start` then `PUT /events` on the session, over
+/// N concurrent connections — reporting requests/s, server CPU per request and
+/// how many requests each commit grouped.
+pub(crate) fn events(args: EventsArgs) -> Result<()> {
+    let data_dir = tempfile_dir()?;
+    let http_port = free_port()?;
+    let grpc_port = free_port()?;
+    let mut server = spawn_server(&data_dir, http_port, grpc_port)?;
+    let base = format!("http://127.0.0.1:{http_port}");
+    wait_ready(&base, &mut server)?;
+    let pid = server.id();
+    let agent = ureq::Agent::new_with_defaults();
+    let (commits_before, jobs_before) = commit_counters(&agent, &base)?;
+    let cpu_before = cpu_seconds(pid)?;
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..args.connections.max(1) {
+            scope.spawn(|| {
+                let agent = ureq::Agent::new_with_defaults();
+                while next.fetch_add(1, Ordering::Relaxed) < args.sessions {
+                    if start_and_enrich(&agent, &base).is_err() {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let cpu_used = cpu_seconds(pid)? - cpu_before;
+    let (commits_after, jobs_after) = commit_counters(&agent, &base)?;
+    stop_server(&mut server);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let failed = failures.load(Ordering::Relaxed);
+    if failed > 0 {
+        bail!("{failed} sessions failed");
+    }
+    let requests = (args.sessions * 2) as f64;
+    let commits = (commits_after - commits_before).max(1.0);
+    println!("hh bench events — {}", machine());
+    println!(
+        "  requests                     {requests:.0} ({} × session/start + PUT /events) over {} connections",
+        args.sessions, args.connections
+    );
+    println!("  wall time                    {secs:.2} s");
+    println!("  requests/s                   {:.0}", requests / secs);
+    println!("  server CPU-seconds           {cpu_used:.2} s");
+    println!(
+        "  server CPU per request       {:.0} µs",
+        cpu_used / requests * 1e6
+    );
+    println!(
+        "  commits                      {commits:.0} ({:.1} writes per commit)",
+        (jobs_after - jobs_before) / commits
+    );
+    Ok(())
+}
+
+fn start_and_enrich(agent: &ureq::Agent, base: &str) -> Result<()> {
+    let started: serde_json::Value = agent
+        .post(&format!("{base}/session/start"))
+        .header("Authorization", &format!("Bearer {BENCH_KEY}"))
+        .send_json(serde_json::json!({"session": {
+            "project": "bench", "session_name": "bench", "source": "bench",
+            "inputs": {"question": TEXT_120},
+        }}))?
+        .body_mut()
+        .read_json()?;
+    let session_id = started["session_id"]
+        .as_str()
+        .context("session/start answered without session_id")?;
+    agent
+        .put(&format!("{base}/events"))
+        .header("Authorization", &format!("Bearer {BENCH_KEY}"))
+        .send_json(serde_json::json!({
+            "event_id": session_id, "outputs": {"answer": TEXT_120},
+            "metrics": {"accuracy": 1.0},
+        }))?
+        .body_mut()
+        // Reading the answer hands the connection back to the agent for reuse.
+        .read_to_string()?;
+    Ok(())
+}
+
+/// `hh_store_commits_total` and `hh_store_jobs_committed_total` from `/metrics`.
+fn commit_counters(agent: &ureq::Agent, base: &str) -> Result<(f64, f64)> {
+    let text = agent
+        .get(&format!("{base}/metrics"))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((
+        value("hh_store_commits_total "),
+        value("hh_store_jobs_committed_total "),
+    ))
 }

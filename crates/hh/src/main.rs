@@ -30,7 +30,7 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Evaluate apps: score outputs with built-in metrics.
+    /// Evaluate apps: run experiments (`run`), score stored traffic (`events`), score JSON lines (`metric`).
     Eval {
         #[command(subcommand)]
         command: eval::EvalCommand,
@@ -80,6 +80,8 @@ enum KeysCommand {
 enum BenchCommand {
     /// Load-generate OTLP protobuf ingest against a fresh `hh serve` and report throughput, CPU, RSS.
     Ingest(bench::IngestArgs),
+    /// Load-generate the event API's small requests (session start + enrichment) and report requests/s.
+    Events(bench::EventsArgs),
 }
 
 fn main() -> Result<()> {
@@ -97,6 +99,9 @@ fn main() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => bench::ingest(args),
+        Command::Bench {
+            command: BenchCommand::Events(args),
+        } => bench::events(args),
         Command::Eval { command } => eval::run(command),
     }
 }

@@ -291,11 +291,12 @@ fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: Enrichment) -> Store
         return Ok(true);
     }
     let pending: Option<String> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT body FROM pending_enrichments WHERE project_id = ?1 AND event_id = ?2",
-            params![tenant.project_id, en.event_id],
-            |row| row.get(0),
         )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![tenant.project_id, en.event_id], |row| row.get(0))
+        })
         .optional()
         .map_err(backend)?;
     let merged = match pending {
@@ -306,18 +307,20 @@ fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: Enrichment) -> Store
         }
         None => en,
     };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO pending_enrichments (org_id, project_id, event_id, body, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (project_id, event_id) DO UPDATE SET body = excluded.body",
-        params![
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             tenant.org_id,
             tenant.project_id,
             merged.event_id,
             enrichment_to_text(&merged),
             now_ms()
-        ],
-    )
+        ])
+    })
     .map_err(backend)?;
     Ok(false)
 }
@@ -325,11 +328,8 @@ fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: Enrichment) -> Store
 /// Applies parked enrichments to events that just arrived.
 fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> StoreResult<u64> {
     let any: bool = conn
-        .query_row(
-            "SELECT EXISTS(SELECT 1 FROM pending_enrichments WHERE project_id = ?1)",
-            [&tenant.project_id],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM pending_enrichments WHERE project_id = ?1)")
+        .and_then(|mut stmt| stmt.query_row([&tenant.project_id], |row| row.get(0)))
         .map_err(backend)?;
     if !any {
         return Ok(0);
@@ -337,11 +337,12 @@ fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> Stor
     let mut applied = 0;
     for event_id in arrived {
         let pending: Option<String> = conn
-            .query_row(
+            .prepare_cached(
                 "DELETE FROM pending_enrichments WHERE project_id = ?1 AND event_id = ?2 RETURNING body",
-                params![tenant.project_id, event_id],
-                |row| row.get(0),
             )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![tenant.project_id, event_id], |row| row.get(0))
+            })
             .optional()
             .map_err(backend)?;
         if let Some(text) = pending
