@@ -2,7 +2,8 @@
 
 use crate::ErrorCode;
 
-/// Everything that can go wrong while decoding or mapping telemetry.
+/// Everything that can go wrong while decoding or mapping telemetry, or parsing
+/// filter objects ([`crate::filter`]).
 ///
 /// Messages are lower-case and punctuation-free so they can be shown to clients
 /// as-is; [`ModelError::code`] gives the stable [`ErrorCode`] to answer with.
@@ -30,6 +31,36 @@ pub enum ModelError {
         /// The limit in bytes that was exceeded.
         limit: usize,
     },
+    /// A filter (or filter list) is not the expected JSON shape.
+    #[error("filter is malformed: {0}")]
+    FilterMalformed(String),
+    /// A filter `field` is empty, unknown, or its path has an invalid segment.
+    #[error("unknown or invalid filter field {0:?}")]
+    FilterInvalidField(String),
+    /// A filter `operator` is not one of the supported operators.
+    #[error("unknown filter operator {0:?}")]
+    FilterUnknownOperator(String),
+    /// A filter `type` is not `string`, `number`, `boolean` or `datetime`.
+    #[error("unknown filter type {0:?}")]
+    FilterUnknownType(String),
+    /// A filter `value` cannot be read as the declared `type`.
+    #[error("filter value for {field:?} is not a valid {expected}")]
+    FilterInvalidValue {
+        /// The filter's field.
+        field: String,
+        /// The type the value had to have.
+        expected: &'static str,
+    },
+    /// A filter operator does not apply to this field or value type.
+    #[error("operator {operator:?} cannot be used on {field:?} with a {value_type} value")]
+    FilterOperatorMismatch {
+        /// The filter's field.
+        field: String,
+        /// The operator's wire name.
+        operator: &'static str,
+        /// The value type it was given.
+        value_type: &'static str,
+    },
 }
 
 impl ModelError {
@@ -40,6 +71,35 @@ impl ModelError {
                 ErrorCode::BadRequest
             }
             ModelError::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ModelError::FilterMalformed(_)
+            | ModelError::FilterInvalidField(_)
+            | ModelError::FilterUnknownOperator(_)
+            | ModelError::FilterUnknownType(_)
+            | ModelError::FilterInvalidValue { .. }
+            | ModelError::FilterOperatorMismatch { .. } => ErrorCode::BadRequest,
         }
+    }
+
+    /// Whether this error rejects a filter object (see [`crate::filter`]), as opposed
+    /// to a telemetry body; servers word and hint the two differently.
+    ///
+    /// ```
+    /// use honeyhive_model::ErrorCode;
+    /// use honeyhive_model::filter::FilterSet;
+    /// let err = FilterSet::from_json(&serde_json::json!(42)).unwrap_err();
+    /// assert!(err.is_filter());
+    /// assert_eq!(err.code(), ErrorCode::BadRequest);
+    /// assert_eq!(err.to_string(), "filter is malformed: filters must be an array of objects");
+    /// ```
+    pub fn is_filter(&self) -> bool {
+        matches!(
+            self,
+            ModelError::FilterMalformed(_)
+                | ModelError::FilterInvalidField(_)
+                | ModelError::FilterUnknownOperator(_)
+                | ModelError::FilterUnknownType(_)
+                | ModelError::FilterInvalidValue { .. }
+                | ModelError::FilterOperatorMismatch { .. }
+        )
     }
 }

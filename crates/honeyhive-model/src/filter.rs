@@ -34,41 +34,6 @@ mod sql;
 pub use datetime::{format_datetime_ms, parse_datetime_ms};
 pub use sql::{DefaultSqlColumns, SqlColumns, SqlCondition, SqlParam};
 
-/// Why a filter object was rejected. Messages are lower-case and name the offending part.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FilterError {
-    /// The filter (or filter list) is not the expected JSON shape.
-    #[error("filter is malformed: {0}")]
-    Malformed(String),
-    /// The `field` is empty, unknown, or its path has an invalid segment.
-    #[error("unknown or invalid filter field {0:?}")]
-    InvalidField(String),
-    /// The `operator` is not one of the supported operators.
-    #[error("unknown filter operator {0:?}")]
-    UnknownOperator(String),
-    /// The `type` is not `string`, `number`, `boolean` or `datetime`.
-    #[error("unknown filter type {0:?}")]
-    UnknownType(String),
-    /// The `value` cannot be read as the declared `type`.
-    #[error("filter value for {field:?} is not a valid {expected}")]
-    InvalidValue {
-        /// The filter's field.
-        field: String,
-        /// The type the value had to have.
-        expected: &'static str,
-    },
-    /// The operator does not apply to this field or value type.
-    #[error("operator {operator:?} cannot be used on {field:?} with a {value_type} value")]
-    OperatorMismatch {
-        /// The filter's field.
-        field: String,
-        /// The operator's wire name.
-        operator: &'static str,
-        /// The value type it was given.
-        value_type: &'static str,
-    },
-}
-
 /// A top-level scalar column of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Column {

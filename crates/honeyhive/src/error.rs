@@ -1,17 +1,33 @@
 //! The SDK's one error type: every user-visible failure has a stable code and a hint.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything the SDK can report to the caller.
 ///
 /// Each variant has a stable code ([`Error::code`], `HH-E1xx` for configuration,
-/// `HH-E2xx` for the export pipeline) that is safe to match on or to use as a metric
-/// label, and a hint ([`Error::hint`]) saying what to do about it.
+/// `HH-E2xx` for the export pipeline, `HH-E3xx` for experiments) that is safe to match
+/// on or to use as a metric label, and a hint ([`Error::hint`]) saying what to do about it.
 ///
 /// ```
 /// let err = honeyhive::Tracer::builder().api_key("k").server_url("not a url").build().unwrap_err();
 /// assert_eq!(err.code(), "HH-E102");
 /// assert!(!err.hint().is_empty());
+/// ```
+///
+/// Experiments fail with the same type. Failures of one datapoint or one evaluator are
+/// not errors: they are recorded in the summary and the run completes; only what stops
+/// an experiment (or a run query) as a whole is reported here.
+///
+/// ```
+/// use honeyhive::experiments::{evaluate, Dataset};
+/// let err = evaluate(|_dp| Ok::<_, String>(serde_json::json!(null)))
+///     .dataset(Dataset::jsonl("/nonexistent/eval.jsonl"))
+///     .api_key("k")
+///     .server_url("http://127.0.0.1:9")
+///     .run()
+///     .unwrap_err();
+/// assert_eq!(err.code(), "HH-E302");
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -65,6 +81,60 @@ pub enum Error {
     /// The tracer was shut down; nothing more is exported.
     #[error("the tracer is shut down")]
     ShutDown,
+    /// An experiment was started without a dataset.
+    #[error("no dataset given")]
+    MissingDataset,
+    /// A dataset file could not be read.
+    #[error("cannot read dataset file {path:?}: {source}")]
+    DatasetFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A dataset file has a malformed row.
+    #[error("invalid dataset {path:?} at line {line}: {reason}")]
+    InvalidDataset {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the row.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The experiment configuration is unusable (missing key, bad URL, zero concurrency, ...).
+    #[error("invalid experiment configuration: {0}")]
+    InvalidExperimentConfig(String),
+    /// The tracer for an experiment's spans could not be started; the boxed error is
+    /// the tracer's own (kept whole so its code and hint stay reachable).
+    #[error("could not start the tracer: {0}")]
+    ExperimentTracer(#[source] Box<Error>),
+    /// An experiments REST call failed at the transport level or with a non-2xx status.
+    #[error("{method} {path} failed: {reason}")]
+    Http {
+        /// HTTP method.
+        method: &'static str,
+        /// Request path.
+        path: String,
+        /// HTTP status when the server answered.
+        status: Option<u16>,
+        /// The status line or transport error, and the server's message.
+        reason: String,
+    },
+    /// The server answered an experiments REST call with a body we cannot read.
+    #[error("unexpected response from {path}: {reason}")]
+    BadResponse {
+        /// Request path.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The server dataset has no datapoints.
+    #[error("dataset {0} has no datapoints")]
+    EmptyDataset(String),
+    /// An experiment worker thread could not be started.
+    #[error("could not start a worker thread: {0}")]
+    ExperimentWorker(std::io::Error),
 }
 
 impl Error {
@@ -79,6 +149,15 @@ impl Error {
             Error::Unauthorized { .. } => "HH-E201",
             Error::FlushTimeout { .. } => "HH-E202",
             Error::ShutDown => "HH-E203",
+            Error::MissingDataset => "HH-E301",
+            Error::DatasetFile { .. } => "HH-E302",
+            Error::InvalidDataset { .. } => "HH-E303",
+            Error::InvalidExperimentConfig(_) => "HH-E304",
+            Error::ExperimentTracer(_) => "HH-E305",
+            Error::Http { .. } => "HH-E306",
+            Error::BadResponse { .. } => "HH-E307",
+            Error::EmptyDataset(_) => "HH-E308",
+            Error::ExperimentWorker(_) => "HH-E309",
         }
     }
 
@@ -105,9 +184,43 @@ impl Error {
                 "the server is slow or unreachable; see Tracer::health() for the breaker state and drop counts"
             }
             Error::ShutDown => "create a new Tracer; a shut-down tracer records nothing",
+            Error::MissingDataset => {
+                "call .dataset(...) with datapoints, a jsonl/csv file or a server dataset id"
+            }
+            Error::DatasetFile { .. } => "check the dataset path and its permissions",
+            Error::InvalidDataset { .. } => {
+                "jsonl: one object per line with inputs/ground_truth/id; csv: a header row and the same number of fields per row"
+            }
+            Error::InvalidExperimentConfig(_) => {
+                "set HH_API_KEY and HH_API_URL or pass api_key/server_url; max_concurrency must be at least 1"
+            }
+            Error::ExperimentTracer(_) => "see the tracer error's own hint",
+            Error::Http { .. } => {
+                "check that the server is reachable and the api key belongs to the project"
+            }
+            Error::BadResponse { .. } => "check that the server url points at a HoneyHive API",
+            Error::EmptyDataset(_) => "add datapoints to the dataset or pick another one",
+            Error::ExperimentWorker(_) => "lower max_concurrency or raise the process thread limit",
         }
     }
 }
 
 /// Shorthand for results carrying [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn experiment_tracer_error_keeps_its_own_code_and_exposes_the_tracer_error_as_source() {
+        let err = Error::ExperimentTracer(Box::new(Error::MissingApiKey));
+        assert_eq!(err.code(), "HH-E305");
+        assert_eq!(
+            err.to_string(),
+            "could not start the tracer: missing api key"
+        );
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("missing api key"));
+    }
+}

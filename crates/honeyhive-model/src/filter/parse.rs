@@ -2,8 +2,10 @@
 
 use serde_json::Value;
 
+use crate::ModelError;
+
 use super::{
-    Column, FieldPath, Filter, FilterError, FilterSet, FilterValue, JsonRoot, Operator,
+    Column, FieldPath, Filter, FilterSet, FilterValue, JsonRoot, Operator,
     datetime::parse_datetime_ms,
 };
 
@@ -25,8 +27,8 @@ impl FieldPath {
     /// );
     /// assert!(FieldPath::parse("nope").is_err());
     /// ```
-    pub fn parse(field: &str) -> Result<FieldPath, FilterError> {
-        let invalid = || FilterError::InvalidField(truncate(field));
+    pub fn parse(field: &str) -> Result<FieldPath, ModelError> {
+        let invalid = || ModelError::FilterInvalidField(truncate(field));
         let trimmed = field.trim();
         if trimmed.is_empty() || trimmed.len() > MAX_FIELD_LEN {
             return Err(invalid());
@@ -98,7 +100,7 @@ impl Operator {
     /// assert_eq!(Operator::parse("!=").unwrap(), Operator::IsNot);
     /// assert!(Operator::parse("like").is_err());
     /// ```
-    pub fn parse(op: &str) -> Result<Operator, FilterError> {
+    pub fn parse(op: &str) -> Result<Operator, ModelError> {
         let normalized: String = op
             .trim()
             .chars()
@@ -122,7 +124,7 @@ impl Operator {
             "before" => Operator::Before,
             "exists" => Operator::Exists,
             "not exists" | "does not exist" => Operator::NotExists,
-            _ => return Err(FilterError::UnknownOperator(truncate(op))),
+            _ => return Err(ModelError::FilterUnknownOperator(truncate(op))),
         })
     }
 }
@@ -136,7 +138,7 @@ enum DeclaredType {
     DateTime,
 }
 
-fn parse_declared_type(v: Option<&Value>) -> Result<Option<DeclaredType>, FilterError> {
+fn parse_declared_type(v: Option<&Value>) -> Result<Option<DeclaredType>, ModelError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
@@ -145,9 +147,9 @@ fn parse_declared_type(v: Option<&Value>) -> Result<Option<DeclaredType>, Filter
             "number" | "numeric" | "float" | "integer" | "int" => Ok(Some(DeclaredType::Number)),
             "boolean" | "bool" => Ok(Some(DeclaredType::Boolean)),
             "datetime" | "date" | "timestamp" => Ok(Some(DeclaredType::DateTime)),
-            _ => Err(FilterError::UnknownType(truncate(s))),
+            _ => Err(ModelError::FilterUnknownType(truncate(s))),
         },
-        Some(other) => Err(FilterError::UnknownType(truncate(&other.to_string()))),
+        Some(other) => Err(ModelError::FilterUnknownType(truncate(&other.to_string()))),
     }
 }
 
@@ -166,20 +168,28 @@ impl Filter {
     /// assert_eq!(f.operator, Operator::GreaterThan);
     /// assert_eq!(f.value, FilterValue::Number(0.5));
     /// ```
-    pub fn from_json(v: &Value) -> Result<Filter, FilterError> {
+    pub fn from_json(v: &Value) -> Result<Filter, ModelError> {
         let obj = v
             .as_object()
-            .ok_or_else(|| FilterError::Malformed("each filter must be an object".into()))?;
+            .ok_or_else(|| ModelError::FilterMalformed("each filter must be an object".into()))?;
         let field_str = match obj.get("field") {
             Some(Value::String(s)) => s.as_str(),
-            Some(_) => return Err(FilterError::Malformed("`field` must be a string".into())),
-            None => return Err(FilterError::Malformed("missing `field`".into())),
+            Some(_) => {
+                return Err(ModelError::FilterMalformed(
+                    "`field` must be a string".into(),
+                ));
+            }
+            None => return Err(ModelError::FilterMalformed("missing `field`".into())),
         };
         let field = FieldPath::parse(field_str)?;
         let operator = match obj.get("operator") {
             Some(Value::String(s)) => Operator::parse(s)?,
-            Some(_) => return Err(FilterError::Malformed("`operator` must be a string".into())),
-            None => return Err(FilterError::Malformed("missing `operator`".into())),
+            Some(_) => {
+                return Err(ModelError::FilterMalformed(
+                    "`operator` must be a string".into(),
+                ));
+            }
+            None => return Err(ModelError::FilterMalformed("missing `operator`".into())),
         };
         let declared = parse_declared_type(obj.get("type"))?;
         let raw = obj.get("value").unwrap_or(&Value::Null);
@@ -198,12 +208,12 @@ fn typed_value(
     operator: Operator,
     declared: Option<DeclaredType>,
     raw: &Value,
-) -> Result<FilterValue, FilterError> {
+) -> Result<FilterValue, ModelError> {
     if matches!(operator, Operator::Exists | Operator::NotExists) {
         return Ok(FilterValue::None);
     }
     let field_name = || field.dotted();
-    let invalid = |expected: &'static str| FilterError::InvalidValue {
+    let invalid = |expected: &'static str| ModelError::FilterInvalidValue {
         field: field_name(),
         expected,
     };
@@ -271,7 +281,7 @@ fn typed_value(
         value = FilterValue::DateTime(n);
     }
 
-    let mismatch = |value: &FilterValue| FilterError::OperatorMismatch {
+    let mismatch = |value: &FilterValue| ModelError::FilterOperatorMismatch {
         field: field_name(),
         operator: operator.as_str(),
         value_type: value.type_name(),
@@ -340,16 +350,16 @@ impl FilterSet {
     /// assert_eq!(set.filters.len(), 1);
     /// assert!(FilterSet::from_json(&serde_json::json!([{"field": "x"}])).is_err());
     /// ```
-    pub fn from_json(v: &Value) -> Result<FilterSet, FilterError> {
+    pub fn from_json(v: &Value) -> Result<FilterSet, ModelError> {
         match v {
             Value::Null => Ok(FilterSet::default()),
             Value::String(s) if s.trim().is_empty() => Ok(FilterSet::default()),
             Value::String(s) => {
                 let inner: Value = serde_json::from_str(s).map_err(|e| {
-                    FilterError::Malformed(format!("filters are not valid json: {e}"))
+                    ModelError::FilterMalformed(format!("filters are not valid json: {e}"))
                 })?;
                 if inner.is_string() {
-                    return Err(FilterError::Malformed(
+                    return Err(ModelError::FilterMalformed(
                         "filters must be an array of objects".into(),
                     ));
                 }
@@ -357,7 +367,7 @@ impl FilterSet {
             }
             Value::Array(items) => {
                 if items.len() > MAX_FILTERS {
-                    return Err(FilterError::Malformed(format!(
+                    return Err(ModelError::FilterMalformed(format!(
                         "at most {MAX_FILTERS} filters are allowed"
                     )));
                 }
@@ -370,7 +380,7 @@ impl FilterSet {
             Value::Object(_) => Ok(FilterSet {
                 filters: vec![Filter::from_json(v)?],
             }),
-            _ => Err(FilterError::Malformed(
+            _ => Err(ModelError::FilterMalformed(
                 "filters must be an array of objects".into(),
             )),
         }

@@ -2,7 +2,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::{Event, EventType};
+use crate::{Event, EventType, ModelError};
 
 fn filter(v: Value) -> Filter {
     Filter::from_json(&v).unwrap()
@@ -81,7 +81,10 @@ fn parses_fields() {
         "metadata.a\\b",
     ] {
         assert!(
-            matches!(FieldPath::parse(bad), Err(FilterError::InvalidField(_))),
+            matches!(
+                FieldPath::parse(bad),
+                Err(ModelError::FilterInvalidField(_))
+            ),
             "{bad:?}"
         );
     }

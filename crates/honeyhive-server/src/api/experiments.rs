@@ -14,7 +14,7 @@ pub mod run_result;
 mod runs;
 
 use axum::Router;
-use honeyhive_model::filter::FilterError;
+use honeyhive_model::ModelError;
 
 use super::{ApiError, AppState};
 
@@ -27,8 +27,13 @@ pub fn routes() -> Router<AppState> {
         .merge(catalog::routes())
 }
 
-impl From<FilterError> for ApiError {
-    fn from(e: FilterError) -> ApiError {
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> ApiError {
+        // Only filter parsing reaches `?` on these routes today; anything else keeps
+        // its own code and message instead of being worded as a filter problem.
+        if !e.is_filter() {
+            return ApiError::new(e.code(), e.to_string());
+        }
         ApiError::bad_request(format!("invalid filter: {e}")).with_hint(
             "filters are [{\"field\": \"metadata.run_id\", \"operator\": \"is\", \"value\": \"...\", \"type\": \"string\"}]; \
              operators: is, is not, contains, not contains, greater than, less than, after, before, exists, not exists",

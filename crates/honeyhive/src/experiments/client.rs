@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::error::ExperimentError;
+use crate::Error;
 
 /// Largest response body read (run results of big runs can be large).
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
@@ -22,11 +22,11 @@ pub(crate) struct RestClient {
 pub(crate) fn resolve_connection(
     api_key: Option<String>,
     server_url: Option<String>,
-) -> Result<(String, String), ExperimentError> {
+) -> crate::Result<(String, String)> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let api_key = api_key
         .or_else(|| env("HH_API_KEY"))
-        .ok_or_else(|| ExperimentError::InvalidConfig("missing api key (HH_API_KEY)".into()))?;
+        .ok_or_else(|| Error::InvalidExperimentConfig("missing api key (HH_API_KEY)".into()))?;
     let server_url = server_url
         .or_else(|| env("HH_API_URL"))
         .or_else(|| env("HH_SERVER_URL"))
@@ -34,7 +34,7 @@ pub(crate) fn resolve_connection(
         .unwrap_or_else(|| crate::DEFAULT_SERVER_URL.to_string());
     let server_url = server_url.trim().trim_end_matches('/').to_string();
     if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
-        return Err(ExperimentError::InvalidConfig(format!(
+        return Err(Error::InvalidExperimentConfig(format!(
             "server url {server_url:?} must start with http:// or https://"
         )));
     }
@@ -65,7 +65,7 @@ impl RestClient {
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
-    ) -> Result<Value, ExperimentError> {
+    ) -> crate::Result<Value> {
         let url = format!("{}{}", self.base_url, path);
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -87,7 +87,7 @@ impl RestClient {
                 request
             }};
         }
-        let http_error = |status: Option<u16>, reason: String| ExperimentError::Http {
+        let http_error = |status: Option<u16>, reason: String| Error::Http {
             method,
             path: path.to_string(),
             status,
@@ -124,7 +124,7 @@ impl RestClient {
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&text).map_err(|e| ExperimentError::BadResponse {
+        serde_json::from_str(&text).map_err(|e| Error::BadResponse {
             path: path.to_string(),
             reason: e.to_string(),
         })

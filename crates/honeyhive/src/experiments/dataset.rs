@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::error::ExperimentError;
 use super::pyjson::dumps_sorted;
+use crate::Error;
 
 /// One row of a dataset: what the function under test gets.
 ///
@@ -202,14 +202,14 @@ pub fn external_ids(datapoints: &[Datapoint]) -> (String, Vec<String>) {
 }
 
 /// Reads a JSON Lines dataset.
-pub(crate) fn read_jsonl(path: &Path) -> Result<Vec<Datapoint>, ExperimentError> {
+pub(crate) fn read_jsonl(path: &Path) -> crate::Result<Vec<Datapoint>> {
     let text = read_file(path)?;
     let mut datapoints = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let invalid = |reason: String| ExperimentError::InvalidDataset {
+        let invalid = |reason: String| Error::InvalidDataset {
             path: path.to_path_buf(),
             line: index + 1,
             reason,
@@ -249,9 +249,9 @@ fn datapoint_from_object(mut map: Map<String, Value>) -> Result<Datapoint, Strin
 }
 
 /// Reads a CSV dataset (RFC 4180: quoted fields, doubled quotes, newlines in quotes).
-pub(crate) fn read_csv(path: &Path) -> Result<Vec<Datapoint>, ExperimentError> {
+pub(crate) fn read_csv(path: &Path) -> crate::Result<Vec<Datapoint>> {
     let text = read_file(path)?;
-    let rows = parse_csv(&text).map_err(|(line, reason)| ExperimentError::InvalidDataset {
+    let rows = parse_csv(&text).map_err(|(line, reason)| Error::InvalidDataset {
         path: path.to_path_buf(),
         line,
         reason,
@@ -266,7 +266,7 @@ pub(crate) fn read_csv(path: &Path) -> Result<Vec<Datapoint>, ExperimentError> {
             continue;
         }
         if row.len() != header.len() {
-            return Err(ExperimentError::InvalidDataset {
+            return Err(Error::InvalidDataset {
                 path: path.to_path_buf(),
                 line,
                 reason: format!("{} fields, the header has {}", row.len(), header.len()),
@@ -348,8 +348,8 @@ fn parse_csv(text: &str) -> Result<CsvRows, (usize, String)> {
     Ok(rows)
 }
 
-fn read_file(path: &Path) -> Result<String, ExperimentError> {
-    std::fs::read_to_string(path).map_err(|source| ExperimentError::DatasetFile {
+fn read_file(path: &Path) -> crate::Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::DatasetFile {
         path: path.to_path_buf(),
         source,
     })

@@ -10,13 +10,13 @@ use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Datapoint, PreparedDataset};
-use super::error::ExperimentError;
 use super::evaluator::{eval_result_value, flatten_result};
 use super::runner::{EvaluateBuilder, Progress, Target};
 use super::sender::{Call, Lanes};
 use super::summary::{
     Aggregate, DatapointResult, EvaluationSummary, parse_metric_details, passed_failed,
 };
+use crate::Error;
 use crate::Tracer;
 
 /// The tokio runtime async functions run on.
@@ -26,7 +26,7 @@ pub(crate) enum AsyncRuntime {
 }
 
 impl AsyncRuntime {
-    pub(crate) fn acquire() -> Result<AsyncRuntime, ExperimentError> {
+    pub(crate) fn acquire() -> crate::Result<AsyncRuntime> {
         if let Ok(handle) = tokio::runtime::Handle::try_current()
             && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
         {
@@ -39,7 +39,7 @@ impl AsyncRuntime {
             .thread_name("hh-experiment-rt")
             .enable_all()
             .build()
-            .map_err(ExperimentError::Worker)?;
+            .map_err(Error::ExperimentWorker)?;
         let handle = runtime.handle().clone();
         Ok(AsyncRuntime::Own(Some(runtime), handle))
     }
@@ -84,12 +84,12 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 impl RunContext<'_> {
     /// Runs every datapoint on `max_concurrency` worker threads; results in dataset order.
-    pub(crate) fn run_all(&self) -> Result<Vec<DatapointResult>, ExperimentError> {
+    pub(crate) fn run_all(&self) -> crate::Result<Vec<DatapointResult>> {
         let total = self.dataset.datapoints.len();
         let next = AtomicUsize::new(0);
         let slots: Mutex<Vec<Option<DatapointResult>>> = Mutex::new(vec![None; total]);
         let workers = self.builder.max_concurrency.min(total.max(1));
-        std::thread::scope(|scope| -> Result<(), ExperimentError> {
+        std::thread::scope(|scope| -> crate::Result<()> {
             for index in 0..workers {
                 let worker = || {
                     loop {
@@ -105,7 +105,7 @@ impl RunContext<'_> {
                 std::thread::Builder::new()
                     .name(format!("hh-experiment-{index}"))
                     .spawn_scoped(scope, worker)
-                    .map_err(ExperimentError::Worker)?;
+                    .map_err(Error::ExperimentWorker)?;
             }
             Ok(())
         })?;

@@ -23,7 +23,7 @@
 //! let (old, new) = (run("v1")?, run("v2")?);
 //! let diff = compare_runs(&new.run_id, &old.run_id)?;
 //! println!("exact_match: {:?}", diff.metric("exact_match").and_then(|m| m.difference));
-//! # Ok::<(), honeyhive::experiments::ExperimentError>(())
+//! # Ok::<(), honeyhive::Error>(())
 //! ```
 //!
 //! # Wire flow (the Python SDK 1.7's)
@@ -46,7 +46,6 @@
 mod batch;
 mod client;
 mod dataset;
-mod error;
 mod evaluator;
 mod execute;
 mod pyjson;
@@ -58,7 +57,6 @@ pub use batch::{
     EvaluateEventsBuilder, EventFilter, EventScore, EventsEvaluation, evaluate_events,
 };
 pub use dataset::{Datapoint, Dataset, external_ids};
-pub use error::ExperimentError;
 pub use evaluator::{ExperimentEvaluator, evaluator_fn, from_evals};
 /// The evaluator library (`honeyhive-evals`), re-exported for `with_evaluator`.
 pub use honeyhive_evals as evals;
@@ -75,7 +73,7 @@ use client::{RestClient, resolve_connection};
 /// use honeyhive::experiments::{Aggregate, ExperimentsClient};
 /// let client = ExperimentsClient::new(Some("hh_key".into()), Some("http://127.0.0.1:8080".into()))?;
 /// let diff = client.compare_runs("run-new", "run-old", Aggregate::Median)?;
-/// # Ok::<(), honeyhive::experiments::ExperimentError>(())
+/// # Ok::<(), honeyhive::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ExperimentsClient {
@@ -87,7 +85,7 @@ impl ExperimentsClient {
     pub fn new(
         api_key: Option<String>,
         server_url: Option<String>,
-    ) -> Result<ExperimentsClient, ExperimentError> {
+    ) -> crate::Result<ExperimentsClient> {
         let (key, url) = resolve_connection(api_key, server_url)?;
         Ok(ExperimentsClient {
             client: RestClient::new(&key, &url, 1),
@@ -101,7 +99,7 @@ impl ExperimentsClient {
         new_run_id: &str,
         old_run_id: &str,
         aggregate: Aggregate,
-    ) -> Result<RunComparison, ExperimentError> {
+    ) -> crate::Result<RunComparison> {
         let raw = self.client.call(
             "GET",
             &format!("/v1/runs/{new_run_id}/compare-with/{old_run_id}"),
@@ -116,7 +114,7 @@ impl ExperimentsClient {
         &self,
         run_id: &str,
         aggregate: Aggregate,
-    ) -> Result<serde_json::Value, ExperimentError> {
+    ) -> crate::Result<serde_json::Value> {
         self.client.call(
             "GET",
             &format!("/v1/runs/{run_id}/result"),
@@ -128,6 +126,6 @@ impl ExperimentsClient {
 
 /// Compares two runs with the average aggregate, connecting through `HH_API_KEY` /
 /// `HH_API_URL`. See [`ExperimentsClient::compare_runs`] for other settings.
-pub fn compare_runs(new_run_id: &str, old_run_id: &str) -> Result<RunComparison, ExperimentError> {
+pub fn compare_runs(new_run_id: &str, old_run_id: &str) -> crate::Result<RunComparison> {
     ExperimentsClient::new(None, None)?.compare_runs(new_run_id, old_run_id, Aggregate::Average)
 }

@@ -13,11 +13,11 @@ use serde_json::{Map, Value, json};
 
 use super::client::{RestClient, resolve_connection};
 use super::dataset::{self, Datapoint, Dataset, PreparedDataset};
-use super::error::ExperimentError;
 use super::evaluator::{ExperimentEvaluator, evaluator_fn};
 use super::execute::{AsyncRuntime, RunContext, summarize};
 use super::sender::Lanes;
 use super::summary::{Aggregate, EvaluationSummary};
+use crate::Error;
 use crate::Tracer;
 
 type SyncFn = dyn Fn(&Datapoint) -> Result<Value, String> + Send + Sync;
@@ -129,7 +129,7 @@ fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
 ///     })
 ///     .run()?;
 /// println!("{} passed, exact_match = {:?}", summary.passed.len(), summary.metric("exact_match"));
-/// # Ok::<(), honeyhive::experiments::ExperimentError>(())
+/// # Ok::<(), honeyhive::Error>(())
 /// ```
 pub fn evaluate<F, T, E>(function: F) -> EvaluateBuilder
 where
@@ -159,7 +159,7 @@ where
 /// .dataset(vec![Datapoint::new(json!({"q": 1}))])
 /// .max_concurrency(64)
 /// .run()?;
-/// # Ok::<(), honeyhive::experiments::ExperimentError>(())
+/// # Ok::<(), honeyhive::Error>(())
 /// ```
 pub fn evaluate_async<F, Fut, T, E>(function: F) -> EvaluateBuilder
 where
@@ -240,7 +240,7 @@ impl EvaluateBuilder {
     ///     .with_evaluator(exact)
     ///     .with_evaluator(TokenF1::new())
     ///     .run()?;
-    /// # Ok::<(), honeyhive::experiments::ExperimentError>(())
+    /// # Ok::<(), honeyhive::Error>(())
     /// ```
     pub fn with_evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
         self.evaluators
@@ -312,16 +312,13 @@ impl EvaluateBuilder {
     /// Fails as a whole only when the dataset cannot be loaded or the run cannot
     /// be created, completed or read back; a failing datapoint or evaluator is
     /// recorded in the summary.
-    pub fn run(self) -> Result<EvaluationSummary, ExperimentError> {
+    pub fn run(self) -> crate::Result<EvaluationSummary> {
         if self.max_concurrency == 0 {
-            return Err(ExperimentError::InvalidConfig(
+            return Err(Error::InvalidExperimentConfig(
                 "max_concurrency must be at least 1".into(),
             ));
         }
-        let dataset = self
-            .dataset
-            .clone()
-            .ok_or(ExperimentError::MissingDataset)?;
+        let dataset = self.dataset.clone().ok_or(Error::MissingDataset)?;
         let (api_key, server_url) =
             resolve_connection(self.api_key.clone(), self.server_url.clone())?;
         let client = RestClient::new(&api_key, &server_url, self.max_concurrency);
@@ -362,7 +359,8 @@ impl EvaluateBuilder {
                 .source("evaluation")
                 .session_name(run_name.as_str())
                 .start_session(false)
-                .build()?,
+                .build()
+                .map_err(|e| Error::ExperimentTracer(Box::new(e)))?,
         };
         let lanes = Lanes::start(&client, send_lanes(prepared.datapoints.len()))?;
         let (results, _runtime) = {
@@ -470,7 +468,7 @@ impl EvaluateBuilder {
 }
 
 /// Loads the datapoints and assigns their ids.
-fn prepare(client: &RestClient, dataset: Dataset) -> Result<PreparedDataset, ExperimentError> {
+fn prepare(client: &RestClient, dataset: Dataset) -> crate::Result<PreparedDataset> {
     Ok(match dataset {
         Dataset::Inline(dps) => PreparedDataset::external(dps),
         Dataset::Jsonl(path) => PreparedDataset::external(dataset::read_jsonl(&path)?),
@@ -485,7 +483,7 @@ fn prepare(client: &RestClient, dataset: Dataset) -> Result<PreparedDataset, Exp
             let (datapoint_ids, datapoints): (Vec<String>, Vec<Datapoint>) = body
                 .get("datapoints")
                 .and_then(Value::as_array)
-                .ok_or_else(|| ExperimentError::BadResponse {
+                .ok_or_else(|| Error::BadResponse {
                     path: "/v1/datapoints".into(),
                     reason: "no datapoints array".into(),
                 })?
@@ -493,7 +491,7 @@ fn prepare(client: &RestClient, dataset: Dataset) -> Result<PreparedDataset, Exp
                 .filter_map(dataset::from_server)
                 .unzip();
             if datapoints.is_empty() {
-                return Err(ExperimentError::EmptyDataset(id));
+                return Err(Error::EmptyDataset(id));
             }
             PreparedDataset {
                 dataset_id: id,

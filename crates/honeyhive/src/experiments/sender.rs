@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 use super::client::RestClient;
-use super::error::ExperimentError;
+use crate::Error;
 
 /// One queued REST call.
 pub(crate) struct Call {
@@ -37,7 +37,7 @@ pub(crate) struct Lanes {
 }
 
 impl Lanes {
-    pub(crate) fn start(client: &RestClient, count: usize) -> Result<Lanes, ExperimentError> {
+    pub(crate) fn start(client: &RestClient, count: usize) -> crate::Result<Lanes> {
         let stats = Arc::new(SendStats::default());
         let mut lanes = Vec::with_capacity(count);
         let mut workers = Vec::with_capacity(count);
@@ -58,7 +58,7 @@ impl Lanes {
                         }
                     }
                 })
-                .map_err(ExperimentError::Worker)?;
+                .map_err(Error::ExperimentWorker)?;
             lanes.push(tx);
             workers.push(worker);
         }

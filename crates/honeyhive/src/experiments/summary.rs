@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::error::ExperimentError;
+use crate::Error;
 
 /// How the server folds per-datapoint metric values into one aggregate
 /// (`?aggregate_function=`).
@@ -246,15 +246,11 @@ impl RunComparison {
         self.metrics.iter().find(|m| m.name == name)
     }
 
-    pub(crate) fn parse(
-        new: &str,
-        old: &str,
-        raw: Value,
-    ) -> Result<RunComparison, ExperimentError> {
+    pub(crate) fn parse(new: &str, old: &str, raw: Value) -> crate::Result<RunComparison> {
         let metrics = raw
             .get("metrics")
             .and_then(Value::as_array)
-            .ok_or_else(|| ExperimentError::BadResponse {
+            .ok_or_else(|| Error::BadResponse {
                 path: format!("/v1/runs/{new}/compare-with/{old}"),
                 reason: "no metrics array".into(),
             })?
