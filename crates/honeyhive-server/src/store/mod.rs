@@ -10,7 +10,8 @@
 //! may acknowledge its client.
 
 use async_trait::async_trait;
-use honeyhive_model::Event;
+use honeyhive_model::filter::FilterSet;
+use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value};
 
 pub mod sqlite;
@@ -250,6 +251,19 @@ pub trait ExperimentStore: Send + Sync {
     /// Events matching `query` (filters, time range, paging) plus the total match count.
     async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> StoreResult<Page<Event>>;
 
+    /// The fields run results read ([`RunEvent`]) of the events of a run's
+    /// sessions: the sessions `query` lists plus, when it names a run, every
+    /// session with an event whose `metadata.run_id` is that run.
+    ///
+    /// Events come grouped by session (sessions in no particular order), each
+    /// session's events by start time, then event id. No count and no paging: at
+    /// most `query.limit` events.
+    async fn run_events(
+        &self,
+        tenant: &Tenant,
+        query: &RunEventsQuery,
+    ) -> StoreResult<Vec<RunEvent>>;
+
     /// Deletes one event; false if it was not in this project.
     async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool>;
 
@@ -370,6 +384,72 @@ impl Default for EventQuery {
             limit: 1000,
             offset: 0,
             order: SortOrder::Ascending,
+        }
+    }
+}
+
+/// What [`ExperimentStore::run_events`] selects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunEventsQuery {
+    /// Sessions listed by the run (its `event_ids` and `session_ids`).
+    pub session_ids: Vec<String>,
+    /// Also the sessions whose events carry `metadata.run_id` = this run.
+    pub tagged_run_id: Option<String>,
+    /// Only events matching these filters.
+    pub filters: FilterSet,
+    /// Most events returned.
+    pub limit: u64,
+}
+
+/// The part of an event that run results read: enough to group it into its
+/// session, rank it, and take its datapoint id, error and metrics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunEvent {
+    /// The event id.
+    pub event_id: String,
+    /// Its session.
+    pub session_id: String,
+    /// Its parent, if any.
+    pub parent_id: Option<String>,
+    /// Its type.
+    pub event_type: EventType,
+    /// Its name.
+    pub event_name: String,
+    /// Start time, ms since epoch.
+    pub start_time: f64,
+    /// The recorded error, if any.
+    pub error: Option<String>,
+    /// `metrics`, whole.
+    pub metrics: Map<String, Value>,
+    /// `metadata.datapoint_id` when it is a string.
+    pub datapoint_id: Option<String>,
+}
+
+impl RunEvent {
+    /// The run-result view of a whole event.
+    ///
+    /// ```
+    /// use honeyhive_model::Event;
+    /// use honeyhive_server::store::RunEvent;
+    /// let mut e = Event { event_id: "e".into(), session_id: "s".into(), ..Event::default() };
+    /// e.metadata.insert("datapoint_id".into(), "dp-1".into());
+    /// assert_eq!(RunEvent::from_event(&e).datapoint_id.as_deref(), Some("dp-1"));
+    /// ```
+    pub fn from_event(event: &Event) -> RunEvent {
+        RunEvent {
+            event_id: event.event_id.clone(),
+            session_id: event.session_id.clone(),
+            parent_id: event.parent_id.clone(),
+            event_type: event.event_type,
+            event_name: event.event_name.clone(),
+            start_time: event.start_time,
+            error: event.error.clone(),
+            metrics: event.metrics.clone(),
+            datapoint_id: event
+                .metadata
+                .get("datapoint_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         }
     }
 }

@@ -17,7 +17,9 @@
 use honeyhive_model::{Event, EventType};
 use serde_json::json;
 
-use super::{Enrichment, SessionSighting, Store, StoreError, Tenant, WriteBatch};
+use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
+
+use super::{Enrichment, RunEventsQuery, SessionSighting, Store, StoreError, Tenant, WriteBatch};
 
 /// Instantiates one `#[test]` per suite case for a store factory
 /// `|| (store, guard)`; the guard (e.g. a temp dir) lives as long as the case.
@@ -33,7 +35,8 @@ macro_rules! store_behaviour_suite {
             session_events_merge_and_sessions_are_created_on_first_sight,
             projects_are_isolated,
             a_failing_batch_commits_nothing,
-            store_reports_writable
+            store_reports_writable,
+            run_events_cover_listed_and_tagged_sessions
         );
     };
     (@cases $factory:expr; $($case:ident),*) => {
@@ -393,4 +396,162 @@ pub async fn store_reports_writable(store: &dyn Store) {
         .await
         .expect("still writable after a write");
     assert_eq!(store.get_event(&t, "e").await.expect("get").event_id, "e");
+}
+
+/// `run_events` returns the slim rows of the listed sessions and of the sessions
+/// tagged with the run (also when the tag arrives by enrichment), grouped by
+/// session and ordered by start time then id, filtered, bounded, and only from
+/// the caller's project.
+pub async fn run_events_cover_listed_and_tagged_sessions(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    let other = tenant(store, "h2", "other").await;
+    let tagged = |mut e: Event, run: serde_json::Value| {
+        e.metadata.insert("run_id".into(), run);
+        e
+    };
+    let mut listed_session = event("s1", "s1", None, 100.0, EventType::Session);
+    listed_session
+        .metadata
+        .insert("datapoint_id".into(), json!("dp-1"));
+    let mut scored = event("b-chain", "s1", Some("s1"), 110.0, EventType::Chain);
+    scored.metrics.insert("exact".into(), json!(true));
+    scored.error = Some("boom".into());
+    let mut numeric_datapoint = event("s3", "s3", None, 300.0, EventType::Session);
+    numeric_datapoint
+        .metadata
+        .insert("datapoint_id".into(), json!(7));
+    let events = vec![
+        listed_session,
+        scored,
+        // Same start time as b-chain: the id breaks the tie.
+        event("a-tool", "s1", Some("b-chain"), 110.0, EventType::Tool),
+        tagged(
+            event("s2-child", "s2", Some("s2"), 200.0, EventType::Tool),
+            json!("r1"),
+        ),
+        event("s2", "s2", None, 190.0, EventType::Session),
+        tagged(numeric_datapoint, json!("r1")),
+        // A run id that is not a string tags nothing, nor does another run's.
+        tagged(event("s4", "s4", None, 400.0, EventType::Session), json!(1)),
+        tagged(
+            event("s5", "s5", None, 500.0, EventType::Session),
+            json!("r2"),
+        ),
+        event("s6", "s6", None, 600.0, EventType::Session),
+    ];
+    store
+        .write(
+            &t,
+            WriteBatch {
+                events,
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write");
+    let elsewhere = tagged(
+        event("x1", "x1", None, 1.0, EventType::Session),
+        json!("r1"),
+    );
+    store
+        .write(
+            &other,
+            WriteBatch {
+                events: vec![elsewhere],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write other project");
+    // s6 joins the run through an enrichment of its metadata.
+    let mut join = Enrichment {
+        event_id: "s6".into(),
+        ..Enrichment::default()
+    };
+    join.metadata.insert("run_id".into(), json!("r1"));
+    store
+        .write(
+            &t,
+            WriteBatch {
+                enrichments: vec![join],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("enrich");
+
+    let query = RunEventsQuery {
+        session_ids: vec!["s1".into(), "missing".into(), "s1".into()],
+        tagged_run_id: Some("r1".into()),
+        filters: FilterSet::default(),
+        limit: 1000,
+    };
+    let rows = store.run_events(&t, &query).await.expect("run events");
+    let mut sessions: Vec<&str> = rows.iter().map(|e| e.session_id.as_str()).collect();
+    sessions.dedup();
+    let grouped = sessions.len();
+    sessions.sort_unstable();
+    sessions.dedup();
+    assert_eq!(
+        grouped,
+        sessions.len(),
+        "each session's events are contiguous"
+    );
+    assert_eq!(sessions, ["s1", "s2", "s3", "s6"]);
+    let ids_of = |session: &str| -> Vec<&str> {
+        rows.iter()
+            .filter(|e| e.session_id == session)
+            .map(|e| e.event_id.as_str())
+            .collect()
+    };
+    assert_eq!(ids_of("s1"), ["s1", "a-tool", "b-chain"]);
+    assert_eq!(ids_of("s2"), ["s2", "s2-child"]);
+    let by_id = |id: &str| rows.iter().find(|e| e.event_id == id).expect("row present");
+    assert_eq!(by_id("s1").datapoint_id.as_deref(), Some("dp-1"));
+    assert_eq!(by_id("s1").event_type, EventType::Session);
+    assert_eq!(
+        by_id("s3").datapoint_id,
+        None,
+        "a numeric datapoint id is not one"
+    );
+    let chain = by_id("b-chain");
+    assert_eq!(chain.metrics["exact"], json!(true));
+    assert_eq!(chain.error.as_deref(), Some("boom"));
+    assert_eq!(chain.parent_id.as_deref(), Some("s1"));
+    assert_eq!(chain.event_name, "name-b-chain");
+    assert_eq!(chain.start_time, 110.0);
+
+    let sessions_only = RunEventsQuery {
+        filters: FilterSet {
+            filters: vec![Filter {
+                field: FieldPath::parse("event_type").expect("field"),
+                operator: Operator::Is,
+                value: FilterValue::Text("session".into()),
+            }],
+        },
+        ..query.clone()
+    };
+    let rows = store
+        .run_events(&t, &sessions_only)
+        .await
+        .expect("filtered");
+    let mut ids: Vec<&str> = rows.iter().map(|e| e.event_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["s1", "s2", "s3", "s6"]);
+
+    let bounded = RunEventsQuery {
+        limit: 2,
+        ..query.clone()
+    };
+    assert_eq!(
+        store.run_events(&t, &bounded).await.expect("bounded").len(),
+        2
+    );
+    let untagged = RunEventsQuery {
+        tagged_run_id: None,
+        ..query
+    };
+    let rows = store.run_events(&t, &untagged).await.expect("listed only");
+    assert!(rows.iter().all(|e| e.session_id == "s1"));
+    assert_eq!(rows.len(), 3);
 }

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value, json};
 
-use crate::store::Run;
+use crate::store::{Run, RunEvent};
 
 /// How per-datapoint metric values are folded into one number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +262,17 @@ pub fn evaluate_run(
     events: &[Event],
     definitions: &HashMap<String, MetricDefinition>,
 ) -> RunEvaluation {
+    let events: Vec<RunEvent> = events.iter().map(RunEvent::from_event).collect();
+    evaluate_run_events(run, &events, definitions)
+}
+
+/// [`evaluate_run`] over the slim rows [`crate::store::ExperimentStore::run_events`]
+/// returns: the same outcome without loading whole events.
+pub fn evaluate_run_events(
+    run: &Run,
+    events: &[RunEvent],
+    definitions: &HashMap<String, MetricDefinition>,
+) -> RunEvaluation {
     let mut rules: HashMap<String, PassRule> = definitions
         .iter()
         .filter_map(|(name, d)| d.rule.clone().map(|r| (name.clone(), r)))
@@ -276,7 +287,7 @@ pub fn evaluate_run(
         .filter_map(|(name, d)| d.metric_type.clone().map(|t| (name.clone(), t)))
         .collect();
 
-    let mut by_session: HashMap<&str, Vec<&Event>> = HashMap::new();
+    let mut by_session: HashMap<&str, Vec<&RunEvent>> = HashMap::new();
     for e in events {
         by_session.entry(e.session_id.as_str()).or_default().push(e);
     }
@@ -309,11 +320,11 @@ pub fn evaluate_run(
     let mut event_details: Vec<(String, EventType)> = Vec::new();
     let mut datapoints = Vec::with_capacity(order.len());
     for session_id in order {
-        let mut session_events: Vec<&Event> = by_session
+        let mut session_events: Vec<&RunEvent> = by_session
             .get(session_id.as_str())
             .cloned()
             .unwrap_or_default();
-        let is_top = |e: &Event| {
+        let is_top = |e: &RunEvent| {
             e.event_type == EventType::Session
                 || e.parent_id
                     .as_deref()
@@ -321,7 +332,7 @@ pub fn evaluate_run(
         };
         // Priority: session event, then top-level events, then the rest; earliest first.
         session_events.sort_by(|a, b| {
-            let rank = |e: &Event| match (e.event_type == EventType::Session, is_top(e)) {
+            let rank = |e: &RunEvent| match (e.event_type == EventType::Session, is_top(e)) {
                 (true, _) => 0,
                 (false, true) => 1,
                 (false, false) => 2,
@@ -338,12 +349,7 @@ pub fn evaluate_run(
         }
         let datapoint_id = session_events
             .iter()
-            .find_map(|e| {
-                e.metadata
-                    .get("datapoint_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
+            .find_map(|e| e.datapoint_id.clone())
             .or_else(|| {
                 let index = run.event_ids.iter().position(|id| *id == session_id)?;
                 positional

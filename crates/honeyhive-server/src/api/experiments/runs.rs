@@ -16,12 +16,13 @@ use super::query::{
     parse_date_range, parse_filters, parse_paging, qs_tree, string_list, string_param,
 };
 use super::run_result::{
-    Aggregation, MetricDefinition, PassRule, compare_body, evaluate_run, result_body,
+    Aggregation, MetricDefinition, PassRule, RunEvaluation, compare_body, evaluate_run,
+    evaluate_run_events, result_body,
 };
 use super::{new_id, now_ms};
 use crate::api::ingest_events::event_json;
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
-use crate::store::{EventQuery, ResourceKind, Run, RunQuery, SortOrder, Tenant};
+use crate::store::{EventQuery, ResourceKind, Run, RunEventsQuery, RunQuery, SortOrder, Tenant};
 
 /// Most events read for one run (sessions × events per session).
 const MAX_RUN_EVENTS: u64 = 200_000;
@@ -327,6 +328,31 @@ async fn run_events(
     Ok(state.store.query_events(tenant, &query).await?.items)
 }
 
+/// The run's outcome (`/result`, `/compare-with`): only the fields results read
+/// of the run's events (see [`run_events`] for which sessions), through
+/// [`crate::store::ExperimentStore::run_events`].
+async fn evaluate_stored_run(
+    state: &AppState,
+    tenant: &Tenant,
+    run: &Run,
+    extra: &FilterSet,
+    definitions: &HashMap<String, MetricDefinition>,
+) -> Result<RunEvaluation, ApiError> {
+    let query = RunEventsQuery {
+        session_ids: run
+            .event_ids
+            .iter()
+            .chain(&run.session_ids)
+            .cloned()
+            .collect(),
+        tagged_run_id: Some(run.run_id.clone()),
+        filters: extra.clone(),
+        limit: MAX_RUN_EVENTS,
+    };
+    let events = state.store.run_events(tenant, &query).await?;
+    Ok(evaluate_run_events(run, &events, definitions))
+}
+
 /// Metric definitions of the project, by name (thresholds and types).
 async fn metric_definitions(
     state: &AppState,
@@ -367,9 +393,8 @@ async fn run_result(
     let agg = aggregation(&params)?;
     let filters = parse_filters(params.get("filters"))?;
     let run = state.store.get_run(&tenant, &run_id).await?;
-    let events = run_events(&state, &tenant, &run, &filters).await?;
     let defs = metric_definitions(&state, &tenant).await?;
-    let eval = evaluate_run(&run, &events, &defs);
+    let eval = evaluate_stored_run(&state, &tenant, &run, &filters, &defs).await?;
     Ok(Json(result_body(
         &run,
         &eval,
@@ -390,16 +415,8 @@ async fn compare_runs(
     let new_run = state.store.get_run(&tenant, &new_id).await?;
     let old_run = state.store.get_run(&tenant, &old_id).await?;
     let defs = metric_definitions(&state, &tenant).await?;
-    let new_eval = evaluate_run(
-        &new_run,
-        &run_events(&state, &tenant, &new_run, &filters).await?,
-        &defs,
-    );
-    let old_eval = evaluate_run(
-        &old_run,
-        &run_events(&state, &tenant, &old_run, &filters).await?,
-        &defs,
-    );
+    let new_eval = evaluate_stored_run(&state, &tenant, &new_run, &filters, &defs).await?;
+    let old_eval = evaluate_stored_run(&state, &tenant, &old_run, &filters, &defs).await?;
     Ok(Json(compare_body(
         &new_eval,
         &old_eval,

@@ -15,14 +15,15 @@ use super::SqliteStore;
 use super::migrations::Migration;
 use crate::store::{
     Datapoint, DatapointQuery, Dataset, DatasetQuery, EventQuery, ExperimentStore, Page, Project,
-    Resource, ResourceKind, Run, RunQuery, StoreResult, Tenant,
+    Resource, ResourceKind, Run, RunEvent, RunEventsQuery, RunQuery, StoreResult, Tenant,
 };
 
 /// Experiments tables; versions ≥ 100 (core ingest uses 1..100).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 100,
-    name: "runs, datasets, datapoints, documents",
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 100,
+        name: "runs, datasets, datapoints, documents",
+        sql: r#"
 CREATE TABLE runs (
     org_id      TEXT NOT NULL,
     project_id  TEXT NOT NULL,
@@ -79,13 +80,40 @@ CREATE TABLE project_details (
     project_type TEXT
 );
 "#,
-}];
+    },
+    Migration {
+        version: 101,
+        name: "run id of events, indexed for a run's tagged sessions",
+        // `GET /v1/runs/{id}/result` also takes sessions tagged with
+        // `metadata.run_id`; found through the JSON that was a scan of every
+        // event of the project. The writer fills `run_id` from the event's
+        // metadata (a map lookup, no JSON parse) and the index is partial, so
+        // traffic outside experiments adds no index entry. Existing rows are
+        // backfilled once; `CASE` keeps a corrupt document from failing it.
+        sql: r#"
+ALTER TABLE events ADD COLUMN run_id TEXT;
+UPDATE events SET run_id = json_extract(metadata, '$.run_id')
+ WHERE CASE WHEN json_valid(metadata) THEN json_type(metadata, '$.run_id') = 'text' ELSE 0 END;
+CREATE INDEX events_by_run ON events (project_id, run_id, session_id) WHERE run_id IS NOT NULL;
+"#,
+    },
+];
 
 #[async_trait]
 impl ExperimentStore for SqliteStore {
     async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> StoreResult<Page<Event>> {
         let (tenant, query) = (tenant.clone(), query.clone());
         self.read(move |conn| event_queries::query_events(conn, &tenant, &query))
+            .await
+    }
+
+    async fn run_events(
+        &self,
+        tenant: &Tenant,
+        query: &RunEventsQuery,
+    ) -> StoreResult<Vec<RunEvent>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| event_queries::run_events(conn, &tenant, &query))
             .await
     }
 

@@ -184,7 +184,16 @@ mod tests {
             .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
             .expect("index list");
         indexes.sort();
-        assert_eq!(indexes, ["events_by_session", "events_by_time"]);
+        // `events_by_run` is partial: only rows carrying a run id get an entry.
+        assert_eq!(
+            indexes,
+            ["events_by_run", "events_by_session", "events_by_time"]
+        );
+        let partial: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_index_list('events') WHERE origin = 'c' AND partial")
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+            .expect("partial indexes");
+        assert_eq!(partial, ["events_by_run"]);
         let columns: Vec<String> = conn
             .prepare("SELECT name FROM pragma_index_info('events_by_time') ORDER BY seqno")
             .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
@@ -200,6 +209,64 @@ mod tests {
             )
             .expect("plan");
         assert!(plan.contains("COVERING INDEX"), "{plan}");
+    }
+
+    #[test]
+    fn run_id_backfill_tags_existing_rows_and_skips_corrupt_ones() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        // Apply everything before the run id column, then add rows as an older
+        // version of the server would have stored them.
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (
+                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)",
+        )
+        .expect("migrations table");
+        for m in all().expect("list").iter().filter(|m| m.version < 101) {
+            conn.execute_batch(m.sql).expect("older migration");
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+                rusqlite::params![m.version, m.name],
+            )
+            .expect("record");
+        }
+        for (id, metadata) in [
+            ("tagged", r#"{"run_id":"r1","x":1}"#),
+            ("numeric", r#"{"run_id":5}"#),
+            ("corrupt", "{not json"),
+            ("plain", "{}"),
+        ] {
+            conn.execute(
+                "INSERT INTO events VALUES ('o','p',?1,?1,NULL,'session','n','s',0,0,0,NULL,\
+                 '{}','{}','{}',?2,'{}','{}','{}',0)",
+                [id, metadata],
+            )
+            .expect("old row");
+        }
+        run(&mut conn).expect("migrate");
+        let tagged: Vec<(String, Option<String>)> = conn
+            .prepare("SELECT event_id, run_id FROM events ORDER BY event_id")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .expect("rows");
+        let expected = [
+            ("corrupt", None),
+            ("numeric", None),
+            ("plain", None),
+            ("tagged", Some("r1")),
+        ]
+        .map(|(id, run)| (id.to_string(), run.map(str::to_string)));
+        assert_eq!(tagged, expected);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT DISTINCT session_id FROM events \
+                 WHERE project_id = ?1 AND run_id = ?2",
+                ["p", "r1"],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(plan.contains("events_by_run"), "{plan}");
     }
 
     #[test]
