@@ -10,58 +10,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{ServerProcess, TEST_KEY};
+use common::{ServerProcess, TEST_KEY, python};
 use honeyhive::experiments::{Aggregate, Datapoint, evaluate};
 use serde_json::{Value, json};
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/hh sits two levels below the workspace root")
-        .to_path_buf()
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("HH_CONFORMANCE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = workspace_root().join("target/conformance-venv");
-    let py = venv.join("bin/python");
-    let ready = py.exists()
-        && Command::new(&py)
-            .args(["-c", "import honeyhive"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ready {
-        let requirements =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 must be installed for the parity test");
-        assert!(status.success(), "creating {} failed", venv.display());
-        let status = Command::new(&py)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements)
-            .status()
-            .expect("run pip");
-        assert!(status.success(), "pip install failed");
-    }
-    py
-}
 
 /// The Python script's DATASET, as Rust datapoints.
 fn dataset() -> Vec<Datapoint> {

@@ -8,62 +8,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{ServerProcess, TEST_KEY};
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/hh sits two levels below the workspace root")
-        .to_path_buf()
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("HH_CONFORMANCE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = workspace_root().join("target/conformance-venv");
-    let py = venv.join("bin/python");
-    let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt");
-    let ready = py.exists()
-        && Command::new(&py)
-            .args([
-                "-c",
-                "import honeyhive, opentelemetry.exporter.otlp.proto.grpc",
-            ])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-    if !ready {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 must be installed for the conformance test");
-        assert!(status.success(), "creating {} failed", venv.display());
-        let status = Command::new(&py)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements)
-            .status()
-            .expect("run pip");
-        assert!(
-            status.success(),
-            "pip install -r {} failed",
-            requirements.display()
-        );
-    }
-    py
-}
+use common::{ServerProcess, TEST_KEY, python};
 
 #[test]
 fn official_python_client_works_unmodified() {

@@ -104,3 +104,54 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The Python interpreter for tests that drive the real Python clients:
+/// `HH_CONFORMANCE_PYTHON` if set (`.ci/run` sets it), else a venv under
+/// `target/conformance-venv`, created from `tests/python/requirements.txt` on first use.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("HH_CONFORMANCE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = manifest
+        .ancestors()
+        .nth(2)
+        .expect("crates/hh sits two levels below the workspace root")
+        .join("target/conformance-venv");
+    let py = venv.join("bin/python");
+    let ready = py.exists()
+        && Command::new(&py)
+            .args([
+                "-c",
+                "import honeyhive, opentelemetry.exporter.otlp.proto.grpc",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 must be installed for the Python client tests");
+        assert!(status.success(), "creating {} failed", venv.display());
+        let requirements = manifest.join("tests/python/requirements.txt");
+        let status = Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements)
+            .status()
+            .expect("run pip");
+        assert!(
+            status.success(),
+            "pip install -r {} failed",
+            requirements.display()
+        );
+    }
+    py
+}
