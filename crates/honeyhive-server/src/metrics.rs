@@ -48,7 +48,10 @@ pub struct Metrics {
     rejected: Mutex<BTreeMap<String, u64>>,
     over_budget: AtomicU64,
     otlp_requests: Mutex<BTreeMap<&'static str, u64>>,
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// Route template → status class (1 for `1xx` … 5 for `5xx`) → histogram.
+    /// Nested so that recording borrows the route and allocates only on a
+    /// route's first request.
+    latency: Mutex<BTreeMap<String, BTreeMap<u16, Histogram>>>,
 }
 
 impl Metrics {
@@ -84,12 +87,14 @@ impl Metrics {
 
     /// Records one request's latency.
     pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {
-        let class = format!("{}xx", status / 100);
-        self.latency
-            .lock()
-            .entry((route.to_string(), class))
-            .or_default()
-            .observe(seconds);
+        let class = status / 100;
+        let mut latency = self.latency.lock();
+        if !latency.contains_key(route) {
+            latency.insert(route.to_string(), BTreeMap::new());
+        }
+        if let Some(by_class) = latency.get_mut(route) {
+            by_class.entry(class).or_default().observe(seconds);
+        }
     }
 
     /// Total spans stored so far.
@@ -211,8 +216,12 @@ impl Metrics {
             out,
             "# HELP hh_http_request_duration_seconds HTTP request latency by route and status class.\n# TYPE hh_http_request_duration_seconds histogram"
         );
-        for ((route, class), h) in self.latency.lock().iter() {
-            let labels = format!("route=\"{}\",status=\"{class}\"", escape(route));
+        let latency = self.latency.lock();
+        let series = latency
+            .iter()
+            .flat_map(|(route, by_class)| by_class.iter().map(move |(class, h)| (route, class, h)));
+        for (route, class, h) in series {
+            let labels = format!("route=\"{}\",status=\"{class}xx\"", escape(route));
             for (bound, count) in LATENCY_BUCKETS.iter().zip(h.buckets.iter()) {
                 let _ = writeln!(
                     out,
@@ -249,15 +258,12 @@ fn escape(label: &str) -> String {
 /// Middleware: times every request under its route template (not its raw
 /// path, which would explode label cardinality).
 pub(crate) async fn track_request(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
+    // `MatchedPath` is a shared string: cloning it does not copy the template.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(req).await;
     metrics.observe_request(
-        &route,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );

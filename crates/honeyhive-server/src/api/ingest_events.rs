@@ -59,12 +59,15 @@ async fn start_session(
     let mut session = bodies::session_start(body, &tenant.project_name)?;
     session.project_id = tenant.project_id.clone();
     session.tenant = tenant.org_id.clone();
+    // The answer is built before the session moves into the write, so the
+    // session is not cloned; it is sent only once the write committed.
+    let answer = event_json(&session, &tenant);
     let batch = WriteBatch {
-        events: vec![session.clone()],
+        events: vec![session],
         ..WriteBatch::default()
     };
     write(&state, &tenant, batch).await?;
-    Ok(Json(event_json(&session, &tenant)))
+    Ok(Json(answer))
 }
 
 async fn create_event(

@@ -25,9 +25,15 @@ pub(crate) mod ingest_otlp;
 mod ops;
 mod sessions;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one reference-counted pointer, so the
+/// per-request clones axum makes (the handler service and the `State`
+/// extractor each clone it) cost one atomic increment instead of one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+/// What [`AppState`] shares; its fields are reached through `Deref`
+/// (`state.store`, `state.metrics`, ...).
+pub struct SharedState {
     /// The store (any backend).
     pub store: Arc<dyn Store>,
     /// Verified API keys.
@@ -40,10 +46,18 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
 impl AppState {
     /// State over `store` with the limits of `config`.
     pub fn new(store: Arc<dyn Store>, config: &ServerConfig) -> AppState {
-        AppState {
+        AppState(Arc::new(SharedState {
             store,
             keys: Arc::new(KeyCache::default()),
             metrics: Arc::new(Metrics::default()),
@@ -52,7 +66,7 @@ impl AppState {
                 config.max_inflight_requests,
             )),
             config: Arc::new(config.clone()),
-        }
+        }))
     }
 }
 
@@ -192,21 +206,35 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        if let Some(content_type) = req.headers().get(header::CONTENT_TYPE)
+            && !is_json_content_type(content_type.to_str().unwrap_or(""))
+        {
             let content_type = content_type.to_str().unwrap_or("").to_ascii_lowercase();
-            if !content_type.contains("json") && !content_type.starts_with("text/plain") {
-                return Err(ApiError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    format!("content type {content_type} is not json"),
-                )
-                .with_hint("send `Content-Type: application/json`"));
-            }
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("content type {content_type} is not json"),
+            )
+            .with_hint("send `Content-Type: application/json`"));
         }
         let bytes = read_body(req, state.config.max_body_bytes).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))
     }
+}
+
+/// Whether a `Content-Type` is accepted as JSON: any type mentioning `json`,
+/// or `text/plain`, ignoring case. Checked without lowercasing a copy, since
+/// every JSON request passes here.
+fn is_json_content_type(content_type: &str) -> bool {
+    let bytes = content_type.as_bytes();
+    let mentions_json = bytes
+        .windows(4)
+        .any(|window| window.eq_ignore_ascii_case(b"json"));
+    let plain_text = bytes
+        .get(..10)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"text/plain"));
+    mentions_json || plain_text
 }
 
 /// Query parameters; a parse failure is a JSON 400.
