@@ -76,9 +76,23 @@ async fn find(
         .ok_or_else(|| ApiError::not_found(format!("{} {id} not found", kind.as_str())))
 }
 
+/// `defaults` overlaid with the stored body and the resource's identity and timestamps.
+fn with_stored_fields(mut defaults: Value, r: &Resource) -> Value {
+    if let Value::Object(out) = &mut defaults {
+        for (k, v) in &r.body {
+            out.insert(k.clone(), v.clone());
+        }
+        out.insert("id".into(), json!(r.id));
+        out.insert("name".into(), json!(r.name));
+        out.insert("created_at".into(), json!(format_datetime_ms(r.created_at)));
+        out.insert("updated_at".into(), json!(format_datetime_ms(r.updated_at)));
+    }
+    defaults
+}
+
 /// A metric as the Python client's `MetricItem` requires it (every required key present).
 fn metric_json(r: &Resource) -> Value {
-    let mut m = json!({
+    let m = json!({
         "name": r.name,
         "type": "PYTHON",
         "criteria": "",
@@ -95,16 +109,7 @@ fn metric_json(r: &Resource) -> Value {
         "child_metrics": null,
         "filters": {"filterArray": []},
     });
-    if let Value::Object(out) = &mut m {
-        for (k, v) in &r.body {
-            out.insert(k.clone(), v.clone());
-        }
-        out.insert("id".into(), json!(r.id));
-        out.insert("name".into(), json!(r.name));
-        out.insert("created_at".into(), json!(format_datetime_ms(r.created_at)));
-        out.insert("updated_at".into(), json!(format_datetime_ms(r.updated_at)));
-    }
-    m
+    with_stored_fields(m, r)
 }
 
 async fn list_metrics(
@@ -253,7 +258,7 @@ async fn run_metric(_tenant: Tenant) -> ApiError {
 }
 
 fn configuration_json(r: &Resource) -> Value {
-    let mut c = json!({
+    let c = json!({
         "type": "LLM",
         "provider": "",
         "parameters": {"call_type": "chat", "model": ""},
@@ -261,16 +266,7 @@ fn configuration_json(r: &Resource) -> Value {
         "tags": [],
         "user_properties": null,
     });
-    if let Value::Object(out) = &mut c {
-        for (k, v) in &r.body {
-            out.insert(k.clone(), v.clone());
-        }
-        out.insert("id".into(), json!(r.id));
-        out.insert("name".into(), json!(r.name));
-        out.insert("created_at".into(), json!(format_datetime_ms(r.created_at)));
-        out.insert("updated_at".into(), json!(format_datetime_ms(r.updated_at)));
-    }
-    c
+    with_stored_fields(c, r)
 }
 
 async fn list_configurations(

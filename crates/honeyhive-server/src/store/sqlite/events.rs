@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use honeyhive_model::{Event, EventType};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 use super::{SqliteStore, backend, keys, now_ms};
@@ -28,10 +28,12 @@ const INSERT_IF_ABSENT: &str = "INSERT INTO events (org_id, project_id, event_id
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
     ON CONFLICT (project_id, event_id) DO NOTHING";
 
-const REPLACE_FIELDS: &str = "UPDATE events SET session_id = ?3, parent_id = ?4, event_type = ?5, \
-    event_name = ?6, source = ?7, start_time = ?8, end_time = ?9, duration = ?10, error = ?11, \
-    config = ?12, inputs = ?13, outputs = ?14, metadata = ?15, metrics = ?16, feedback = ?17, \
-    user_properties = ?18, run_id = ?19 WHERE project_id = ?1 AND event_id = ?2";
+// Numbered like INSERT_IF_ABSENT so both bind the same parameters (`bind_event`);
+// org_id (?1) and ingested_at (?20) are left as they were stored.
+const REPLACE_FIELDS: &str = "UPDATE events SET session_id = ?4, parent_id = ?5, event_type = ?6, \
+    event_name = ?7, source = ?8, start_time = ?9, end_time = ?10, duration = ?11, error = ?12, \
+    config = ?13, inputs = ?14, outputs = ?15, metadata = ?16, metrics = ?17, feedback = ?18, \
+    user_properties = ?19, run_id = ?21 WHERE project_id = ?2 AND event_id = ?3";
 
 pub(crate) fn map_from_text(text: &str) -> Map<String, Value> {
     // A corrupt document must not make the whole row unreadable.
@@ -90,41 +92,10 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-/// Inserts `event` unless its id is already stored; true when inserted.
-fn insert_if_absent(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<bool> {
-    let mut stmt = conn.prepare_cached(INSERT_IF_ABSENT).map_err(backend)?;
-    let changed = stmt
-        .execute(params![
-            tenant.org_id,
-            tenant.project_id,
-            e.event_id,
-            e.session_id,
-            e.parent_id,
-            e.event_type.as_str(),
-            e.event_name,
-            e.source,
-            finite(e.start_time),
-            finite(e.end_time),
-            finite(e.duration),
-            e.error,
-            map_to_text(&e.config),
-            map_to_text(&e.inputs),
-            map_to_text(&e.outputs),
-            map_to_text(&e.metadata),
-            map_to_text(&e.metrics),
-            map_to_text(&e.feedback),
-            map_to_text(&e.user_properties),
-            now_ms(),
-            run_id_of(e),
-        ])
-        .map_err(backend)?;
-    Ok(changed > 0)
-}
-
-/// Overwrites every field of a stored event.
-fn replace_fields(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<()> {
-    let mut stmt = conn.prepare_cached(REPLACE_FIELDS).map_err(backend)?;
+/// Runs `stmt` (INSERT_IF_ABSENT or REPLACE_FIELDS) with the event's 21 parameters.
+fn bind_event(stmt: &mut CachedStatement<'_>, tenant: &Tenant, e: &Event) -> StoreResult<usize> {
     stmt.execute(params![
+        tenant.org_id,
         tenant.project_id,
         e.event_id,
         e.session_id,
@@ -143,9 +114,22 @@ fn replace_fields(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<
         map_to_text(&e.metrics),
         map_to_text(&e.feedback),
         map_to_text(&e.user_properties),
+        now_ms(),
         run_id_of(e),
     ])
-    .map_err(backend)?;
+    .map_err(backend)
+}
+
+/// Inserts `event` unless its id is already stored; true when inserted.
+fn insert_if_absent(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<bool> {
+    let mut stmt = conn.prepare_cached(INSERT_IF_ABSENT).map_err(backend)?;
+    Ok(bind_event(&mut stmt, tenant, e)? > 0)
+}
+
+/// Overwrites every field of a stored event.
+fn replace_fields(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(REPLACE_FIELDS).map_err(backend)?;
+    bind_event(&mut stmt, tenant, e)?;
     Ok(())
 }
 
