@@ -121,11 +121,12 @@ impl EndpointConfig {
     }
 
     fn agent(&self) -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .build()
-            .into()
+        crate::transport::agent(
+            ureq::Agent::config_builder()
+                .timeout_global(Some(self.timeout))
+                .http_status_as_error(false)
+                .build(),
+        )
     }
 
     /// POSTs `body` to `path` until `accept` takes the response, retrying transient

@@ -348,11 +348,12 @@ impl FunctionRunner {
     /// A runner for this spec.
     pub fn new(spec: FunctionSpec) -> FunctionRunner {
         let timeout = Duration::from_secs(spec.timeout_secs.unwrap_or(60));
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            .build()
-            .into();
+        let agent = honeyhive_evals::transport::agent(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(timeout))
+                .build(),
+        );
         FunctionRunner {
             spec,
             agent,

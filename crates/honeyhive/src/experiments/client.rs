@@ -43,14 +43,15 @@ pub(crate) fn resolve_connection(
 
 impl RestClient {
     pub(crate) fn new(api_key: &str, server_url: &str, pool: usize) -> RestClient {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .max_idle_connections(pool.max(4))
-            .max_idle_connections_per_host(pool.max(4))
-            .user_agent(concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = honeyhive_evals::transport::agent(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(60)))
+                .max_idle_connections(pool.max(4))
+                .max_idle_connections_per_host(pool.max(4))
+                .user_agent(concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION")))
+                .build(),
+        );
         RestClient {
             agent,
             base_url: server_url.to_string(),

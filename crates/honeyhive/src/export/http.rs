@@ -33,13 +33,14 @@ const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
 impl HttpClient {
     pub(crate) fn new(config: &ResolvedConfig) -> HttpClient {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(config.export.request_timeout))
-            .max_idle_connections_per_host(4)
-            .user_agent(concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = honeyhive_evals::transport::agent(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(config.export.request_timeout))
+                .max_idle_connections_per_host(4)
+                .user_agent(concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION")))
+                .build(),
+        );
         HttpClient {
             agent,
             base_url: config.server_url.clone(),
