@@ -184,6 +184,38 @@ pub async fn enrichment_merges_into_a_stored_event(store: &dyn Store) {
     assert_eq!(stored.metadata["added"], 1);
     assert_eq!(stored.feedback["rating"], 5);
     assert_eq!(stored.duration, 99.0);
+
+    // A later enrichment changes only what it names: an error and one output.
+    let mut later = Enrichment {
+        event_id: "e1".into(),
+        error: Some("timed out".into()),
+        ..Enrichment::default()
+    };
+    later.outputs.insert("partial".into(), json!("ab"));
+    store
+        .write(
+            &t,
+            WriteBatch {
+                enrichments: vec![later],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("enrich again");
+    let stored = store.get_event(&t, "e1").await.expect("get");
+    assert_eq!(stored.error.as_deref(), Some("timed out"));
+    assert_eq!(stored.outputs["partial"], "ab");
+    assert_eq!(stored.metadata["added"], 1);
+    assert_eq!(stored.feedback["rating"], 5);
+    assert_eq!(stored.duration, 99.0);
+    assert_eq!(
+        (
+            stored.start_time,
+            stored.event_type,
+            stored.session_id.as_str()
+        ),
+        (1.0, EventType::Tool, "s")
+    );
 }
 
 /// Enrichments for an event (or session) not yet stored wait for it.

@@ -28,12 +28,25 @@ const INSERT_IF_ABSENT: &str = "INSERT INTO events (org_id, project_id, event_id
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
     ON CONFLICT (project_id, event_id) DO NOTHING";
 
-// Numbered like INSERT_IF_ABSENT so both bind the same parameters (`bind_event`);
-// org_id (?1) and ingested_at (?20) are left as they were stored.
-const REPLACE_FIELDS: &str = "UPDATE events SET session_id = ?4, parent_id = ?5, event_type = ?6, \
-    event_name = ?7, source = ?8, start_time = ?9, end_time = ?10, duration = ?11, error = ?12, \
-    config = ?13, inputs = ?14, outputs = ?15, metadata = ?16, metrics = ?17, feedback = ?18, \
-    user_properties = ?19, run_id = ?21 WHERE project_id = ?2 AND event_id = ?3";
+// A merge (enrichment, repeated session start) rewrites only the columns it
+// changed. Columns no index covers are set here; a NULL parameter keeps the
+// stored value (`error` is nullable, so it has its own "changed" flag). An
+// UPDATE that names an indexed column rewrites that index's entry even when
+// the value is the same, which made a full-row rewrite cost as much as four
+// index inserts; see `UPDATE_INDEXED_FIELDS` for the rare rest.
+const UPDATE_UNINDEXED_FIELDS: &str = "UPDATE events SET \
+    event_name = COALESCE(?3, event_name), source = COALESCE(?4, source), \
+    end_time = COALESCE(?5, end_time), duration = COALESCE(?6, duration), \
+    error = CASE WHEN ?7 THEN ?8 ELSE error END, \
+    config = COALESCE(?9, config), inputs = COALESCE(?10, inputs), \
+    outputs = COALESCE(?11, outputs), metadata = COALESCE(?12, metadata), \
+    metrics = COALESCE(?13, metrics), feedback = COALESCE(?14, feedback), \
+    user_properties = COALESCE(?15, user_properties) \
+    WHERE project_id = ?1 AND event_id = ?2";
+
+// The columns `events_by_session`, `events_by_time` and `events_by_run` cover.
+const UPDATE_INDEXED_FIELDS: &str = "UPDATE events SET session_id = ?3, parent_id = ?4, \
+    event_type = ?5, start_time = ?6, run_id = ?7 WHERE project_id = ?1 AND event_id = ?2";
 
 pub(crate) fn map_from_text(text: &str) -> Map<String, Value> {
     // A corrupt document must not make the whole row unreadable.
@@ -92,7 +105,7 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-/// Runs `stmt` (INSERT_IF_ABSENT or REPLACE_FIELDS) with the event's 21 parameters.
+/// Runs `stmt` (INSERT_IF_ABSENT) with the event's 21 parameters.
 fn bind_event(stmt: &mut CachedStatement<'_>, tenant: &Tenant, e: &Event) -> StoreResult<usize> {
     stmt.execute(params![
         tenant.org_id,
@@ -126,11 +139,94 @@ fn insert_if_absent(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResul
     Ok(bind_event(&mut stmt, tenant, e)? > 0)
 }
 
-/// Overwrites every field of a stored event.
-fn replace_fields(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<()> {
-    let mut stmt = conn.prepare_cached(REPLACE_FIELDS).map_err(backend)?;
-    bind_event(&mut stmt, tenant, e)?;
+/// Writes what a merge changed in a stored event: `before` as loaded, `after`
+/// as merged. Unchanged columns (and their indexes) are left alone.
+fn update_changed(
+    conn: &Connection,
+    tenant: &Tenant,
+    before: &Event,
+    after: &Event,
+) -> StoreResult<()> {
+    fn changed<'a, T: PartialEq>(before: &T, after: &'a T) -> Option<&'a T> {
+        (before != after).then_some(after)
+    }
+    fn changed_map(before: &Map<String, Value>, after: &Map<String, Value>) -> Option<String> {
+        changed(before, after).map(|m| map_to_text(m).into_owned())
+    }
+    let maps = [
+        (&before.config, &after.config),
+        (&before.inputs, &after.inputs),
+        (&before.outputs, &after.outputs),
+        (&before.metadata, &after.metadata),
+        (&before.metrics, &after.metrics),
+        (&before.feedback, &after.feedback),
+        (&before.user_properties, &after.user_properties),
+    ]
+    .map(|(b, a)| changed_map(b, a));
+    let error_changed = before.error != after.error;
+    conn.prepare_cached(UPDATE_UNINDEXED_FIELDS)
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                tenant.project_id,
+                after.event_id,
+                changed(&before.event_name, &after.event_name),
+                changed(&before.source, &after.source),
+                changed(&before.end_time, &after.end_time)
+                    .copied()
+                    .map(finite),
+                changed(&before.duration, &after.duration)
+                    .copied()
+                    .map(finite),
+                error_changed,
+                after.error,
+                maps[0],
+                maps[1],
+                maps[2],
+                maps[3],
+                maps[4],
+                maps[5],
+                maps[6],
+            ])
+        })
+        .map_err(backend)?;
+    let indexed_changed = before.session_id != after.session_id
+        || before.parent_id != after.parent_id
+        || before.event_type != after.event_type
+        || before.start_time != after.start_time
+        || run_id_of(before) != run_id_of(after);
+    if indexed_changed {
+        conn.prepare_cached(UPDATE_INDEXED_FIELDS)
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    tenant.project_id,
+                    after.event_id,
+                    after.session_id,
+                    after.parent_id,
+                    after.event_type.as_str(),
+                    finite(after.start_time),
+                    run_id_of(after),
+                ])
+            })
+            .map_err(backend)?;
+    }
     Ok(())
+}
+
+/// Loads the stored event `event_id`, merges into it with `merge` and writes
+/// what changed. False when no such event is stored.
+fn merge_into_stored(
+    conn: &Connection,
+    tenant: &Tenant,
+    event_id: &str,
+    merge: impl FnOnce(&mut Event),
+) -> StoreResult<bool> {
+    let Some(before) = load_event(conn, tenant, event_id)? else {
+        return Ok(false);
+    };
+    let mut after = before.clone();
+    merge(&mut after);
+    update_changed(conn, tenant, &before, &after)?;
+    Ok(true)
 }
 
 /// One stored event, without children.
@@ -280,9 +376,7 @@ fn enrichment_from_text(event_id: &str, text: &str) -> Enrichment {
 /// Merges into the stored event, or parks the enrichment until it arrives.
 /// True when applied now.
 fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: Enrichment) -> StoreResult<bool> {
-    if let Some(mut stored) = load_event(conn, tenant, &en.event_id)? {
-        en.apply_to(&mut stored);
-        replace_fields(conn, tenant, &stored)?;
+    if merge_into_stored(conn, tenant, &en.event_id, |stored| en.apply_to(stored))? {
         return Ok(true);
     }
     let pending: Option<String> = conn
@@ -340,12 +434,11 @@ fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> Stor
             })
             .optional()
             .map_err(backend)?;
-        if let Some(text) = pending
-            && let Some(mut stored) = load_event(conn, tenant, event_id)?
-        {
-            enrichment_from_text(event_id, &text).apply_to(&mut stored);
-            replace_fields(conn, tenant, &stored)?;
-            applied += 1;
+        if let Some(text) = pending {
+            let enrichment = enrichment_from_text(event_id, &text);
+            if merge_into_stored(conn, tenant, event_id, |stored| enrichment.apply_to(stored))? {
+                applied += 1;
+            }
         }
     }
     Ok(applied)
@@ -393,18 +486,13 @@ pub(crate) fn apply_batch(
             return Err(StoreError::Invalid("event without event_id".into()));
         }
         if e.event_type == EventType::Session {
-            match load_event(conn, tenant, &e.event_id)? {
-                Some(mut stored) => {
-                    merge_session(&mut stored, e);
-                    replace_fields(conn, tenant, &stored)?;
-                    summary.duplicates += 1;
-                }
-                None => {
-                    insert_if_absent(conn, tenant, e)?;
-                    summary.inserted += 1;
-                    summary.sessions_created += 1;
-                    arrived.push(e.event_id.clone());
-                }
+            if merge_into_stored(conn, tenant, &e.event_id, |stored| merge_session(stored, e))? {
+                summary.duplicates += 1;
+            } else {
+                insert_if_absent(conn, tenant, e)?;
+                summary.inserted += 1;
+                summary.sessions_created += 1;
+                arrived.push(e.event_id.clone());
             }
         } else if insert_if_absent(conn, tenant, e)? {
             summary.inserted += 1;
