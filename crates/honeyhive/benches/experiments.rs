@@ -35,6 +35,36 @@ fn dataset(n: usize) -> Vec<Datapoint> {
         .collect()
 }
 
+/// The server's store commits and committed write jobs so far (from `/metrics`).
+fn store_counters(url: &str) -> (f64, f64, f64) {
+    let text = ureq::get(format!("{url}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("hh_store_commits_total"),
+        value("hh_store_jobs_committed_total"),
+        value("hh_store_commit_seconds_sum"),
+    )
+}
+
+/// Commits since `before`: how many, write jobs grouped per commit, time per commit.
+fn commits_since(url: &str, before: (f64, f64, f64)) -> String {
+    let (commits, jobs, seconds) = store_counters(url);
+    let (commits, jobs, seconds) = (commits - before.0, jobs - before.1, seconds - before.2);
+    format!(
+        "{commits:.0} commits, {:.1} write jobs and {:.2} ms per commit",
+        jobs / commits.max(1.0),
+        seconds * 1000.0 / commits.max(1.0)
+    )
+}
+
 fn check(summary: &EvaluationSummary, n: usize) {
     assert_eq!(summary.datapoints.len(), n);
     assert_eq!(summary.passed.len(), n, "every datapoint passes");
@@ -89,6 +119,7 @@ fn main() {
     // 2. 10 000 × 20 ms at concurrency 64.
     let n = env_usize("HH_BENCH_SLEEP_DATAPOINTS", 10_000);
     let floor = n as f64 / 64.0 * 0.020;
+    let before = store_counters(&url);
     let started = Instant::now();
     let summary = evaluate(|_dp: &Datapoint| {
         std::thread::sleep(Duration::from_millis(20));
@@ -105,10 +136,12 @@ fn main() {
     .expect("sleep run");
     check(&summary, n);
     println!(
-        "sync  {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s)",
-        started.elapsed().as_secs_f64()
+        "sync  {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s); {}",
+        started.elapsed().as_secs_f64(),
+        commits_since(&url, before)
     );
 
+    let before = store_counters(&url);
     let started = Instant::now();
     let summary = evaluate_async(|_dp: Datapoint| async {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -125,8 +158,9 @@ fn main() {
     .expect("async sleep run");
     check(&summary, n);
     println!(
-        "async {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s)",
-        started.elapsed().as_secs_f64()
+        "async {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s); {}",
+        started.elapsed().as_secs_f64(),
+        commits_since(&url, before)
     );
 
     runtime.block_on(server.stop());

@@ -321,7 +321,10 @@ impl EvaluateBuilder {
         let dataset = self.dataset.clone().ok_or(Error::MissingDataset)?;
         let (api_key, server_url) =
             resolve_connection(self.api_key.clone(), self.server_url.clone())?;
-        let client = RestClient::new(&api_key, &server_url, self.max_concurrency);
+        // Every sender lane keeps a connection: a smaller pool would close and reopen
+        // connections on every call.
+        let pool = self.max_concurrency.max(send_lanes(usize::MAX));
+        let client = RestClient::new(&api_key, &server_url, pool);
         let prepared = prepare(&client, dataset)?;
 
         let mut run_id = self
