@@ -25,6 +25,13 @@ fn workspace_root() -> PathBuf {
 }
 
 fn python() -> PathBuf {
+    // Tests of one binary run in parallel: one of them prepares the venv while
+    // the others wait, instead of all creating it at once on a fresh machine.
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(prepare_python).clone()
+}
+
+fn prepare_python() -> PathBuf {
     let root = workspace_root();
     let venv = root.join("target/conformance-venv");
     let py = std::env::var_os("HH_CONFORMANCE_PYTHON")

@@ -109,6 +109,13 @@ impl Drop for ServerProcess {
 /// `HH_CONFORMANCE_PYTHON` if set (`.ci/run` sets it), else a venv under
 /// `target/conformance-venv`, created from `tests/python/requirements.txt` on first use.
 pub fn python() -> PathBuf {
+    // Tests of one binary run in parallel: one of them prepares the venv while
+    // the others wait, instead of all creating it at once on a fresh machine.
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(prepare_python).clone()
+}
+
+fn prepare_python() -> PathBuf {
     if let Some(p) = std::env::var_os("HH_CONFORMANCE_PYTHON") {
         return PathBuf::from(p);
     }
