@@ -67,6 +67,42 @@ impl RestClient {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> crate::Result<Value> {
+        let bytes = match body {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| Error::Http {
+                method,
+                path: path.to_string(),
+                status: None,
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+        let text = self.exchange(method, path, query, bytes.as_deref(), true)?;
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| Error::BadResponse {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// One call with an encoded JSON body whose answer is not needed: the body is
+    /// read past (so the connection is reused) but not parsed.
+    pub(crate) fn send(&self, method: &'static str, path: &str, body: &[u8]) -> crate::Result<()> {
+        self.exchange(method, path, &[], Some(body), false)
+            .map(drop)
+    }
+
+    /// Sends the request with the Python SDK's headers; returns the response text
+    /// when `keep_body`, else reads past it. A non-2xx status is an error.
+    fn exchange(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+        keep_body: bool,
+    ) -> crate::Result<String> {
         let url = format!("{}{}", self.base_url, path);
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -94,40 +130,38 @@ impl RestClient {
             status,
             reason,
         };
-        let bytes = match body {
-            Some(b) => serde_json::to_vec(b).map_err(|e| http_error(None, e.to_string()))?,
-            None => Vec::new(),
-        };
+        let bytes = body.unwrap_or_default();
         let result = match method {
             "GET" => with_headers!(self.agent.get(&url)).call(),
             "PUT" => with_headers!(self.agent.put(&url))
                 .header("Content-Type", "application/json")
-                .send(&bytes[..]),
+                .send(bytes),
             _ => with_headers!(self.agent.post(&url))
                 .header("Content-Type", "application/json")
-                .send(&bytes[..]),
+                .send(bytes),
         };
         let mut response = result.map_err(|e| http_error(None, e.to_string()))?;
         let status = response.status().as_u16();
-        let text = response
+        let success = (200..300).contains(&status);
+        let mut reader = response
             .body_mut()
             .with_config()
             .limit(MAX_RESPONSE_BYTES)
-            .read_to_string()
-            .map_err(|e| http_error(Some(status), e.to_string()))?;
-        if !(200..300).contains(&status) {
+            .reader();
+        let mut text = String::new();
+        let read = if keep_body || !success {
+            std::io::Read::read_to_string(&mut reader, &mut text).map(drop)
+        } else {
+            std::io::copy(&mut reader, &mut std::io::sink()).map(drop)
+        };
+        read.map_err(|e| http_error(Some(status), e.to_string()))?;
+        if !success {
             let snippet: String = text.chars().take(500).collect();
             return Err(http_error(
                 Some(status),
                 format!("http status {status}: {snippet}"),
             ));
         }
-        if text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| Error::BadResponse {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })
+        Ok(text)
     }
 }

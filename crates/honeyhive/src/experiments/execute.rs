@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Datapoint, PreparedDataset};
 use super::evaluator::{eval_result_value, flatten_result};
 use super::runner::{EvaluateBuilder, Progress, Target};
-use super::sender::{Call, Lanes};
+use super::sender::Lanes;
 use super::summary::{
     Aggregate, DatapointResult, EvaluationSummary, parse_metric_details, passed_failed,
 };
@@ -151,16 +152,16 @@ impl RunContext<'_> {
         // of the same request schema) so nothing here waits for the answer.
         self.lanes.send(
             index,
-            Call {
-                method: "POST",
-                path: "/session/start",
-                body: json!({"session": {
-                    "session_name": self.run_name,
-                    "source": "evaluation",
-                    "inputs": inputs,
-                    "metadata": metadata,
-                    "session_id": session_id,
-                }}),
+            "POST",
+            "/session/start",
+            &SessionStart {
+                session: SessionStartFields {
+                    session_name: self.run_name,
+                    source: "evaluation",
+                    inputs: &inputs,
+                    metadata: &metadata,
+                    session_id: &session_id,
+                },
             },
         );
 
@@ -234,23 +235,16 @@ impl RunContext<'_> {
         };
         let duration = started.elapsed();
 
-        let mut update = Map::new();
-        update.insert("event_id".into(), json!(session_id));
-        if let Some(gt) = &dp.ground_truth {
-            update.insert("feedback".into(), json!({"ground_truth": gt}));
-        }
-        if let Some(outputs) = outputs.as_ref().filter(|o| !o.is_null()) {
-            update.insert("outputs".into(), outputs.clone());
-        }
-        if update.len() > 1 {
-            self.lanes.send(
-                index,
-                Call {
-                    method: "PUT",
-                    path: "/events",
-                    body: Value::Object(update),
-                },
-            );
+        let update = SessionUpdate {
+            event_id: &session_id,
+            feedback: dp
+                .ground_truth
+                .as_ref()
+                .map(|ground_truth| Feedback { ground_truth }),
+            outputs: outputs.as_ref().filter(|o| !o.is_null()),
+        };
+        if update.feedback.is_some() || update.outputs.is_some() {
+            self.lanes.send(index, "PUT", "/events", &update);
         }
 
         DatapointResult {
@@ -340,17 +334,41 @@ impl RunContext<'_> {
                     object.insert("parent_id".into(), json!(parent));
                 }
             }
-            self.lanes.send(
-                call.index,
-                Call {
-                    method: "POST",
-                    path: "/events",
-                    body: json!({"event": event}),
-                },
-            );
+            self.lanes
+                .send(call.index, "POST", "/events", &json!({"event": event}));
         }
         Ok(eval_result_value(&result))
     }
+}
+
+/// `POST /session/start`: `{"session": {...}}`, fields in the Python SDK's order.
+#[derive(Serialize)]
+struct SessionStart<'a> {
+    session: SessionStartFields<'a>,
+}
+
+#[derive(Serialize)]
+struct SessionStartFields<'a> {
+    session_name: &'a str,
+    source: &'static str,
+    inputs: &'a Value,
+    metadata: &'a Value,
+    session_id: &'a str,
+}
+
+/// `PUT /events` on the session: its outputs and the ground truth as feedback.
+#[derive(Serialize)]
+struct SessionUpdate<'a> {
+    event_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feedback: Option<Feedback<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outputs: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+struct Feedback<'a> {
+    ground_truth: &'a Value,
 }
 
 /// What evaluators see of the function call beyond its output.

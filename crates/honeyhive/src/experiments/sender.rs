@@ -11,16 +11,16 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, unbounded};
 use parking_lot::Mutex;
-use serde_json::Value;
+use serde::Serialize;
 
 use super::client::RestClient;
 use crate::Error;
 
-/// One queued REST call.
-pub(crate) struct Call {
-    pub(crate) method: &'static str,
-    pub(crate) path: &'static str,
-    pub(crate) body: Value,
+/// One queued REST call, its JSON body already encoded by the datapoint's thread.
+struct Call {
+    method: &'static str,
+    path: &'static str,
+    body: Vec<u8>,
 }
 
 /// What went wrong in the background, reported in the summary.
@@ -28,6 +28,13 @@ pub(crate) struct Call {
 pub(crate) struct SendStats {
     pub(crate) failed: AtomicU64,
     pub(crate) first_error: Mutex<Option<String>>,
+}
+
+impl SendStats {
+    fn record(&self, error: impl FnOnce() -> String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.first_error.lock().get_or_insert_with(error);
+    }
 }
 
 pub(crate) struct Lanes {
@@ -49,12 +56,8 @@ impl Lanes {
                 .name(format!("hh-experiment-send-{index}"))
                 .spawn(move || {
                     for call in rx {
-                        if let Err(e) = client.call(call.method, call.path, &[], Some(&call.body)) {
-                            stats.failed.fetch_add(1, Ordering::Relaxed);
-                            stats
-                                .first_error
-                                .lock()
-                                .get_or_insert_with(|| e.to_string());
+                        if let Err(e) = client.send(call.method, call.path, &call.body) {
+                            stats.record(|| e.to_string());
                         }
                     }
                 })
@@ -69,8 +72,23 @@ impl Lanes {
         })
     }
 
-    /// Queues `call` on the lane of datapoint `index`.
-    pub(crate) fn send(&self, index: usize, call: Call) {
+    /// Queues a JSON call on the lane of datapoint `index`.
+    pub(crate) fn send(
+        &self,
+        index: usize,
+        method: &'static str,
+        path: &'static str,
+        body: &impl Serialize,
+    ) {
+        let body = match serde_json::to_vec(body) {
+            Ok(body) => body,
+            Err(e) => {
+                self.stats
+                    .record(|| format!("{method} {path}: encoding the body: {e}"));
+                return;
+            }
+        };
+        let call = Call { method, path, body };
         let lane = &self.lanes[index % self.lanes.len()];
         if lane.send(call).is_err() {
             // Only when a lane thread died (it never panics on its own); count it.
