@@ -269,78 +269,7 @@ pub(crate) struct CallStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A keep-alive HTTP server answering `{"ok": true}`; counts accepted connections.
-    fn keep_alive_server() -> (String, Arc<AtomicUsize>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = accepted.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                counter.fetch_add(1, Ordering::SeqCst);
-                std::thread::spawn(move || {
-                    let mut writer = stream.try_clone().expect("clone");
-                    let mut reader = BufReader::new(stream);
-                    loop {
-                        let mut length = 0;
-                        loop {
-                            let mut line = String::new();
-                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            let lower = line.to_ascii_lowercase();
-                            if let Some(v) = lower.strip_prefix("content-length:") {
-                                length = v.trim().parse().unwrap_or(0);
-                            }
-                            if line == "\r\n" {
-                                break;
-                            }
-                        }
-                        let mut body = vec![0; length];
-                        if reader.read_exact(&mut body).is_err() {
-                            return;
-                        }
-                        let answer = "{\"ok\":true}";
-                        let response = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                            answer.len()
-                        );
-                        if writer.write_all(response.as_bytes()).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        (url, accepted)
-    }
-
-    #[test]
-    fn calls_to_one_endpoint_reuse_one_connection() {
-        let (url, accepted) = keep_alive_server();
-        // A timeout no other test uses, so this test's agent is its own.
-        let config = EndpointConfig::new(url, "m").timeout(Duration::from_millis(60_001));
-        for _ in 0..3 {
-            let (ok, stats) = config
-                .post_with_retries("/chat/completions", &json!({"x": 1}), |v| {
-                    Ok(v["ok"] == true)
-                })
-                .expect("call");
-            assert!(ok);
-            assert_eq!(stats.attempts, 1);
-        }
-        // A clone of the config (as each evaluator holds) shares the connection too.
-        config
-            .clone()
-            .post_with_retries("/embeddings", &json!({}), |_| Ok(()))
-            .expect("call");
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
-    }
+    use std::collections::HashMap;
 
     #[test]
     fn env_lookup_prefers_specific_then_openai_then_defaults() {

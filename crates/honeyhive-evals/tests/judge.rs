@@ -2,11 +2,12 @@
 //! server (axum on 127.0.0.1:0) that answers with scripted responses, including
 //! malformed verdicts, server errors and rate limits.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -19,6 +20,8 @@ use serde_json::{Value, json};
 struct Script {
     replies: VecDeque<(u16, Value)>,
     requests: Vec<(String, Option<String>, Value)>,
+    /// Client addresses seen: one per connection.
+    peers: HashSet<SocketAddr>,
 }
 
 type Shared = Arc<Mutex<Script>>;
@@ -42,7 +45,7 @@ impl TestServer {
     fn start(replies: Vec<(u16, Value)>) -> Self {
         let script: Shared = Arc::new(Mutex::new(Script {
             replies: replies.into(),
-            requests: Vec::new(),
+            ..Script::default()
         }));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -57,15 +60,16 @@ impl TestServer {
         let app = Router::new()
             .route(
                 "/v1/chat/completions",
-                post(|s, h, b| reply("chat", s, h, b)),
+                post(|p, s, h, b| reply("chat", p, s, h, b)),
             )
             .route(
                 "/v1/embeddings",
-                post(|s, h, b| reply("embeddings", s, h, b)),
+                post(|p, s, h, b| reply("embeddings", p, s, h, b)),
             )
             .with_state(Arc::clone(&script));
         runtime.spawn(async move {
             if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
                 let _ = axum::serve(listener, app).await;
             }
         });
@@ -85,15 +89,21 @@ impl TestServer {
     fn requests(&self) -> Vec<(String, Option<String>, Value)> {
         self.script.lock().unwrap().requests.clone()
     }
+
+    fn connections(&self) -> usize {
+        self.script.lock().unwrap().peers.len()
+    }
 }
 
 async fn reply(
     kind: &str,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(script): State<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> (StatusCode, HeaderMap, String) {
     let mut script = script.lock().unwrap();
+    script.peers.insert(peer);
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -179,6 +189,24 @@ fn json_verdict_scores_passes_and_reports_the_call() {
         "{prompt}"
     );
     assert_eq!(body["messages"], Value::from(call.messages));
+}
+
+#[test]
+fn calls_to_one_endpoint_reuse_one_connection() {
+    let server = TestServer::start(vec![
+        chat("Score: 5/5"),
+        chat("Score: 4/5"),
+        chat("Score: 3/5"),
+    ]);
+    let judge = LlmJudge::new("quality", five_point(), server.endpoint());
+    // A second judge holds its own copy of the endpoint, as each evaluator does.
+    let other = LlmJudge::new("again", five_point(), server.endpoint());
+    let (out, inp) = (json!("x"), json!({}));
+    for judge in [&judge, &judge, &other] {
+        judge.score(&EvalInput::new(&out, &inp)).unwrap();
+    }
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(server.connections(), 1);
 }
 
 #[test]

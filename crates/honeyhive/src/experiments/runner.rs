@@ -54,8 +54,10 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
 /// Background senders for session starts and updates. The server commits
 /// concurrent requests in groups, so more lanes than workers pay off: per-datapoint
 /// calls are short, and the run waits for them all before it completes.
+const MAX_SEND_LANES: usize = 32;
+
 fn send_lanes(datapoints: usize) -> usize {
-    32.min(datapoints.max(1))
+    MAX_SEND_LANES.min(datapoints.max(1))
 }
 
 /// How long the end of a run waits for the tracer to export the run's spans.
@@ -323,7 +325,7 @@ impl EvaluateBuilder {
             resolve_connection(self.api_key.clone(), self.server_url.clone())?;
         // Every sender lane keeps a connection: a smaller pool would close and reopen
         // connections on every call.
-        let pool = self.max_concurrency.max(send_lanes(usize::MAX));
+        let pool = self.max_concurrency.max(MAX_SEND_LANES);
         let client = RestClient::new(&api_key, &server_url, pool);
         let prepared = prepare(&client, dataset)?;
 
