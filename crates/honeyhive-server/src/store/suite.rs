@@ -309,6 +309,41 @@ pub async fn session_events_merge_and_sessions_are_created_on_first_sight(store:
     assert_eq!(tree.session.start_time, 10.0);
     assert_eq!(tree.session.end_time, 60.0, "window widened, not shrunk");
     assert_eq!(tree.events.len(), 1);
+
+    // Later spans widen the window at either end, or leave it as it is.
+    for (id, start, end) in [
+        ("inside", 20.0, 30.0),
+        ("later", 40.0, 90.0),
+        ("earlier", 4.0, 8.0),
+    ] {
+        let mut span = event(id, "s", Some("s"), start, EventType::Tool);
+        span.end_time = end;
+        store
+            .write(
+                &t,
+                WriteBatch {
+                    events: vec![span],
+                    ..WriteBatch::default()
+                },
+            )
+            .await
+            .expect("span");
+        let session = store.session_tree(&t, "s").await.expect("tree").session;
+        let expected = match id {
+            "inside" => (10.0, 60.0),
+            "later" => (10.0, 90.0),
+            _ => (4.0, 90.0),
+        };
+        assert_eq!(
+            (session.start_time, session.end_time),
+            expected,
+            "after {id}"
+        );
+        assert_eq!(session.duration, expected.1 - expected.0, "after {id}");
+    }
+    let tree = store.session_tree(&t, "s").await.expect("tree");
+    let order: Vec<&str> = tree.events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(order, ["earlier", "inside", "later", "e"]);
 }
 
 /// No read or enrichment crosses projects, even with identical ids.

@@ -30,10 +30,11 @@ const INSERT_IF_ABSENT: &str = "INSERT INTO events (org_id, project_id, event_id
 
 // A merge (enrichment, repeated session start) rewrites only the columns it
 // changed. Columns no index covers are set here; a NULL parameter keeps the
-// stored value (`error` is nullable, so it has its own "changed" flag). An
-// UPDATE that names an indexed column rewrites that index's entry even when
-// the value is the same, which made a full-row rewrite cost as much as four
-// index inserts; see `UPDATE_INDEXED_FIELDS` for the rare rest.
+// stored value (`error` and `parent_id` are nullable, so each has its own
+// "changed" flag). An UPDATE that names an indexed column rewrites that
+// index's entry even when the value is the same, which made a full-row
+// rewrite cost as much as four index inserts; see `UPDATE_INDEXED` for the
+// rest.
 const UPDATE_UNINDEXED_FIELDS: &str = "UPDATE events SET \
     event_name = COALESCE(?3, event_name), source = COALESCE(?4, source), \
     end_time = COALESCE(?5, end_time), duration = COALESCE(?6, duration), \
@@ -41,12 +42,31 @@ const UPDATE_UNINDEXED_FIELDS: &str = "UPDATE events SET \
     config = COALESCE(?9, config), inputs = COALESCE(?10, inputs), \
     outputs = COALESCE(?11, outputs), metadata = COALESCE(?12, metadata), \
     metrics = COALESCE(?13, metrics), feedback = COALESCE(?14, feedback), \
-    user_properties = COALESCE(?15, user_properties) \
+    user_properties = COALESCE(?15, user_properties), \
+    parent_id = CASE WHEN ?16 THEN ?17 ELSE parent_id END \
     WHERE project_id = ?1 AND event_id = ?2";
 
-// The columns `events_by_session`, `events_by_time` and `events_by_run` cover.
-const UPDATE_INDEXED_FIELDS: &str = "UPDATE events SET session_id = ?3, parent_id = ?4, \
-    event_type = ?5, start_time = ?6, run_id = ?7 WHERE project_id = ?1 AND event_id = ?2";
+// One statement per indexed column, run only when that column changed, so a
+// change rewrites only the indexes that hold the column: `session_id` is in
+// `events_by_session`, `start_time` in it and `events_by_time`, `event_type`
+// in `events_by_time`, `run_id` in `events_by_run`. (A session first created
+// from a span sighting and then started gains its run id: one index entry, not
+// three.)
+const UPDATE_SESSION_ID: &str =
+    "UPDATE events SET session_id = ?3 WHERE project_id = ?1 AND event_id = ?2";
+const UPDATE_START_TIME: &str =
+    "UPDATE events SET start_time = ?3 WHERE project_id = ?1 AND event_id = ?2";
+const UPDATE_EVENT_TYPE: &str =
+    "UPDATE events SET event_type = ?3 WHERE project_id = ?1 AND event_id = ?2";
+const UPDATE_RUN_ID: &str = "UPDATE events SET run_id = ?3 WHERE project_id = ?1 AND event_id = ?2";
+
+// A span widens its session's window. The end (and the duration) are in no
+// index, so the common case, a later span, rewrites no index entry; the start
+// moves, touching two indexes, only when a span began before the session.
+const WIDEN_SESSION_END: &str = "UPDATE events SET end_time = ?3, duration = ?3 - start_time \
+    WHERE project_id = ?1 AND event_id = ?2 AND ?3 > end_time";
+const WIDEN_SESSION_START: &str = "UPDATE events SET start_time = ?3, duration = end_time - ?3 \
+    WHERE project_id = ?1 AND event_id = ?2 AND ?3 > 0 AND (start_time <= 0 OR ?3 < start_time)";
 
 pub(crate) fn map_from_text(text: &str) -> Map<String, Value> {
     // A corrupt document must not make the whole row unreadable.
@@ -164,6 +184,7 @@ fn update_changed(
     ]
     .map(|(b, a)| changed_map(b, a));
     let error_changed = before.error != after.error;
+    let parent_changed = before.parent_id != after.parent_id;
     conn.prepare_cached(UPDATE_UNINDEXED_FIELDS)
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -186,28 +207,28 @@ fn update_changed(
                 maps[4],
                 maps[5],
                 maps[6],
+                parent_changed,
+                after.parent_id,
             ])
         })
         .map_err(backend)?;
-    let indexed_changed = before.session_id != after.session_id
-        || before.parent_id != after.parent_id
-        || before.event_type != after.event_type
-        || before.start_time != after.start_time
-        || run_id_of(before) != run_id_of(after);
-    if indexed_changed {
-        conn.prepare_cached(UPDATE_INDEXED_FIELDS)
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    tenant.project_id,
-                    after.event_id,
-                    after.session_id,
-                    after.parent_id,
-                    after.event_type.as_str(),
-                    finite(after.start_time),
-                    run_id_of(after),
-                ])
-            })
-            .map_err(backend)?;
+    let set_indexed = |sql: &str, value: &dyn rusqlite::ToSql| {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params![tenant.project_id, after.event_id, value]))
+            .map(drop)
+            .map_err(backend)
+    };
+    if before.session_id != after.session_id {
+        set_indexed(UPDATE_SESSION_ID, &after.session_id)?;
+    }
+    if before.start_time != after.start_time {
+        set_indexed(UPDATE_START_TIME, &finite(after.start_time))?;
+    }
+    if before.event_type != after.event_type {
+        set_indexed(UPDATE_EVENT_TYPE, &after.event_type.as_str())?;
+    }
+    if run_id_of(before) != run_id_of(after) {
+        set_indexed(UPDATE_RUN_ID, &run_id_of(after))?;
     }
     Ok(())
 }
@@ -318,27 +339,19 @@ fn apply_sighting(
     if insert_if_absent(conn, tenant, &session_event_for(tenant, sighting))? {
         return Ok(true);
     }
-    if sighting.start_time.is_none() && sighting.end_time.is_none() {
-        return Ok(false);
+    for (sql, time) in [
+        (WIDEN_SESSION_START, sighting.start_time),
+        (WIDEN_SESSION_END, sighting.end_time),
+    ] {
+        let Some(time) = time.map(finite) else {
+            continue;
+        };
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| {
+                stmt.execute(params![tenant.project_id, sighting.session_id, time])
+            })
+            .map_err(backend)?;
     }
-    let mut stmt = conn
-        .prepare_cached(
-            "UPDATE events SET
-               start_time = CASE WHEN ?3 > 0 AND (start_time <= 0 OR ?3 < start_time) THEN ?3 ELSE start_time END,
-               end_time = CASE WHEN ?4 > end_time THEN ?4 ELSE end_time END,
-               duration = (CASE WHEN ?4 > end_time THEN ?4 ELSE end_time END)
-                        - (CASE WHEN ?3 > 0 AND (start_time <= 0 OR ?3 < start_time) THEN ?3 ELSE start_time END)
-             WHERE project_id = ?1 AND event_id = ?2
-               AND ((?3 > 0 AND (start_time <= 0 OR ?3 < start_time)) OR ?4 > end_time)",
-        )
-        .map_err(backend)?;
-    stmt.execute(params![
-        tenant.project_id,
-        sighting.session_id,
-        finite(sighting.start_time.unwrap_or(0.0)),
-        finite(sighting.end_time.unwrap_or(0.0)),
-    ])
-    .map_err(backend)?;
     Ok(false)
 }
 
