@@ -12,9 +12,10 @@
 //! `HH_BENCH_OVERHEAD_DATAPOINTS` change the sizes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use honeyhive::experiments::{Datapoint, EvaluationSummary, evaluate, evaluate_async};
+use honeyhive::experiments::{Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async};
 use honeyhive_server::testing::TestServer;
 use parking_lot::Mutex;
 use serde_json::json;
@@ -63,6 +64,16 @@ fn commits_since(url: &str, before: (f64, f64, f64)) -> String {
         jobs / commits.max(1.0),
         seconds * 1000.0 / commits.max(1.0)
     )
+}
+
+/// A progress callback that keeps the time of the latest completion since
+/// `started`, in µs: what the run spends after it is draining and summarizing.
+fn last_completion(started: Instant) -> (Arc<AtomicU64>, impl Fn(&Progress) + Send + Sync) {
+    let last = Arc::new(AtomicU64::new(0));
+    let store = last.clone();
+    (last, move |_: &Progress| {
+        store.fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    })
 }
 
 fn check(summary: &EvaluationSummary, n: usize) {
@@ -121,6 +132,7 @@ fn main() {
     let floor = n as f64 / 64.0 * 0.020;
     let before = store_counters(&url);
     let started = Instant::now();
+    let (last_done, seen) = last_completion(started);
     let summary = evaluate(|_dp: &Datapoint| {
         std::thread::sleep(Duration::from_millis(20));
         Ok::<_, String>(json!({"answer": "4"}))
@@ -132,17 +144,20 @@ fn main() {
         Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
     })
     .max_concurrency(64)
+    .on_progress(seen)
     .run()
     .expect("sleep run");
     check(&summary, n);
     println!(
-        "sync  {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s); {}",
+        "sync  {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s), last datapoint done at {:.2} s; {}",
         started.elapsed().as_secs_f64(),
+        last_done.load(Ordering::Relaxed) as f64 / 1e6,
         commits_since(&url, before)
     );
 
     let before = store_counters(&url);
     let started = Instant::now();
+    let (last_done, seen) = last_completion(started);
     let summary = evaluate_async(|_dp: Datapoint| async {
         tokio::time::sleep(Duration::from_millis(20)).await;
         Ok::<_, String>(json!({"answer": "4"}))
@@ -154,12 +169,14 @@ fn main() {
         Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
     })
     .max_concurrency(64)
+    .on_progress(seen)
     .run()
     .expect("async sleep run");
     check(&summary, n);
     println!(
-        "async {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s); {}",
+        "async {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s), last datapoint done at {:.2} s; {}",
         started.elapsed().as_secs_f64(),
+        last_done.load(Ordering::Relaxed) as f64 / 1e6,
         commits_since(&url, before)
     );
 
