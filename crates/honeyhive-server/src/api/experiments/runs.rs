@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use honeyhive_model::Event;
@@ -17,7 +18,7 @@ use super::query::{
 };
 use super::run_result::{
     Aggregation, MetricDefinition, PassRule, RunEvaluation, compare_body, evaluate_run,
-    evaluate_run_events, result_body,
+    evaluate_run_events, result_document,
 };
 use super::{new_id, now_ms};
 use crate::api::ingest_events::event_json;
@@ -388,19 +389,15 @@ async fn run_result(
     tenant: Tenant,
     Path(run_id): Path<String>,
     QueryParams(pairs): QueryParams<Vec<(String, String)>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = qs_tree(&pairs);
     let agg = aggregation(&params)?;
     let filters = parse_filters(params.get("filters"))?;
     let run = state.store.get_run(&tenant, &run_id).await?;
     let defs = metric_definitions(&state, &tenant).await?;
     let eval = evaluate_stored_run(&state, &tenant, &run, &filters, &defs).await?;
-    Ok(Json(result_body(
-        &run,
-        &eval,
-        agg,
-        run_object(&run, &tenant),
-    )))
+    let object = run_object(&run, &tenant);
+    Ok(Json(result_document(&run, &eval, agg, object)).into_response())
 }
 
 async fn compare_runs(
