@@ -76,6 +76,28 @@ fn last_completion(started: Instant) -> (Arc<AtomicU64>, impl Fn(&Progress) + Se
     })
 }
 
+/// Median time of 5 `GET /v1/runs/{run_id}/result` calls, read to the end.
+fn result_millis(url: &str, key: &str, run_id: &str) -> f64 {
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            let body = ureq::get(format!("{url}/v1/runs/{run_id}/result"))
+                .header("Authorization", format!("Bearer {key}"))
+                .call()
+                .expect("result")
+                .body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_vec()
+                .expect("result body");
+            assert!(body.len() > 1000, "a result with every datapoint");
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
 fn check(summary: &EvaluationSummary, n: usize) {
     assert_eq!(summary.datapoints.len(), n);
     assert_eq!(summary.passed.len(), n, "every datapoint passes");
@@ -153,6 +175,10 @@ fn main() {
         started.elapsed().as_secs_f64(),
         last_done.load(Ordering::Relaxed) as f64 / 1e6,
         commits_since(&url, before)
+    );
+    println!(
+        "GET /v1/runs/{{id}}/result of that run: {:.0} ms median of 5 (server answer and transfer, not parsed)",
+        result_millis(&url, &key, &summary.run_id)
     );
 
     let before = store_counters(&url);
