@@ -6,7 +6,8 @@
 //! it can give up on time. At a few thousand small requests a second (an
 //! experiment's session starts and updates) the spawns were most of the client's
 //! CPU. [`agent`] keeps the deadline but resolves an IP address in place and
-//! remembers a host name's addresses for [`RESOLVE_TTL`].
+//! remembers a host name's addresses for [`RESOLVE_TTL`]. Its connections also
+//! send each request's head and body in one write (see `one_write`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use ureq::config::Config;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{Connector, DefaultConnector, NextTimeout};
+
+mod one_write;
+use one_write::OneWriteConnector;
 
 /// How long a host name's resolved addresses are reused.
 pub const RESOLVE_TTL: Duration = Duration::from_secs(60);
@@ -32,7 +36,11 @@ pub const RESOLVE_TTL: Duration = Duration::from_secs(60);
 /// # drop(agent);
 /// ```
 pub fn agent(config: Config) -> ureq::Agent {
-    ureq::Agent::with_parts(config, DefaultConnector::new(), CachingResolver::default())
+    ureq::Agent::with_parts(
+        config,
+        DefaultConnector::new().chain(OneWriteConnector),
+        CachingResolver::default(),
+    )
 }
 
 /// Resolves IP literals without a lookup and caches host names for [`RESOLVE_TTL`].
