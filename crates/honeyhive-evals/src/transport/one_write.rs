@@ -234,6 +234,11 @@ mod tests {
         (port, accepted)
     }
 
+    fn agent_over(connector: impl Connector) -> ureq::Agent {
+        let config = ureq::Agent::config_builder().build();
+        ureq::Agent::with_parts(config, connector, DefaultResolver::default())
+    }
+
     fn post_all(agent: &ureq::Agent, port: u16, sizes: &[usize]) {
         for &size in sizes {
             let body = vec![b'x'; size];
@@ -252,12 +257,10 @@ mod tests {
     fn a_request_leaves_in_one_write_and_the_connection_is_reused() {
         let (port, accepted) = body_length_server();
         let writes = CountWrites::default();
-        let agent = ureq::Agent::with_parts(
-            ureq::Agent::config_builder().build(),
+        let agent = agent_over(
             ().chain(TcpConnector::default())
                 .chain(writes.clone())
                 .chain(OneWriteConnector),
-            DefaultResolver::default(),
         );
         post_all(&agent, port, &[10, 5_000, 0]);
         assert_eq!(writes.0.load(Ordering::SeqCst), 3, "one write per request");
@@ -274,11 +277,7 @@ mod tests {
     fn without_it_head_and_body_are_two_writes() {
         let (port, _) = body_length_server();
         let writes = CountWrites::default();
-        let agent = ureq::Agent::with_parts(
-            ureq::Agent::config_builder().build(),
-            ().chain(TcpConnector::default()).chain(writes.clone()),
-            DefaultResolver::default(),
-        );
+        let agent = agent_over(().chain(TcpConnector::default()).chain(writes.clone()));
         post_all(&agent, port, &[10, 5_000]);
         assert_eq!(writes.0.load(Ordering::SeqCst), 4);
     }
