@@ -7,6 +7,9 @@
 //! 2. 10 000 datapoints whose function sleeps 20 ms, concurrency 64, sync and async;
 //!    wall time of the whole `run()` including run creation, the final flush, run
 //!    completion and the result query (target ≤ 4 s; floor 10 000 / 64 × 20 ms = 3.125 s).
+//!    Each line also says when the last datapoint finished (the rest is draining the
+//!    background session calls, the flush and the result), and `GET /result` of the
+//!    sync run is timed on its own.
 //!
 //! `cargo bench -p honeyhive --bench experiments`; `HH_BENCH_SLEEP_DATAPOINTS` and
 //! `HH_BENCH_OVERHEAD_DATAPOINTS` change the sizes.

@@ -33,8 +33,8 @@ const INSERT_IF_ABSENT: &str = "INSERT INTO events (org_id, project_id, event_id
 // stored value (`error` and `parent_id` are nullable, so each has its own
 // "changed" flag). An UPDATE that names an indexed column rewrites that
 // index's entry even when the value is the same, which made a full-row
-// rewrite cost as much as four index inserts; see `UPDATE_INDEXED` for the
-// rest.
+// rewrite cost as much as four index inserts; the indexed columns have a
+// statement each, below.
 const UPDATE_UNINDEXED_FIELDS: &str = "UPDATE events SET \
     event_name = COALESCE(?3, event_name), source = COALESCE(?4, source), \
     end_time = COALESCE(?5, end_time), duration = COALESCE(?6, duration), \

@@ -67,9 +67,10 @@ const PAGE_SIZE: u32 = 8192;
 /// Ids are random, so every write lands on a random leaf of the primary key and
 /// of each index. Once those b-trees outgrow the cache, writes first read the
 /// page back, from the WAL or the database file (a `pread` each): with 16 MiB
-/// that was a sixth of the writer's CPU in a 23 000-datapoint experiment bench,
-/// and 64 MiB cut the writer's CPU by about a fifth. The cache fills only as
-/// the database grows.
+/// that was a sixth of the writer's CPU in a 23 000-datapoint experiment bench;
+/// with 64 MiB the writer thread's CPU there fell from 5.3–6.1 s to 4.6–4.7 s
+/// (3 alternated runs each; `BENCHMARKS.md`). The cache
+/// fills only as the database grows, so a small store never holds 64 MiB.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
 /// Prepared statements the writer connection keeps.
 const WRITER_STATEMENT_CACHE: usize = 64;
