@@ -388,7 +388,7 @@ fn enrichment_from_text(event_id: &str, text: &str) -> Enrichment {
 
 /// Merges into the stored event, or parks the enrichment until it arrives.
 /// True when applied now.
-fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: Enrichment) -> StoreResult<bool> {
+fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: &Enrichment) -> StoreResult<bool> {
     if merge_into_stored(conn, tenant, &en.event_id, |stored| en.apply_to(stored))? {
         return Ok(true);
     }
@@ -404,10 +404,10 @@ fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: Enrichment) -> Store
     let merged = match pending {
         Some(text) => {
             let mut earlier = enrichment_from_text(&en.event_id, &text);
-            earlier.absorb(en);
+            earlier.absorb(en.clone());
             earlier
         }
-        None => en,
+        None => en.clone(),
     };
     conn.prepare_cached(
         "INSERT INTO pending_enrichments (org_id, project_id, event_id, body, created_at)
@@ -461,20 +461,23 @@ fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> Stor
 pub(crate) fn apply_batch(
     conn: &Connection,
     tenant: &Tenant,
-    batch: WriteBatch,
+    batch: &WriteBatch,
 ) -> StoreResult<WriteSummary> {
     let mut summary = WriteSummary::default();
     let mut arrived: Vec<String> = Vec::new();
 
     // Every session an event names must exist: add implicit sightings for the
     // ones the batch does not already announce, spanning their events' times.
-    let mut sightings: Vec<SessionSighting> = batch.sessions;
-    let announced: HashSet<String> = sightings.iter().map(|s| s.session_id.clone()).collect();
+    let announced: HashSet<&str> = batch
+        .sessions
+        .iter()
+        .map(|s| s.session_id.as_str())
+        .collect();
     let mut implicit: HashMap<&str, SessionSighting> = HashMap::new();
     for e in &batch.events {
         if e.event_type == EventType::Session
             || e.session_id.is_empty()
-            || announced.contains(&e.session_id)
+            || announced.contains(e.session_id.as_str())
         {
             continue;
         }
@@ -492,7 +495,6 @@ pub(crate) fn apply_batch(
             s.end_time = Some(s.end_time.map_or(e.end_time, |t| t.max(e.end_time)));
         }
     }
-    sightings.extend(implicit.into_values());
 
     for e in &batch.events {
         if e.event_id.is_empty() {
@@ -514,7 +516,7 @@ pub(crate) fn apply_batch(
             summary.duplicates += 1;
         }
     }
-    for sighting in &sightings {
+    for sighting in batch.sessions.iter().chain(implicit.values()) {
         if sighting.session_id.is_empty() {
             continue;
         }
@@ -524,7 +526,7 @@ pub(crate) fn apply_batch(
         }
     }
     summary.enriched += apply_pending(conn, tenant, &arrived)?;
-    for en in batch.enrichments {
+    for en in &batch.enrichments {
         if en.event_id.is_empty() {
             return Err(StoreError::Invalid("enrichment without event_id".into()));
         }
@@ -615,7 +617,7 @@ impl EventStore for SqliteStore {
 
     async fn write(&self, tenant: &Tenant, batch: WriteBatch) -> StoreResult<WriteSummary> {
         let tenant = tenant.clone();
-        SqliteStore::write(self, move |conn| apply_batch(conn, &tenant, batch)).await
+        SqliteStore::write(self, move |conn| apply_batch(conn, &tenant, &batch)).await
     }
 
     async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event> {

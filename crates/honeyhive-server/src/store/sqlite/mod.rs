@@ -1,11 +1,14 @@
 //! The embedded SQLite backend: one file in the data directory, WAL mode.
 //!
 //! Writes go through one writer thread that does group commit: it takes every
-//! job queued while the previous commit was running, runs each inside its own
-//! savepoint of one `BEGIN IMMEDIATE` transaction, commits once, and only then
-//! answers each job. A failing job rolls back its own savepoint and does not
-//! affect the others. Reads use a small pool of connections on the blocking
-//! thread pool; WAL lets them run alongside the writer.
+//! job queued while the previous commit was running, runs them all in one
+//! `BEGIN IMMEDIATE` transaction, commits once, and only then answers each job.
+//! A failing job does not affect the others: when one fails, the group is
+//! rolled back and run again with a savepoint per job, and the failing job
+//! rolls back only its own. (Jobs are re-runnable for this; a savepoint per job
+//! on every group cost the writer a copy of each page a job first touched.)
+//! Reads use a small pool of connections on the blocking thread pool; WAL lets
+//! them run alongside the writer.
 //!
 //! Durability: `synchronous=FULL` by default, so a committed transaction has
 //! been fsynced before any request is acknowledged (survives power loss).
@@ -77,13 +80,48 @@ const WRITER_STATEMENT_CACHE: usize = 64;
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
-/// Called once the group's commit finished, with the commit's outcome.
-type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// Runs on the writer thread inside the group transaction.
-type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+/// One write of a group: run inside the group transaction (possibly twice, see
+/// the module doc), then answered with the commit's outcome.
+trait Job: Send {
+    /// Runs the write; false when it failed (its changes are then the caller's
+    /// to roll back).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller once the group's commit finished.
+    fn reply(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+/// A [`Job`] from a closure and the channel its caller waits on.
+struct ClosureJob<T, F> {
+    write: F,
+    outcome: Option<StoreResult<T>>,
+    answer: tokio::sync::oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for ClosureJob<T, F>
+where
+    T: Send,
+    F: FnMut(&Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.write)(conn))) {
+            Ok(outcome) => outcome,
+            Err(_) => Err(backend("write job panicked")),
+        };
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn reply(self: Box<Self>, commit: Result<(), StoreError>) {
+        let outcome = self
+            .outcome
+            .unwrap_or_else(|| Err(backend("write job did not run")));
+        let _ = self.answer.send(commit.and(outcome));
+    }
+}
 
 enum WriterMessage {
-    Job(Job),
+    Job(Box<dyn Job>),
     Stop,
 }
 
@@ -211,19 +249,19 @@ impl SqliteStore {
     /// Runs `f` on the writer thread inside the group-commit transaction and
     /// returns its result once the transaction is committed.
     ///
-    /// `f` runs inside its own savepoint: if it returns `Err`, only its own
-    /// changes are rolled back. `f` must not `BEGIN`/`COMMIT` itself.
+    /// If `f` returns `Err`, only its own changes are rolled back. `f` may run
+    /// twice (see the module doc), each time against the same database state, so
+    /// it must not consume what it writes. `f` must not `BEGIN`/`COMMIT` itself.
     pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |conn: &Connection| -> Reply {
-            let outcome = run_in_savepoint(conn, f);
-            Box::new(move |commit: Result<(), StoreError>| {
-                let _ = tx.send(commit.and(outcome));
-            })
+        let job = Box::new(ClosureJob {
+            write: f,
+            outcome: None,
+            answer: tx,
         });
         self.counters.queue_depth.fetch_add(1, Ordering::Relaxed);
         if self.writer.send(WriterMessage::Job(job)).is_err() {
@@ -296,24 +334,30 @@ fn run_cached(conn: &Connection, sql: &str) -> StoreResult<()> {
         .map_err(backend)
 }
 
-fn run_in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
+/// Runs `job` inside a savepoint of its own; a failure rolls back only its changes.
+fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) -> StoreResult<()> {
     run_cached(conn, "SAVEPOINT job")?;
-    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| f(conn))) {
-        Ok(outcome) => outcome,
-        Err(_) => Err(backend("write job panicked")),
-    };
-    match &outcome {
-        Ok(_) => run_cached(conn, "RELEASE job")?,
-        Err(_) => {
-            // Undo this job only; the rest of the group still commits.
-            run_cached(conn, "ROLLBACK TO job")?;
-            run_cached(conn, "RELEASE job")?;
-        }
+    if job.run(conn) {
+        run_cached(conn, "RELEASE job")
+    } else {
+        run_cached(conn, "ROLLBACK TO job")?;
+        run_cached(conn, "RELEASE job")
     }
-    outcome
+}
+
+/// Runs a group's jobs in the open transaction: all at once, and if one fails,
+/// again from a clean transaction with a savepoint each.
+fn run_group(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> StoreResult<()> {
+    if jobs.iter_mut().all(|job| job.run(conn)) {
+        return Ok(());
+    }
+    // Some errors end the transaction themselves; then there is nothing to undo.
+    let _ = conn.execute_batch("ROLLBACK");
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    for job in jobs.iter_mut() {
+        run_in_savepoint(conn, job.as_mut())?;
+    }
+    Ok(())
 }
 
 fn writer_loop(
@@ -345,15 +389,13 @@ fn writer_loop(
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let message = format!("begin transaction: {e}");
             for job in jobs {
-                // The job never ran; answer it with the failure.
-                let reply = job_reply_without_running(job);
-                reply(Err(backend(&message)));
+                job.reply(Err(backend(&message)));
             }
             continue;
         }
         let count = jobs.len() as u64;
-        let replies: Vec<Reply> = jobs.into_iter().map(|job| job(&conn)).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(backend);
+        let commit = run_group(&conn, &mut jobs)
+            .and_then(|()| conn.execute_batch("COMMIT").map_err(backend));
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -364,24 +406,16 @@ fn writer_loop(
         if commit.is_ok() {
             counters.jobs_committed.fetch_add(count, Ordering::Relaxed);
         }
-        for reply in replies {
+        for job in jobs {
             let outcome = match &commit {
                 Ok(()) => Ok(()),
                 Err(e) => Err(backend(e)),
             };
-            reply(outcome);
+            job.reply(outcome);
         }
     }
     // Fold the WAL back into the main file so a restart opens quickly.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
-}
-
-/// A job that could not run still owes its caller an answer; running it
-/// against a closed transaction would be wrong, so it is dropped, which drops
-/// its reply channel and the caller sees "writer stopped".
-fn job_reply_without_running(job: Job) -> Reply {
-    drop(job);
-    Box::new(|_| {})
 }
 
 /// Milliseconds since the Unix epoch, as HoneyHive stores times.
@@ -414,4 +448,103 @@ pub(crate) fn put_api_key_offline(
     let tenant = keys::put_api_key(&tx, key_hash, project_name)?;
     tx.commit().map_err(backend)?;
     Ok(tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::sync::oneshot::Receiver;
+
+    use super::*;
+
+    type Answer = Receiver<StoreResult<usize>>;
+
+    fn job<F>(write: F) -> (Box<dyn Job>, Answer)
+    where
+        F: FnMut(&Connection) -> StoreResult<usize> + Send + 'static,
+    {
+        let (answer, rx) = tokio::sync::oneshot::channel();
+        let job = ClosureJob {
+            write,
+            outcome: None,
+            answer,
+        };
+        (Box::new(job), rx)
+    }
+
+    /// A job inserting `value`, counting its runs.
+    fn insert(value: i64, runs: &Arc<AtomicUsize>) -> (Box<dyn Job>, Answer) {
+        let runs = runs.clone();
+        job(move |conn| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            conn.execute("INSERT INTO t (v) VALUES (?1)", [value])
+                .map_err(backend)
+        })
+    }
+
+    /// Runs `jobs` as the writer does and returns the table's values.
+    fn commit_group(conn: &Connection, mut jobs: Vec<Box<dyn Job>>) -> Vec<i64> {
+        conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        run_group(conn, &mut jobs).expect("group");
+        conn.execute_batch("COMMIT").expect("commit");
+        for job in jobs {
+            job.reply(Ok(()));
+        }
+        conn.prepare("SELECT v FROM t ORDER BY v")
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+            .expect("values")
+    }
+
+    fn table() -> Connection {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (v INTEGER)")
+            .expect("table");
+        conn
+    }
+
+    #[test]
+    fn a_group_without_failures_runs_each_job_once() {
+        let conn = table();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (a, mut answer_a) = insert(1, &runs);
+        let (b, mut answer_b) = insert(2, &runs);
+        assert_eq!(commit_group(&conn, vec![a, b]), [1, 2]);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(answer_a.try_recv().expect("answered").expect("ok"), 1);
+        assert_eq!(answer_b.try_recv().expect("answered").expect("ok"), 1);
+    }
+
+    #[test]
+    fn a_failing_or_panicking_job_undoes_only_its_own_writes() {
+        let conn = table();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (before, mut answer_before) = insert(1, &runs);
+        let (failing, mut answer_failing) = job(|conn| {
+            conn.execute("INSERT INTO t (v) VALUES (2)", [])
+                .map_err(backend)?;
+            Err(StoreError::Invalid("refused".into()))
+        });
+        let (after, mut answer_after) = insert(3, &runs);
+        let (panicking, mut answer_panicking) = job(|conn| {
+            conn.execute("INSERT INTO t (v) VALUES (4)", [])
+                .map_err(backend)?;
+            panic!("a write job that panics")
+        });
+        let values = commit_group(&conn, vec![before, failing, after, panicking]);
+        assert_eq!(values, [1, 3]);
+        // `before` ran in the first pass and again after the rollback; `after`
+        // only in the second (the first stopped at the failure).
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        assert_eq!(answer_before.try_recv().expect("answered").expect("ok"), 1);
+        assert_eq!(answer_after.try_recv().expect("answered").expect("ok"), 1);
+        assert!(matches!(
+            answer_failing.try_recv().expect("answered"),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            answer_panicking.try_recv().expect("answered"),
+            Err(StoreError::Backend(m)) if m.contains("panicked")
+        ));
+    }
 }
