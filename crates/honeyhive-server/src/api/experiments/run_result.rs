@@ -459,14 +459,8 @@ pub fn run_success(run: &Run, eval: &RunEvaluation) -> bool {
         && eval.datapoints.iter().all(|d| d.passed)
 }
 
-/// The body of `GET /v1/runs/{id}/result` (spec `GetExperimentRunResultResponse`)
-/// as a JSON value; see [`ResultDocument`] for the same body serialized directly.
-pub fn result_body(run: &Run, eval: &RunEvaluation, agg: Aggregation, run_object: Value) -> Value {
-    serde_json::to_value(result_document(run, eval, agg, run_object)).unwrap_or(Value::Null)
-}
-
-/// The body of `GET /v1/runs/{id}/result`, borrowing from the run and its
-/// evaluation.
+/// The body of `GET /v1/runs/{id}/result` (spec `GetExperimentRunResultResponse`),
+/// borrowing from the run and its evaluation.
 ///
 /// A run of 10 000 datapoints answers with about 3 MB of JSON. Built as a
 /// `Value` tree first, its maps, strings and their drop took most of the
@@ -552,7 +546,7 @@ pub fn result_document<'a>(
         .map(|name| {
             let summary = summarize(eval, name);
             let first = summary.values.first();
-            let keys_where = |passed: bool| -> Vec<&'a str> {
+            let metric_keys_where = |passed: bool| -> Vec<&'a str> {
                 summary
                     .values
                     .iter()
@@ -569,8 +563,8 @@ pub fn result_document<'a>(
                 aggregate: aggregate_of(&summary, agg),
                 values: summary.values.iter().map(|m| m.numeric).collect(),
                 datapoints: PassedFailed {
-                    passed: keys_where(true),
-                    failed: keys_where(false),
+                    passed: metric_keys_where(true),
+                    failed: metric_keys_where(false),
                 },
                 passing_range: eval.rules.get(name).map(PassRule::to_json),
             }

@@ -6,6 +6,11 @@ use serde_json::{Value, json};
 use super::*;
 use crate::store::Run;
 
+/// The `/result` body as a JSON value, to index into.
+fn result_body(run: &Run, eval: &RunEvaluation, agg: Aggregation, run_object: Value) -> Value {
+    serde_json::to_value(result_document(run, eval, agg, run_object)).expect("serializes")
+}
+
 fn event(
     id: &str,
     session: &str,
