@@ -212,6 +212,26 @@ impl Metrics {
             "hh_store_commit_seconds_sum {}\nhh_store_commit_seconds_count {}",
             store.commit_seconds_sum, store.commits
         );
+        gauge(
+            &mut out,
+            "hh_store_wal_pages",
+            "Pages in the store's write-ahead log after the last commit.",
+            store.wal_pages as f64,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hh_store_checkpoints_total WAL checkpoints, by the thread that ran them.\n# TYPE hh_store_checkpoints_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "hh_store_checkpoints_total{{thread=\"checkpointer\"}} {}\nhh_store_checkpoints_total{{thread=\"writer\"}} {}",
+            store.checkpoints_background, store.checkpoints_on_writer
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hh_store_checkpoint_seconds_total Time spent in WAL checkpoints.\n# TYPE hh_store_checkpoint_seconds_total counter\nhh_store_checkpoint_seconds_total {}",
+            store.checkpoint_seconds_sum
+        );
         let _ = writeln!(
             out,
             "# HELP hh_http_request_duration_seconds HTTP request latency by route and status class.\n# TYPE hh_http_request_duration_seconds histogram"

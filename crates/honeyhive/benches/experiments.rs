@@ -39,8 +39,9 @@ fn dataset(n: usize) -> Vec<Datapoint> {
         .collect()
 }
 
-/// The server's store commits and committed write jobs so far (from `/metrics`).
-fn store_counters(url: &str) -> (f64, f64, f64) {
+/// The server's store counters (from `/metrics`): commits, committed write jobs,
+/// commit seconds, checkpoints beside the writer, checkpoints on the writer.
+fn store_counters(url: &str) -> [f64; 5] {
     let text = ureq::get(format!("{url}/metrics"))
         .call()
         .ok()
@@ -51,19 +52,22 @@ fn store_counters(url: &str) -> (f64, f64, f64) {
             .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    (
+    [
         value("hh_store_commits_total"),
         value("hh_store_jobs_committed_total"),
         value("hh_store_commit_seconds_sum"),
-    )
+        value("hh_store_checkpoints_total{thread=\"checkpointer\"}"),
+        value("hh_store_checkpoints_total{thread=\"writer\"}"),
+    ]
 }
 
-/// Commits since `before`: how many, write jobs grouped per commit, time per commit.
-fn commits_since(url: &str, before: (f64, f64, f64)) -> String {
-    let (commits, jobs, seconds) = store_counters(url);
-    let (commits, jobs, seconds) = (commits - before.0, jobs - before.1, seconds - before.2);
+/// Commits since `before`: how many, write jobs grouped per commit, time per
+/// commit, and the WAL checkpoints beside and on the writer.
+fn commits_since(url: &str, before: [f64; 5]) -> String {
+    let now = store_counters(url);
+    let [commits, jobs, seconds, beside, on_writer] = std::array::from_fn(|i| now[i] - before[i]);
     format!(
-        "{commits:.0} commits, {:.1} write jobs and {:.2} ms per commit",
+        "{commits:.0} commits, {:.1} write jobs and {:.2} ms per commit, {beside:.0}+{on_writer:.0} checkpoints beside/on the writer",
         jobs / commits.max(1.0),
         seconds * 1000.0 / commits.max(1.0)
     )

@@ -215,6 +215,14 @@ pub struct StoreStats {
     pub commit_seconds_sum: f64,
     /// Write jobs committed since start.
     pub jobs_committed: u64,
+    /// Pages in the write-ahead log after the last commit (SQLite).
+    pub wal_pages: u64,
+    /// WAL checkpoints run beside the writer (SQLite).
+    pub checkpoints_background: u64,
+    /// WAL checkpoints the writer ran itself, the WAL being past its limit (SQLite).
+    pub checkpoints_on_writer: u64,
+    /// Sum of checkpoint durations in seconds, both kinds.
+    pub checkpoint_seconds_sum: f64,
 }
 
 /// Keys, projects, sessions and events: the ingest side.

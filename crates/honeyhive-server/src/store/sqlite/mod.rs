@@ -10,11 +10,15 @@
 //! Reads use a small pool of connections on the blocking thread pool; WAL lets
 //! them run alongside the writer.
 //!
+//! Checkpoints run on a thread of their own (`checkpoint.rs`), so a commit
+//! never waits behind one.
+//!
 //! Durability: `synchronous=FULL` by default, so a committed transaction has
 //! been fsynced before any request is acknowledged (survives power loss).
 //! [`SyncMode::Normal`] is offered for benchmarks: in WAL mode it still
 //! survives a process kill (the commit reached the OS) but not power loss.
 
+mod checkpoint;
 mod events;
 pub(crate) mod experiments;
 mod keys;
@@ -30,6 +34,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{StoreError, StoreResult, StoreStats};
+use checkpoint::{CheckpointCounters, CheckpointPolicy, Checkpoints};
 
 pub(crate) use events::{EVENT_COLUMNS, event_from_row};
 
@@ -48,14 +53,6 @@ pub const DB_FILE_NAME: &str = "honeyhive.db";
 
 /// Most jobs grouped into one commit, so one slow group cannot grow without bound.
 const MAX_JOBS_PER_COMMIT: usize = 256;
-/// WAL pages after which a commit folds the WAL back into the database file.
-///
-/// SQLite's default (1000 pages, 4 MB) made nearly every group commit of a
-/// busy ingest also run a checkpoint: 16% of the server's CPU in profiles,
-/// copying pages that the next commit dirtied again. 10 000 pages (~40 MB of
-/// WAL) lets a checkpoint copy a hot index page once for many commits.
-/// Durability is unchanged: a commit is durable once its WAL frames are synced.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 /// Page size of a new database (an existing one keeps its own: changing it
 /// would need a VACUUM, and both sizes work).
 ///
@@ -132,6 +129,7 @@ struct WriterCounters {
     commits: AtomicU64,
     commit_micros: AtomicU64,
     jobs_committed: AtomicU64,
+    checkpoints: CheckpointCounters,
 }
 
 /// The embedded SQLite store.
@@ -169,6 +167,15 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir` and runs pending migrations.
     pub fn open(data_dir: &Path, sync: SyncMode) -> StoreResult<SqliteStore> {
+        SqliteStore::open_with(data_dir, sync, CheckpointPolicy::default())
+    }
+
+    /// [`SqliteStore::open`] with its own checkpoint thresholds.
+    fn open_with(
+        data_dir: &Path,
+        sync: SyncMode,
+        checkpoint_policy: CheckpointPolicy,
+    ) -> StoreResult<SqliteStore> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| backend(format!("create data dir {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE_NAME);
@@ -183,17 +190,19 @@ impl SqliteStore {
         conn.execute_batch(&format!(
             "PRAGMA page_size={PAGE_SIZE}; PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; \
              PRAGMA busy_timeout=5000; PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA temp_store=MEMORY; \
-             PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES};"
+             PRAGMA journal_size_limit={};",
+            checkpoint::WAL_KEEP_BYTES
         ))
         .map_err(backend)?;
         migrations::run(&mut conn)?;
 
         let counters = Arc::new(WriterCounters::default());
+        let checkpoints = Checkpoints::start(&conn, &path, checkpoint_policy, counters.clone())?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread_counters = counters.clone();
         let handle = std::thread::Builder::new()
             .name("hh-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, thread_counters))
+            .spawn(move || writer_loop(conn, rx, thread_counters, checkpoints))
             .map_err(backend)?;
         Ok(SqliteStore {
             path: path.clone(),
@@ -280,6 +289,10 @@ impl SqliteStore {
             commits: c.commits.load(Ordering::Relaxed),
             commit_seconds_sum: c.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
             jobs_committed: c.jobs_committed.load(Ordering::Relaxed),
+            wal_pages: c.checkpoints.wal_pages.load(Ordering::Relaxed),
+            checkpoints_background: c.checkpoints.background.load(Ordering::Relaxed),
+            checkpoints_on_writer: c.checkpoints.on_writer.load(Ordering::Relaxed),
+            checkpoint_seconds_sum: c.checkpoints.micros.load(Ordering::Relaxed) as f64 / 1e6,
         }
     }
 }
@@ -364,12 +377,21 @@ fn writer_loop(
     conn: Connection,
     rx: crossbeam_channel::Receiver<WriterMessage>,
     counters: Arc<WriterCounters>,
+    mut checkpoints: Checkpoints,
 ) {
     let mut stopping = false;
     while !stopping {
-        let first = match rx.recv() {
+        let received = match checkpoints.idle_timeout() {
+            Some(timeout) => rx.recv_timeout(timeout).map_err(|e| e.is_timeout()),
+            None => rx.recv().map_err(|_| false),
+        };
+        let first = match received {
             Ok(WriterMessage::Job(job)) => job,
-            Ok(WriterMessage::Stop) | Err(_) => break,
+            Err(true) => {
+                checkpoints.idle();
+                continue;
+            }
+            Ok(WriterMessage::Stop) | Err(false) => break,
         };
         let mut jobs = vec![first];
         while jobs.len() < MAX_JOBS_PER_COMMIT {
@@ -406,6 +428,7 @@ fn writer_loop(
         if commit.is_ok() {
             counters.jobs_committed.fetch_add(count, Ordering::Relaxed);
         }
+        checkpoints.after_commit(&conn);
         for job in jobs {
             let outcome = match &commit {
                 Ok(()) => Ok(()),
@@ -414,6 +437,7 @@ fn writer_loop(
             job.reply(outcome);
         }
     }
+    checkpoints.stop();
     // Fold the WAL back into the main file so a restart opens quickly.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
 }
