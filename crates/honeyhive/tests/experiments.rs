@@ -325,6 +325,47 @@ fn no_more_than_max_concurrency_datapoints_run_at_once() {
 }
 
 #[test]
+fn async_runs_keep_max_concurrency_datapoints_in_flight_and_record_panics() {
+    let server = Server::start();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (f, p) = (in_flight.clone(), peak.clone());
+    let mut dataset: Vec<Datapoint> = (0..19).map(|i| Datapoint::new(json!({"i": i}))).collect();
+    dataset.push(Datapoint::new(json!({"mode": "panic"})).id("panic"));
+    let summary = server
+        .connect(evaluate_async(move |dp: Datapoint| {
+            let (f, p) = (f.clone(), p.clone());
+            async move {
+                let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(now, Ordering::SeqCst);
+                // Hold the slot until five run together (bounded, as above).
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while p.load(Ordering::SeqCst) < 5 && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                f.fetch_sub(1, Ordering::SeqCst);
+                if dp.inputs["mode"] == "panic" {
+                    panic!("async bug");
+                }
+                Ok::<_, String>(json!(now))
+            }
+        }))
+        .dataset(dataset)
+        .max_concurrency(5)
+        .run()
+        .expect("run");
+    assert_eq!(peak.load(Ordering::SeqCst), 5);
+    assert_eq!(summary.datapoints.len(), 20);
+    assert_eq!(summary.passed.len(), 19);
+    assert_eq!(summary.failed, ["EXT-panic"]);
+    assert_eq!(
+        summary.datapoints[19].error.as_deref(),
+        Some("panic: async bug")
+    );
+}
+
+#[test]
 fn async_functions_run_without_a_host_runtime() {
     let server = Server::start();
     // This test thread has no tokio runtime; tokio::time needs one, the run brings it.

@@ -6,6 +6,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -19,46 +22,28 @@ use super::summary::{
 };
 use crate::Error;
 use crate::Tracer;
+use crate::span::SpanGuard;
 
-/// The tokio runtime async functions run on.
+/// Where async functions run.
 pub(crate) enum AsyncRuntime {
+    /// The caller's multi-thread runtime: the futures (and whatever they hold,
+    /// clients bound to it) run there, polled from the run's threads.
     Host(tokio::runtime::Handle),
-    Own(Option<tokio::runtime::Runtime>, tokio::runtime::Handle),
+    /// No usable runtime around the call: each polling thread drives a
+    /// current-thread runtime of its own, so a timer or socket wakes the thread
+    /// that polls the future directly, not a runtime worker that then wakes it.
+    PerThread,
 }
 
 impl AsyncRuntime {
-    pub(crate) fn acquire() -> crate::Result<AsyncRuntime> {
-        if let Ok(handle) = tokio::runtime::Handle::try_current()
-            && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-        {
-            return Ok(AsyncRuntime::Host(handle));
-        }
-        // A current-thread host runtime is blocked by this very call, so it could not
-        // drive the futures' timers and I/O: use a runtime of our own.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("hh-experiment-rt")
-            .enable_all()
-            .build()
-            .map_err(Error::ExperimentWorker)?;
-        let handle = runtime.handle().clone();
-        Ok(AsyncRuntime::Own(Some(runtime), handle))
-    }
-
-    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
-        match self {
-            AsyncRuntime::Host(h) | AsyncRuntime::Own(_, h) => h,
-        }
-    }
-}
-
-impl Drop for AsyncRuntime {
-    fn drop(&mut self) {
-        if let AsyncRuntime::Own(runtime, _) = self
-            && let Some(runtime) = runtime.take()
-        {
-            // Dropping a runtime inside an async context panics; this does not.
-            runtime.shutdown_background();
+    pub(crate) fn acquire() -> AsyncRuntime {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                AsyncRuntime::Host(handle)
+            }
+            // A current-thread host runtime is blocked by this very call, so it could
+            // not drive the futures' timers and I/O.
+            _ => AsyncRuntime::PerThread,
         }
     }
 }
@@ -66,7 +51,8 @@ impl Drop for AsyncRuntime {
 pub(crate) struct RunContext<'a> {
     pub(crate) builder: &'a EvaluateBuilder,
     pub(crate) tracer: &'a Tracer,
-    pub(crate) runtime: Option<&'a tokio::runtime::Handle>,
+    /// `Some` for an async function.
+    pub(crate) runtime: Option<&'a AsyncRuntime>,
     pub(crate) lanes: &'a Lanes,
     pub(crate) run_id: &'a str,
     pub(crate) run_name: &'a str,
@@ -84,23 +70,53 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl RunContext<'_> {
-    /// Runs every datapoint on `max_concurrency` worker threads; results in dataset order.
+    /// Runs every datapoint, at most `max_concurrency` at once; results in dataset order.
+    ///
+    /// A sync function gets a worker thread per concurrent datapoint. Async
+    /// functions are polled together, a share of them on each of one thread per
+    /// core: a thread per datapoint would wake twice for every timer or I/O event
+    /// (the runtime's worker, then the blocked thread).
     pub(crate) fn run_all(&self) -> crate::Result<Vec<DatapointResult>> {
         let total = self.dataset.datapoints.len();
         let next = AtomicUsize::new(0);
         let slots: Mutex<Vec<Option<DatapointResult>>> = Mutex::new(vec![None; total]);
-        let workers = self.builder.max_concurrency.min(total.max(1));
+        let concurrency = self.builder.max_concurrency.min(total.max(1));
+        let threads = match self.runtime {
+            Some(_) => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(concurrency),
+            None => concurrency,
+        };
+        let finished = |i: usize, result: DatapointResult| {
+            self.report_progress(&result, total);
+            slots.lock()[i] = Some(result);
+        };
         std::thread::scope(|scope| -> crate::Result<()> {
-            for index in 0..workers {
-                let worker = || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= total {
-                            break;
-                        }
-                        let result = self.run_datapoint(i);
-                        self.report_progress(&result, total);
-                        slots.lock()[i] = Some(result);
+            for index in 0..threads {
+                // This thread's share of the concurrency (async only).
+                let in_flight = concurrency / threads + usize::from(index < concurrency % threads);
+                let (next, finished) = (&next, &finished);
+                let own_runtime = match self.runtime {
+                    Some(AsyncRuntime::PerThread) => Some(
+                        tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(Error::ExperimentWorker)?,
+                    ),
+                    _ => None,
+                };
+                let worker = move || {
+                    let polling = self.poll_datapoints(next, in_flight, finished);
+                    match (self.runtime, own_runtime) {
+                        (Some(AsyncRuntime::Host(handle)), _) => handle.block_on(polling),
+                        (_, Some(runtime)) => runtime.block_on(polling),
+                        _ => loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= total {
+                                break;
+                            }
+                            finished(i, self.run_datapoint(i));
+                        },
                     }
                 };
                 std::thread::Builder::new()
@@ -111,6 +127,30 @@ impl RunContext<'_> {
             Ok(())
         })?;
         Ok(slots.into_inner().into_iter().flatten().collect())
+    }
+
+    /// Keeps `in_flight` async datapoints running until none are left to start.
+    async fn poll_datapoints(
+        &self,
+        next: &AtomicUsize,
+        in_flight: usize,
+        finished: &(impl Fn(usize, DatapointResult) + Sync),
+    ) {
+        let total = self.dataset.datapoints.len();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < in_flight {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                running.push(async move { (i, self.run_datapoint_async(i).await) });
+            }
+            match running.next().await {
+                Some((i, result)) => finished(i, result),
+                None => break,
+            }
+        }
     }
 
     fn report_progress(&self, result: &DatapointResult, total: usize) {
@@ -134,7 +174,94 @@ impl RunContext<'_> {
         }
     }
 
+    /// One datapoint of a sync function, on the calling thread.
     fn run_datapoint(&self, index: usize) -> DatapointResult {
+        let running = self.begin(index);
+        let Target::Sync(function) = &self.builder.target else {
+            let outcome = Err(("Error", "an async function outside an async run".into()));
+            return self.finish(running, outcome, Evaluations::default());
+        };
+        let outcome = {
+            let _cx = running.context.clone().attach();
+            function_outcome(catch_unwind(AssertUnwindSafe(|| function(running.dp))))
+        };
+        let mut evaluations = Evaluations::default();
+        if let Ok(outputs) = &outcome {
+            let call = self.function_call(&running, outputs);
+            let _cx = running.context.clone().attach();
+            for evaluator in &self.builder.evaluators {
+                let result = catch_unwind(AssertUnwindSafe(|| match evaluator.evals_evaluator() {
+                    Some(scorer) => {
+                        let input = eval_input(outputs, running.dp, &call);
+                        self.scored(scorer, &call, scorer.score(&input))
+                    }
+                    None => evaluator.evaluate(
+                        outputs,
+                        &running.dp.inputs,
+                        running.dp.ground_truth.as_ref(),
+                    ),
+                }));
+                evaluations.record(evaluator.name(), result);
+            }
+        }
+        self.finish(running, outcome, evaluations)
+    }
+
+    /// One datapoint of an async function; the function's future and async
+    /// evaluators run in the datapoint's trace context.
+    async fn run_datapoint_async(&self, index: usize) -> DatapointResult {
+        use opentelemetry::context::FutureExt as _;
+
+        let running = self.begin(index);
+        let Target::Async(function) = &self.builder.target else {
+            let outcome = Err(("Error", "a sync function inside an async run".into()));
+            return self.finish(running, outcome, Evaluations::default());
+        };
+        let future = {
+            let _cx = running.context.clone().attach();
+            catch_unwind(AssertUnwindSafe(|| function(running.dp.clone())))
+        };
+        let outcome = match future {
+            Ok(future) => {
+                let future = AssertUnwindSafe(future.with_context(running.context.clone()));
+                function_outcome(future.catch_unwind().await)
+            }
+            Err(payload) => function_outcome(Err(payload)),
+        };
+        let mut evaluations = Evaluations::default();
+        if let Ok(outputs) = &outcome {
+            let call = self.function_call(&running, outputs);
+            for evaluator in &self.builder.evaluators {
+                let result = match evaluator.evals_evaluator() {
+                    Some(scorer) => {
+                        let input = eval_input(outputs, running.dp, &call);
+                        let scoring = scorer
+                            .score_async(input)
+                            .with_context(running.context.clone());
+                        AssertUnwindSafe(scoring)
+                            .catch_unwind()
+                            .await
+                            .map(|result| self.scored(scorer, &call, result))
+                    }
+                    None => {
+                        let _cx = running.context.clone().attach();
+                        catch_unwind(AssertUnwindSafe(|| {
+                            evaluator.evaluate(
+                                outputs,
+                                &running.dp.inputs,
+                                running.dp.ground_truth.as_ref(),
+                            )
+                        }))
+                    }
+                };
+                evaluations.record(evaluator.name(), result);
+            }
+        }
+        self.finish(running, outcome, evaluations)
+    }
+
+    /// Starts a datapoint: queues its session start and opens its chain span.
+    fn begin(&self, index: usize) -> Running<'_> {
         let dp = &self.dataset.datapoints[index];
         let datapoint_id = &self.dataset.datapoint_ids[index];
         let session_id = uuid::Uuid::new_v4().to_string();
@@ -172,68 +299,92 @@ impl RunContext<'_> {
                 format!("session_id={session_id}"),
             )]));
         let started = Instant::now();
-        let (outputs, error, metrics, evaluator_errors) = {
-            let _session = session_cx.attach();
-            let span = self
-                .tracer
-                .span(self.builder.function_name.clone(), "chain");
-            let _span_cx = span.as_ref().map(|s| s.context().clone().attach());
-            if let Some(span) = &span {
-                span.record_flattened("honeyhive_metadata", &metadata);
-                span.record_input("dp", dp);
-            }
-            let function_started = std::time::SystemTime::now();
-            let outcome = self.call_function(dp);
-            let function_ms = function_started
-                .elapsed()
-                .map(|d| d.as_secs_f64() * 1000.0)
-                .unwrap_or(0.0);
-            let mut metrics = Map::new();
-            let mut evaluator_errors = BTreeMap::new();
+        let span = {
+            let _session = session_cx.clone().attach();
+            self.tracer
+                .span(self.builder.function_name.clone(), "chain")
+        };
+        if let Some(span) = &span {
+            span.record_flattened("honeyhive_metadata", &metadata);
+            span.record_input("dp", dp);
+        }
+        let context = match &span {
+            Some(span) => span.context().clone(),
+            None => session_cx,
+        };
+        Running {
+            index,
+            dp,
+            session_id,
+            metadata,
+            inputs,
+            context,
+            span,
+            started,
+            function_started: std::time::SystemTime::now(),
+        }
+    }
+
+    /// The function's call as evaluators see it (duration, inputs, outputs).
+    fn function_call<'r>(&self, running: &'r Running<'_>, outputs: &Value) -> FunctionCall<'r> {
+        let function_ms = running
+            .function_started
+            .elapsed()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
+        FunctionCall {
+            index: running.index,
+            session_id: &running.session_id,
+            parent_event_id: running.span.as_ref().map(|s| span_event_id(s.context())),
+            event: json!({
+                "event_type": "chain",
+                "event_name": self.builder.function_name,
+                "inputs": running.inputs,
+                "outputs": outputs,
+                "metadata": running.metadata,
+                "start_time": unix_ms(running.function_started),
+                "end_time": unix_ms(running.function_started) + function_ms,
+                "duration": function_ms,
+            }),
+        }
+    }
+
+    /// Ends a datapoint: records its scores and output (or error) on the chain
+    /// span, ends the span and queues the session's update.
+    fn finish(
+        &self,
+        running: Running<'_>,
+        outcome: Result<Value, (&'static str, String)>,
+        evaluations: Evaluations,
+    ) -> DatapointResult {
+        let Evaluations { metrics, errors } = evaluations;
+        if let Some(span) = &running.span {
             match &outcome {
                 Ok(outputs) => {
-                    let call = FunctionCall {
-                        index,
-                        session_id: &session_id,
-                        parent_event_id: span.as_ref().map(|s| span_event_id(s.context())),
-                        event: json!({
-                            "event_type": "chain",
-                            "event_name": self.builder.function_name,
-                            "inputs": inputs,
-                            "outputs": outputs,
-                            "metadata": metadata,
-                            "start_time": unix_ms(function_started),
-                            "end_time": unix_ms(function_started) + function_ms,
-                            "duration": function_ms,
-                        }),
-                    };
-                    self.run_evaluators(outputs, dp, &call, &mut metrics, &mut evaluator_errors);
-                    if let Some(span) = &span {
-                        if !metrics.is_empty() {
-                            span.record_flattened("honeyhive_metrics", &metrics);
-                        }
-                        span.record_output(outputs);
+                    if !metrics.is_empty() {
+                        span.record_flattened("honeyhive_metrics", &metrics);
                     }
+                    span.record_output(outputs);
                 }
-                Err((kind, message)) => {
-                    if let Some(span) = &span {
-                        span.record_error(kind, message);
-                    }
-                }
+                Err((kind, message)) => span.record_error(kind, message),
             }
-            match outcome {
-                Ok(outputs) => (Some(outputs), None, metrics, evaluator_errors),
-                Err((kind, message)) => {
-                    let error = if kind == "panic" {
-                        format!("panic: {message}")
-                    } else {
-                        message
-                    };
-                    (None, Some(error), metrics, evaluator_errors)
-                }
-            }
-        };
+        }
+        let Running {
+            dp,
+            session_id,
+            inputs,
+            span,
+            started,
+            index,
+            ..
+        } = running;
+        drop(span);
         let duration = started.elapsed();
+        let (outputs, error) = match outcome {
+            Ok(outputs) => (Some(outputs), None),
+            Err(("panic", message)) => (None, Some(format!("panic: {message}"))),
+            Err((_, message)) => (None, Some(message)),
+        };
 
         let update = SessionUpdate {
             event_id: &session_id,
@@ -248,82 +399,27 @@ impl RunContext<'_> {
         }
 
         DatapointResult {
-            datapoint_id: datapoint_id.clone(),
+            datapoint_id: self.dataset.datapoint_ids[index].clone(),
             session_id,
             inputs,
             ground_truth: dp.ground_truth.clone(),
             outputs,
             error,
             metrics,
-            evaluator_errors,
+            evaluator_errors: errors,
             passed: false,
             duration,
         }
     }
 
-    /// Calls the function; `Err((error type, message))` on error or panic.
-    fn call_function(&self, dp: &Datapoint) -> Result<Value, (&'static str, String)> {
-        let outcome = match (&self.builder.target, self.runtime) {
-            (Target::Sync(f), _) => catch_unwind(AssertUnwindSafe(|| f(dp))),
-            (Target::Async(f), Some(handle)) => catch_unwind(AssertUnwindSafe(|| {
-                use opentelemetry::context::FutureExt;
-                let future = f(dp.clone()).with_current_context();
-                handle.block_on(future)
-            })),
-            (Target::Async(_), None) => Ok(Err("no async runtime available".to_string())),
-        };
-        match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(message)) => Err(("Error", message)),
-            Err(payload) => Err(("panic", panic_message(payload.as_ref()))),
-        }
-    }
-
-    fn run_evaluators(
-        &self,
-        outputs: &Value,
-        dp: &Datapoint,
-        call: &FunctionCall<'_>,
-        metrics: &mut Map<String, Value>,
-        errors: &mut BTreeMap<String, String>,
-    ) {
-        for evaluator in &self.builder.evaluators {
-            let name = evaluator.name();
-            let result = catch_unwind(AssertUnwindSafe(|| match evaluator.evals_evaluator() {
-                Some(scorer) => self.score(scorer, outputs, dp, call),
-                None => evaluator.evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref()),
-            }));
-            match result {
-                Ok(Ok(raw)) => flatten_result(name, &raw, metrics),
-                Ok(Err(e)) => {
-                    errors.insert(name.to_string(), e);
-                }
-                Err(payload) => {
-                    errors.insert(
-                        name.to_string(),
-                        format!("panic: {}", panic_message(payload.as_ref())),
-                    );
-                }
-            }
-        }
-    }
-
-    /// Scores with a honeyhive-evals evaluator (async ones on the run's runtime) and
-    /// records a judge's LLM call as a `model` event under the chain span.
-    fn score(
+    /// A honeyhive-evals evaluator's result as a metric value; a judge's LLM
+    /// call is recorded as a `model` event under the chain span.
+    fn scored(
         &self,
         scorer: &dyn honeyhive_evals::Evaluator,
-        outputs: &Value,
-        dp: &Datapoint,
         call: &FunctionCall<'_>,
+        result: Result<honeyhive_evals::EvalResult, honeyhive_evals::EvalError>,
     ) -> Result<Value, String> {
-        let input = honeyhive_evals::EvalInput::new(outputs, &dp.inputs)
-            .with_ground_truth(dp.ground_truth.as_ref())
-            .with_event(Some(&call.event));
-        let result = match self.runtime {
-            Some(handle) => handle.block_on(scorer.score_async(input)),
-            None => scorer.score(&input),
-        };
         let result = result.map_err(|e| e.to_string())?;
         if let Some(judge_call) = &result.judge_call {
             let mut event = judge_call.to_model_event(scorer.name());
@@ -339,6 +435,66 @@ impl RunContext<'_> {
         }
         Ok(eval_result_value(&result))
     }
+}
+
+/// A datapoint whose function is running: what its end needs.
+struct Running<'d> {
+    index: usize,
+    dp: &'d Datapoint,
+    session_id: String,
+    metadata: Value,
+    inputs: Value,
+    /// The chain span's context (the session's when tracing is off).
+    context: opentelemetry::Context,
+    span: Option<SpanGuard>,
+    started: Instant,
+    function_started: std::time::SystemTime,
+}
+
+/// The evaluators' scores and errors for one datapoint.
+#[derive(Default)]
+struct Evaluations {
+    metrics: Map<String, Value>,
+    errors: BTreeMap<String, String>,
+}
+
+impl Evaluations {
+    /// Records one evaluator's result, error or panic.
+    fn record(&mut self, name: &str, result: std::thread::Result<Result<Value, String>>) {
+        match result {
+            Ok(Ok(raw)) => flatten_result(name, &raw, &mut self.metrics),
+            Ok(Err(e)) => {
+                self.errors.insert(name.to_string(), e);
+            }
+            Err(payload) => {
+                self.errors.insert(
+                    name.to_string(),
+                    format!("panic: {}", panic_message(payload.as_ref())),
+                );
+            }
+        }
+    }
+}
+
+/// The function's result; `Err((error type, message))` on error or panic.
+fn function_outcome(
+    outcome: std::thread::Result<Result<Value, String>>,
+) -> Result<Value, (&'static str, String)> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(message)) => Err(("Error", message)),
+        Err(payload) => Err(("panic", panic_message(payload.as_ref()))),
+    }
+}
+
+fn eval_input<'a>(
+    outputs: &'a Value,
+    dp: &'a Datapoint,
+    call: &'a FunctionCall<'_>,
+) -> honeyhive_evals::EvalInput<'a> {
+    honeyhive_evals::EvalInput::new(outputs, &dp.inputs)
+        .with_ground_truth(dp.ground_truth.as_ref())
+        .with_event(Some(&call.event))
 }
 
 /// `POST /session/start`: `{"session": {...}}`, fields in the Python SDK's order.

@@ -370,13 +370,13 @@ impl EvaluateBuilder {
         let lanes = Lanes::start(&client, send_lanes(prepared.datapoints.len()))?;
         let (results, _runtime) = {
             let runtime = match &self.target {
-                Target::Async(_) => Some(AsyncRuntime::acquire()?),
+                Target::Async(_) => Some(AsyncRuntime::acquire()),
                 Target::Sync(_) => None,
             };
             let ctx = RunContext {
                 builder: &self,
                 tracer: &tracer,
-                runtime: runtime.as_ref().map(AsyncRuntime::handle),
+                runtime: runtime.as_ref(),
                 lanes: &lanes,
                 run_id: &run_id,
                 run_name: &run_name,
