@@ -394,7 +394,7 @@ impl TracerBuilder {
             server_url,
             session_id: self
                 .session_id
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                .unwrap_or_else(crate::record::ids::session_id),
             start_session: self.start_session.unwrap_or(!session_reused),
             disable_batch: match self.disable_batch {
                 Some(v) => v,

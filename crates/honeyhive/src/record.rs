@@ -298,12 +298,25 @@ pub(crate) mod ids {
         }
     }
 
-    /// A non-zero 16-byte trace id.
+    /// A non-zero 16-byte trace id: the time in milliseconds, then random bits.
+    ///
+    /// A span's event id starts with the trace id's first 8 bytes, and a store
+    /// indexes events by id. Random ids land each new event on a random leaf of
+    /// that index; time-first ids land on the last few (as AWS X-Ray's and UUIDv7
+    /// do). The low 8 bytes, which trace-id-ratio sampling reads, stay random.
     pub(crate) fn trace_id() -> [u8; 16] {
+        let millis = super::now_unix_nano() / 1_000_000;
+        let high = (millis << 16) | (next() & 0xffff);
         let mut out = [0u8; 16];
-        out[..8].copy_from_slice(&next().to_be_bytes());
+        out[..8].copy_from_slice(&high.to_be_bytes());
         out[8..].copy_from_slice(&span_id());
         out
+    }
+
+    /// A new session id: a UUIDv7, time first, for the same reason as [`trace_id`]
+    /// (a session's events are indexed by session id).
+    pub(crate) fn session_id() -> String {
+        uuid::Uuid::now_v7().to_string()
     }
 }
 
@@ -317,6 +330,29 @@ mod tests {
             project: None,
             source: Arc::from("dev"),
         })
+    }
+
+    #[test]
+    fn ids_minted_later_sort_later_and_keep_random_low_halves() {
+        let first = ids::trace_id();
+        let first_session = ids::session_id();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let later: Vec<[u8; 16]> = (0..64).map(|_| ids::trace_id()).collect();
+        assert!(later.iter().all(|id| id[..8] > first[..8]));
+        // Sampling reads the low half: it must not repeat between ids.
+        let lows: std::collections::HashSet<&[u8]> = later.iter().map(|id| &id[8..]).collect();
+        assert_eq!(lows.len(), later.len());
+        // The high half starts with the time in milliseconds.
+        let millis = u64::from_be_bytes(later[0][..8].try_into().unwrap()) >> 16;
+        let now = now_unix_nano() / 1_000_000;
+        assert!(now - millis < 60_000, "{millis} vs {now}");
+        assert!(ids::session_id() > first_session);
+        assert_eq!(
+            uuid::Uuid::parse_str(&first_session)
+                .unwrap()
+                .get_version_num(),
+            7
+        );
     }
 
     #[test]

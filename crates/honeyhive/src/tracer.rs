@@ -155,7 +155,7 @@ impl Tracer {
     /// session.in_scope(|| assert_eq!(honeyhive::current_session_id(&tracer), session.session_id()));
     /// ```
     pub fn new_session(&self, name: &str) -> Session {
-        let session_id = uuid::Uuid::new_v4().to_string();
+        let session_id = crate::record::ids::session_id();
         let inner = self.inner();
         if let Some(pipeline) = &inner.pipeline {
             pipeline.control(Control::session_start(&inner.config, name, &session_id));

@@ -264,7 +264,7 @@ impl RunContext<'_> {
     fn begin(&self, index: usize) -> Running<'_> {
         let dp = &self.dataset.datapoints[index];
         let datapoint_id = &self.dataset.datapoint_ids[index];
-        let session_id = uuid::Uuid::new_v4().to_string();
+        let session_id = crate::record::ids::session_id();
         let metadata = json!({
             "run_id": self.run_id,
             "dataset_id": self.dataset.dataset_id,
