@@ -9,6 +9,33 @@ use crate::Error;
 /// Largest response body read (run results of big runs can be large).
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The `User-Agent` of every experiments call.
+pub(crate) const USER_AGENT: &str = concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION"));
+
+/// The headers the Python SDK sends on every call, besides the content type.
+pub(crate) fn python_headers<'a>(
+    authorization: &'a str,
+    timestamp: &'a str,
+) -> [(&'static str, &'a str); 6] {
+    [
+        ("Authorization", authorization),
+        ("Accept", "application/json"),
+        ("hh-client-version", env!("CARGO_PKG_VERSION")),
+        ("hh-client-language", "rust"),
+        ("hh-client-package", "honeyhive"),
+        ("hh-client-timestamp", timestamp),
+    ]
+}
+
+/// `hh-client-timestamp`: nanoseconds since the Unix epoch.
+pub(crate) fn client_timestamp() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+        .to_string()
+}
+
 /// Connection settings shared by the runner and [`super::compare_runs`].
 #[derive(Debug, Clone)]
 pub(crate) struct RestClient {
@@ -49,7 +76,7 @@ impl RestClient {
                 .timeout_global(Some(Duration::from_secs(60)))
                 .max_idle_connections(pool.max(4))
                 .max_idle_connections_per_host(pool.max(4))
-                .user_agent(concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION")))
+                .user_agent(USER_AGENT)
                 .build(),
         );
         RestClient {
@@ -57,6 +84,16 @@ impl RestClient {
             base_url: server_url.to_string(),
             authorization: format!("Bearer {api_key}"),
         }
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The `Authorization` header value.
+    pub(crate) fn authorization(&self) -> &str {
+        &self.authorization
     }
 
     /// One JSON call; returns the parsed response body (`null` when empty).
@@ -76,7 +113,7 @@ impl RestClient {
             })?),
             None => None,
         };
-        let text = self.exchange(method, path, query, bytes.as_deref(), true)?;
+        let text = self.exchange(method, path, query, bytes.as_deref())?;
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
@@ -86,38 +123,23 @@ impl RestClient {
         })
     }
 
-    /// One call with an encoded JSON body whose answer is not needed: the body is
-    /// read past (so the connection is reused) but not parsed.
-    pub(crate) fn send(&self, method: &'static str, path: &str, body: &[u8]) -> crate::Result<()> {
-        self.exchange(method, path, &[], Some(body), false)
-            .map(drop)
-    }
-
-    /// Sends the request with the Python SDK's headers; returns the response text
-    /// when `keep_body`, else reads past it. A non-2xx status is an error.
+    /// Sends the request with the Python SDK's headers; returns the response
+    /// text. A non-2xx status is an error.
     fn exchange(
         &self,
         method: &'static str,
         path: &str,
         query: &[(&str, &str)],
         body: Option<&[u8]>,
-        keep_body: bool,
     ) -> crate::Result<String> {
         let url = format!("{}{}", self.base_url, path);
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            .to_string();
+        let timestamp = client_timestamp();
         macro_rules! with_headers {
             ($request:expr) => {{
-                let mut request = $request
-                    .header("Authorization", &self.authorization)
-                    .header("Accept", "application/json")
-                    .header("hh-client-version", env!("CARGO_PKG_VERSION"))
-                    .header("hh-client-language", "rust")
-                    .header("hh-client-package", "honeyhive")
-                    .header("hh-client-timestamp", &timestamp);
+                let mut request = $request;
+                for (name, value) in python_headers(&self.authorization, &timestamp) {
+                    request = request.header(name, value);
+                }
                 for (k, v) in query {
                     request = request.query(*k, *v);
                 }
@@ -149,12 +171,8 @@ impl RestClient {
             .limit(MAX_RESPONSE_BYTES)
             .reader();
         let mut text = String::new();
-        let read = if keep_body || !success {
-            std::io::Read::read_to_string(&mut reader, &mut text).map(drop)
-        } else {
-            std::io::copy(&mut reader, &mut std::io::sink()).map(drop)
-        };
-        read.map_err(|e| http_error(Some(status), e.to_string()))?;
+        std::io::Read::read_to_string(&mut reader, &mut text)
+            .map_err(|e| http_error(Some(status), e.to_string()))?;
         if !success {
             let snippet: String = text.chars().take(500).collect();
             return Err(http_error(
