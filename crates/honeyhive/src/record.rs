@@ -315,8 +315,17 @@ pub(crate) mod ids {
 
     /// A new session id: a UUIDv7, time first, for the same reason as [`trace_id`]
     /// (a session's events are indexed by session id).
+    ///
+    /// Its random bits come from this thread's generator: `Uuid::now_v7` asks the
+    /// OS (a `getrandom` call) for every id.
     pub(crate) fn session_id() -> String {
-        uuid::Uuid::now_v7().to_string()
+        let millis = super::now_unix_nano() / 1_000_000;
+        let mut random = [0u8; 10];
+        random[..8].copy_from_slice(&next().to_be_bytes());
+        random[8..].copy_from_slice(&next().to_be_bytes()[..2]);
+        uuid::Builder::from_unix_timestamp_millis(millis, &random)
+            .into_uuid()
+            .to_string()
     }
 }
 

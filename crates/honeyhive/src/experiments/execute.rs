@@ -185,22 +185,31 @@ impl RunContext<'_> {
             let _cx = running.context.clone().attach();
             function_outcome(catch_unwind(AssertUnwindSafe(|| function(running.dp))))
         };
+        let function_ms = running.function_ms();
         let mut evaluations = Evaluations::default();
         if let Ok(outputs) = &outcome {
-            let call = self.function_call(&running, outputs);
+            // Built only for honeyhive-evals evaluators, the ones that read it.
+            let mut call = None;
             let _cx = running.context.clone().attach();
             for evaluator in &self.builder.evaluators {
-                let result = catch_unwind(AssertUnwindSafe(|| match evaluator.evals_evaluator() {
+                let result = match evaluator.evals_evaluator() {
                     Some(scorer) => {
-                        let input = eval_input(outputs, running.dp, &call);
-                        self.scored(scorer, &call, scorer.score(&input))
+                        let call = &*call.get_or_insert_with(|| {
+                            self.function_call(&running, outputs, function_ms)
+                        });
+                        catch_unwind(AssertUnwindSafe(|| {
+                            let input = eval_input(outputs, running.dp, call);
+                            self.scored(scorer, call, scorer.score(&input))
+                        }))
                     }
-                    None => evaluator.evaluate(
-                        outputs,
-                        &running.dp.inputs,
-                        running.dp.ground_truth.as_ref(),
-                    ),
-                }));
+                    None => catch_unwind(AssertUnwindSafe(|| {
+                        evaluator.evaluate(
+                            outputs,
+                            &running.dp.inputs,
+                            running.dp.ground_truth.as_ref(),
+                        )
+                    })),
+                };
                 evaluations.record(evaluator.name(), result);
             }
         }
@@ -228,20 +237,24 @@ impl RunContext<'_> {
             }
             Err(payload) => function_outcome(Err(payload)),
         };
+        let function_ms = running.function_ms();
         let mut evaluations = Evaluations::default();
         if let Ok(outputs) = &outcome {
-            let call = self.function_call(&running, outputs);
+            let mut call = None;
             for evaluator in &self.builder.evaluators {
                 let result = match evaluator.evals_evaluator() {
                     Some(scorer) => {
-                        let input = eval_input(outputs, running.dp, &call);
+                        let call = &*call.get_or_insert_with(|| {
+                            self.function_call(&running, outputs, function_ms)
+                        });
+                        let input = eval_input(outputs, running.dp, call);
                         let scoring = scorer
                             .score_async(input)
                             .with_context(running.context.clone());
                         AssertUnwindSafe(scoring)
                             .catch_unwind()
                             .await
-                            .map(|result| self.scored(scorer, &call, result))
+                            .map(|result| self.scored(scorer, call, result))
                     }
                     None => {
                         let _cx = running.context.clone().attach();
@@ -326,12 +339,12 @@ impl RunContext<'_> {
     }
 
     /// The function's call as evaluators see it (duration, inputs, outputs).
-    fn function_call<'r>(&self, running: &'r Running<'_>, outputs: &Value) -> FunctionCall<'r> {
-        let function_ms = running
-            .function_started
-            .elapsed()
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(0.0);
+    fn function_call<'r>(
+        &self,
+        running: &'r Running<'_>,
+        outputs: &Value,
+        function_ms: f64,
+    ) -> FunctionCall<'r> {
         FunctionCall {
             index: running.index,
             session_id: &running.session_id,
@@ -449,6 +462,16 @@ struct Running<'d> {
     span: Option<SpanGuard>,
     started: Instant,
     function_started: std::time::SystemTime,
+}
+
+impl Running<'_> {
+    /// Milliseconds since the function was called.
+    fn function_ms(&self) -> f64 {
+        self.function_started
+            .elapsed()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    }
 }
 
 /// The evaluators' scores and errors for one datapoint.
