@@ -51,9 +51,10 @@ pub struct Progress {
 /// Default number of datapoints run at once (the Python SDK's `max_workers`).
 pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
 
-/// Background senders for session starts and updates. The server commits
-/// concurrent requests in groups, so more lanes than workers pay off: per-datapoint
-/// calls are short, and the run waits for them all before it completes.
+/// Background senders for session starts and updates (queues with a connection
+/// each, on one thread). The server commits concurrent requests in groups, so more
+/// lanes than workers pay off: per-datapoint calls are short, and the run waits
+/// for them all before it completes.
 const MAX_SEND_LANES: usize = 32;
 
 fn send_lanes(datapoints: usize) -> usize {
@@ -323,10 +324,8 @@ impl EvaluateBuilder {
         let dataset = self.dataset.clone().ok_or(Error::MissingDataset)?;
         let (api_key, server_url) =
             resolve_connection(self.api_key.clone(), self.server_url.clone())?;
-        // Every sender lane keeps a connection: a smaller pool would close and reopen
-        // connections on every call.
-        let pool = self.max_concurrency.max(MAX_SEND_LANES);
-        let client = RestClient::new(&api_key, &server_url, pool);
+        // The run's own calls, one at a time (the lanes keep connections of their own).
+        let client = RestClient::new(&api_key, &server_url, 1);
         let prepared = prepare(&client, dataset)?;
 
         let mut run_id = self
