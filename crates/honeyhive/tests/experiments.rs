@@ -294,32 +294,54 @@ fn compare_runs_reports_per_metric_changes_over_common_datapoints() {
     assert!(exact.degraded.is_empty());
 }
 
+/// Datapoints in flight, and the most seen at once.
+#[derive(Clone, Default)]
+struct InFlight(Arc<(AtomicUsize, AtomicUsize)>);
+
+impl InFlight {
+    fn enter(&self) -> usize {
+        let now = self.0.0.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0.1.fetch_max(now, Ordering::SeqCst);
+        now
+    }
+
+    fn leave(&self) {
+        self.0.0.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn peak(&self) -> usize {
+        self.0.1.load(Ordering::SeqCst)
+    }
+
+    /// Whether a datapoint should keep its slot: until `n` ran together, for at
+    /// most 10 s since `entered` (so a broken runner fails the test's peak
+    /// assertion instead of hanging).
+    fn waiting_for(&self, n: usize, entered: Instant) -> bool {
+        self.peak() < n && entered.elapsed() < Duration::from_secs(10)
+    }
+}
+
 #[test]
 fn no_more_than_max_concurrency_datapoints_run_at_once() {
     let server = Server::start();
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let (f, p) = (in_flight.clone(), peak.clone());
+    let in_flight = InFlight::default();
+    let slots = in_flight.clone();
     let dataset: Vec<Datapoint> = (0..12).map(|i| Datapoint::new(json!({"i": i}))).collect();
     let summary = server
         .connect(evaluate(move |_dp: &Datapoint| {
-            let now = f.fetch_add(1, Ordering::SeqCst) + 1;
-            p.fetch_max(now, Ordering::SeqCst);
-            // Hold the slot until three run together (bounded wait, so a broken
-            // runner fails the assertion below instead of hanging).
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while p.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+            let (now, entered) = (slots.enter(), Instant::now());
+            while slots.waiting_for(3, entered) {
                 std::thread::sleep(Duration::from_millis(1));
             }
             std::thread::sleep(Duration::from_millis(5));
-            f.fetch_sub(1, Ordering::SeqCst);
+            slots.leave();
             Ok::<_, String>(json!(now))
         }))
         .dataset(dataset)
         .max_concurrency(3)
         .run()
         .expect("run");
-    assert_eq!(peak.load(Ordering::SeqCst), 3);
+    assert_eq!(in_flight.peak(), 3);
     assert_eq!(summary.datapoints.len(), 12);
     assert_eq!(summary.passed.len(), 12);
 }
@@ -327,24 +349,20 @@ fn no_more_than_max_concurrency_datapoints_run_at_once() {
 #[test]
 fn async_runs_keep_max_concurrency_datapoints_in_flight_and_record_panics() {
     let server = Server::start();
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let (f, p) = (in_flight.clone(), peak.clone());
+    let in_flight = InFlight::default();
+    let slots = in_flight.clone();
     let mut dataset: Vec<Datapoint> = (0..19).map(|i| Datapoint::new(json!({"i": i}))).collect();
     dataset.push(Datapoint::new(json!({"mode": "panic"})).id("panic"));
     let summary = server
         .connect(evaluate_async(move |dp: Datapoint| {
-            let (f, p) = (f.clone(), p.clone());
+            let slots = slots.clone();
             async move {
-                let now = f.fetch_add(1, Ordering::SeqCst) + 1;
-                p.fetch_max(now, Ordering::SeqCst);
-                // Hold the slot until five run together (bounded, as above).
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while p.load(Ordering::SeqCst) < 5 && Instant::now() < deadline {
+                let (now, entered) = (slots.enter(), Instant::now());
+                while slots.waiting_for(5, entered) {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
-                f.fetch_sub(1, Ordering::SeqCst);
+                slots.leave();
                 if dp.inputs["mode"] == "panic" {
                     panic!("async bug");
                 }
@@ -355,7 +373,7 @@ fn async_runs_keep_max_concurrency_datapoints_in_flight_and_record_panics() {
         .max_concurrency(5)
         .run()
         .expect("run");
-    assert_eq!(peak.load(Ordering::SeqCst), 5);
+    assert_eq!(in_flight.peak(), 5);
     assert_eq!(summary.datapoints.len(), 20);
     assert_eq!(summary.passed.len(), 19);
     assert_eq!(summary.failed, ["EXT-panic"]);

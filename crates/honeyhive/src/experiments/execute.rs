@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Datapoint, PreparedDataset};
-use super::evaluator::{eval_result_value, flatten_result};
+use super::evaluator::{ExperimentEvaluator, eval_result_value, flatten_result};
 use super::runner::{EvaluateBuilder, Progress, Target};
 use super::sender::Lanes;
 use super::summary::{
@@ -202,13 +202,7 @@ impl RunContext<'_> {
                             self.scored(scorer, call, scorer.score(&input))
                         }))
                     }
-                    None => catch_unwind(AssertUnwindSafe(|| {
-                        evaluator.evaluate(
-                            outputs,
-                            &running.dp.inputs,
-                            running.dp.ground_truth.as_ref(),
-                        )
-                    })),
+                    None => evaluate_in_place(evaluator.as_ref(), outputs, running.dp),
                 };
                 evaluations.record(evaluator.name(), result);
             }
@@ -258,13 +252,7 @@ impl RunContext<'_> {
                     }
                     None => {
                         let _cx = running.context.clone().attach();
-                        catch_unwind(AssertUnwindSafe(|| {
-                            evaluator.evaluate(
-                                outputs,
-                                &running.dp.inputs,
-                                running.dp.ground_truth.as_ref(),
-                            )
-                        }))
+                        evaluate_in_place(evaluator.as_ref(), outputs, running.dp)
                     }
                 };
                 evaluations.record(evaluator.name(), result);
@@ -497,6 +485,17 @@ impl Evaluations {
             }
         }
     }
+}
+
+/// A sync evaluator's result, or its panic, on the calling thread.
+fn evaluate_in_place(
+    evaluator: &dyn ExperimentEvaluator,
+    outputs: &Value,
+    dp: &Datapoint,
+) -> std::thread::Result<Result<Value, String>> {
+    catch_unwind(AssertUnwindSafe(|| {
+        evaluator.evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref())
+    }))
 }
 
 /// The function's result; `Err((error type, message))` on error or panic.
