@@ -382,16 +382,18 @@ fn writer_loop(
     let mut stopping = false;
     while !stopping {
         let received = match checkpoints.idle_timeout() {
-            Some(timeout) => rx.recv_timeout(timeout).map_err(|e| e.is_timeout()),
-            None => rx.recv().map_err(|_| false),
+            Some(timeout) => match rx.recv_timeout(timeout) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    checkpoints.idle();
+                    continue;
+                }
+                received => received.ok(),
+            },
+            None => rx.recv().ok(),
         };
         let first = match received {
-            Ok(WriterMessage::Job(job)) => job,
-            Err(true) => {
-                checkpoints.idle();
-                continue;
-            }
-            Ok(WriterMessage::Stop) | Err(false) => break,
+            Some(WriterMessage::Job(job)) => job,
+            Some(WriterMessage::Stop) | None => break,
         };
         let mut jobs = vec![first];
         while jobs.len() < MAX_JOBS_PER_COMMIT {
