@@ -79,6 +79,8 @@ impl Lanes {
                     }
                     while lanes.join_next().await.is_some() {}
                 });
+                // Every call is answered; a host lookup still running must not hold us.
+                runtime.shutdown_background();
             })
             .map_err(Error::ExperimentWorker)?;
         Ok(Lanes {
