@@ -69,7 +69,9 @@ pub struct Event {
     pub event_id: String,
     /// The project the event belongs to (filled by the server from the API key).
     pub project_id: String,
-    /// The org (tenant) the event belongs to (filled by the server).
+    /// The org (tenant) the event belongs to (filled by the server). Never
+    /// serialized: the API names the org as `org_id` / `workspace_id`.
+    #[serde(skip_serializing)]
     pub tenant: String,
     /// The session this event is part of; equals `event_id` for a session event.
     pub session_id: String,

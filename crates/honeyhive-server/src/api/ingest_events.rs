@@ -3,8 +3,11 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use honeyhive_model::{Event, EventType};
+use honeyhive_model::{ErrorCode, Event, EventType};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, JsonBody};
@@ -33,7 +36,6 @@ impl From<InvalidBody> for ApiError {
 pub(crate) fn event_json(event: &Event, tenant: &Tenant) -> Value {
     let mut value = serde_json::to_value(event).unwrap_or_else(|_| json!({}));
     if let Value::Object(map) = &mut value {
-        map.remove("tenant");
         map.insert("org_id".into(), Value::String(tenant.org_id.clone()));
         map.insert("workspace_id".into(), Value::String(tenant.org_id.clone()));
         map.insert(
@@ -51,23 +53,44 @@ async fn write(state: &AppState, tenant: &Tenant, batch: WriteBatch) -> Result<(
     Ok(())
 }
 
+/// An event as [`event_json`] shows it, serialized straight from the event
+/// (whose `project_id` must already be the tenant's): no `Value` tree.
+#[derive(Serialize)]
+struct EventAnswer<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    org_id: &'a str,
+    workspace_id: &'a str,
+}
+
+impl<'a> EventAnswer<'a> {
+    fn new(event: &'a Event, tenant: &'a Tenant) -> EventAnswer<'a> {
+        EventAnswer {
+            event,
+            org_id: &tenant.org_id,
+            workspace_id: &tenant.org_id,
+        }
+    }
+}
+
 async fn start_session(
     State(state): State<AppState>,
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut session = bodies::session_start(body, &tenant.project_name)?;
     session.project_id = tenant.project_id.clone();
     session.tenant = tenant.org_id.clone();
-    // The answer is built before the session moves into the write, so the
+    // The answer is encoded before the session moves into the write, so the
     // session is not cloned; it is sent only once the write committed.
-    let answer = event_json(&session, &tenant);
+    let answer = serde_json::to_vec(&EventAnswer::new(&session, &tenant))
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("encoding the session: {e}")))?;
     let batch = WriteBatch {
         events: vec![session],
         ..WriteBatch::default()
     };
     write(&state, &tenant, batch).await?;
-    Ok(Json(answer))
+    Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response())
 }
 
 async fn create_event(
@@ -178,4 +201,42 @@ async fn update_event(
         // False when the event has not arrived yet: the update is kept and applied on arrival.
         "applied": summary.enriched > 0,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_start_answer_is_event_json_without_the_value_tree() {
+        let tenant = Tenant {
+            org_id: "org-1".into(),
+            project_id: "project-1".into(),
+            project_name: "demo".into(),
+        };
+        let body = json!({"session": {
+            "session_name": "run",
+            "source": "evaluation",
+            "session_id": "0194f7a2-0000-7000-8000-000000000001",
+            "inputs": {"q": "what is 2 + 2?", "n": 2.5},
+            "metadata": {"run_id": "r1", "datapoint_id": "d1"},
+            "user_properties": {"plan": "pro"},
+        }});
+        let mut session = bodies::session_start(body, &tenant.project_name).expect("body");
+        session.project_id = tenant.project_id.clone();
+        session.tenant = tenant.org_id.clone();
+
+        let bytes = serde_json::to_vec(&EventAnswer::new(&session, &tenant)).expect("encode");
+        let direct: Value = serde_json::from_slice(&bytes).expect("json");
+        let expected = event_json(&session, &tenant);
+        assert_eq!(direct, expected);
+        let keys = |v: &Value| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(
+            keys(&direct),
+            keys(&expected),
+            "same fields in the same order"
+        );
+        assert_eq!(direct["workspace_id"], "org-1");
+        assert!(direct.get("tenant").is_none());
+    }
 }
