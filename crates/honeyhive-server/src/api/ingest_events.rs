@@ -32,12 +32,12 @@ impl From<InvalidBody> for ApiError {
     }
 }
 
-/// The event as the API shows it, with its tenancy ids.
+/// The event as the API shows it, with its tenancy ids ([`EventAnswer`] as a
+/// `Value`, its `project_id` the tenant's).
 pub(crate) fn event_json(event: &Event, tenant: &Tenant) -> Value {
-    let mut value = serde_json::to_value(event).unwrap_or_else(|_| json!({}));
+    let mut value =
+        serde_json::to_value(EventAnswer::new(event, tenant)).unwrap_or_else(|_| json!({}));
     if let Value::Object(map) = &mut value {
-        map.insert("org_id".into(), Value::String(tenant.org_id.clone()));
-        map.insert("workspace_id".into(), Value::String(tenant.org_id.clone()));
         map.insert(
             "project_id".into(),
             Value::String(tenant.project_id.clone()),
@@ -53,8 +53,9 @@ async fn write(state: &AppState, tenant: &Tenant, batch: WriteBatch) -> Result<(
     Ok(())
 }
 
-/// An event as [`event_json`] shows it, serialized straight from the event
-/// (whose `project_id` must already be the tenant's): no `Value` tree.
+/// An event as the API shows it: its fields, then the org as `org_id` and
+/// `workspace_id`. Serialized straight from the event, no `Value` tree; the
+/// event's `project_id` must already be the tenant's (see [`event_json`]).
 #[derive(Serialize)]
 struct EventAnswer<'a> {
     #[serde(flatten)]

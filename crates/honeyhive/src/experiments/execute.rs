@@ -105,24 +105,23 @@ impl RunContext<'_> {
                     ),
                     _ => None,
                 };
-                let worker = move || {
-                    let polling = self.poll_datapoints(next, in_flight, finished);
-                    match (self.runtime, own_runtime) {
-                        (Some(AsyncRuntime::Host(handle)), _) => handle.block_on(polling),
-                        (_, Some(runtime)) => {
-                            runtime.block_on(polling);
-                            // Dropping would wait for any `spawn_blocking` task a
-                            // function left running; the run is done with them.
-                            runtime.shutdown_background();
-                        }
-                        _ => loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= total {
-                                break;
-                            }
-                            finished(i, self.run_datapoint(i));
-                        },
+                let worker = move || match (self.runtime, own_runtime) {
+                    (Some(AsyncRuntime::Host(handle)), _) => {
+                        handle.block_on(self.poll_datapoints(next, in_flight, finished));
                     }
+                    (_, Some(runtime)) => {
+                        runtime.block_on(self.poll_datapoints(next, in_flight, finished));
+                        // Dropping would wait for any `spawn_blocking` task a
+                        // function left running; the run is done with them.
+                        runtime.shutdown_background();
+                    }
+                    _ => loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= total {
+                            break;
+                        }
+                        finished(i, self.run_datapoint(i));
+                    },
                 };
                 std::thread::Builder::new()
                     .name(format!("hh-experiment-{index}"))

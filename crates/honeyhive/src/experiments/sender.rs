@@ -127,15 +127,15 @@ impl Lanes {
 
 /// Where the lanes connect, and the headers every call carries.
 struct Target {
-    tls: bool,
     host: String,
     port: u16,
     /// The base URL's path, prefixed to each call's path.
     prefix: String,
     authority: String,
     authorization: String,
+    /// Only for an https target.
     #[cfg(feature = "tls")]
-    tls_config: Arc<rustls::ClientConfig>,
+    tls_config: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Target {
@@ -152,7 +152,6 @@ impl Target {
             return Err(invalid("https needs the SDK's `tls` feature"));
         }
         Ok(Target {
-            tls,
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
@@ -162,7 +161,7 @@ impl Target {
             authority: authority.to_string(),
             authorization: client.authorization().to_string(),
             #[cfg(feature = "tls")]
-            tls_config: tls_config(),
+            tls_config: tls.then(tls_config),
         })
     }
 
@@ -171,17 +170,15 @@ impl Target {
             .await
             .map_err(|e| format!("connecting to {}: {e}", self.authority))?;
         let _ = tcp.set_nodelay(true);
-        if self.tls {
-            #[cfg(feature = "tls")]
-            {
-                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
-                    .map_err(|e| format!("{}: {e}", self.host))?;
-                let stream = tokio_rustls::TlsConnector::from(self.tls_config.clone())
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| format!("TLS with {}: {e}", self.authority))?;
-                return handshake(stream).await;
-            }
+        #[cfg(feature = "tls")]
+        if let Some(tls_config) = &self.tls_config {
+            let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                .map_err(|e| format!("{}: {e}", self.host))?;
+            let stream = tokio_rustls::TlsConnector::from(tls_config.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS with {}: {e}", self.authority))?;
+            return handshake(stream).await;
         }
         handshake(tcp).await
     }
