@@ -64,8 +64,9 @@ const MAX_JOBS_PER_COMMIT: usize = 256;
 const PAGE_SIZE: u32 = 8192;
 /// The writer connection's page cache, in KiB (SQLite's negative `cache_size`).
 ///
-/// Ids are random, so every write lands on a random leaf of the primary key and
-/// of each index. Once those b-trees outgrow the cache, writes first read the
+/// Ids from most clients are random (the Python SDK's UUIDv4; this SDK's are
+/// time-first), so a write lands on a random leaf of the primary key and of
+/// each index. Once those b-trees outgrow the cache, writes first read the
 /// page back, from the WAL or the database file (a `pread` each): with 16 MiB
 /// that was a sixth of the writer's CPU in a 23 000-datapoint experiment bench;
 /// with 64 MiB the writer thread's CPU there fell from 5.3–6.1 s to 4.6–4.7 s
