@@ -234,6 +234,11 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP hh_store_wal_shrinks_total Times an idle store cut its grown write-ahead log file back.\n# TYPE hh_store_wal_shrinks_total counter\nhh_store_wal_shrinks_total {}",
+            store.wal_shrinks
+        );
+        let _ = writeln!(
+            out,
             "# HELP hh_http_request_duration_seconds HTTP request latency by route and status class.\n# TYPE hh_http_request_duration_seconds histogram"
         );
         let latency = self.latency.lock();

@@ -223,6 +223,8 @@ pub struct StoreStats {
     pub checkpoints_on_writer: u64,
     /// Sum of checkpoint durations in seconds, both kinds.
     pub checkpoint_seconds_sum: f64,
+    /// Times an idle store cut its grown WAL file back (SQLite).
+    pub wal_shrinks: u64,
 }
 
 /// Keys, projects, sessions and events: the ingest side.

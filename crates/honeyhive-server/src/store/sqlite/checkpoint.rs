@@ -19,6 +19,16 @@
 //! - under unbroken load the WAL is bounded: past [`CheckpointPolicy::wal_limit_pages`]
 //!   the writer copies each step itself again, as SQLite's autocheckpoint did,
 //!   so commits slow down to the pace the disk takes them.
+//!
+//! Starting over does not shrink the WAL file (no `journal_size_limit`): the
+//! next commits overwrite it in place. With a limit, the first commit after a
+//! burst truncated the file on the writer thread, and dropping a 300 MB WAL
+//! from the page cache, waiting for its writeback, held that commit and every
+//! one queued behind it for 150 ms (`BENCHMARKS.md`). A file grown past
+//! [`CheckpointPolicy::keep_pages`] is cut back by the checkpointer instead,
+//! once the writer has been idle for [`CheckpointPolicy::shrink_after`] more;
+//! if anything reads or writes just then, it gives up and tries after the next
+//! burst.
 
 use std::cell::Cell;
 use std::path::Path;
@@ -44,6 +54,11 @@ pub(crate) struct CheckpointPolicy {
     pub(crate) wal_limit_pages: u32,
     /// A writer idle this long hands the rest of the WAL to the checkpointer.
     pub(crate) idle_after: Duration,
+    /// WAL pages the file may keep while the store is idle.
+    pub(crate) keep_pages: u32,
+    /// After the idle hand-over, a writer idle this much longer has the
+    /// checkpointer cut a WAL file past `keep_pages` back to nothing.
+    pub(crate) shrink_after: Duration,
 }
 
 impl Default for CheckpointPolicy {
@@ -52,17 +67,16 @@ impl Default for CheckpointPolicy {
             every_pages: 10_000,
             // 512 MiB at 8 KiB. A 10 000-datapoint experiment writes about 40 000
             // pages without a pause; at a 40 000 limit the writer still ran one
-            // checkpoint in each such run. The file shrinks back to
-            // `WAL_KEEP_BYTES` once the WAL starts over.
+            // checkpoint in each such run. An idle store gives the space
+            // back (`keep_pages`).
             wal_limit_pages: 64_000,
             idle_after: Duration::from_secs(1),
+            // 64 MiB at 8 KiB.
+            keep_pages: 8192,
+            shrink_after: Duration::from_secs(10),
         }
     }
 }
-
-/// Size the WAL file is cut back to when it starts over (`journal_size_limit`),
-/// so a burst's WAL does not keep its disk space.
-pub(super) const WAL_KEEP_BYTES: u64 = 64 * 1024 * 1024;
 
 thread_local! {
     /// Pages in the WAL after the last commit on this thread's connection.
@@ -88,17 +102,30 @@ pub(super) struct CheckpointCounters {
     pub(super) on_writer: AtomicU64,
     /// Time in checkpoints, both kinds.
     pub(super) micros: AtomicU64,
+    /// Times an idle store cut its WAL file back.
+    pub(super) shrinks: AtomicU64,
+}
+
+/// What the writer asks of the checkpointer.
+enum Request {
+    /// Copy what the WAL holds (`PASSIVE`: never waits, never blocks a commit).
+    Copy,
+    /// Copy everything and truncate the WAL file, unless anyone is reading or
+    /// writing (`TRUNCATE` without a busy handler).
+    Shrink,
 }
 
 /// The writer's side: decides after each commit, hands the copying over.
 pub(super) struct Checkpoints {
     policy: CheckpointPolicy,
-    requests: Option<crossbeam_channel::Sender<()>>,
+    requests: Option<crossbeam_channel::Sender<Request>>,
     busy: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<WriterCounters>,
     /// WAL pages when the checkpointer was last asked to copy.
     requested_at: u32,
+    /// The most pages the WAL held since it was last cut back.
+    peak_pages: u32,
 }
 
 impl Checkpoints {
@@ -115,27 +142,20 @@ impl Checkpoints {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(backend)?;
+        // No busy handler: a passive checkpoint never waits anyway, and a
+        // shrink must give up at once rather than hold back commits.
         checkpoint_conn
-            .execute_batch("PRAGMA busy_timeout=5000;")
+            .busy_timeout(Duration::ZERO)
             .map_err(backend)?;
-        let (requests, received) = crossbeam_channel::bounded::<()>(1);
+        let (requests, received) = crossbeam_channel::bounded::<Request>(1);
         let busy = Arc::new(AtomicBool::new(false));
         let thread_busy = busy.clone();
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name("hh-sqlite-ckpt".into())
             .spawn(move || {
-                for () in received {
-                    let started = Instant::now();
-                    if let Err(e) = checkpoint_conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)")
-                    {
-                        tracing::warn!(error = %e, "background WAL checkpoint failed");
-                    }
-                    let counters = &thread_counters.checkpoints;
-                    counters.background.fetch_add(1, Ordering::Relaxed);
-                    counters
-                        .micros
-                        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                for request in received {
+                    serve(&checkpoint_conn, request, &thread_counters.checkpoints);
                     thread_busy.store(false, Ordering::Release);
                 }
             })
@@ -148,18 +168,27 @@ impl Checkpoints {
             thread: Some(thread),
             counters,
             requested_at: 0,
+            peak_pages: 0,
         })
     }
 
     /// How long the writer may wait for a job before [`Checkpoints::idle`] is
-    /// due; `None` when the checkpointer has been asked for every page already.
+    /// due; `None` when the checkpointer has been asked for every page already
+    /// and the WAL file is small.
     pub(super) fn idle_timeout(&self) -> Option<Duration> {
-        (WAL_PAGES.get() > self.requested_at).then_some(self.policy.idle_after)
+        if WAL_PAGES.get() > self.requested_at {
+            Some(self.policy.idle_after)
+        } else if self.peak_pages > self.policy.keep_pages {
+            Some(self.policy.shrink_after)
+        } else {
+            None
+        }
     }
 
     /// After a commit on the writer's connection `conn`.
     pub(super) fn after_commit(&mut self, conn: &Connection) {
         let pages = WAL_PAGES.get();
+        self.peak_pages = self.peak_pages.max(pages);
         self.counters
             .checkpoints
             .wal_pages
@@ -181,21 +210,36 @@ impl Checkpoints {
 
     /// The writer found no work for [`Checkpoints::idle_timeout`].
     pub(super) fn idle(&mut self) {
-        self.request(WAL_PAGES.get());
+        let pages = WAL_PAGES.get();
+        if pages > self.requested_at {
+            self.request(pages);
+        } else if self.peak_pages > self.policy.keep_pages && self.send(Request::Shrink) {
+            // Tried once per burst: a shrink that met a reader waits for the next.
+            self.peak_pages = pages;
+        }
     }
 
     /// Asks the checkpointer to copy the WAL's `pages`, unless it is still copying
     /// (then a later commit or idle moment asks again).
     fn request(&mut self, pages: u32) {
-        if self.busy.swap(true, Ordering::AcqRel) {
-            return;
+        if self.send(Request::Copy) {
+            self.requested_at = pages;
         }
-        self.requested_at = pages;
-        if let Some(requests) = &self.requests
-            && requests.try_send(()).is_err()
-        {
+    }
+
+    /// Hands `request` to the checkpointer; false when it is still busy.
+    fn send(&self, request: Request) -> bool {
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let sent = self
+            .requests
+            .as_ref()
+            .is_some_and(|requests| requests.try_send(request).is_ok());
+        if !sent {
             self.busy.store(false, Ordering::Release);
         }
+        sent
     }
 
     /// A passive checkpoint on the writer's own connection.
@@ -218,6 +262,30 @@ impl Checkpoints {
             let _ = thread.join();
         }
     }
+}
+
+/// Runs one request on the checkpointer's connection.
+fn serve(conn: &Connection, request: Request, counters: &CheckpointCounters) {
+    let started = Instant::now();
+    let mode = match request {
+        Request::Copy => "PASSIVE",
+        Request::Shrink => "TRUNCATE",
+    };
+    // One row: (busy, WAL pages, pages copied); busy = 1 when a shrink gave up.
+    let outcome = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        row.get::<_, i64>(0)
+    });
+    match (outcome, request) {
+        (Ok(0), Request::Shrink) => {
+            counters.shrinks.fetch_add(1, Ordering::Relaxed);
+        }
+        (Ok(_), _) => {}
+        (Err(e), _) => tracing::warn!(error = %e, mode, "background WAL checkpoint failed"),
+    }
+    counters.background.fetch_add(1, Ordering::Relaxed);
+    counters
+        .micros
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
 }
 
 impl Drop for Checkpoints {
@@ -262,6 +330,21 @@ mod tests {
         store.writer_stats()
     }
 
+    fn wal_file_len(dir: &TempDir) -> u64 {
+        let name = format!("{}-wal", super::super::DB_FILE_NAME);
+        std::fs::metadata(dir.path().join(name))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    /// Polls `done` every 20 ms for up to 5 s.
+    fn eventually(mut done: impl FnMut() -> bool) -> bool {
+        (0..250).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            done()
+        })
+    }
+
     fn rows(store: &SqliteStore) -> i64 {
         store
             .read_blocking(|conn| {
@@ -277,6 +360,8 @@ mod tests {
             every_pages: 20,
             wal_limit_pages: u32::MAX,
             idle_after: NEVER,
+            keep_pages: u32::MAX,
+            shrink_after: NEVER,
         });
         for _ in 0..150 {
             let stats = write_page(&store, &runtime);
@@ -296,6 +381,8 @@ mod tests {
             every_pages: u32::MAX,
             wal_limit_pages: u32::MAX,
             idle_after: Duration::from_millis(50),
+            keep_pages: u32::MAX,
+            shrink_after: NEVER,
         });
         let mut peak = 0;
         for _ in 0..40 {
@@ -321,6 +408,8 @@ mod tests {
             every_pages: 20,
             wal_limit_pages: 60,
             idle_after: NEVER,
+            keep_pages: u32::MAX,
+            shrink_after: NEVER,
         });
         // A reader in the middle of a long query pins its snapshot: no checkpoint
         // can copy past it, so the WAL cannot start over while it reads.
@@ -346,5 +435,68 @@ mod tests {
         let restarts = after.windows(2).filter(|w| w[1] < w[0]).count();
         assert!(restarts >= 2, "{after:?}");
         assert_eq!(rows(&store), 200);
+    }
+
+    #[test]
+    fn a_wal_that_starts_over_keeps_its_file_and_an_idle_store_cuts_it_back() {
+        let (dir, store, runtime) = open(CheckpointPolicy {
+            every_pages: u32::MAX,
+            wal_limit_pages: u32::MAX,
+            idle_after: Duration::from_millis(50),
+            keep_pages: 10,
+            shrink_after: Duration::from_millis(300),
+        });
+        let mut peak = 0;
+        for _ in 0..40 {
+            peak = peak.max(write_page(&store, &runtime).wal_pages);
+        }
+        let grown = wal_file_len(&dir);
+        assert!(grown >= peak * 8192, "{grown} bytes for {peak} pages");
+        // The idle hand-over copies everything; the next commit starts the WAL
+        // over without truncating the file on the writer.
+        std::thread::sleep(Duration::from_millis(150));
+        let restarted = write_page(&store, &runtime);
+        assert!(restarted.wal_pages <= 3, "{restarted:?}");
+        assert_eq!(restarted.wal_shrinks, 0);
+        assert_eq!(wal_file_len(&dir), grown);
+        // Left idle, the checkpointer cuts the file back.
+        assert!(
+            eventually(|| wal_file_len(&dir) == 0),
+            "{} bytes left; {:?}",
+            wal_file_len(&dir),
+            store.writer_stats()
+        );
+        assert_eq!(store.writer_stats().wal_shrinks, 1);
+        write_page(&store, &runtime);
+        assert_eq!(rows(&store), 42);
+    }
+
+    #[test]
+    fn a_shrink_gives_up_while_someone_reads_and_commits_go_on() {
+        let (dir, store, runtime) = open(CheckpointPolicy {
+            every_pages: u32::MAX,
+            wal_limit_pages: u32::MAX,
+            idle_after: Duration::from_millis(30),
+            keep_pages: 10,
+            shrink_after: Duration::from_millis(30),
+        });
+        for _ in 0..40 {
+            write_page(&store, &runtime);
+        }
+        let reader = Connection::open(dir.path().join(super::super::DB_FILE_NAME)).expect("reader");
+        reader.execute_batch("BEGIN").expect("begin read");
+        let pinned: i64 = reader
+            .query_row("SELECT count(*) FROM pages", [], |row| row.get(0))
+            .expect("read");
+        assert_eq!(pinned, 40);
+        // Hand-over and shrink both come and go while the snapshot is held.
+        assert!(eventually(
+            || store.writer_stats().checkpoints_background >= 2
+        ));
+        assert_eq!(store.writer_stats().wal_shrinks, 0);
+        assert!(wal_file_len(&dir) > 0);
+        write_page(&store, &runtime);
+        reader.execute_batch("COMMIT").expect("end read");
+        assert_eq!(rows(&store), 41);
     }
 }

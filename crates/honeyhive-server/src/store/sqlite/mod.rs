@@ -191,8 +191,7 @@ impl SqliteStore {
         conn.execute_batch(&format!(
             "PRAGMA page_size={PAGE_SIZE}; PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; \
              PRAGMA busy_timeout=5000; PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA temp_store=MEMORY; \
-             PRAGMA journal_size_limit={};",
-            checkpoint::WAL_KEEP_BYTES
+             PRAGMA journal_size_limit=-1;"
         ))
         .map_err(backend)?;
         migrations::run(&mut conn)?;
@@ -294,6 +293,7 @@ impl SqliteStore {
             checkpoints_background: c.checkpoints.background.load(Ordering::Relaxed),
             checkpoints_on_writer: c.checkpoints.on_writer.load(Ordering::Relaxed),
             checkpoint_seconds_sum: c.checkpoints.micros.load(Ordering::Relaxed) as f64 / 1e6,
+            wal_shrinks: c.checkpoints.shrinks.load(Ordering::Relaxed),
         }
     }
 }
