@@ -1,13 +1,14 @@
 //! Datapoints, where they come from (inline, JSONL, CSV, the server) and the Python
 //! SDK's `EXT-` id scheme for datasets that are not stored on the server.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::pyjson::dumps_sorted;
+use super::pyjson::{write_string, write_value};
 use crate::Error;
 
 /// One row of a dataset: what the function under test gets.
@@ -62,9 +63,42 @@ impl Datapoint {
         self
     }
 
-    /// The Python dict this datapoint stands for.
-    fn to_python_dict(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+    /// Appends `json.dumps(d, sort_keys=True)` of the Python dict `d` this
+    /// datapoint stands for (its serde form) to `out`, without building it.
+    fn write_python_dict(&self, out: &mut String) {
+        enum Item<'a> {
+            Json(&'a Value),
+            Text(&'a str),
+        }
+        let mut entries: Vec<(&str, Item<'_>)> = Vec::with_capacity(3 + self.extra.len());
+        entries.push(("inputs", Item::Json(&self.inputs)));
+        if let Some(ground_truth) = &self.ground_truth {
+            entries.push(("ground_truth", Item::Json(ground_truth)));
+        }
+        if let Some(id) = &self.id {
+            entries.push(("id", Item::Text(id)));
+        }
+        for (key, value) in &self.extra {
+            // A flattened key that repeats a field overrides it, as in the dict.
+            match entries.iter_mut().find(|(k, _)| *k == key.as_str()) {
+                Some(entry) => entry.1 = Item::Json(value),
+                None => entries.push((key, Item::Json(value))),
+            }
+        }
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        out.push('{');
+        for (i, (key, item)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            write_string(out, key);
+            out.push_str(": ");
+            match item {
+                Item::Json(value) => write_value(out, value),
+                Item::Text(text) => write_string(out, text),
+            }
+        }
+        out.push('}');
     }
 
     /// `dp.get("id") or dp.get("datapoint_id")` in the Python SDK.
@@ -143,23 +177,32 @@ impl PreparedDataset {
 
     /// Ids for an external dataset, computed exactly like the Python SDK's
     /// `prepare_external_dataset`.
+    ///
+    /// Each datapoint's text is written once: it feeds both its own id and the
+    /// dataset's, which hashes the list of them (`json.dumps(datapoints, ...)`).
     pub(crate) fn external(datapoints: Vec<Datapoint>) -> PreparedDataset {
-        let dicts: Vec<Value> = datapoints.iter().map(Datapoint::to_python_dict).collect();
-        let dataset_id = external_dataset_id(&dicts);
-        let datapoint_ids = datapoints
-            .iter()
-            .zip(&dicts)
-            .enumerate()
-            .map(|(index, (dp, dict))| match dp.custom_id() {
+        let mut whole = Sha256::new();
+        whole.update(b"[");
+        let mut text = String::new();
+        let mut datapoint_ids = Vec::with_capacity(datapoints.len());
+        for (index, dp) in datapoints.iter().enumerate() {
+            text.clear();
+            dp.write_python_dict(&mut text);
+            if index > 0 {
+                whole.update(b", ");
+            }
+            whole.update(text.as_bytes());
+            datapoint_ids.push(match dp.custom_id() {
                 Some(id) => ext_prefixed(id),
                 None => {
-                    let text = format!("{}{index}", dumps_sorted(dict));
-                    format!("EXT-{}", short_sha256(&text))
+                    let _ = write!(text, "{index}");
+                    format!("EXT-{}", short_hex(&Sha256::digest(text.as_bytes())))
                 }
-            })
-            .collect();
+            });
+        }
+        whole.update(b"]");
         PreparedDataset {
-            dataset_id,
+            dataset_id: format!("EXT-{}", short_hex(&whole.finalize())),
             datapoints,
             datapoint_ids,
         }
@@ -174,15 +217,9 @@ fn ext_prefixed(id: &str) -> String {
     }
 }
 
-fn short_sha256(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
+/// The first 8 bytes of a SHA-256 digest in hex, as the Python SDK's ids use.
+fn short_hex(digest: &[u8]) -> String {
     hex::encode(&digest[..8])
-}
-
-/// `generate_external_dataset_id(datapoints)` of the Python SDK.
-fn external_dataset_id(dicts: &[Value]) -> String {
-    let text = dumps_sorted(&Value::Array(dicts.to_vec()));
-    format!("EXT-{}", short_sha256(&text))
 }
 
 /// The `EXT-` ids the Python SDK gives an inline dataset: `(dataset_id, datapoint_ids)`.
@@ -397,6 +434,32 @@ mod tests {
                 "EXT-f8e1295600e97630"
             ]
         );
+    }
+
+    #[test]
+    fn the_dict_text_is_json_dumps_of_the_serde_form() {
+        let mut with_extra = Datapoint::new(json!({"z": [1.5, null], "a": "é"})).id("");
+        with_extra.extra.insert("datapoint_id".into(), json!("dp"));
+        with_extra
+            .extra
+            .insert("b".into(), json!({"y": true, "x": 1}));
+        let mut overriding = Datapoint::new(json!({"q": 1})).ground_truth(json!("gt"));
+        overriding.extra.insert("inputs".into(), json!("replaced"));
+        overriding.extra.insert("ground_truth".into(), json!(null));
+        for dp in [
+            Datapoint::new(json!({"question": "abc"})),
+            Datapoint::new(json!(null))
+                .ground_truth(json!([1, 2]))
+                .id("x\"y"),
+            with_extra,
+            overriding,
+        ] {
+            let mut expected = String::new();
+            write_value(&mut expected, &serde_json::to_value(&dp).unwrap());
+            let mut text = String::new();
+            dp.write_python_dict(&mut text);
+            assert_eq!(text, expected);
+        }
     }
 
     #[test]

@@ -10,14 +10,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-/// `json.dumps(value, sort_keys=True)`.
-pub(crate) fn dumps_sorted(value: &Value) -> String {
-    let mut out = String::with_capacity(64);
-    write_value(&mut out, value);
-    out
-}
-
-fn write_value(out: &mut String, value: &Value) {
+/// Appends `json.dumps(value, sort_keys=True)` to `out`.
+pub(crate) fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
@@ -61,7 +55,8 @@ fn write_value(out: &mut String, value: &Value) {
     }
 }
 
-fn write_string(out: &mut String, s: &str) {
+/// Appends a Python `json.dumps` string literal (`ensure_ascii`) to `out`.
+pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -129,6 +124,12 @@ pub(crate) fn float_repr(f: f64) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn dumps_sorted(value: &Value) -> String {
+        let mut out = String::new();
+        write_value(&mut out, value);
+        out
+    }
 
     #[test]
     fn matches_python_for_floats_strings_and_key_order() {

@@ -315,13 +315,13 @@ impl EvaluateBuilder {
     /// Fails as a whole only when the dataset cannot be loaded or the run cannot
     /// be created, completed or read back; a failing datapoint or evaluator is
     /// recorded in the summary.
-    pub fn run(self) -> crate::Result<EvaluationSummary> {
+    pub fn run(mut self) -> crate::Result<EvaluationSummary> {
         if self.max_concurrency == 0 {
             return Err(Error::InvalidExperimentConfig(
                 "max_concurrency must be at least 1".into(),
             ));
         }
-        let dataset = self.dataset.clone().ok_or(Error::MissingDataset)?;
+        let dataset = self.dataset.take().ok_or(Error::MissingDataset)?;
         let (api_key, server_url) =
             resolve_connection(self.api_key.clone(), self.server_url.clone())?;
         // The run's own calls, one at a time (the lanes keep connections of their own).
