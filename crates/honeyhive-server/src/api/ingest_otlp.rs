@@ -2,8 +2,10 @@
 //!
 //! Order of checks, cheapest first and all before the body is read: auth
 //! (401), content type and encoding (415), declared length (413), in-flight
-//! budget (429 + `Retry-After`). Decoding and mapping then run on the blocking
-//! pool; the answer is sent only after the batch is committed.
+//! budget (429 + `Retry-After`; a small refused body is still read and dropped,
+//! so that the client gets the answer rather than a reset connection). Decoding
+//! and mapping then run on the blocking pool; the answer is sent only after the
+//! batch is committed.
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -12,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use honeyhive_model::ErrorCode;
 
-use super::{ApiError, AppState, declared_length, read_body, too_large};
+use super::{ApiError, AppState, declared_length, discard_small_body, read_body, too_large};
 use crate::ingest::budget::Budget;
 use crate::ingest::otlp::{OtlpEncoding, PreparedBatch, decode_body, encode_response, prepare};
 use crate::store::Tenant;
@@ -91,7 +93,13 @@ async fn export(state: &AppState, tenant: &Tenant, req: Request) -> Result<Respo
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let mut permit = admit(state, declared.unwrap_or(0))?;
+    let mut permit = match admit(state, declared.unwrap_or(0)) {
+        Ok(permit) => permit,
+        Err(e) => {
+            discard_small_body(req).await;
+            return Err(e);
+        }
+    };
     let body = read_body(req, limit).await?;
     if declared.is_none() && !permit.try_grow(body.len()) {
         // A chunked body turned out larger than the room left: still unaccepted.

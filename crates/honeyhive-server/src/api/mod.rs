@@ -285,6 +285,21 @@ pub(crate) async fn read_body(req: Request, limit: usize) -> Result<axum::body::
     })
 }
 
+/// Reads and drops a small body before an answer that refuses it unread.
+///
+/// Closing a connection with unread bytes makes the kernel reset it, and a
+/// client may then see the reset instead of the answer (a 429's `Retry-After`
+/// among it). A body over 64 KiB, or one that does not arrive within 250 ms,
+/// is left unread: the refusal exists to spare the server that work.
+pub(crate) async fn discard_small_body(req: Request) {
+    const SMALL: usize = 64 * 1024;
+    if declared_length(req.headers()).is_some_and(|n| n > SMALL) {
+        return;
+    }
+    let reading = axum::body::to_bytes(req.into_body(), SMALL);
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(250), reading).await;
+}
+
 /// The `Content-Length` a request declares.
 pub(crate) fn declared_length(headers: &HeaderMap) -> Option<usize> {
     headers
