@@ -36,7 +36,8 @@ macro_rules! store_behaviour_suite {
             projects_are_isolated,
             a_failing_batch_commits_nothing,
             store_reports_writable,
-            run_events_cover_listed_and_tagged_sessions
+            run_events_cover_listed_and_tagged_sessions,
+            run_events_of_a_big_run_come_whole_and_grouped
         );
     };
     (@cases $factory:expr; $($case:ident),*) => {
@@ -621,4 +622,77 @@ pub async fn run_events_cover_listed_and_tagged_sessions(store: &dyn Store) {
     let rows = store.run_events(&t, &untagged).await.expect("listed only");
     assert!(rows.iter().all(|e| e.session_id == "s1"));
     assert_eq!(rows.len(), 3);
+}
+
+/// Enough sessions that a backend may read them in parts (SQLite does, side by
+/// side): every event arrives once, grouped by session and ordered within it.
+pub async fn run_events_of_a_big_run_come_whole_and_grouped(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    const SESSIONS: usize = 2600;
+    let mut events = Vec::with_capacity(SESSIONS * 3);
+    for i in 0..SESSIONS {
+        let session = format!("s{i:05}");
+        let start = (SESSIONS - i) as f64;
+        events.push(event(&session, &session, None, start, EventType::Session));
+        // Two children at one start time: the id breaks the tie.
+        for child in ["z", "a"] {
+            events.push(event(
+                &format!("{child}{i:05}"),
+                &session,
+                Some(&session),
+                start + 1.0,
+                EventType::Chain,
+            ));
+        }
+    }
+    store
+        .write(
+            &t,
+            WriteBatch {
+                events,
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write");
+    // Listed newest first, with repeats and sessions that do not exist.
+    let mut listed: Vec<String> = (0..SESSIONS).rev().map(|i| format!("s{i:05}")).collect();
+    listed.extend(["s00007".to_string(), "nowhere".to_string()]);
+    let query = RunEventsQuery {
+        session_ids: listed,
+        tagged_run_id: None,
+        filters: FilterSet::default(),
+        limit: 100_000,
+    };
+    let rows = store.run_events(&t, &query).await.expect("run events");
+    assert_eq!(rows.len(), SESSIONS * 3);
+    for group in rows.chunks(3) {
+        let session = &group[0].session_id;
+        let suffix = &session[1..];
+        let ids: Vec<&str> = group.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [session.clone(), format!("a{suffix}"), format!("z{suffix}")]
+        );
+        assert!(group.iter().all(|e| &e.session_id == session));
+    }
+    let mut sessions: Vec<&str> = rows.iter().map(|e| e.session_id.as_str()).collect();
+    sessions.dedup();
+    assert_eq!(
+        sessions.len(),
+        SESSIONS,
+        "each session's events are contiguous"
+    );
+    sessions.sort_unstable();
+    sessions.dedup();
+    assert_eq!(sessions.len(), SESSIONS);
+
+    let bounded = RunEventsQuery {
+        limit: 5000,
+        ..query
+    };
+    assert_eq!(
+        store.run_events(&t, &bounded).await.expect("bounded").len(),
+        5000
+    );
 }

@@ -288,21 +288,21 @@ pub fn evaluate_run_events(
         .filter_map(|(name, d)| d.metric_type.clone().map(|t| (name.clone(), t)))
         .collect();
 
-    let mut by_session: HashMap<&str, Vec<&RunEvent>> = HashMap::new();
+    let mut by_session: HashMap<&str, Vec<&RunEvent>> = HashMap::with_capacity(run.event_ids.len());
     for e in events {
         by_session.entry(e.session_id.as_str()).or_default().push(e);
     }
     // Run order: event_ids, session_ids, then sessions found by metadata, by start time.
-    let mut order: Vec<String> = Vec::new();
-    let mut seen = HashSet::new();
+    let mut order: Vec<&str> = Vec::with_capacity(by_session.len());
+    let mut listed: HashSet<&str> = HashSet::with_capacity(run.event_ids.len());
     for id in run.event_ids.iter().chain(run.session_ids.iter()) {
-        if seen.insert(id.clone()) {
-            order.push(id.clone());
+        if listed.insert(id) {
+            order.push(id);
         }
     }
     let mut extra: Vec<(&str, f64)> = by_session
         .iter()
-        .filter(|(sid, _)| !seen.contains(**sid))
+        .filter(|(sid, _)| !listed.contains(**sid))
         .map(|(sid, evs)| {
             (
                 *sid,
@@ -313,53 +313,64 @@ pub fn evaluate_run_events(
         })
         .collect();
     extra.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
-    order.extend(extra.into_iter().map(|(sid, _)| sid.to_string()));
+    order.extend(extra.into_iter().map(|(sid, _)| sid));
 
-    let listed = seen;
+    // Position of each listed session, for runs that pair event_ids with
+    // datapoint_ids; built on first need.
     let positional = run.event_ids.len() == run.datapoint_ids.len();
-    let mut datapoint_ids_seen: HashSet<String> = HashSet::new();
+    let mut positions: Option<HashMap<&str, usize>> = None;
+    let mut datapoint_ids_seen: HashSet<&str> = HashSet::with_capacity(order.len());
     let mut event_details: Vec<(String, EventType)> = Vec::new();
     let mut datapoints = Vec::with_capacity(order.len());
     for session_id in order {
-        let mut session_events: Vec<&RunEvent> = by_session
-            .get(session_id.as_str())
-            .cloned()
-            .unwrap_or_default();
+        let mut session_events = by_session.remove(session_id).unwrap_or_default();
         let is_top = |e: &RunEvent| {
             e.event_type == EventType::Session
                 || e.parent_id
                     .as_deref()
                     .is_none_or(|p| p.is_empty() || p == session_id)
         };
-        // Priority: session event, then top-level events, then the rest; earliest first.
+        // Priority: session event, then top-level events, then the rest; earliest
+        // first, the event id breaking ties.
+        let rank = |e: &RunEvent| match (e.event_type == EventType::Session, is_top(e)) {
+            (true, _) => 0,
+            (false, true) => 1,
+            (false, false) => 2,
+        };
         session_events.sort_by(|a, b| {
-            let rank = |e: &RunEvent| match (e.event_type == EventType::Session, is_top(e)) {
-                (true, _) => 0,
-                (false, true) => 1,
-                (false, false) => 2,
-            };
             rank(a)
                 .cmp(&rank(b))
                 .then(a.start_time.total_cmp(&b.start_time))
+                .then_with(|| a.event_id.cmp(&b.event_id))
         });
         for e in &session_events {
-            let detail = (e.event_name.clone(), e.event_type);
-            if !event_details.contains(&detail) {
-                event_details.push(detail);
+            let known = event_details
+                .iter()
+                .any(|(name, kind)| *kind == e.event_type && *name == e.event_name);
+            if !known {
+                event_details.push((e.event_name.clone(), e.event_type));
             }
         }
         let datapoint_id = session_events
             .iter()
-            .find_map(|e| e.datapoint_id.clone())
+            .find_map(|e| e.datapoint_id.as_deref())
             .or_else(|| {
-                let index = run.event_ids.iter().position(|id| *id == session_id)?;
-                positional
-                    .then(|| run.datapoint_ids.get(index).cloned())
-                    .flatten()
+                if !positional {
+                    return None;
+                }
+                let positions = positions.get_or_insert_with(|| {
+                    let mut at = HashMap::with_capacity(run.event_ids.len());
+                    for (index, id) in run.event_ids.iter().enumerate() {
+                        at.entry(id.as_str()).or_insert(index);
+                    }
+                    at
+                });
+                let index = *positions.get(session_id)?;
+                run.datapoint_ids.get(index).map(String::as_str)
             });
-        if let Some(id) = &datapoint_id
-            && !datapoint_ids_seen.insert(id.clone())
-            && !listed.contains(&session_id)
+        if let Some(id) = datapoint_id
+            && !datapoint_ids_seen.insert(id)
+            && !listed.contains(session_id)
         {
             // A stray session (found by metadata, not listed by the run) for a datapoint
             // the run already covers, e.g. an abandoned attempt: the listed one wins.
@@ -369,13 +380,13 @@ pub fn evaluate_run_events(
             .iter()
             .filter(|e| is_top(e))
             .find_map(|e| e.error.clone().filter(|s| !s.is_empty()));
-        let mut metrics: BTreeMap<String, MetricValue> = BTreeMap::new();
+        let mut metrics: BTreeMap<&str, MetricValue> = BTreeMap::new();
         for e in &session_events {
             for (name, raw) in &e.metrics {
                 let Some(numeric) = metric_numeric(raw) else {
                     continue;
                 };
-                if metrics.contains_key(name) {
+                if metrics.contains_key(name.as_str()) {
                     continue;
                 }
                 let mut value = MetricValue {
@@ -386,15 +397,18 @@ pub fn evaluate_run_events(
                     event_type: e.event_type,
                     passed: true,
                 };
-                value.passed = rules.get(name).cloned().unwrap_or_default().passes(&value);
-                metrics.insert(name.clone(), value);
+                value.passed = match rules.get(name) {
+                    Some(rule) => rule.passes(&value),
+                    None => PassRule::default().passes(&value),
+                };
+                metrics.insert(name, value);
             }
         }
         let metrics: Vec<MetricValue> = metrics.into_values().collect();
         let passed = error.is_none() && metrics.iter().all(|m| m.passed);
         datapoints.push(DatapointOutcome {
-            datapoint_id,
-            session_id,
+            datapoint_id: datapoint_id.map(str::to_string),
+            session_id: session_id.to_string(),
             error,
             metrics,
             passed,

@@ -239,10 +239,25 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.spawn_read(f).await
+    }
+
+    /// [`SqliteStore::read`], started at once rather than when first awaited:
+    /// reads spawned together run side by side on connections of their own.
+    pub(crate) fn spawn_read<T, F>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = StoreResult<T>> + Send + use<T, F>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || pool.with(f))
-            .await
-            .map_err(|e| backend(format!("read task failed: {e}")))?
+        let task = tokio::task::spawn_blocking(move || pool.with(f));
+        async move {
+            task.await
+                .map_err(|e| backend(format!("read task failed: {e}")))?
+        }
     }
 
     /// Runs `f` on a pooled read-only connection on the current thread

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use honeyhive_model::filter::{DefaultSqlColumns, SqlParam};
+use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, SqlParam};
 use honeyhive_model::{Event, EventType};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row};
@@ -122,24 +122,31 @@ fn datapoint_id_of(metadata: &str) -> Option<String> {
     }
 }
 
+/// A text column read in place; anything else reads as empty (these columns
+/// are `NOT NULL TEXT`, and a corrupt value must not make the row unreadable).
+fn text_at<'r>(row: &'r Row<'_>, index: usize) -> rusqlite::Result<&'r str> {
+    Ok(row.get_ref(index)?.as_str().unwrap_or_default())
+}
+
 fn run_event_from_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
-    let event_type: String = row.get(3)?;
-    let metrics: String = row.get(7)?;
-    let metadata: String = row.get(8)?;
+    // Type, metrics and metadata are read in place: only what they hold is kept.
+    let event_type = text_at(row, 3)?;
+    let metrics = text_at(row, 7)?;
+    let metadata = text_at(row, 8)?;
     Ok(RunEvent {
         event_id: row.get(0)?,
         session_id: row.get(1)?,
         parent_id: row.get(2)?,
-        event_type: EventType::parse(&event_type).unwrap_or_default(),
+        event_type: EventType::parse(event_type).unwrap_or_default(),
         event_name: row.get(4)?,
         start_time: row.get(5)?,
         error: row.get(6)?,
         metrics: if metrics == "{}" {
             Default::default()
         } else {
-            map_from_text(&metrics)
+            map_from_text(metrics)
         },
-        datapoint_id: datapoint_id_of(&metadata),
+        datapoint_id: datapoint_id_of(metadata),
     })
 }
 
@@ -161,42 +168,57 @@ fn sessions_tagged_with_run(
         .map_err(backend)
 }
 
-pub(super) fn run_events(
+/// The sessions of a run's events, each once: those `query` lists, then those
+/// tagged with its run id.
+pub(super) fn run_sessions(
     conn: &Connection,
     tenant: &Tenant,
     query: &RunEventsQuery,
-) -> StoreResult<Vec<RunEvent>> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut sessions: Vec<&str> = Vec::new();
+) -> StoreResult<Vec<String>> {
     let tagged = match &query.tagged_run_id {
         Some(run_id) => sessions_tagged_with_run(conn, tenant, run_id)?,
         None => Vec::new(),
     };
+    let mut seen: HashSet<&str> = HashSet::with_capacity(query.session_ids.len() + tagged.len());
+    let mut sessions = Vec::with_capacity(query.session_ids.len());
     for id in query.session_ids.iter().chain(&tagged) {
         if seen.insert(id) {
-            sessions.push(id);
+            sessions.push(id.clone());
         }
     }
-    let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
-    let cond = query.filters.to_sql(&DefaultSqlColumns);
+    Ok(sessions)
+}
+
+/// The [`RunEvent`]s of `sessions` that match `filters`, at most `limit`:
+/// grouped by session, each session's by start time, then event id.
+pub(super) fn events_of_sessions(
+    conn: &Connection,
+    tenant: &Tenant,
+    sessions: &[String],
+    filters: &FilterSet,
+    limit: u64,
+) -> StoreResult<Vec<RunEvent>> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let cond = filters.to_sql(&DefaultSqlColumns);
     let filter_params: Vec<SqlValue> = cond.params.into_iter().map(to_sql_value).collect();
     let mut events = Vec::new();
     for chunk in sessions.chunks(RUN_SESSION_CHUNK) {
         if events.len() >= limit {
             break;
         }
-        // Placeholders only; ids and filter values are bound. No ORDER BY (with
-        // one the planner walks `events_by_time` instead of the session index);
-        // the order is fixed below.
+        // Placeholders only; ids and filter values are bound. The planner walks
+        // `events_by_session` for the ids, in id order, and sorts only events
+        // that share a session and a start time by id.
         let sql = format!(
             "SELECT {RUN_EVENT_COLUMNS} FROM events \
-             WHERE project_id = ? AND session_id IN ({}) AND ({})",
+             WHERE project_id = ? AND session_id IN ({}) AND ({}) \
+             ORDER BY session_id, start_time, event_id",
             vec!["?"; chunk.len()].join(","),
             cond.sql
         );
         let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
         let params = std::iter::once(SqlValue::Text(tenant.project_id.clone()))
-            .chain(chunk.iter().map(|id| SqlValue::Text((*id).to_string())))
+            .chain(chunk.iter().map(|id| SqlValue::Text(id.clone())))
             .chain(filter_params.iter().cloned());
         let rows = stmt
             .query_map(rusqlite::params_from_iter(params), run_event_from_row)
@@ -208,12 +230,6 @@ pub(super) fn run_events(
             }
         }
     }
-    events.sort_by(|a, b| {
-        a.session_id
-            .cmp(&b.session_id)
-            .then(a.start_time.total_cmp(&b.start_time))
-            .then_with(|| a.event_id.cmp(&b.event_id))
-    });
     Ok(events)
 }
 
