@@ -166,7 +166,7 @@ fn aggregate_functions_are_passed_to_the_server() {
         assert!((got - want).abs() < 1e-9, "{aggregate:?}: {got} != {want}");
         assert_eq!(summary.aggregate_function, aggregate);
         assert_eq!(
-            summary.raw_result["metrics"]["aggregation_function"],
+            summary.raw_result_json()["metrics"]["aggregation_function"],
             aggregate.as_str()
         );
     }
@@ -229,7 +229,8 @@ fn failing_and_panicking_datapoints_and_evaluators_are_recorded_and_the_run_comp
     // drop that evaluator's metric.
     assert_eq!(summary.failed, ["EXT-error", "EXT-panic"]);
     assert_eq!(summary.passed, ["EXT-ok", "EXT-bad-eval"]);
-    let result_dps = summary.raw_result["datapoints"].as_array().unwrap();
+    let raw_result = summary.raw_result_json();
+    let result_dps = raw_result["datapoints"].as_array().unwrap();
     let errored = result_dps
         .iter()
         .find(|d| d["datapoint_id"] == "EXT-panic")

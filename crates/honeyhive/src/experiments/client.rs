@@ -104,6 +104,25 @@ impl RestClient {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> crate::Result<Value> {
+        let text = self.call_text(method, path, query, body)?;
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| Error::BadResponse {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// One JSON call; returns the response body as text, for callers that
+    /// read it their own way.
+    pub(crate) fn call_text(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> crate::Result<String> {
         let bytes = match body {
             Some(b) => Some(serde_json::to_vec(b).map_err(|e| Error::Http {
                 method,
@@ -113,14 +132,7 @@ impl RestClient {
             })?),
             None => None,
         };
-        let text = self.exchange(method, path, query, bytes.as_deref())?;
-        if text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| Error::BadResponse {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })
+        self.exchange(method, path, query, bytes.as_deref())
     }
 
     /// Sends the request with the Python SDK's headers; returns the response

@@ -17,9 +17,7 @@ use super::dataset::{Datapoint, PreparedDataset};
 use super::evaluator::{ExperimentEvaluator, eval_result_value, flatten_result};
 use super::runner::{EvaluateBuilder, Progress, Target};
 use super::sender::Lanes;
-use super::summary::{
-    Aggregate, DatapointResult, EvaluationSummary, parse_metric_details, passed_failed,
-};
+use super::summary::{Aggregate, DatapointResult, EvaluationSummary, read_result};
 use crate::Error;
 use crate::Tracer;
 use crate::span::SpanGuard;
@@ -577,49 +575,45 @@ fn unix_ms(at: std::time::SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The summary of a finished run from its datapoints and the `/result` body.
 pub(crate) fn summarize(
-    result: Value,
+    result: String,
     mut datapoints: Vec<DatapointResult>,
     run_id: &str,
     run_name: String,
     dataset_id: String,
     aggregate: Aggregate,
     warnings: Vec<String>,
-) -> EvaluationSummary {
-    let (passed, failed) = passed_failed(&result);
+) -> crate::Result<EvaluationSummary> {
+    let reading = read_result(&result).map_err(|e| Error::BadResponse {
+        path: format!("/v1/runs/{run_id}/result"),
+        reason: e.to_string(),
+    })?;
     // Per-datapoint verdicts from the server, matched by session (datapoint ids may repeat).
-    let verdicts: std::collections::HashMap<&str, bool> = result
-        .get("datapoints")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|d| Some((d.get("session_id")?.as_str()?, d.get("passed")?.as_bool()?)))
+    let verdicts: std::collections::HashMap<&str, bool> = reading
+        .verdicts
+        .iter()
+        .map(|(session, passed)| (session.as_str(), *passed))
         .collect();
     for dp in &mut datapoints {
         dp.passed = verdicts
             .get(dp.session_id.as_str())
             .copied()
-            .unwrap_or_else(|| passed.contains(&dp.datapoint_id) && dp.error.is_none());
+            .unwrap_or_else(|| reading.passed.contains(&dp.datapoint_id) && dp.error.is_none());
     }
-    EvaluationSummary {
+    drop(verdicts);
+    Ok(EvaluationSummary {
         run_id: run_id.to_string(),
         run_name,
         dataset_id,
-        status: result
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string(),
-        success: result
-            .get("success")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        passed,
-        failed,
+        status: reading.status.unwrap_or_else(|| "unknown".to_string()),
+        success: reading.success.unwrap_or(false),
+        passed: reading.passed,
+        failed: reading.failed,
         datapoints,
-        metrics: parse_metric_details(&result),
+        metrics: reading.metrics,
         aggregate_function: aggregate,
         warnings,
         raw_result: result,
-    }
+    })
 }

@@ -425,13 +425,13 @@ impl EvaluateBuilder {
         let run_path = format!("/v1/runs/{run_id}");
         client.call("PUT", &run_path, &[], Some(&Value::Object(update)))?;
 
-        let result = client.call(
+        let result = client.call_text(
             "GET",
             &format!("{run_path}/result"),
             &[("aggregate_function", self.aggregate.as_str())],
             None,
         )?;
-        Ok(summarize(
+        summarize(
             result,
             results,
             &run_id,
@@ -439,7 +439,7 @@ impl EvaluateBuilder {
             prepared.dataset_id,
             self.aggregate,
             warnings,
-        ))
+        )
     }
 
     /// `POST /v1/runs` body, field for field the Python SDK's.
