@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::pyjson::{write_string, write_value};
+use super::pyjson::{Item, write_object};
 use crate::Error;
 
 /// One row of a dataset: what the function under test gets.
@@ -66,10 +66,6 @@ impl Datapoint {
     /// Appends `json.dumps(d, sort_keys=True)` of the Python dict `d` this
     /// datapoint stands for (its serde form) to `out`, without building it.
     fn write_python_dict(&self, out: &mut String) {
-        enum Item<'a> {
-            Json(&'a Value),
-            Text(&'a str),
-        }
         let mut entries: Vec<(&str, Item<'_>)> = Vec::with_capacity(3 + self.extra.len());
         entries.push(("inputs", Item::Json(&self.inputs)));
         if let Some(ground_truth) = &self.ground_truth {
@@ -85,20 +81,7 @@ impl Datapoint {
                 None => entries.push((key, Item::Json(value))),
             }
         }
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        out.push('{');
-        for (i, (key, item)) in entries.into_iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            write_string(out, key);
-            out.push_str(": ");
-            match item {
-                Item::Json(value) => write_value(out, value),
-                Item::Text(text) => write_string(out, text),
-            }
-        }
-        out.push('}');
+        write_object(out, entries);
     }
 
     /// `dp.get("id") or dp.get("datapoint_id")` in the Python SDK.
@@ -411,6 +394,7 @@ pub(crate) fn from_server(value: &Value) -> Option<(String, Datapoint)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::pyjson::write_value;
     use serde_json::json;
 
     fn fixture_dataset() -> Vec<Datapoint> {

@@ -36,27 +36,45 @@ pub(crate) fn write_value(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            // Python sorts str keys by code point; Rust's `str` ordering is byte-wise
-            // UTF-8, which orders code points identically.
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_string(out, key);
-                out.push_str(": ");
-                write_value(out, item);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_object(
+            out,
+            map.iter()
+                .map(|(key, item)| (key.as_str(), Item::Json(item)))
+                .collect(),
+        ),
     }
 }
 
+/// A value of a dict being written: JSON, or a bare string.
+pub(crate) enum Item<'a> {
+    /// Any JSON value.
+    Json(&'a Value),
+    /// A string, without building a `Value` for it.
+    Text(&'a str),
+}
+
+/// Appends a dict with these entries, keys sorted, to `out`.
+pub(crate) fn write_object(out: &mut String, mut entries: Vec<(&str, Item<'_>)>) {
+    // Python sorts str keys by code point; Rust's `str` ordering is byte-wise
+    // UTF-8, which orders code points identically.
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    out.push('{');
+    for (i, (key, item)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_string(out, key);
+        out.push_str(": ");
+        match item {
+            Item::Json(value) => write_value(out, value),
+            Item::Text(text) => write_string(out, text),
+        }
+    }
+    out.push('}');
+}
+
 /// Appends a Python `json.dumps` string literal (`ensure_ascii`) to `out`.
-pub(crate) fn write_string(out: &mut String, s: &str) {
+fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
