@@ -161,7 +161,7 @@ impl Target {
             authority: authority.to_string(),
             authorization: client.authorization().to_string(),
             #[cfg(feature = "tls")]
-            tls_config: tls.then(tls_config),
+            tls_config: tls.then(tls_config).transpose().map_err(|e| invalid(&e))?,
         })
     }
 
@@ -186,18 +186,18 @@ impl Target {
 
 /// rustls with the webpki roots, as the blocking client's.
 #[cfg(feature = "tls")]
-fn tls_config() -> Arc<rustls::ClientConfig> {
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
+        .map_err(|e| format!("TLS setup: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
+    Ok(Arc::new(config))
 }
 
 async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, String>
@@ -338,6 +338,22 @@ mod tests {
             }
         });
         (url, seen)
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn an_https_target_gets_its_port_path_and_tls_setup() {
+        let client = RestClient::new("the-key", "https://api.example.com/base/", 1);
+        let target = Target::new(&client).expect("https target");
+        assert_eq!(
+            (target.host.as_str(), target.port, target.prefix.as_str()),
+            ("api.example.com", 443, "/base")
+        );
+        let tls = target.tls_config.expect("tls for https");
+        assert_eq!(tls.alpn_protocols, [b"http/1.1".to_vec()]);
+        let plain = Target::new(&RestClient::new("k", "http://[::1]:8080", 1)).expect("http");
+        assert_eq!((plain.host.as_str(), plain.port), ("::1", 8080));
+        assert!(plain.tls_config.is_none());
     }
 
     fn start(url: &str, count: usize) -> Lanes {
