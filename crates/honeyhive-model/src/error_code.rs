@@ -18,6 +18,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The `Content-Type` is not one this endpoint reads.
     UnsupportedMediaType,
+    /// The answer would pass the server's read limits (rows or bytes); ask for less.
+    ResultTooLarge,
     /// The server is over its in-flight budget; retry after the given delay.
     OverBudget,
     /// The store is not writable right now.
@@ -40,6 +42,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::ResultTooLarge => "result_too_large",
             ErrorCode::OverBudget => "over_budget",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
@@ -59,6 +62,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::ResultTooLarge => 422,
             ErrorCode::OverBudget => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
@@ -78,6 +82,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 5,
             ErrorCode::PayloadTooLarge => 8,
             ErrorCode::UnsupportedMediaType => 3,
+            ErrorCode::ResultTooLarge => 8,
             ErrorCode::OverBudget => 8,
             ErrorCode::Unavailable => 14,
             ErrorCode::Internal => 13,

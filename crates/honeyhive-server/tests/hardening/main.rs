@@ -1,0 +1,5 @@
+//! Hostile and careless clients against a real server: each module holds the
+//! tests of one hardening concern (see SECURITY.md for the limits they check).
+
+#[path = "../common/mod.rs"]
+mod common;
