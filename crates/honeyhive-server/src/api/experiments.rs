@@ -10,6 +10,7 @@ mod catalog;
 mod datasets;
 mod events_query;
 mod query;
+pub mod run_document;
 pub mod run_result;
 mod runs;
 

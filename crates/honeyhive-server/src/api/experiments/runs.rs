@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 use super::query::{
     parse_date_range, parse_filters, parse_paging, qs_tree, string_list, string_param,
 };
+use super::run_document::{compare_body, result_document};
 use super::run_result::{
-    Aggregation, MetricDefinition, PassRule, RunEvaluation, compare_body, evaluate_run,
-    evaluate_run_events, result_document,
+    Aggregation, MetricDefinition, PassRule, RunEvaluation, evaluate_run, evaluate_run_events,
 };
 use super::{new_id, now_ms};
 use crate::api::ingest_events::event_json;

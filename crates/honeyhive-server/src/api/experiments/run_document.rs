@@ -1,0 +1,317 @@
+//! The answer bodies of `GET /v1/runs/{id}/result` and
+//! `GET /v1/runs/{new}/compare-with/{old}`, built from [`RunEvaluation`]s in the
+//! shapes the official Python client parses (`honeyhive.experiments.results`).
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::run_result::{
+    Aggregation, DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success,
+};
+use crate::store::Run;
+
+/// Metric names in first-seen order across datapoints.
+fn metric_names<'a>(evals: &[&'a RunEvaluation]) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for eval in evals {
+        for dp in &eval.datapoints {
+            for m in &dp.metrics {
+                if !names.contains(&m.name.as_str()) {
+                    names.push(&m.name);
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Per-metric summary of one run.
+struct MetricSummary<'a> {
+    values: Vec<&'a MetricValue>,
+    keys: Vec<&'a str>,
+}
+
+fn summarize<'a>(eval: &'a RunEvaluation, name: &str) -> MetricSummary<'a> {
+    let mut values = Vec::new();
+    let mut keys = Vec::new();
+    for dp in &eval.datapoints {
+        if let Some(m) = dp.metric(name) {
+            values.push(m);
+            keys.push(dp.key());
+        }
+    }
+    MetricSummary { values, keys }
+}
+
+fn metric_type_of(eval: &RunEvaluation, name: &str) -> String {
+    eval.metric_types
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| "CLIENT_SIDE".to_string())
+}
+
+fn aggregate_of(summary: &MetricSummary<'_>, agg: Aggregation) -> Option<f64> {
+    let numbers: Vec<f64> = summary.values.iter().map(|m| m.numeric).collect();
+    agg.apply(&numbers)
+}
+
+/// The body of `GET /v1/runs/{id}/result` (spec `GetExperimentRunResultResponse`),
+/// borrowing from the run and its evaluation.
+///
+/// A run of 10 000 datapoints answers with about 3 MB of JSON. Built as a
+/// `Value` tree first, its maps, strings and their drop took most of the
+/// request's time; serialized from these borrowing structs, none are built.
+#[derive(Debug, Serialize)]
+pub struct ResultDocument<'a> {
+    run_id: &'a str,
+    status: &'a str,
+    success: bool,
+    passed: Vec<&'a str>,
+    failed: Vec<&'a str>,
+    metrics: MetricsSection<'a>,
+    datapoints: Vec<DatapointDocument<'a>>,
+    event_details: Vec<EventDetail<'a>>,
+    run_object: Value,
+}
+
+#[derive(Debug, Serialize)]
+struct MetricsSection<'a> {
+    aggregation_function: &'static str,
+    details: Vec<MetricDetail<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct MetricDetail<'a> {
+    metric_name: &'a str,
+    metric_type: String,
+    event_name: Option<&'a str>,
+    event_type: Option<&'static str>,
+    aggregate: Option<f64>,
+    values: Vec<f64>,
+    datapoints: PassedFailed<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    passing_range: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct PassedFailed<'a> {
+    passed: Vec<&'a str>,
+    failed: Vec<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct DatapointDocument<'a> {
+    datapoint_id: Option<&'a str>,
+    session_id: &'a str,
+    passed: bool,
+    error: Option<&'a str>,
+    metrics: Vec<DatapointMetric<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct DatapointMetric<'a> {
+    name: &'a str,
+    event_name: &'a str,
+    event_type: &'static str,
+    value: &'a Value,
+    passed: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct EventDetail<'a> {
+    event_name: &'a str,
+    event_type: &'static str,
+}
+
+/// [`ResultDocument`] for `run` and its evaluation.
+pub fn result_document<'a>(
+    run: &'a Run,
+    eval: &'a RunEvaluation,
+    agg: Aggregation,
+    run_object: Value,
+) -> ResultDocument<'a> {
+    let keys_where = |passed: bool| -> Vec<&'a str> {
+        eval.datapoints
+            .iter()
+            .filter(|d| d.passed == passed)
+            .map(DatapointOutcome::key)
+            .collect()
+    };
+    let details = metric_names(&[eval])
+        .into_iter()
+        .map(|name| {
+            let summary = summarize(eval, name);
+            let first = summary.values.first();
+            let metric_keys_where = |passed: bool| -> Vec<&'a str> {
+                summary
+                    .values
+                    .iter()
+                    .zip(&summary.keys)
+                    .filter(|(m, _)| m.passed == passed)
+                    .map(|(_, k)| *k)
+                    .collect()
+            };
+            MetricDetail {
+                metric_name: name,
+                metric_type: metric_type_of(eval, name),
+                event_name: first.map(|m| m.event_name.as_str()),
+                event_type: first.map(|m| m.event_type.as_str()),
+                aggregate: aggregate_of(&summary, agg),
+                values: summary.values.iter().map(|m| m.numeric).collect(),
+                datapoints: PassedFailed {
+                    passed: metric_keys_where(true),
+                    failed: metric_keys_where(false),
+                },
+                passing_range: eval.rules.get(name).map(PassRule::to_json),
+            }
+        })
+        .collect();
+    let datapoints = eval
+        .datapoints
+        .iter()
+        .map(|dp| DatapointDocument {
+            datapoint_id: dp.datapoint_id.as_deref(),
+            session_id: &dp.session_id,
+            passed: dp.passed,
+            error: dp.error.as_deref(),
+            metrics: dp
+                .metrics
+                .iter()
+                .map(|m| DatapointMetric {
+                    name: &m.name,
+                    event_name: &m.event_name,
+                    event_type: m.event_type.as_str(),
+                    value: &m.raw,
+                    passed: m.passed,
+                })
+                .collect(),
+        })
+        .collect();
+    ResultDocument {
+        run_id: &run.run_id,
+        status: &run.status,
+        success: run_success(run, eval),
+        passed: keys_where(true),
+        failed: keys_where(false),
+        metrics: MetricsSection {
+            aggregation_function: agg.as_str(),
+            details,
+        },
+        datapoints,
+        event_details: eval
+            .event_details
+            .iter()
+            .map(|(event_name, event_type)| EventDetail {
+                event_name,
+                event_type: event_type.as_str(),
+            })
+            .collect(),
+        run_object,
+    }
+}
+
+/// The body of `GET /v1/runs/{new}/compare-with/{old}` (spec
+/// `GetExperimentRunCompareResponse`, plus the per-metric datapoint breakdown
+/// `honeyhive.experiments.compare_runs` reads).
+///
+/// Aggregates are over each run's own datapoints (as `/result` reports them);
+/// improved/degraded/same compare the two values of each common datapoint, higher
+/// being better.
+pub fn compare_body(
+    new: &RunEvaluation,
+    old: &RunEvaluation,
+    agg: Aggregation,
+    new_object: Value,
+    old_object: Value,
+) -> Value {
+    let old_keys: HashSet<&str> = old
+        .datapoints
+        .iter()
+        .filter_map(|d| d.datapoint_id.as_deref())
+        .collect();
+    let mut common: Vec<&str> = Vec::new();
+    for dp in &new.datapoints {
+        if let Some(id) = dp.datapoint_id.as_deref()
+            && old_keys.contains(id)
+            && !common.contains(&id)
+        {
+            common.push(id);
+        }
+    }
+    let by_id = |eval: &'_ RunEvaluation, id: &str| -> Option<usize> {
+        eval.datapoints
+            .iter()
+            .position(|d| d.datapoint_id.as_deref() == Some(id))
+    };
+    let metrics: Vec<Value> = metric_names(&[new, old])
+        .into_iter()
+        .map(|name| {
+            let (new_sum, old_sum) = (summarize(new, name), summarize(old, name));
+            let new_agg = aggregate_of(&new_sum, agg);
+            let old_agg = aggregate_of(&old_sum, agg);
+            let difference = new_agg.zip(old_agg).map(|(n, o)| n - o);
+            let percentage = difference
+                .zip(old_agg)
+                .and_then(|(d, o)| (o != 0.0).then(|| d / o.abs() * 100.0));
+            let (mut improved, mut degraded, mut same) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut old_values, mut new_values) = (Vec::new(), Vec::new());
+            for id in &common {
+                let n = by_id(new, id).and_then(|i| new.datapoints[i].metric(name));
+                let o = by_id(old, id).and_then(|i| old.datapoints[i].metric(name));
+                let (Some(n), Some(o)) = (n, o) else { continue };
+                new_values.push(n.numeric);
+                old_values.push(o.numeric);
+                match n.numeric.total_cmp(&o.numeric) {
+                    std::cmp::Ordering::Greater => improved.push(*id),
+                    std::cmp::Ordering::Less => degraded.push(*id),
+                    std::cmp::Ordering::Equal => same.push(*id),
+                }
+            }
+            let first = new_sum.values.first().or(old_sum.values.first());
+            json!({
+                "metric_name": name,
+                "metric_type": metric_type_of(new, name),
+                "event_name": first.map(|m| m.event_name.clone()),
+                "event_type": first.map(|m| m.event_type.as_str()),
+                "old_aggregate": old_agg,
+                "new_aggregate": new_agg,
+                "difference": difference,
+                "percentage_change": percentage,
+                "found_count": improved.len() + degraded.len() + same.len(),
+                "improved_count": improved.len(),
+                "degraded_count": degraded.len(),
+                "same_count": same.len(),
+                "improved": improved,
+                "degraded": degraded,
+                "same": same,
+                "old_values": old_values,
+                "new_values": new_values,
+            })
+        })
+        .collect();
+    let mut event_details: Vec<Value> = Vec::new();
+    for (name, ty) in &new.event_details {
+        let presence = if old.event_details.contains(&(name.clone(), *ty)) {
+            "both"
+        } else {
+            "new"
+        };
+        event_details
+            .push(json!({"event_name": name, "event_type": ty.as_str(), "presence": presence}));
+    }
+    for (name, ty) in &old.event_details {
+        if !new.event_details.contains(&(name.clone(), *ty)) {
+            event_details
+                .push(json!({"event_name": name, "event_type": ty.as_str(), "presence": "old"}));
+        }
+    }
+    json!({
+        "metrics": metrics,
+        "commonDatapoints": common,
+        "event_details": event_details,
+        "old_run": old_object,
+        "new_run": new_object,
+    })
+}
