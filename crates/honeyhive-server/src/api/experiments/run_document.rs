@@ -2,8 +2,9 @@
 //! `GET /v1/runs/{new}/compare-with/{old}`, built from [`RunEvaluation`]s in the
 //! shapes the official Python client parses (`honeyhive.experiments.results`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use honeyhive_model::EventType;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -15,10 +16,11 @@ use crate::store::Run;
 /// Metric names in first-seen order across datapoints.
 fn metric_names<'a>(evals: &[&'a RunEvaluation]) -> Vec<&'a str> {
     let mut names: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for eval in evals {
         for dp in &eval.datapoints {
             for m in &dp.metrics {
-                if !names.contains(&m.name.as_str()) {
+                if seen.insert(&m.name) {
                     names.push(&m.name);
                 }
             }
@@ -27,22 +29,25 @@ fn metric_names<'a>(evals: &[&'a RunEvaluation]) -> Vec<&'a str> {
     names
 }
 
-/// Per-metric summary of one run.
+/// Per-metric summary of one run: its values and their datapoints' keys, in
+/// datapoint order.
+#[derive(Default)]
 struct MetricSummary<'a> {
     values: Vec<&'a MetricValue>,
     keys: Vec<&'a str>,
 }
 
-fn summarize<'a>(eval: &'a RunEvaluation, name: &str) -> MetricSummary<'a> {
-    let mut values = Vec::new();
-    let mut keys = Vec::new();
+/// Every metric's [`MetricSummary`], by name, in one pass over the datapoints.
+fn summaries(eval: &RunEvaluation) -> HashMap<&str, MetricSummary<'_>> {
+    let mut by_name: HashMap<&str, MetricSummary<'_>> = HashMap::new();
     for dp in &eval.datapoints {
-        if let Some(m) = dp.metric(name) {
-            values.push(m);
-            keys.push(dp.key());
+        for m in &dp.metrics {
+            let summary = by_name.entry(&m.name).or_default();
+            summary.values.push(m);
+            summary.keys.push(dp.key());
         }
     }
-    MetricSummary { values, keys }
+    by_name
 }
 
 fn metric_type_of(eval: &RunEvaluation, name: &str) -> String {
@@ -139,10 +144,11 @@ pub fn result_document<'a>(
             .map(DatapointOutcome::key)
             .collect()
     };
+    let mut summaries = summaries(eval);
     let details = metric_names(&[eval])
         .into_iter()
         .map(|name| {
-            let summary = summarize(eval, name);
+            let summary = summaries.remove(name).unwrap_or_default();
             let first = summary.values.first();
             let metric_keys_where = |passed: bool| -> Vec<&'a str> {
                 summary
@@ -232,43 +238,35 @@ pub fn compare_body(
         .filter_map(|d| d.datapoint_id.as_deref())
         .collect();
     let mut common: Vec<&str> = Vec::new();
+    let mut common_seen: HashSet<&str> = HashSet::new();
     for dp in &new.datapoints {
         if let Some(id) = dp.datapoint_id.as_deref()
             && old_keys.contains(id)
-            && !common.contains(&id)
+            && common_seen.insert(id)
         {
             common.push(id);
         }
     }
-    let by_id = |eval: &'_ RunEvaluation, id: &str| -> Option<usize> {
-        eval.datapoints
-            .iter()
-            .position(|d| d.datapoint_id.as_deref() == Some(id))
-    };
+    let mut changes = metric_changes(&common, new, old);
+    let (mut new_summaries, mut old_summaries) = (summaries(new), summaries(old));
     let metrics: Vec<Value> = metric_names(&[new, old])
         .into_iter()
         .map(|name| {
-            let (new_sum, old_sum) = (summarize(new, name), summarize(old, name));
+            let new_sum = new_summaries.remove(name).unwrap_or_default();
+            let old_sum = old_summaries.remove(name).unwrap_or_default();
             let new_agg = aggregate_of(&new_sum, agg);
             let old_agg = aggregate_of(&old_sum, agg);
             let difference = new_agg.zip(old_agg).map(|(n, o)| n - o);
             let percentage = difference
                 .zip(old_agg)
                 .and_then(|(d, o)| (o != 0.0).then(|| d / o.abs() * 100.0));
-            let (mut improved, mut degraded, mut same) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut old_values, mut new_values) = (Vec::new(), Vec::new());
-            for id in &common {
-                let n = by_id(new, id).and_then(|i| new.datapoints[i].metric(name));
-                let o = by_id(old, id).and_then(|i| old.datapoints[i].metric(name));
-                let (Some(n), Some(o)) = (n, o) else { continue };
-                new_values.push(n.numeric);
-                old_values.push(o.numeric);
-                match n.numeric.total_cmp(&o.numeric) {
-                    std::cmp::Ordering::Greater => improved.push(*id),
-                    std::cmp::Ordering::Less => degraded.push(*id),
-                    std::cmp::Ordering::Equal => same.push(*id),
-                }
-            }
+            let MetricChanges {
+                improved,
+                degraded,
+                same,
+                old_values,
+                new_values,
+            } = changes.remove(name).unwrap_or_default();
             let first = new_sum.values.first().or(old_sum.values.first());
             json!({
                 "metric_name": name,
@@ -291,9 +289,19 @@ pub fn compare_body(
             })
         })
         .collect();
+    let in_new: HashSet<(&str, EventType)> = new
+        .event_details
+        .iter()
+        .map(|(name, ty)| (name.as_str(), *ty))
+        .collect();
+    let in_old: HashSet<(&str, EventType)> = old
+        .event_details
+        .iter()
+        .map(|(name, ty)| (name.as_str(), *ty))
+        .collect();
     let mut event_details: Vec<Value> = Vec::new();
     for (name, ty) in &new.event_details {
-        let presence = if old.event_details.contains(&(name.clone(), *ty)) {
+        let presence = if in_old.contains(&(name.as_str(), *ty)) {
             "both"
         } else {
             "new"
@@ -302,7 +310,7 @@ pub fn compare_body(
             .push(json!({"event_name": name, "event_type": ty.as_str(), "presence": presence}));
     }
     for (name, ty) in &old.event_details {
-        if !new.event_details.contains(&(name.clone(), *ty)) {
+        if !in_new.contains(&(name.as_str(), *ty)) {
             event_details
                 .push(json!({"event_name": name, "event_type": ty.as_str(), "presence": "old"}));
         }
@@ -314,4 +322,53 @@ pub fn compare_body(
         "old_run": old_object,
         "new_run": new_object,
     })
+}
+
+/// How one metric moved over the common datapoints, in their order.
+#[derive(Default)]
+struct MetricChanges<'a> {
+    improved: Vec<&'a str>,
+    degraded: Vec<&'a str>,
+    same: Vec<&'a str>,
+    old_values: Vec<f64>,
+    new_values: Vec<f64>,
+}
+
+/// Every metric's [`MetricChanges`], by name, in one pass over the common
+/// datapoints; a datapoint id listed twice in a run counts its first datapoint.
+fn metric_changes<'a>(
+    common: &[&'a str],
+    new: &'a RunEvaluation,
+    old: &'a RunEvaluation,
+) -> HashMap<&'a str, MetricChanges<'a>> {
+    let first_by_id = |eval: &'a RunEvaluation| {
+        let mut at: HashMap<&'a str, &'a DatapointOutcome> = HashMap::new();
+        for dp in &eval.datapoints {
+            if let Some(id) = dp.datapoint_id.as_deref() {
+                at.entry(id).or_insert(dp);
+            }
+        }
+        at
+    };
+    let (new_at, old_at) = (first_by_id(new), first_by_id(old));
+    let mut by_name: HashMap<&'a str, MetricChanges<'a>> = HashMap::new();
+    for id in common {
+        let (Some(new_dp), Some(old_dp)) = (new_at.get(id), old_at.get(id)) else {
+            continue;
+        };
+        for n in &new_dp.metrics {
+            let Some(o) = old_dp.metric(&n.name) else {
+                continue;
+            };
+            let changes = by_name.entry(&n.name).or_default();
+            changes.new_values.push(n.numeric);
+            changes.old_values.push(o.numeric);
+            match n.numeric.total_cmp(&o.numeric) {
+                std::cmp::Ordering::Greater => changes.improved.push(*id),
+                std::cmp::Ordering::Less => changes.degraded.push(*id),
+                std::cmp::Ordering::Equal => changes.same.push(*id),
+            }
+        }
+    }
+    by_name
 }

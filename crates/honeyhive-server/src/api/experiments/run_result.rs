@@ -226,8 +226,12 @@ impl DatapointOutcome {
         self.datapoint_id.as_deref().unwrap_or(&self.session_id)
     }
 
+    /// The value of metric `name` (`metrics` is sorted by name).
     pub(super) fn metric(&self, name: &str) -> Option<&MetricValue> {
-        self.metrics.iter().find(|m| m.name == name)
+        self.metrics
+            .binary_search_by(|m| m.name.as_str().cmp(name))
+            .ok()
+            .map(|at| &self.metrics[at])
     }
 }
 
@@ -319,6 +323,7 @@ pub fn evaluate_run_events(
     let mut positions: Option<HashMap<&str, usize>> = None;
     let mut datapoint_ids_seen: HashSet<&str> = HashSet::with_capacity(order.len());
     let mut event_details: Vec<(String, EventType)> = Vec::new();
+    let mut event_details_seen: HashSet<(&str, EventType)> = HashSet::new();
     let mut datapoints = Vec::with_capacity(order.len());
     for session_id in order {
         let mut session_events = by_session.remove(session_id).unwrap_or_default();
@@ -342,10 +347,7 @@ pub fn evaluate_run_events(
                 .then_with(|| a.event_id.cmp(&b.event_id))
         });
         for e in &session_events {
-            let known = event_details
-                .iter()
-                .any(|(name, kind)| *kind == e.event_type && *name == e.event_name);
-            if !known {
+            if event_details_seen.insert((e.event_name.as_str(), e.event_type)) {
                 event_details.push((e.event_name.clone(), e.event_type));
             }
         }
