@@ -274,6 +274,18 @@ pub trait ExperimentStore: Send + Sync {
         query: &RunEventsQuery,
     ) -> StoreResult<Vec<RunEvent>>;
 
+    /// Whole events by id, ordered by start time then event id, `children_ids`
+    /// left empty; ids not in this project, and repeats, are left out.
+    ///
+    /// Reads at most `max_bytes` of stored event data: past it the read stops
+    /// and [`BoundedEvents::complete`] is false.
+    async fn events_by_ids(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+        max_bytes: u64,
+    ) -> StoreResult<BoundedEvents>;
+
     /// Deletes one event; false if it was not in this project.
     async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool>;
 
@@ -409,6 +421,15 @@ pub struct RunEventsQuery {
     pub filters: FilterSet,
     /// Most events returned.
     pub limit: u64,
+}
+
+/// Events read under a byte budget ([`ExperimentStore::events_by_ids`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BoundedEvents {
+    /// The events read: all those asked for when `complete`.
+    pub events: Vec<Event>,
+    /// False when the byte budget stopped the read early.
+    pub complete: bool,
 }
 
 /// The part of an event that run results read: enough to group it into its

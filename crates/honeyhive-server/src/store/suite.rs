@@ -37,7 +37,8 @@ macro_rules! store_behaviour_suite {
             a_failing_batch_commits_nothing,
             store_reports_writable,
             run_events_cover_listed_and_tagged_sessions,
-            run_events_of_a_big_run_come_whole_and_grouped
+            run_events_of_a_big_run_come_whole_and_grouped,
+            events_by_ids_come_whole_in_time_order_within_a_byte_budget
         );
     };
     (@cases $factory:expr; $($case:ident),*) => {
@@ -695,4 +696,76 @@ pub async fn run_events_of_a_big_run_come_whole_and_grouped(store: &dyn Store) {
         store.run_events(&t, &bounded).await.expect("bounded").len(),
         5000
     );
+}
+
+/// `events_by_ids` returns whole events of the caller's project, each once,
+/// ordered by start time then id, and stops at its byte budget.
+pub async fn events_by_ids_come_whole_in_time_order_within_a_byte_budget(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    let other = tenant(store, "h2", "other").await;
+    let mut events = Vec::new();
+    for i in 0..1200 {
+        let mut e = event(
+            &format!("e{i:04}"),
+            &format!("s{}", i % 7),
+            None,
+            f64::from(i / 2),
+            EventType::Tool,
+        );
+        e.inputs.insert("text".into(), json!("x".repeat(100)));
+        e.metrics.insert("score".into(), json!(i));
+        events.push(e);
+    }
+    store
+        .write(
+            &t,
+            WriteBatch {
+                events,
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write");
+    store
+        .write(
+            &other,
+            WriteBatch {
+                events: vec![event("foreign", "x", None, 0.0, EventType::Tool)],
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write other project");
+
+    // Newest first, with a repeat, a missing id and another project's id.
+    let mut ids: Vec<String> = (0..1200).rev().map(|i| format!("e{i:04}")).collect();
+    ids.extend(["e0003".into(), "missing".into(), "foreign".into()]);
+    let read = store
+        .events_by_ids(&t, &ids, u64::MAX)
+        .await
+        .expect("by ids");
+    assert!(read.complete);
+    let got: Vec<&str> = read.events.iter().map(|e| e.event_id.as_str()).collect();
+    let want: Vec<String> = (0..1200).map(|i| format!("e{i:04}")).collect();
+    assert_eq!(got, want, "by start time, then id, each once");
+    let e7 = &read.events[7];
+    assert_eq!(e7.inputs["text"], json!("x".repeat(100)));
+    assert_eq!(e7.metrics["score"], json!(7));
+    assert_eq!(e7.session_id, "s0");
+    assert_eq!(e7.project_id, t.project_id);
+
+    let small = store
+        .events_by_ids(&t, &ids, 20_000)
+        .await
+        .expect("bounded");
+    assert!(
+        !small.complete,
+        "a budget below the events' size stops the read"
+    );
+    assert!(!small.events.is_empty() && small.events.len() < 100);
+    let none = store
+        .events_by_ids(&t, &["foreign".to_string()], u64::MAX)
+        .await
+        .expect("foreign");
+    assert!(none.complete && none.events.is_empty());
 }

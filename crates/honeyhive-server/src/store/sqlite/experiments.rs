@@ -16,8 +16,9 @@ use honeyhive_model::Event;
 use super::SqliteStore;
 use super::migrations::Migration;
 use crate::store::{
-    Datapoint, DatapointQuery, Dataset, DatasetQuery, EventQuery, ExperimentStore, Page, Project,
-    Resource, ResourceKind, Run, RunEvent, RunEventsQuery, RunQuery, StoreResult, Tenant,
+    BoundedEvents, Datapoint, DatapointQuery, Dataset, DatasetQuery, EventQuery, ExperimentStore,
+    Page, Project, Resource, ResourceKind, Run, RunEvent, RunEventsQuery, RunQuery, StoreResult,
+    Tenant,
 };
 
 /// Fewest sessions worth a read of their own in [`ExperimentStore::run_events`].
@@ -155,6 +156,17 @@ impl ExperimentStore for SqliteStore {
         }
         events.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
         Ok(events)
+    }
+
+    async fn events_by_ids(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+        max_bytes: u64,
+    ) -> StoreResult<BoundedEvents> {
+        let (tenant, ids) = (tenant.clone(), ids.to_vec());
+        self.read(move |conn| event_queries::events_by_ids(conn, &tenant, &ids, max_bytes))
+            .await
     }
 
     async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool> {

@@ -4,13 +4,15 @@ use std::collections::HashSet;
 
 use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, SqlParam};
 use honeyhive_model::{Event, EventType};
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, Row};
 use serde_json::Value;
 
 use super::super::events::map_from_text;
 use super::super::{EVENT_COLUMNS, backend, event_from_row};
-use crate::store::{EventQuery, Page, RunEvent, RunEventsQuery, SortOrder, StoreResult, Tenant};
+use crate::store::{
+    BoundedEvents, EventQuery, Page, RunEvent, RunEventsQuery, SortOrder, StoreResult, Tenant,
+};
 
 /// Most session ids one query may name (keeps the statement's parameter count bounded).
 const MAX_SESSION_IDS: usize = 10_000;
@@ -231,6 +233,61 @@ pub(super) fn events_of_sessions(
         }
     }
     Ok(events)
+}
+
+/// Stored bytes of a row: its text and blob lengths, 8 for any other value.
+fn stored_bytes(row: &Row<'_>) -> u64 {
+    (0..row.as_ref().column_count())
+        .map(|i| match row.get_ref(i) {
+            Ok(ValueRef::Text(bytes) | ValueRef::Blob(bytes)) => bytes.len() as u64,
+            _ => 8,
+        })
+        .sum()
+}
+
+/// Whole events by id (see [`crate::store::ExperimentStore::events_by_ids`]):
+/// each row's size is checked against `max_bytes` before it is decoded.
+pub(super) fn events_by_ids(
+    conn: &Connection,
+    tenant: &Tenant,
+    ids: &[String],
+    max_bytes: u64,
+) -> StoreResult<BoundedEvents> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(ids.len());
+    let unique: Vec<&String> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
+    let mut events = Vec::with_capacity(unique.len());
+    let mut bytes: u64 = 0;
+    for chunk in unique.chunks(RUN_SESSION_CHUNK) {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ? AND event_id IN ({})",
+            vec!["?"; chunk.len()].join(",")
+        );
+        let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+        let params = std::iter::once(SqlValue::Text(tenant.project_id.clone()))
+            .chain(chunk.iter().map(|id| SqlValue::Text((*id).clone())));
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params))
+            .map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            bytes = bytes.saturating_add(stored_bytes(row));
+            if bytes > max_bytes {
+                return Ok(BoundedEvents {
+                    events,
+                    complete: false,
+                });
+            }
+            events.push(event_from_row(row).map_err(backend)?);
+        }
+    }
+    events.sort_by(|a, b| {
+        a.start_time
+            .total_cmp(&b.start_time)
+            .then_with(|| a.event_id.cmp(&b.event_id))
+    });
+    Ok(BoundedEvents {
+        events,
+        complete: true,
+    })
 }
 
 pub(super) fn delete_event(
