@@ -39,6 +39,35 @@ pub struct ServerConfig {
     pub retry_after_secs: u64,
     /// Disk sync policy of the store (see [`SyncMode`]).
     pub sync_mode: SyncMode,
+    /// What one request of the run routes (`/v1/runs/...`) may read.
+    pub run_reads: RunReadLimits,
+}
+
+/// Bounds on the reads of the run routes: past one, the answer is 422
+/// `result_too_large` with a hint, never a silently partial result.
+///
+/// ```
+/// let limits = honeyhive_server::config::RunReadLimits::default();
+/// assert_eq!(limits.max_events, 200_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunReadLimits {
+    /// Most events (slim rows) one request reads: per run for `/result`,
+    /// `/compare-with`, `/metrics` and `compare/events`, and across all runs
+    /// for `/v1/runs/schema`.
+    pub max_events: u64,
+    /// Most bytes of whole stored events one answer loads (the events of
+    /// `/metrics`, the page of `compare/events`).
+    pub max_event_bytes: u64,
+}
+
+impl Default for RunReadLimits {
+    fn default() -> Self {
+        RunReadLimits {
+            max_events: 200_000,
+            max_event_bytes: 32 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -54,6 +83,7 @@ impl Default for ServerConfig {
             max_inflight_requests: 1024,
             retry_after_secs: 1,
             sync_mode: SyncMode::Full,
+            run_reads: RunReadLimits::default(),
         }
     }
 }

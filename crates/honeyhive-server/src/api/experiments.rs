@@ -11,6 +11,7 @@ mod datasets;
 mod events_query;
 mod query;
 pub mod run_document;
+mod run_reads;
 pub mod run_result;
 mod runs;
 
