@@ -79,14 +79,19 @@ fn run_events_query(run: &Run, filters: FilterSet, limit: u64) -> RunEventsQuery
     }
 }
 
+/// What to do when a run has more events than a route reads, for routes that
+/// take `filters`.
+const NARROW_WITH_FILTERS: &str = "narrow the run's events with `filters`";
+
 /// The slim rows of `run`'s events that match `filters`; more than
-/// `limits.max_events` of them is a 422.
+/// `limits.max_events` of them is a 422 with `hint`.
 async fn run_rows(
     state: &AppState,
     tenant: &Tenant,
     run: &Run,
     filters: FilterSet,
     limits: RunReadLimits,
+    hint: &str,
 ) -> Result<Vec<RunEvent>, ApiError> {
     let query = run_events_query(run, filters, limits.max_events.saturating_add(1));
     let rows = state.store.run_events(tenant, &query).await?;
@@ -94,7 +99,7 @@ async fn run_rows(
         return Err(too_many_events(
             &format!("run {} has", run.run_id),
             limits.max_events,
-            "narrow the run's events with `filters`",
+            hint,
         ));
     }
     Ok(rows)
@@ -142,7 +147,8 @@ pub(super) async fn run_result(
     let filters = parse_filters(params.get("filters"))?;
     let run = state.store.get_run(&tenant, &run_id).await?;
     let defs = metric_definitions(&state, &tenant).await?;
-    let rows = run_rows(&state, &tenant, &run, filters, state.config.run_reads).await?;
+    let limits = state.config.run_reads;
+    let rows = run_rows(&state, &tenant, &run, filters, limits, NARROW_WITH_FILTERS).await?;
     let body = blocking(move || {
         let eval = evaluate_run_events(&run, &rows, &defs);
         let object = run_object(&run, &tenant);
@@ -167,8 +173,22 @@ pub(super) async fn compare_runs(
     let defs = metric_definitions(&state, &tenant).await?;
     let limits = state.config.run_reads;
     let (new_rows, old_rows) = tokio::try_join!(
-        run_rows(&state, &tenant, &new_run, filters.clone(), limits),
-        run_rows(&state, &tenant, &old_run, filters, limits),
+        run_rows(
+            &state,
+            &tenant,
+            &new_run,
+            filters.clone(),
+            limits,
+            NARROW_WITH_FILTERS
+        ),
+        run_rows(
+            &state,
+            &tenant,
+            &old_run,
+            filters,
+            limits,
+            NARROW_WITH_FILTERS
+        ),
     )?;
     let body = blocking(move || {
         let new_eval = evaluate_run_events(&new_run, &new_rows, &defs);
@@ -218,7 +238,8 @@ pub(super) async fn run_metrics(
     let params = qs_tree(&pairs);
     let filters = parse_filters(params.get("filters"))?;
     let run = state.store.get_run(&tenant, &run_id).await?;
-    let rows = run_rows(&state, &tenant, &run, filters, state.config.run_reads).await?;
+    let limits = state.config.run_reads;
+    let rows = run_rows(&state, &tenant, &run, filters, limits, NARROW_WITH_FILTERS).await?;
     let ids = blocking(move || {
         rows.into_iter()
             .filter(|e| !e.metrics.is_empty())
@@ -468,15 +489,17 @@ pub(super) async fn compare_events(
     let run_1 = state.store.get_run(&tenant, &id_1).await?;
     let run_2 = state.store.get_run(&tenant, &id_2).await?;
     let limits = state.config.run_reads;
+    let hint = "the runs are too large to pair event by event; read their events with \
+                GET /events filtered by `metadata.run_id`";
     let (rows_1, rows_2) = tokio::try_join!(
-        run_rows(&state, &tenant, &run_1, FilterSet::default(), limits),
-        run_rows(&state, &tenant, &run_2, FilterSet::default(), limits),
+        run_rows(&state, &tenant, &run_1, FilterSet::default(), limits, hint),
+        run_rows(&state, &tenant, &run_2, FilterSet::default(), limits, hint),
     )?;
     // The filters pick run 1's events; the store evaluates them.
     let matching = if filters.filters.is_empty() {
         None
     } else {
-        Some(run_rows(&state, &tenant, &run_1, filters, limits).await?)
+        Some(run_rows(&state, &tenant, &run_1, filters, limits, hint).await?)
     };
     let (page_pairs, total) = blocking(move || {
         let matching: Option<HashSet<String>> =
