@@ -82,6 +82,8 @@ enum BenchCommand {
     Ingest(bench::IngestArgs),
     /// Load-generate the event API's small requests (session start + enrichment) and report requests/s.
     Events(bench::EventsArgs),
+    /// Time run results and comparisons over two seeded runs, and /healthz while they run.
+    Runs(bench::RunsArgs),
 }
 
 fn main() -> Result<()> {
@@ -102,6 +104,9 @@ fn main() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Events(args),
         } => bench::events(args),
+        Command::Bench {
+            command: BenchCommand::Runs(args),
+        } => bench::runs(args),
         Command::Eval { command } => eval::run(command),
     }
 }

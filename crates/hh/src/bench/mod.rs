@@ -1,4 +1,5 @@
-//! `hh bench ingest`: a load generator for the ingest path.
+//! `hh bench ingest`: a load generator for the ingest path; `hh bench events`
+//! (below) and `hh bench runs` ([`runs`]) share its server plumbing.
 //!
 //! Starts a fresh `hh serve` child process on free ports with a temporary data
 //! directory, posts pre-built OTLP protobuf batches (5-span LLM-like traces,
@@ -19,6 +20,10 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use prost::Message as _;
+
+mod runs;
+
+pub(crate) use runs::{RunsArgs, runs};
 
 /// Options of `hh bench ingest`.
 #[derive(Args, Debug, Clone)]
@@ -61,7 +66,7 @@ pub(crate) fn ingest(args: IngestArgs) -> Result<()> {
     let data_dir = tempfile_dir()?;
     let http_port = free_port()?;
     let grpc_port = free_port()?;
-    let mut server = spawn_server(&data_dir, http_port, grpc_port)?;
+    let mut server = spawn_server(None, &data_dir, http_port, grpc_port)?;
     let base = format!("http://127.0.0.1:{http_port}");
     wait_ready(&base, &mut server)?;
     let pid = server.id();
@@ -336,10 +341,17 @@ fn kv_int(key: &str, value: i64) -> KeyValue {
 /// (before/after comparisons with the same load generator).
 const SERVER_EXE_ENV: &str = "HH_BENCH_SERVER_EXE";
 
-fn spawn_server(data_dir: &Path, http_port: u16, grpc_port: u16) -> Result<Child> {
-    let exe = match std::env::var_os(SERVER_EXE_ENV) {
-        Some(path) => PathBuf::from(path),
-        None => std::env::current_exe().context("locating the hh binary")?,
+/// Starts `hh serve` from `exe`, else from [`SERVER_EXE_ENV`], else this binary.
+fn spawn_server(
+    exe: Option<&Path>,
+    data_dir: &Path,
+    http_port: u16,
+    grpc_port: u16,
+) -> Result<Child> {
+    let exe = match (exe, std::env::var_os(SERVER_EXE_ENV)) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(path)) => PathBuf::from(path),
+        (None, None) => std::env::current_exe().context("locating the hh binary")?,
     };
     Command::new(exe)
         .arg("serve")
@@ -491,7 +503,7 @@ pub(crate) fn events(args: EventsArgs) -> Result<()> {
     let data_dir = tempfile_dir()?;
     let http_port = free_port()?;
     let grpc_port = free_port()?;
-    let mut server = spawn_server(&data_dir, http_port, grpc_port)?;
+    let mut server = spawn_server(None, &data_dir, http_port, grpc_port)?;
     let base = format!("http://127.0.0.1:{http_port}");
     wait_ready(&base, &mut server)?;
     let pid = server.id();
