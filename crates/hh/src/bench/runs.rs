@@ -5,8 +5,8 @@
 //! a tool named after its datapoint and a `format` tool per datapoint), then
 //! times `GET /v1/runs/compare/events`, `/v1/runs/{id}/result`,
 //! `/v1/runs/{new}/compare-with/{old}` and `/v1/runs/schema` (median of several),
-//! first one at a time, then with several clients at once, polling `/healthz`
-//! all along and reporting its latency. `--server-bin` runs another `hh`
+//! first one at a time, then with several clients at once, probing `/healthz`
+//! every 5 ms all along and reporting its latency. `--server-bin` runs another `hh`
 //! binary's server under the same load, for before/after comparisons.
 
 use std::path::PathBuf;
@@ -116,7 +116,7 @@ fn print_healthz(label: &str, sorted_ms: &[f64]) {
         return;
     }
     println!(
-        "{label:<30} p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} probes)",
+        "{label:<30} p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} probes, one per 5 ms)",
         percentile(sorted_ms, 0.50),
         percentile(sorted_ms, 0.99),
         sorted_ms.last().copied().unwrap_or(0.0),
@@ -210,24 +210,44 @@ fn new_agent() -> ureq::Agent {
         .into()
 }
 
-/// Runs `work` while a thread probes `/healthz` one request at a time; returns
-/// its result and the probes' latencies in ms, sorted.
+/// How often `/healthz` is probed.
+const PROBE_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Runs `work` while a thread probes `/healthz` every [`PROBE_INTERVAL`], one
+/// request at a time; returns its result and the latencies in ms, sorted.
+///
+/// A probe that takes longer than the interval delays the next ones; the
+/// probes that would have been sent meanwhile are counted as waiting until it
+/// answered (HdrHistogram's correction for coordinated omission), so a stall
+/// of the server weighs by its length, not as one slow sample.
 fn with_healthz_probes<T>(base: &str, work: impl FnOnce() -> Result<T>) -> Result<(T, Vec<f64>)> {
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let prober = scope.spawn(|| {
             let agent = new_agent();
+            let interval_ms = PROBE_INTERVAL.as_secs_f64() * 1000.0;
             let mut latencies = Vec::new();
+            let mut next = Instant::now();
             while !stop.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                }
                 let started = Instant::now();
                 match agent.get(&format!("{base}/healthz")).call() {
                     Ok(mut r) => {
                         let _ = r.body_mut().read_to_string();
-                        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                        let ms = started.elapsed().as_secs_f64() * 1000.0;
+                        latencies.push(ms);
+                        let mut missed = ms - interval_ms;
+                        while missed >= interval_ms {
+                            latencies.push(missed);
+                            missed -= interval_ms;
+                        }
                     }
                     Err(e) => eprintln!("healthz probe failed: {e}"),
                 }
-                std::thread::sleep(Duration::from_millis(2));
+                next = (next + PROBE_INTERVAL).max(started);
             }
             latencies
         });
