@@ -282,7 +282,7 @@ pub trait ExperimentStore: Send + Sync {
     async fn events_by_ids(
         &self,
         tenant: &Tenant,
-        ids: &[String],
+        ids: Vec<String>,
         max_bytes: u64,
     ) -> StoreResult<BoundedEvents>;
 

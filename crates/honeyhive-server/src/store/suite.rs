@@ -741,7 +741,7 @@ pub async fn events_by_ids_come_whole_in_time_order_within_a_byte_budget(store: 
     let mut ids: Vec<String> = (0..1200).rev().map(|i| format!("e{i:04}")).collect();
     ids.extend(["e0003".into(), "missing".into(), "foreign".into()]);
     let read = store
-        .events_by_ids(&t, &ids, u64::MAX)
+        .events_by_ids(&t, ids.clone(), u64::MAX)
         .await
         .expect("by ids");
     assert!(read.complete);
@@ -754,17 +754,14 @@ pub async fn events_by_ids_come_whole_in_time_order_within_a_byte_budget(store: 
     assert_eq!(e7.session_id, "s0");
     assert_eq!(e7.project_id, t.project_id);
 
-    let small = store
-        .events_by_ids(&t, &ids, 20_000)
-        .await
-        .expect("bounded");
+    let small = store.events_by_ids(&t, ids, 20_000).await.expect("bounded");
     assert!(
         !small.complete,
         "a budget below the events' size stops the read"
     );
     assert!(!small.events.is_empty() && small.events.len() < 100);
     let none = store
-        .events_by_ids(&t, &["foreign".to_string()], u64::MAX)
+        .events_by_ids(&t, vec!["foreign".to_string()], u64::MAX)
         .await
         .expect("foreign");
     assert!(none.complete && none.events.is_empty());

@@ -209,7 +209,7 @@ pub(super) async fn compare_runs(
 async fn whole_events(
     state: &AppState,
     tenant: &Tenant,
-    ids: &[String],
+    ids: Vec<String>,
     hint: &str,
 ) -> Result<Vec<Event>, ApiError> {
     if ids.is_empty() {
@@ -247,13 +247,7 @@ pub(super) async fn run_metrics(
             .collect::<Vec<String>>()
     })
     .await?;
-    let events = whole_events(
-        &state,
-        &tenant,
-        &ids,
-        "narrow the run's events with `filters`",
-    )
-    .await?;
+    let events = whole_events(&state, &tenant, ids, NARROW_WITH_FILTERS).await?;
     let body = blocking(move || {
         let with_metrics: Vec<Value> = events.iter().map(|e| event_json(e, &tenant)).collect();
         to_json_body(&json!({"events": with_metrics}))
@@ -501,7 +495,7 @@ pub(super) async fn compare_events(
     } else {
         Some(run_rows(&state, &tenant, &run_1, filters, limits, hint).await?)
     };
-    let (page_pairs, total) = blocking(move || {
+    let (page_pairs, ids, total) = blocking(move || {
         let matching: Option<HashSet<String>> =
             matching.map(|rows| rows.into_iter().map(|e| e.event_id).collect());
         let defs = HashMap::new();
@@ -521,14 +515,14 @@ pub(super) async fn compare_events(
                 ]
             })
             .collect();
-        (page_pairs, total)
+        let ids: Vec<String> = page_pairs
+            .iter()
+            .flat_map(|[_, e1, e2]| [e1.clone(), e2.clone()])
+            .collect();
+        (page_pairs, ids, total)
     })
     .await?;
-    let ids: Vec<String> = page_pairs
-        .iter()
-        .flat_map(|[_, e1, e2]| [e1.clone(), e2.clone()])
-        .collect();
-    let events = whole_events(&state, &tenant, &ids, "ask for a smaller page with `limit`").await?;
+    let events = whole_events(&state, &tenant, ids, "ask for a smaller page with `limit`").await?;
     let body = blocking(move || {
         let by_id: HashMap<&str, &Event> =
             events.iter().map(|e| (e.event_id.as_str(), e)).collect();

@@ -161,10 +161,10 @@ impl ExperimentStore for SqliteStore {
     async fn events_by_ids(
         &self,
         tenant: &Tenant,
-        ids: &[String],
+        ids: Vec<String>,
         max_bytes: u64,
     ) -> StoreResult<BoundedEvents> {
-        let (tenant, ids) = (tenant.clone(), ids.to_vec());
+        let tenant = tenant.clone();
         self.read(move |conn| event_queries::events_by_ids(conn, &tenant, &ids, max_bytes))
             .await
     }
