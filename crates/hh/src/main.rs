@@ -61,6 +61,44 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long = "max-body-bytes", env = "HH_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Memory budget of requests in flight, in bytes (bodies, decompressed bodies, decoding).
+    #[arg(long = "max-inflight-bytes", env = "HH_MAX_INFLIGHT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    max_inflight_bytes: usize,
+    /// Most spans (or events) one request may carry.
+    #[arg(
+        long = "max-spans-per-request",
+        env = "HH_MAX_SPANS_PER_REQUEST",
+        default_value_t = 50_000
+    )]
+    max_spans_per_request: usize,
+    /// Most open client connections, both listeners together.
+    #[arg(
+        long = "max-connections",
+        env = "HH_MAX_CONNECTIONS",
+        default_value_t = 4096
+    )]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    #[arg(
+        long = "header-timeout",
+        env = "HH_HEADER_TIMEOUT_SECS",
+        default_value_t = 20
+    )]
+    header_timeout_secs: u64,
+    /// Seconds a connection may stay silent before it is closed.
+    #[arg(
+        long = "idle-timeout",
+        env = "HH_IDLE_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    idle_timeout_secs: u64,
+    /// Bearer token for GET /metrics (unset: loopback clients only).
+    #[arg(
+        long = "metrics-token",
+        env = "HH_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    metrics_token: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

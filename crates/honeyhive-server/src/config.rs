@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use crate::store::sqlite::SyncMode;
 
@@ -31,10 +32,30 @@ pub struct ServerConfig {
     pub max_decompressed_bytes: usize,
     /// Key and project name created on start if missing (`HH_API_KEY` / `HH_PROJECT`).
     pub bootstrap_key: Option<(String, String)>,
-    /// In-flight ingest budget in body bytes; past it requests get 429.
+    /// Memory budget of requests in flight, in bytes: each request with a body
+    /// is charged its body, its decompressed body and what decoding it will
+    /// take (estimated from its bytes) until its write commits. Past it 429;
+    /// a request that alone would pass it, 413. At least `max_body_bytes`.
     pub max_inflight_bytes: usize,
-    /// In-flight ingest budget in requests (decoding or waiting for a commit); past it 429.
+    /// Requests with a body in flight (read, decoded or waiting for a commit); past it 429.
     pub max_inflight_requests: usize,
+    /// Most spans (OTLP) or events (event API) one request may carry; past it 413.
+    pub max_spans_per_request: usize,
+    /// Open connections across the HTTP and gRPC listeners; past it a new
+    /// connection is answered 503 and closed. Lowered at start to what the
+    /// process's file limit allows.
+    pub max_connections: usize,
+    /// Longest wait for a request's headers, from the connection's start or
+    /// the end of its previous answer (HTTP/1.1 keep-alive waits included).
+    pub header_read_timeout: Duration,
+    /// A connection that moves no bytes for this long is closed.
+    pub idle_timeout: Duration,
+    /// Bearer token `GET /metrics` requires. Unset: `/metrics` answers only
+    /// clients on a loopback address.
+    pub metrics_token: Option<String>,
+    /// How long an enrichment (`PUT /events`) for an event that has not
+    /// arrived is kept; past it, it is dropped and counted.
+    pub pending_enrichment_ttl: Duration,
     /// Seconds a client is told to wait (`Retry-After`) when over budget.
     pub retry_after_secs: u64,
     /// Disk sync policy of the store (see [`SyncMode`]).
@@ -52,6 +73,12 @@ impl Default for ServerConfig {
             bootstrap_key: None,
             max_inflight_bytes: 256 * 1024 * 1024,
             max_inflight_requests: 1024,
+            max_spans_per_request: 50_000,
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            metrics_token: None,
+            pending_enrichment_ttl: Duration::from_secs(24 * 3600),
             retry_after_secs: 1,
             sync_mode: SyncMode::Full,
         }
