@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, JsonBody};
+use crate::ingest::commit::commit;
 use crate::ingest::events::{self as bodies, EventDefaults, InvalidBody};
 use crate::store::{Tenant, WriteBatch};
 
@@ -48,7 +49,15 @@ pub(crate) fn event_json(event: &Event, tenant: &Tenant) -> Value {
 
 async fn write(state: &AppState, tenant: &Tenant, batch: WriteBatch) -> Result<(), ApiError> {
     let count = batch.events.len() as u64;
-    state.store.write(tenant, batch).await?;
+    let max = state.config.max_spans_per_request;
+    if batch.events.len() > max {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request carries {count} events, more than the limit of {max}"),
+        )
+        .with_hint("send smaller batches, or raise the server's max_spans_per_request"));
+    }
+    commit(state.store.as_ref(), tenant, batch).await?;
     state.metrics.events(count);
     Ok(())
 }

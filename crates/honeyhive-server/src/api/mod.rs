@@ -11,18 +11,20 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use honeyhive_model::ErrorCode;
+use honeyhive_model::cost::{Format, json_cost, memory_estimate};
 use serde::de::DeserializeOwned;
 
 use crate::auth::KeyCache;
 use crate::config::ServerConfig;
-use crate::ingest::budget::Budget;
+use crate::ingest::budget::{BodyOverBudget, Budget, Refusal, RequestBudget};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
+mod admission;
 pub mod experiments;
 mod ingest_events;
 pub(crate) mod ingest_otlp;
-mod ops;
+pub mod ops;
 mod sessions;
 
 /// Shared state of every handler: one reference-counted pointer, so the
@@ -44,6 +46,8 @@ pub struct SharedState {
     pub budget: Arc<Budget>,
     /// Limits and settings.
     pub config: Arc<ServerConfig>,
+    /// The last readiness probe (`/readyz`).
+    pub readiness: ops::Readiness,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,6 +70,7 @@ impl AppState {
                 config.max_inflight_requests,
             )),
             config: Arc::new(config.clone()),
+            readiness: ops::Readiness::default(),
         }))
     }
 }
@@ -81,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .merge(experiments::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
         ))
         .layer(axum::middleware::from_fn(move |req, next| {
             crate::metrics::track_request(metrics.clone(), req, next)
@@ -183,6 +192,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Invalid(why) => ApiError::bad_request(why),
+            StoreError::Busy => {
+                ApiError::new(ErrorCode::Unavailable, "the store's write queue is full")
+                    .with_hint("retry after the delay in Retry-After")
+                    .with_retry_after(1)
+            }
             StoreError::Backend(why) => {
                 tracing::error!(error = %why, "store failure");
                 ApiError::new(
@@ -216,10 +230,51 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             )
             .with_hint("send `Content-Type: application/json`"));
         }
-        let bytes = read_body(req, state.config.max_body_bytes).await?;
+        let budget = req.extensions().get::<RequestBudget>().cloned();
+        let bytes = read_body(state, req).await?;
+        let cost = json_cost(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))?;
+        if let Some(budget) = budget {
+            // The body itself is charged already; what parsing adds is not.
+            let parsed = memory_estimate(Format::Json, bytes.len(), cost.values)
+                .saturating_sub(bytes.len() as u64);
+            charge(state, &budget, parsed)?;
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))
+    }
+}
+
+/// Charges `bytes` more to a request's budget, or answers why not (429 now,
+/// 413 ever).
+pub(crate) fn charge(state: &AppState, budget: &RequestBudget, bytes: u64) -> Result<(), ApiError> {
+    let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    budget
+        .try_grow(bytes)
+        .map_err(|refusal| over_budget(state, refusal, budget.charged().saturating_add(bytes)))
+}
+
+/// The answer to a request the in-flight budget cannot take (counted).
+pub(crate) fn over_budget(state: &AppState, refusal: Refusal, needed: usize) -> ApiError {
+    state.metrics.over_budget();
+    match refusal {
+        Refusal::NotNow => ApiError::new(
+            ErrorCode::OverBudget,
+            "server is over its in-flight memory budget",
+        )
+        .with_hint("retry after the delay in Retry-After")
+        .with_retry_after(state.config.retry_after_secs),
+        Refusal::Never => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "decoding this request would take about {} MiB, more than the server's \
+                 in-flight memory budget of {} MiB",
+                needed.div_ceil(1 << 20),
+                state.budget.max_bytes() >> 20
+            ),
+        )
+        .with_hint("send smaller requests (fewer spans or events each), or raise the server's max_inflight_bytes"),
     }
 }
 
@@ -258,9 +313,14 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
 /// Longest wait for a whole request body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Reads a whole body, answering 413 past `limit` (early, from
-/// `Content-Length`, when the client declares it).
-pub(crate) async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+/// Reads a whole body, answering 413 past the body limit (early, from
+/// `Content-Length`, when the client declares it) and 429/413 when a chunk
+/// does not fit the request's budget.
+pub(crate) async fn read_body(
+    state: &AppState,
+    req: Request,
+) -> Result<axum::body::Bytes, ApiError> {
+    let limit = state.config.max_body_bytes;
     if let Some(declared) = declared_length(req.headers())
         && declared > limit
     {
@@ -275,14 +335,29 @@ pub(crate) async fn read_body(req: Request, limit: usize) -> Result<axum::body::
                 .with_hint("send the whole body without pausing")
         })?;
     read.map_err(|e| {
-        // to_bytes reports the limit as a length-limit error in its source chain.
-        let text = format!("{e:?}");
-        if text.contains("LengthLimit") {
+        if let Some(refusal) = source_of::<BodyOverBudget>(&e) {
+            return over_budget(state, refusal.0, limit);
+        }
+        if source_of::<http_body_util::LengthLimitError>(&e).is_some() {
             too_large(limit)
         } else {
             ApiError::bad_request(format!("failed to read body: {e}"))
         }
     })
+}
+
+/// The first error of type `E` in `error`'s source chain.
+fn source_of<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// Reads and drops a small body before an answer that refuses it unread.

@@ -3,14 +3,17 @@
 
 use std::collections::BTreeMap;
 
+use std::io::Read;
+
 use honeyhive_model::ModelError;
 use honeyhive_model::mapping::{MappedBatch, RejectedSpan, SessionSeen, map_request};
 use honeyhive_model::otlp::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, decode_json,
-    decode_protobuf, gunzip,
+    decode_protobuf,
 };
 use prost::Message;
 
+use crate::ingest::budget::{Refusal, RequestBudget};
 use crate::store::{SessionSighting, WriteBatch};
 
 /// The body encodings of OTLP/HTTP.
@@ -103,34 +106,97 @@ impl PreparedBatch {
     }
 }
 
-/// Decompresses (when `gzip`) and decodes an OTLP/HTTP body.
-pub fn decode_body(
-    body: &[u8],
-    encoding: OtlpEncoding,
-    gzip: bool,
-    max_decompressed: usize,
-) -> Result<ExportTraceServiceRequest, ModelError> {
-    let inflated;
-    let raw = if gzip {
-        inflated = gunzip(body, max_decompressed)?;
-        inflated.as_slice()
-    } else {
-        body
-    };
+/// Decodes an OTLP body (already decompressed).
+pub fn decode(raw: &[u8], encoding: OtlpEncoding) -> Result<ExportTraceServiceRequest, ModelError> {
     match encoding {
         OtlpEncoding::Protobuf => decode_protobuf(raw),
         OtlpEncoding::Json => decode_json(raw),
     }
 }
 
-/// Maps a decoded request to a write batch.
-pub fn prepare(request: &ExportTraceServiceRequest) -> PreparedBatch {
-    let spans_received = request
+/// Why a gzip body could not be inflated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InflateError {
+    /// Not a gzip stream.
+    #[error("invalid gzip body: {0}")]
+    Gzip(String),
+    /// Inflates past `limit` bytes.
+    #[error("decompressed body exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit that was passed.
+        limit: usize,
+    },
+    /// The inflated bytes do not fit the request's budget.
+    #[error("decompressed body does not fit the in-flight memory budget")]
+    OverBudget(Refusal),
+}
+
+/// Inflates a gzip body (concatenated members read as one stream), charging
+/// its memory to `budget` as it grows, and refusing to pass `max_len` bytes.
+///
+/// ```
+/// use std::io::Write;
+/// use std::sync::Arc;
+/// use honeyhive_server::ingest::budget::{Budget, RequestBudget};
+/// use honeyhive_server::ingest::otlp::inflate;
+/// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+/// gz.write_all(&[b'a'; 100_000]).unwrap();
+/// let body = gz.finish().unwrap();
+/// let budget = RequestBudget::new(Budget::try_acquire(&Arc::new(Budget::new(1 << 20, 1)), 0).unwrap());
+/// assert_eq!(inflate(&body, 100_000, &budget).unwrap().len(), 100_000);
+/// assert!(budget.charged() >= 100_000);
+/// assert!(inflate(&body, 99_999, &budget).is_err());
+/// ```
+pub fn inflate(
+    body: &[u8],
+    max_len: usize,
+    budget: &RequestBudget,
+) -> Result<Vec<u8>, InflateError> {
+    const STEP: usize = 256 * 1024;
+    let mut decoder = flate2::read::MultiGzDecoder::new(body);
+    let mut out: Vec<u8> = Vec::new();
+    let mut charged = 0usize;
+    loop {
+        if out.capacity() - out.len() < STEP {
+            out.reserve(STEP);
+        }
+        if out.capacity() > charged {
+            budget
+                .try_grow(out.capacity() - charged)
+                .map_err(InflateError::OverBudget)?;
+            charged = out.capacity();
+        }
+        let start = out.len();
+        let room = (out.capacity() - start).min(STEP);
+        out.resize(start + room, 0);
+        let read = decoder.read(&mut out[start..]);
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => return Err(InflateError::Gzip(e.to_string())),
+        };
+        out.truncate(start + n);
+        if out.len() > max_len {
+            return Err(InflateError::TooLarge { limit: max_len });
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+    }
+}
+
+/// Spans in a decoded request.
+pub fn span_count(request: &ExportTraceServiceRequest) -> u64 {
+    request
         .resource_spans
         .iter()
         .flat_map(|r| r.scope_spans.iter())
         .map(|s| s.spans.len() as u64)
-        .sum();
+        .sum()
+}
+
+/// Maps a decoded request to a write batch.
+pub fn prepare(request: &ExportTraceServiceRequest) -> PreparedBatch {
+    let spans_received = span_count(request);
     let MappedBatch {
         events,
         sessions,

@@ -41,6 +41,9 @@ pub enum StoreError {
     /// The backend failed (I/O, corruption, connection).
     #[error("backend: {0}")]
     Backend(String),
+    /// The backend's write queue is full; retry shortly.
+    #[error("the store's write queue is full")]
+    Busy,
 }
 
 /// Result alias for store calls.
@@ -178,6 +181,58 @@ impl WriteBatch {
     pub fn approx_len(&self) -> usize {
         self.events.len() * 512 + self.sessions.len() * 128 + self.enrichments.len() * 256
     }
+
+    /// Rows this batch writes: what a commit's share of the writer is measured in.
+    pub fn weight(&self) -> usize {
+        (self.events.len() + self.sessions.len() + self.enrichments.len()).max(1)
+    }
+
+    /// Splits the batch into batches of at most `max_events` events (and
+    /// enrichments) that, written in order, do what the whole batch does: the
+    /// sessions first, the events in their order, the enrichments last.
+    ///
+    /// ```
+    /// use honeyhive_model::Event;
+    /// use honeyhive_server::store::{Enrichment, SessionSighting, WriteBatch};
+    /// let batch = WriteBatch {
+    ///     events: (0..5).map(|i| Event { event_id: i.to_string(), ..Event::default() }).collect(),
+    ///     sessions: vec![SessionSighting::default()],
+    ///     enrichments: vec![Enrichment::default()],
+    /// };
+    /// let parts = batch.into_parts(2);
+    /// assert_eq!(parts.iter().map(|p| p.events.len()).collect::<Vec<_>>(), [2, 2, 1, 0]);
+    /// assert_eq!(parts[0].sessions.len(), 1);
+    /// assert_eq!(parts[3].enrichments.len(), 1);
+    /// ```
+    pub fn into_parts(self, max_events: usize) -> Vec<WriteBatch> {
+        let max_events = max_events.max(1);
+        if self.events.len() + self.enrichments.len() <= max_events {
+            return vec![self];
+        }
+        let WriteBatch {
+            events,
+            mut sessions,
+            enrichments,
+        } = self;
+        let mut parts = Vec::with_capacity((events.len() + enrichments.len()) / max_events + 1);
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            parts.push(WriteBatch {
+                events: events.by_ref().take(max_events).collect(),
+                sessions: std::mem::take(&mut sessions),
+                enrichments: Vec::new(),
+            });
+        }
+        let mut enrichments = enrichments.into_iter().peekable();
+        while enrichments.peek().is_some() {
+            parts.push(WriteBatch {
+                events: Vec::new(),
+                sessions: std::mem::take(&mut sessions),
+                enrichments: enrichments.by_ref().take(max_events).collect(),
+            });
+        }
+        parts
+    }
 }
 
 /// What a committed [`WriteBatch`] did.
@@ -248,6 +303,10 @@ pub trait EventStore: Send + Sync {
 
     /// `Ok` when a write would succeed now (readiness probe).
     async fn check_writable(&self) -> StoreResult<()>;
+
+    /// Drops enrichments parked for events that have not arrived since before
+    /// `created_before` (ms since the epoch); returns how many went.
+    async fn expire_pending_enrichments(&self, created_before: f64) -> StoreResult<u64>;
 
     /// Live counters for `/metrics`.
     fn stats(&self) -> StoreStats {

@@ -617,7 +617,9 @@ impl EventStore for SqliteStore {
 
     async fn write(&self, tenant: &Tenant, batch: WriteBatch) -> StoreResult<WriteSummary> {
         let tenant = tenant.clone();
-        SqliteStore::write(self, move |conn| apply_batch(conn, &tenant, &batch)).await
+        let weight = batch.weight();
+        self.write_weighted(weight, move |conn| apply_batch(conn, &tenant, &batch))
+            .await
     }
 
     async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event> {
@@ -641,6 +643,16 @@ impl EventStore for SqliteStore {
         SqliteStore::write(self, |conn| {
             conn.execute_batch("SELECT 1").map_err(backend)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn expire_pending_enrichments(&self, created_before: f64) -> StoreResult<u64> {
+        SqliteStore::write(self, move |conn| {
+            conn.prepare_cached("DELETE FROM pending_enrichments WHERE created_at < ?1")
+                .and_then(|mut stmt| stmt.execute([created_before]))
+                .map(|n| n as u64)
+                .map_err(backend)
         })
         .await
     }

@@ -53,6 +53,12 @@ pub const DB_FILE_NAME: &str = "honeyhive.db";
 
 /// Most jobs grouped into one commit, so one slow group cannot grow without bound.
 const MAX_JOBS_PER_COMMIT: usize = 256;
+/// Most rows (events, sessions, enrichments) grouped into one commit: a group
+/// stops growing past it, so a write queued behind it waits for a bounded
+/// commit. One job heavier than this still commits alone.
+const MAX_WEIGHT_PER_COMMIT: usize = 4000;
+/// Write jobs that may wait for the writer; past it writes fail as busy.
+const WRITE_QUEUE_CAPACITY: usize = 4096;
 /// Page size of a new database (an existing one keeps its own: changing it
 /// would need a VACUUM, and both sizes work).
 ///
@@ -86,11 +92,14 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the group's commit finished.
     fn reply(self: Box<Self>, commit: Result<(), StoreError>);
+    /// Rows the job writes, roughly (see `MAX_WEIGHT_PER_COMMIT`).
+    fn weight(&self) -> usize;
 }
 
 /// A [`Job`] from a closure and the channel its caller waits on.
 struct ClosureJob<T, F> {
     write: F,
+    weight: usize,
     outcome: Option<StoreResult<T>>,
     answer: tokio::sync::oneshot::Sender<StoreResult<T>>,
 }
@@ -115,6 +124,10 @@ where
             .outcome
             .unwrap_or_else(|| Err(backend("write job did not run")));
         let _ = self.answer.send(commit.and(outcome));
+    }
+
+    fn weight(&self) -> usize {
+        self.weight
     }
 }
 
@@ -198,7 +211,7 @@ impl SqliteStore {
 
         let counters = Arc::new(WriterCounters::default());
         let checkpoints = Checkpoints::start(&conn, &path, checkpoint_policy, counters.clone())?;
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let (tx, rx) = crossbeam_channel::bounded(WRITE_QUEUE_CAPACITY);
         let thread_counters = counters.clone();
         let handle = std::thread::Builder::new()
             .name("hh-sqlite-writer".into())
@@ -281,16 +294,30 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.write_weighted(1, f).await
+    }
+
+    /// [`SqliteStore::write`] for a job writing about `weight` rows, so the
+    /// writer can keep its groups bounded.
+    pub(crate) async fn write_weighted<T, F>(&self, weight: usize, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job = Box::new(ClosureJob {
             write: f,
+            weight,
             outcome: None,
             answer: tx,
         });
         self.counters.queue_depth.fetch_add(1, Ordering::Relaxed);
-        if self.writer.send(WriterMessage::Job(job)).is_err() {
+        if let Err(e) = self.writer.try_send(WriterMessage::Job(job)) {
             self.counters.queue_depth.fetch_sub(1, Ordering::Relaxed);
-            return Err(backend("store is closed"));
+            return Err(match e {
+                crossbeam_channel::TrySendError::Full(_) => StoreError::Busy,
+                crossbeam_channel::TrySendError::Disconnected(_) => backend("store is closed"),
+            });
         }
         rx.await
             .map_err(|_| backend("store writer stopped before committing"))?
@@ -396,25 +423,40 @@ fn writer_loop(
     mut checkpoints: Checkpoints,
 ) {
     let mut stopping = false;
+    // A job taken off the queue that would have made the last group too heavy.
+    let mut carried: Option<Box<dyn Job>> = None;
     while !stopping {
-        let received = match checkpoints.idle_timeout() {
-            Some(timeout) => match rx.recv_timeout(timeout) {
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    checkpoints.idle();
-                    continue;
+        let first = match carried.take() {
+            Some(job) => job,
+            None => {
+                let received = match checkpoints.idle_timeout() {
+                    Some(timeout) => match rx.recv_timeout(timeout) {
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                            checkpoints.idle();
+                            continue;
+                        }
+                        received => received.ok(),
+                    },
+                    None => rx.recv().ok(),
+                };
+                match received {
+                    Some(WriterMessage::Job(job)) => job,
+                    Some(WriterMessage::Stop) | None => break,
                 }
-                received => received.ok(),
-            },
-            None => rx.recv().ok(),
+            }
         };
-        let first = match received {
-            Some(WriterMessage::Job(job)) => job,
-            Some(WriterMessage::Stop) | None => break,
-        };
+        let mut weight = first.weight();
         let mut jobs = vec![first];
-        while jobs.len() < MAX_JOBS_PER_COMMIT {
+        while jobs.len() < MAX_JOBS_PER_COMMIT && weight < MAX_WEIGHT_PER_COMMIT {
             match rx.try_recv() {
-                Ok(WriterMessage::Job(job)) => jobs.push(job),
+                Ok(WriterMessage::Job(job)) => {
+                    if weight + job.weight() > MAX_WEIGHT_PER_COMMIT {
+                        carried = Some(job);
+                        break;
+                    }
+                    weight += job.weight();
+                    jobs.push(job);
+                }
                 Ok(WriterMessage::Stop) => {
                     stopping = true;
                     break;
@@ -454,6 +496,9 @@ fn writer_loop(
             };
             job.reply(outcome);
         }
+    }
+    if let Some(job) = carried {
+        job.reply(Err(backend("store is closed")));
     }
     checkpoints.stop();
     // Fold the WAL back into the main file so a restart opens quickly.
@@ -509,6 +554,7 @@ mod tests {
         let (answer, rx) = tokio::sync::oneshot::channel();
         let job = ClosureJob {
             write,
+            weight: 1,
             outcome: None,
             answer,
         };
