@@ -224,8 +224,8 @@ fn scan_message(
             1 => body = body.get(8..).ok_or(ScanError::Malformed)?,
             5 => body = body.get(4..).ok_or(ScanError::Malformed)?,
             2 => {
-                let len = usize::try_from(read_varint(&mut body)?)
-                    .map_err(|_| ScanError::Malformed)?;
+                let len =
+                    usize::try_from(read_varint(&mut body)?).map_err(|_| ScanError::Malformed)?;
                 if len > body.len() {
                     return Err(ScanError::Malformed);
                 }

@@ -36,7 +36,9 @@ fn otlp_json_with_attribute(value: Value) -> Vec<u8> {
 
 fn check(format: Format, shape: &str, len: usize, values: u64, peak: usize) {
     let estimate = memory_estimate(format, len, values);
-    println!("{format:?} {shape}: {len} bytes, {values} values, peak {peak} B, estimate {estimate} B");
+    println!(
+        "{format:?} {shape}: {len} bytes, {values} values, peak {peak} B, estimate {estimate} B"
+    );
     assert!(
         estimate as f64 >= peak as f64 * ALLOCATOR_OVERHEAD,
         "{format:?} {shape}: estimate {estimate} B under the measured peak {peak} B"
@@ -50,7 +52,10 @@ fn estimates_cover_the_peak_heap_of_decoding() {
         ("empty objects", json!(vec![json!({}); N])),
         ("empty strings", json!(vec![""; N])),
         ("one-key objects", json!(vec![json!({"a": 0}); N])),
-        ("many keys", Value::Object((0..N).map(|i| (i.to_string(), json!(0))).collect())),
+        (
+            "many keys",
+            Value::Object((0..N).map(|i| (i.to_string(), json!(0))).collect()),
+        ),
         ("nested pairs", json!(vec![json!([[0, 0]]); N / 4])),
     ];
     for (shape, value) in &json_shapes {
@@ -64,10 +69,16 @@ fn estimates_cover_the_peak_heap_of_decoding() {
         ("bare numbers", json!(vec![0; N])),
         ("bare empty objects", json!(vec![json!({}); N])),
         ("bare empty arrays", json!(vec![json!([]); N])),
-        ("typed ints", json!({"arrayValue": {"values": vec![json!({"intValue": "0"}); N]}})),
-        ("kvlist", json!({"kvlistValue": {"values": (0..N)
+        (
+            "typed ints",
+            json!({"arrayValue": {"values": vec![json!({"intValue": "0"}); N]}}),
+        ),
+        (
+            "kvlist",
+            json!({"kvlistValue": {"values": (0..N)
             .map(|i| json!({"key": i.to_string(), "value": {"intValue": 0}}))
-            .collect::<Vec<_>>()}})),
+            .collect::<Vec<_>>()}}),
+        ),
     ];
     for (shape, value) in attribute_shapes {
         let body = otlp_json_with_attribute(value);

@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub max_inflight_requests: usize,
     /// Most spans (OTLP) or events (event API) one request may carry; past it 413.
     pub max_spans_per_request: usize,
+    /// Largest JSON text one stored field of an event may have (`inputs`,
+    /// `metadata`, ..., `error`): an OTLP span past it is rejected alone, a
+    /// REST request answered 413.
+    pub max_field_bytes: usize,
     /// Open connections across the HTTP and gRPC listeners; past it a new
     /// connection is answered 503 and closed. Lowered at start to what the
     /// process's file limit allows.
@@ -74,6 +78,7 @@ impl Default for ServerConfig {
             max_inflight_bytes: 256 * 1024 * 1024,
             max_inflight_requests: 1024,
             max_spans_per_request: 50_000,
+            max_field_bytes: 8 * 1024 * 1024,
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),

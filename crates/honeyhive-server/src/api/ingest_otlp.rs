@@ -189,7 +189,7 @@ fn decode_charged(
     if spans > max_spans {
         return Err(too_many_spans(spans, max_spans));
     }
-    Ok(prepare(&request))
+    Ok(prepare(&request, state.config.max_field_bytes))
 }
 
 fn too_many_spans(spans: u64, max: u64) -> ApiError {

@@ -4,4 +4,5 @@
 pub mod budget;
 pub mod commit;
 pub mod events;
+pub mod fields;
 pub mod otlp;

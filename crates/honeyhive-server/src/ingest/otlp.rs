@@ -14,6 +14,7 @@ use honeyhive_model::otlp::{
 use prost::Message;
 
 use crate::ingest::budget::{Refusal, RequestBudget};
+use crate::ingest::fields::oversized_field;
 use crate::store::{SessionSighting, WriteBatch};
 
 /// The body encodings of OTLP/HTTP.
@@ -194,14 +195,27 @@ pub fn span_count(request: &ExportTraceServiceRequest) -> u64 {
         .sum()
 }
 
-/// Maps a decoded request to a write batch.
-pub fn prepare(request: &ExportTraceServiceRequest) -> PreparedBatch {
+/// Maps a decoded request to a write batch; spans with a field over
+/// `max_field_bytes` are rejected (`field_too_large`).
+pub fn prepare(request: &ExportTraceServiceRequest, max_field_bytes: usize) -> PreparedBatch {
     let spans_received = span_count(request);
     let MappedBatch {
-        events,
+        mut events,
         sessions,
-        rejected,
+        mut rejected,
     } = map_request(request);
+    events.retain(|event| match oversized_field(event, max_field_bytes) {
+        Some(_) => {
+            // An event id is a UUID of the trace id's first 8 bytes and the span id.
+            let hex: String = event.event_id.chars().filter(|c| *c != '-').collect();
+            rejected.push(RejectedSpan {
+                span_id: hex.get(16..).unwrap_or_default().to_string(),
+                reason: "field_too_large".to_string(),
+            });
+            false
+        }
+        None => true,
+    });
     PreparedBatch {
         batch: WriteBatch {
             events,

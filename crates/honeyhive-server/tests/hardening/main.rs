@@ -3,3 +3,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+
+mod budget;
+mod connections;
+mod fairness;
+mod ops;

@@ -416,6 +416,44 @@ fn run_group(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> StoreResult<()> {
     Ok(())
 }
 
+/// The jobs of one commit, and what taking them off the queue found.
+struct Group {
+    jobs: Vec<Box<dyn Job>>,
+    /// A job that would have passed the group's weight: the next group's first.
+    carried: Option<Box<dyn Job>>,
+    /// Whether the queue asked the writer to stop.
+    stop: bool,
+}
+
+/// `first` and the jobs queued behind it, until the group holds
+/// [`MAX_JOBS_PER_COMMIT`] jobs or [`MAX_WEIGHT_PER_COMMIT`] rows.
+fn fill_group(first: Box<dyn Job>, rx: &crossbeam_channel::Receiver<WriterMessage>) -> Group {
+    let mut weight = first.weight();
+    let mut group = Group {
+        jobs: vec![first],
+        carried: None,
+        stop: false,
+    };
+    while group.jobs.len() < MAX_JOBS_PER_COMMIT && weight < MAX_WEIGHT_PER_COMMIT {
+        match rx.try_recv() {
+            Ok(WriterMessage::Job(job)) => {
+                if weight + job.weight() > MAX_WEIGHT_PER_COMMIT {
+                    group.carried = Some(job);
+                    break;
+                }
+                weight += job.weight();
+                group.jobs.push(job);
+            }
+            Ok(WriterMessage::Stop) => {
+                group.stop = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    group
+}
+
 fn writer_loop(
     conn: Connection,
     rx: crossbeam_channel::Receiver<WriterMessage>,
@@ -445,25 +483,10 @@ fn writer_loop(
                 }
             }
         };
-        let mut weight = first.weight();
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_JOBS_PER_COMMIT && weight < MAX_WEIGHT_PER_COMMIT {
-            match rx.try_recv() {
-                Ok(WriterMessage::Job(job)) => {
-                    if weight + job.weight() > MAX_WEIGHT_PER_COMMIT {
-                        carried = Some(job);
-                        break;
-                    }
-                    weight += job.weight();
-                    jobs.push(job);
-                }
-                Ok(WriterMessage::Stop) => {
-                    stopping = true;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
+        let group = fill_group(first, &rx);
+        let mut jobs = group.jobs;
+        carried = group.carried;
+        stopping = group.stop;
         counters
             .queue_depth
             .fetch_sub(jobs.len() as u64, Ordering::Relaxed);
@@ -551,14 +574,50 @@ mod tests {
     where
         F: FnMut(&Connection) -> StoreResult<usize> + Send + 'static,
     {
+        weighted(1, write)
+    }
+
+    fn weighted<F>(weight: usize, write: F) -> (Box<dyn Job>, Answer)
+    where
+        F: FnMut(&Connection) -> StoreResult<usize> + Send + 'static,
+    {
         let (answer, rx) = tokio::sync::oneshot::channel();
         let job = ClosureJob {
             write,
-            weight: 1,
+            weight,
             outcome: None,
             answer,
         };
         (Box::new(job), rx)
+    }
+
+    #[test]
+    fn a_group_stops_before_a_job_that_would_make_it_too_heavy() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let heavy = MAX_WEIGHT_PER_COMMIT - 500;
+        for weight in [heavy, heavy, 10] {
+            let _ = tx.send(WriterMessage::Job(weighted(weight, |_| Ok(0)).0));
+        }
+        let _ = tx.send(WriterMessage::Stop);
+        let first = fill_group(weighted(10, |_| Ok(0)).0, &rx);
+        assert_eq!(
+            first.jobs.iter().map(|j| j.weight()).collect::<Vec<_>>(),
+            [10, heavy]
+        );
+        assert!(!first.stop);
+        let carried = first.carried.expect("the second heavy job waits");
+        let second = fill_group(carried, &rx);
+        assert_eq!(
+            second.jobs.iter().map(|j| j.weight()).collect::<Vec<_>>(),
+            [heavy, 10]
+        );
+        assert!(second.stop && second.carried.is_none());
+        let alone = fill_group(weighted(MAX_WEIGHT_PER_COMMIT * 3, |_| Ok(0)).0, &rx);
+        assert_eq!(
+            alone.jobs.len(),
+            1,
+            "a job heavier than the cap still commits"
+        );
     }
 
     /// A job inserting `value`, counting its runs.
