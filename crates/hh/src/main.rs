@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// LLM observability and evaluation: the honeyhive-rs platform and tools.
 #[derive(Parser, Debug)]
 #[command(name = "hh", version, about, long_about = None)]

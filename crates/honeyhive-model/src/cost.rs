@@ -67,8 +67,8 @@ impl Format {
     fn bytes_per_value(self) -> u64 {
         match self {
             Format::Json => 224,
-            Format::OtlpJson => 320,
-            Format::OtlpProtobuf => 256,
+            Format::OtlpJson => 256,
+            Format::OtlpProtobuf => 160,
         }
     }
 }

@@ -80,6 +80,40 @@ fn estimates_cover_the_peak_heap_of_decoding() {
             .collect::<Vec<_>>()}}),
         ),
     ];
+    // Realistic spans: LLM calls with a few string attributes each.
+    let llm_spans: Vec<Value> = (0..10_000)
+        .map(|i| {
+            json!({
+                "traceId": format!("{:032x}", i / 5 + 1), "spanId": format!("{:016x}", i + 1),
+                "name": "chat", "startTimeUnixNano": "1700000000000000000",
+                "endTimeUnixNano": "1700000001000000000",
+                "attributes": [
+                    {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                    {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+                    {"key": "honeyhive_inputs.prompt", "value": {"stringValue": "q".repeat(200)}},
+                    {"key": "honeyhive_outputs.answer", "value": {"stringValue": "a".repeat(200)}},
+                    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "120"}},
+                ],
+            })
+        })
+        .collect();
+    let body =
+        serde_json::to_vec(&json!({"resourceSpans": [{"scopeSpans": [{"spans": llm_spans}]}]}))
+            .expect("encode");
+    let cost = json_cost(&body).expect("scan");
+    let peak = peak_of(|| drop(map_request(&decode_json(&body).expect("decode"))));
+    check(Format::OtlpJson, "llm spans", body.len(), cost.values, peak);
+    let proto = decode_json(&body).expect("decode").encode_to_vec();
+    let cost = protobuf_trace_cost(&proto).expect("scan");
+    let peak = peak_of(|| drop(map_request(&decode_protobuf(&proto).expect("decode"))));
+    check(
+        Format::OtlpProtobuf,
+        "llm spans",
+        proto.len(),
+        cost.values,
+        peak,
+    );
+
     for (shape, value) in attribute_shapes {
         let body = otlp_json_with_attribute(value);
         let cost = json_cost(&body).expect("scan");

@@ -10,7 +10,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, declared_length, discard_small_body, over_budget, too_large};
+use super::{AppState, declared_length, discard_body, over_budget, too_large};
 use crate::auth::authenticate;
 use crate::ingest::budget::{Budget, BudgetedBody, RequestBudget};
 
@@ -37,7 +37,7 @@ pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next:
         Ok(permit) => permit,
         Err(refusal) => {
             let answer = over_budget(&state, refusal, prepaid);
-            discard_small_body(req).await;
+            discard_body(req, limit).await;
             return answer.into_response();
         }
     };

@@ -320,30 +320,87 @@ pub(crate) async fn read_body(
     state: &AppState,
     req: Request,
 ) -> Result<axum::body::Bytes, ApiError> {
+    use http_body_util::BodyExt;
     let limit = state.config.max_body_bytes;
-    if let Some(declared) = declared_length(req.headers())
-        && declared > limit
-    {
+    let declared = declared_length(req.headers());
+    if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let reading = axum::body::to_bytes(req.into_body(), limit);
+    let budget = req.extensions().get::<RequestBudget>().cloned();
+    let mut body = req.into_body();
+    // Chunks as they arrive (each charged by the admission layer's body), joined
+    // at the end: no doubling buffer whose slack nobody charged.
+    let mut chunks: Vec<axum::body::Bytes> = Vec::new();
+    let mut received = 0usize;
+    let reading = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            received += data.len();
+            if received > limit {
+                return Ok(Err(too_large(limit)));
+            }
+            chunks.push(data);
+        }
+        Ok(Ok(()))
+    };
     // A client that stops sending mid-body must not hold its budget forever.
-    let read = tokio::time::timeout(BODY_READ_TIMEOUT, reading)
-        .await
-        .map_err(|_| {
-            ApiError::bad_request("request body not received in time")
-                .with_hint("send the whole body without pausing")
-        })?;
-    read.map_err(|e| {
-        if let Some(refusal) = source_of::<BodyOverBudget>(&e) {
-            return over_budget(state, refusal.0, limit);
+    let read: Result<Result<(), ApiError>, axum::Error> =
+        tokio::time::timeout(BODY_READ_TIMEOUT, reading)
+            .await
+            .map_err(|_| {
+                ApiError::bad_request("request body not received in time")
+                    .with_hint("send the whole body without pausing")
+            })?;
+    let refused = match read {
+        Ok(Ok(())) => return join(state, budget.as_ref(), chunks, received),
+        Ok(Err(too_large)) => too_large,
+        Err(e) => match source_of::<BodyOverBudget>(&e) {
+            Some(refusal) => over_budget(state, refusal.0, limit),
+            None => return Err(ApiError::bad_request(format!("failed to read body: {e}"))),
+        },
+    };
+    // Refused mid-body: drain the rest, so the client reads the answer
+    // instead of a reset connection.
+    drop(chunks);
+    let draining = async {
+        let mut seen = 0usize;
+        while let Some(frame) = body.frame().await {
+            seen += frame
+                .ok()
+                .and_then(|f| f.into_data().ok())
+                .map_or(0, |d| d.len());
+            if seen > limit {
+                break;
+            }
         }
-        if source_of::<http_body_util::LengthLimitError>(&e).is_some() {
-            too_large(limit)
-        } else {
-            ApiError::bad_request(format!("failed to read body: {e}"))
-        }
-    })
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, draining).await;
+    Err(refused)
+}
+
+/// One buffer of a body's chunks; the copy is charged while both exist.
+fn join(
+    state: &AppState,
+    budget: Option<&RequestBudget>,
+    mut chunks: Vec<axum::body::Bytes>,
+    len: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    if chunks.len() <= 1 {
+        return Ok(chunks.pop().unwrap_or_default());
+    }
+    if let Some(budget) = budget {
+        charge(state, budget, len as u64)?;
+    }
+    let mut joined = bytes::BytesMut::with_capacity(len);
+    for chunk in chunks {
+        joined.extend_from_slice(&chunk);
+    }
+    if let Some(budget) = budget {
+        budget.release(len);
+    }
+    Ok(joined.freeze())
 }
 
 /// The first error of type `E` in `error`'s source chain.
@@ -360,20 +417,31 @@ fn source_of<'a, E: std::error::Error + 'static>(
     None
 }
 
-/// Reads and drops a small body before an answer that refuses it unread.
+/// Reads and drops a refused request's body, chunk by chunk, before the
+/// answer that refuses it.
 ///
 /// Closing a connection with unread bytes makes the kernel reset it, and a
 /// client may then see the reset instead of the answer (a 429's `Retry-After`
-/// among it). A body over 64 KiB, or one that does not arrive within 250 ms,
-/// is left unread: the refusal exists to spare the server that work.
-pub(crate) async fn discard_small_body(req: Request) {
-    const SMALL: usize = 64 * 1024;
-    if declared_length(req.headers()).is_some_and(|n| n > SMALL) {
-        return;
-    }
-    let reading = axum::body::to_bytes(req.into_body(), SMALL);
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(250), reading).await;
+/// among it). Draining holds one chunk at a time; it stops after `limit`
+/// bytes or [`DRAIN_TIMEOUT`], whichever comes first, and the connection is
+/// then closed.
+pub(crate) async fn discard_body(req: Request, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut body = req.into_body();
+    let draining = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, draining).await;
 }
+
+/// Longest a refused body is drained before its connection is closed.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The `Content-Length` a request declares.
 pub(crate) fn declared_length(headers: &HeaderMap) -> Option<usize> {

@@ -125,6 +125,13 @@ impl BudgetPermit {
         }
     }
 
+    /// Gives back up to `bytes` of what this request holds (memory it freed).
+    pub fn release(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.bytes);
+        self.bytes -= bytes;
+        self.budget.bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
     /// Bytes this request holds.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -179,6 +186,12 @@ impl RequestBudget {
             *self.0.refused.lock() = Some(refusal);
         }
         grown
+    }
+
+    /// Gives back up to `bytes` of the request's charge, for memory it freed
+    /// (the old buffer after a copy into a new one).
+    pub fn release(&self, bytes: usize) {
+        self.0.permit.lock().release(bytes);
     }
 
     /// Bytes charged so far.

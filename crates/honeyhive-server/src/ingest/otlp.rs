@@ -133,7 +133,13 @@ pub enum InflateError {
 }
 
 /// Inflates a gzip body (concatenated members read as one stream), charging
-/// its memory to `budget` as it grows, and refusing to pass `max_len` bytes.
+/// its memory to `budget` before it is allocated, and refusing to pass
+/// `max_len` bytes.
+///
+/// The size the gzip trailer states sizes the buffer when it is within the
+/// limit; a body that inflates past it grows the buffer by doubling, each
+/// growth charged with the old buffer it copies from, which is given back once
+/// freed.
 ///
 /// ```
 /// use std::io::Write;
@@ -154,27 +160,37 @@ pub fn inflate(
     budget: &RequestBudget,
 ) -> Result<Vec<u8>, InflateError> {
     const STEP: usize = 256 * 1024;
+    let stated = body
+        .len()
+        .checked_sub(4)
+        .and_then(|at| body.get(at..))
+        .and_then(|tail| <[u8; 4]>::try_from(tail).ok())
+        .map(|tail| u32::from_le_bytes(tail) as usize)
+        .filter(|&n| n <= max_len);
+    // One byte past the stated size tells a lying trailer from the end.
+    let initial = stated
+        .map_or(STEP, |n| n + 1)
+        .min(max_len.saturating_add(1));
+    budget.try_grow(initial).map_err(InflateError::OverBudget)?;
+    let mut out: Vec<u8> = Vec::with_capacity(initial);
     let mut decoder = flate2::read::MultiGzDecoder::new(body);
-    let mut out: Vec<u8> = Vec::new();
-    let mut charged = 0usize;
     loop {
-        if out.capacity() - out.len() < STEP {
-            out.reserve(STEP);
-        }
-        if out.capacity() > charged {
-            budget
-                .try_grow(out.capacity() - charged)
-                .map_err(InflateError::OverBudget)?;
-            charged = out.capacity();
+        if out.len() == out.capacity() {
+            let old = out.capacity();
+            let new = (old * 2)
+                .max(old + STEP)
+                .min(max_len.saturating_add(1).max(old + 1));
+            // The copy holds the old buffer and the new one at once.
+            budget.try_grow(new).map_err(InflateError::OverBudget)?;
+            out.reserve_exact(new - out.len());
+            budget.release(old);
         }
         let start = out.len();
-        let room = (out.capacity() - start).min(STEP);
-        out.resize(start + room, 0);
-        let read = decoder.read(&mut out[start..]);
-        let n = match read {
-            Ok(n) => n,
-            Err(e) => return Err(InflateError::Gzip(e.to_string())),
-        };
+        let room = out.capacity() - start;
+        out.resize(start + room.min(STEP), 0);
+        let n = decoder
+            .read(&mut out[start..])
+            .map_err(|e| InflateError::Gzip(e.to_string()))?;
         out.truncate(start + n);
         if out.len() > max_len {
             return Err(InflateError::TooLarge { limit: max_len });
