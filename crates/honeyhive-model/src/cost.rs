@@ -25,6 +25,8 @@ pub struct DecodeCost {
     pub depth: u32,
     /// OTLP spans in the body (protobuf scans only; 0 for JSON).
     pub spans: u64,
+    /// Bytes of the longest JSON string, escapes included (JSON scans only).
+    pub longest_string: u64,
 }
 
 /// Why a scan stopped before the end of the body.
@@ -108,7 +110,8 @@ pub fn json_cost(body: &[u8]) -> Result<DecodeCost, ScanError> {
     let mut depth: u32 = 0;
     let mut in_string = false;
     let mut escaped = false;
-    for &byte in body {
+    let mut string_start = 0usize;
+    for (at, &byte) in body.iter().enumerate() {
         if in_string {
             if escaped {
                 escaped = false;
@@ -116,11 +119,16 @@ pub fn json_cost(body: &[u8]) -> Result<DecodeCost, ScanError> {
                 escaped = true;
             } else if byte == b'"' {
                 in_string = false;
+                let len = (at - string_start) as u64;
+                cost.longest_string = cost.longest_string.max(len);
             }
             continue;
         }
         match byte {
-            b'"' => in_string = true,
+            b'"' => {
+                in_string = true;
+                string_start = at + 1;
+            }
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_JSON_NESTING {
@@ -268,6 +276,7 @@ mod tests {
         let quoted = json_cost(br#"["[{,:\"]}"]"#).unwrap();
         assert_eq!(quoted.depth, 1);
         assert_eq!(quoted.values, 2);
+        assert_eq!(quoted.longest_string, 8);
     }
 
     #[test]

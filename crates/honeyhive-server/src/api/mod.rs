@@ -234,6 +234,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         let bytes = read_body(state, req).await?;
         let cost = json_cost(&bytes)
             .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))?;
+        let max_field = state.config.max_field_bytes as u64;
+        if cost.longest_string > max_field {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the body holds a string of {} bytes, over the limit of {max_field} for one field",
+                    cost.longest_string
+                ),
+            )
+            .with_hint("store large payloads elsewhere and keep a reference, or raise the server's max_field_bytes"));
+        }
         if let Some(budget) = budget {
             // The body itself is charged already; what parsing adds is not.
             let parsed = memory_estimate(Format::Json, bytes.len(), cost.values)

@@ -255,7 +255,9 @@ fn a_field_over_the_cap_rejects_its_span_or_its_request() {
 
     let answer = h.post_json(
         "/events",
-        &json!({"event": {"event_type": "model", "outputs": {"text": "z".repeat(20_000)}}}),
+        // Each string under the cap, the field over it.
+        &json!({"event": {"event_type": "model", "outputs": {
+            "a": "z".repeat(6_000), "b": "z".repeat(6_000)}}}),
     );
     let error = assert_error(&answer, 413, "payload_too_large");
     assert!(
@@ -267,9 +269,22 @@ fn a_field_over_the_cap_rejects_its_span_or_its_request() {
     );
     let answer = h.put_json(
         "/events",
-        &json!({"event_id": "e-1", "metadata": {"note": "n".repeat(20_000)}}),
+        &json!({"event_id": "e-1", "metadata": {"a": "n".repeat(6_000), "b": "n".repeat(6_000)}}),
     );
     assert_error(&answer, 413, "payload_too_large");
+    // Any JSON body: one string past the cap is refused before parsing.
+    let answer = h.post_json(
+        "/v1/runs",
+        &json!({"name": "r", "metadata": {"blob": "b".repeat(20_000)}}),
+    );
+    let error = assert_error(&answer, 413, "payload_too_large");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("string of"),
+        "{error}"
+    );
 }
 
 /// A gRPC client that sends raw bytes as the request message.
