@@ -17,6 +17,11 @@ use serde_json::{Map, Value};
 pub mod sqlite;
 #[doc(hidden)]
 pub mod suite;
+#[doc(hidden)]
+pub mod suite_updates;
+mod updates;
+
+pub use updates::{DatapointPatch, DatasetPatch, ProjectPatch, ResourcePatch, RunPatch, dedup_ids};
 
 /// Who a request acts for, resolved from its API key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -342,6 +347,11 @@ pub trait ExperimentStore: Send + Sync {
     /// Creates or replaces a run (keyed by `run_id`).
     async fn put_run(&self, tenant: &Tenant, run: &Run) -> StoreResult<()>;
 
+    /// Applies `patch` to a stored run in one transaction and returns the run
+    /// as stored; `NotFound` if not in this project.
+    async fn update_run(&self, tenant: &Tenant, run_id: &str, patch: &RunPatch)
+    -> StoreResult<Run>;
+
     /// One run; `NotFound` if not in this project.
     async fn get_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<Run>;
 
@@ -351,34 +361,93 @@ pub trait ExperimentStore: Send + Sync {
     /// Deletes a run; false if it was not in this project.
     async fn delete_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<bool>;
 
-    /// Creates or replaces a dataset, including its ordered datapoint membership.
+    /// Creates or replaces a dataset with its ordered member list (duplicates
+    /// dropped), and in the same transaction adds it to the `linked_datasets`
+    /// of the stored datapoints that joined and removes it from those that
+    /// left. Ids of datapoints that do not exist stay listed.
     async fn put_dataset(&self, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()>;
 
-    /// Datasets, optionally narrowed to one id or one name.
+    /// Applies `patch` to a stored dataset in one transaction, membership kept
+    /// consistent as [`ExperimentStore::put_dataset`] does; returns the dataset
+    /// as stored, `NotFound` if not in this project.
+    async fn update_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+        patch: &DatasetPatch,
+    ) -> StoreResult<Dataset>;
+
+    /// A page of datasets, optionally narrowed to one id or one name, oldest first.
     async fn list_datasets(
         &self,
         tenant: &Tenant,
         query: &DatasetQuery,
-    ) -> StoreResult<Vec<Dataset>>;
+    ) -> StoreResult<Page<Dataset>>;
 
-    /// Deletes a dataset (its datapoints stay); false if it was not in this project.
+    /// Deletes a dataset (its datapoints stay, unlinked from it); false if it
+    /// was not in this project.
     async fn delete_dataset(&self, tenant: &Tenant, dataset_id: &str) -> StoreResult<bool>;
 
-    /// Creates or replaces datapoints (keyed by `id`), all in one atomic write.
+    /// Creates or replaces datapoints (keyed by `id`) in one transaction, and
+    /// appends each to the datasets its `linked_datasets` names (leaving the
+    /// ones a replaced datapoint no longer names). `NotFound`, and nothing
+    /// stored, if a named dataset is not in this project.
     async fn put_datapoints(&self, tenant: &Tenant, datapoints: &[Datapoint]) -> StoreResult<()>;
 
-    /// Datapoints by ids (in the given order) or by dataset (in membership order).
+    /// Applies `patch` to a stored datapoint in one transaction, membership kept
+    /// consistent as [`ExperimentStore::put_datapoints`] does; returns the
+    /// datapoint as stored, `NotFound` if it or a dataset it joins is not in
+    /// this project.
+    async fn update_datapoint(
+        &self,
+        tenant: &Tenant,
+        datapoint_id: &str,
+        patch: &DatapointPatch,
+    ) -> StoreResult<Datapoint>;
+
+    /// Removes a datapoint from a dataset, on both sides, in one transaction;
+    /// false if it was not a member, `NotFound` if the dataset is not in this project.
+    async fn remove_from_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+        datapoint_id: &str,
+    ) -> StoreResult<bool>;
+
+    /// A page of datapoints: by ids (in the given order), by dataset (in
+    /// membership order) or all (oldest first).
     async fn list_datapoints(
         &self,
         tenant: &Tenant,
         query: &DatapointQuery,
-    ) -> StoreResult<Vec<Datapoint>>;
+    ) -> StoreResult<Page<Datapoint>>;
 
     /// Deletes a datapoint and its dataset memberships; false if it was not in this project.
     async fn delete_datapoint(&self, tenant: &Tenant, datapoint_id: &str) -> StoreResult<bool>;
 
+    /// The parts of events a datapoint is made from, in the order of
+    /// `event_ids` (repeats kept), in one read; `NotFound` naming the first id
+    /// not in this project. Stops once the rows read hold more than `max_bytes`
+    /// of JSON text, and then says so.
+    async fn event_payloads(
+        &self,
+        tenant: &Tenant,
+        event_ids: &[String],
+        max_bytes: u64,
+    ) -> StoreResult<EventPayloads>;
+
     /// Creates or replaces a named document (metric definition, configuration).
     async fn put_resource(&self, tenant: &Tenant, resource: &Resource) -> StoreResult<()>;
+
+    /// Applies `patch` to a stored document in one transaction and returns it
+    /// as stored; `NotFound` if not in this project.
+    async fn update_resource(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+        id: &str,
+        patch: &ResourcePatch,
+    ) -> StoreResult<Resource>;
 
     /// Every document of `kind` in the project, oldest first.
     async fn list_resources(
@@ -395,14 +464,11 @@ pub trait ExperimentStore: Send + Sync {
         id: &str,
     ) -> StoreResult<bool>;
 
-    /// The projects of the tenant's org.
-    async fn list_projects(&self, tenant: &Tenant) -> StoreResult<Vec<Project>>;
+    /// The key's own project. A key sees no other project.
+    async fn get_project(&self, tenant: &Tenant) -> StoreResult<Project>;
 
-    /// Creates a project in the tenant's org, or updates the one with `project.id`.
-    async fn put_project(&self, tenant: &Tenant, project: &Project) -> StoreResult<()>;
-
-    /// Deletes a project of the tenant's org by name (never the key's own project).
-    async fn delete_project(&self, tenant: &Tenant, name: &str) -> StoreResult<bool>;
+    /// Applies `patch` to the key's own project in one transaction and returns it.
+    async fn update_project(&self, tenant: &Tenant, patch: &ProjectPatch) -> StoreResult<Project>;
 }
 
 /// A page of rows and the count of all rows matching (ignoring paging).
@@ -609,6 +675,10 @@ pub struct DatasetQuery {
     pub dataset_id: Option<String>,
     /// Only datasets with this exact name.
     pub name: Option<String>,
+    /// Page size (0: no limit).
+    pub limit: u64,
+    /// Rows to skip.
+    pub offset: u64,
 }
 
 /// One datapoint: inputs, expected outputs and provenance.
@@ -635,15 +705,65 @@ pub struct Datapoint {
     pub updated_at: f64,
 }
 
-/// What a datapoint listing selects.
+/// Which datapoints a listing selects.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DatapointQuery {
+pub enum DatapointSelection {
     /// These ids, in this order (unknown ids are skipped).
     Ids(Vec<String>),
     /// The members of this dataset, in membership order.
     Dataset(String),
-    /// Every datapoint of the project.
+    /// Every datapoint of the project, oldest first.
     All,
+}
+
+/// What a datapoint listing selects, and which page of it.
+///
+/// ```
+/// use honeyhive_server::store::{DatapointQuery, DatapointSelection};
+/// let q = DatapointQuery::whole(DatapointSelection::Ids(vec!["d1".into()]));
+/// assert_eq!((q.limit, q.offset), (0, 0));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatapointQuery {
+    /// Which datapoints.
+    pub selection: DatapointSelection,
+    /// Page size (0: no limit).
+    pub limit: u64,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+impl DatapointQuery {
+    /// Every datapoint `selection` names, unpaged.
+    pub fn whole(selection: DatapointSelection) -> DatapointQuery {
+        DatapointQuery {
+            selection,
+            limit: 0,
+            offset: 0,
+        }
+    }
+}
+
+/// What `POST /v1/datapoints/batch` reads of an event: the parts a datapoint is made from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventPayload {
+    /// The event id.
+    pub event_id: String,
+    /// `inputs`, whole.
+    pub inputs: Map<String, Value>,
+    /// `outputs`, whole.
+    pub outputs: Map<String, Value>,
+    /// `feedback`, whole.
+    pub feedback: Map<String, Value>,
+}
+
+/// The answer of [`ExperimentStore::event_payloads`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventPayloads {
+    /// The payloads read, in the order asked for.
+    pub items: Vec<EventPayload>,
+    /// True when the read stopped at its byte limit before the last id.
+    pub over_limit: bool,
 }
 
 /// The kinds of named JSON documents the store keeps.

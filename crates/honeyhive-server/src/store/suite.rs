@@ -21,6 +21,8 @@ use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operato
 
 use super::{Enrichment, RunEventsQuery, SessionSighting, Store, StoreError, Tenant, WriteBatch};
 
+pub use super::suite_updates::*;
+
 /// Instantiates one `#[test]` per suite case for a store factory
 /// `|| (store, guard)`; the guard (e.g. a temp dir) lives as long as the case.
 #[macro_export]
@@ -37,7 +39,14 @@ macro_rules! store_behaviour_suite {
             a_failing_batch_commits_nothing,
             store_reports_writable,
             run_events_cover_listed_and_tagged_sessions,
-            run_events_of_a_big_run_come_whole_and_grouped
+            run_events_of_a_big_run_come_whole_and_grouped,
+            run_patches_merge_and_racing_ones_all_land,
+            resource_patches_merge_and_racing_ones_all_land,
+            dataset_membership_stays_consistent_on_both_sides,
+            racing_additions_to_a_dataset_all_land,
+            catalog_listings_page_and_count,
+            event_payloads_come_in_order_within_the_byte_limit,
+            a_key_sees_and_changes_only_its_own_project
         );
     };
     (@cases $factory:expr; $($case:ident),*) => {
