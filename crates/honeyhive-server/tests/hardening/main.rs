@@ -8,3 +8,4 @@ mod budget;
 mod connections;
 mod fairness;
 mod ops;
+mod updates;
