@@ -60,15 +60,23 @@ pub const MAX_KEY_SEGMENTS: usize = 32;
 /// assert_eq!(json_depth(&json!({"a": [1, {"b": 2}], "c": 3})), 3);
 /// ```
 pub fn json_depth(value: &Value) -> usize {
+    if !is_container(value) {
+        return 0;
+    }
+    deepest_below(vec![(value, 1)])
+}
+
+/// The deepest level among `stack`'s containers (each at its level) and
+/// everything below them.
+fn deepest_below(mut stack: Vec<(&Value, usize)>) -> usize {
     let mut deepest = 0;
-    let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
     while let Some((node, level)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match node {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
+        deepest = deepest.max(level);
+        let children: &mut dyn Iterator<Item = &Value> = match node {
+            Value::Array(items) => &mut items.iter(),
+            Value::Object(map) => &mut map.values(),
             _ => continue,
         };
-        deepest = deepest.max(level);
         stack.extend(children.filter(|c| is_container(c)).map(|c| (c, level + 1)));
     }
     deepest
@@ -84,7 +92,12 @@ pub fn json_depth(value: &Value) -> usize {
 /// assert_eq!(object_depth(&map), 2);
 /// ```
 pub fn object_depth(map: &Map<String, Value>) -> usize {
-    1 + map.values().map(json_depth).max().unwrap_or(0)
+    let containers: Vec<(&Value, usize)> = map
+        .values()
+        .filter(|v| is_container(v))
+        .map(|v| (v, 2))
+        .collect();
+    deepest_below(containers).max(1)
 }
 
 /// The nesting depth of a JSON text (the depth of the value it parses to),
@@ -149,7 +162,11 @@ pub fn bound_depth(value: &mut Value, max_depth: usize) -> usize {
     let mut flattened = 0;
     let mut stack: Vec<(&mut Value, usize)> = vec![(value, 1)];
     while let Some((node, level)) = stack.pop() {
-        flattened += bound_children(children_mut(node), level, max_depth, &mut stack);
+        flattened += match node {
+            Value::Array(items) => bound_children(items.iter_mut(), level, max_depth, &mut stack),
+            Value::Object(map) => bound_children(map.values_mut(), level, max_depth, &mut stack),
+            _ => 0,
+        };
     }
     flattened
 }
@@ -170,7 +187,11 @@ pub fn bound_object_depth(map: &mut Map<String, Value>, max_depth: usize) -> usi
     let mut stack: Vec<(&mut Value, usize)> = Vec::new();
     flattened += bound_children(map.values_mut(), 1, max_depth, &mut stack);
     while let Some((node, level)) = stack.pop() {
-        flattened += bound_children(children_mut(node), level, max_depth, &mut stack);
+        flattened += match node {
+            Value::Array(items) => bound_children(items.iter_mut(), level, max_depth, &mut stack),
+            Value::Object(map) => bound_children(map.values_mut(), level, max_depth, &mut stack),
+            _ => 0,
+        };
     }
     flattened
 }
@@ -195,64 +216,110 @@ fn bound_children<'a>(
     flattened
 }
 
-fn children_mut(node: &mut Value) -> Box<dyn Iterator<Item = &mut Value> + '_> {
-    match node {
-        Value::Array(items) => Box::new(items.iter_mut()),
-        Value::Object(map) => Box::new(map.values_mut()),
-        _ => Box::new(std::iter::empty()),
-    }
-}
-
 fn is_container(value: &Value) -> bool {
     matches!(value, Value::Array(_) | Value::Object(_))
 }
 
+/// Replaces a container by its compact JSON text. The subtree is taken apart
+/// iteratively, so dropping it does not recurse either.
 fn flatten(value: &mut Value) {
-    let subtree = std::mem::take(value);
-    *value = Value::String(compact_json(subtree));
+    let text = compact_json(value);
+    dismantle(std::mem::replace(value, Value::String(text)));
 }
 
-/// An array or object being written out by [`compact_json`].
-enum Open {
-    Array(std::vec::IntoIter<Value>),
-    Object(serde_json::map::IntoIter),
+/// Drops a value of any depth without recursion.
+fn dismantle(value: Value) {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => pending.extend(map.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
 }
 
 /// The compact JSON text of `value` (what `serde_json::to_string` writes),
 /// produced without recursion.
 ///
-/// The value is consumed piece by piece, so dropping it does not recurse either.
-///
 /// ```
 /// use honeyhive_model::limits::compact_json;
 /// use serde_json::json;
 /// let value = json!({"a": [1, "x\"y", null, {"b": 2.5}], "c": {}});
-/// assert_eq!(compact_json(value.clone()), serde_json::to_string(&value).unwrap());
+/// assert_eq!(compact_json(&value), serde_json::to_string(&value).unwrap());
 /// ```
-pub fn compact_json(value: Value) -> String {
+pub fn compact_json(value: &Value) -> String {
     let mut out = String::new();
-    let mut open: Vec<(Open, bool)> = Vec::new();
-    let mut next = Some(value);
+    write_json(&mut out, Start::Value(value), usize::MAX);
+    out
+}
+
+/// The compact JSON text of an object kept within `max_depth` (the object
+/// itself counting as level 1): what [`bound_object_depth`] and then
+/// [`compact_json`] give, without copying the object and without recursion.
+///
+/// ```
+/// use honeyhive_model::limits::bounded_object_text;
+/// use serde_json::json;
+/// let map = json!({"a": {"b": [1]}, "c": 2}).as_object().cloned().unwrap();
+/// assert_eq!(bounded_object_text(&map, 2), r#"{"a":{"b":"[1]"},"c":2}"#);
+/// ```
+pub fn bounded_object_text(map: &Map<String, Value>, max_depth: usize) -> String {
+    let mut out = String::new();
+    write_json(&mut out, Start::Object(map), max_depth.max(1));
+    out
+}
+
+/// What [`write_json`] writes.
+enum Start<'a> {
+    Value(&'a Value),
+    Object(&'a Map<String, Value>),
+}
+
+/// An array or object being written out by [`write_json`], and whether its
+/// first item is still to come.
+enum Open<'a> {
+    Array(std::slice::Iter<'a, Value>, bool),
+    Object(serde_json::map::Iter<'a>, bool),
+}
+
+/// Writes compact JSON with an explicit stack instead of recursion; a
+/// container that would open deeper than `max_depth` is written as a string
+/// holding its own compact text.
+fn write_json(out: &mut String, start: Start<'_>, max_depth: usize) {
+    let mut open: Vec<Open<'_>> = Vec::new();
+    let mut next = match start {
+        Start::Value(value) => Some(value),
+        Start::Object(map) => {
+            out.push('{');
+            open.push(Open::Object(map.iter(), true));
+            None
+        }
+    };
     loop {
         match next.take() {
+            Some(container @ (Value::Array(_) | Value::Object(_))) if open.len() >= max_depth => {
+                write_string(out, &compact_json(container));
+            }
             Some(Value::Array(items)) => {
                 out.push('[');
-                open.push((Open::Array(items.into_iter()), true));
+                open.push(Open::Array(items.iter(), true));
             }
             Some(Value::Object(map)) => {
                 out.push('{');
-                open.push((Open::Object(map.into_iter()), true));
+                open.push(Open::Object(map.iter(), true));
             }
-            // A scalar's Display is its compact JSON and does not recurse.
+            Some(Value::String(text)) => write_string(out, text),
+            // A number, bool or null: its Display is its JSON.
             Some(scalar) => out.push_str(&scalar.to_string()),
             None => {}
         }
-        let Some((container, first)) = open.last_mut() else {
-            return out;
+        let Some(container) = open.last_mut() else {
+            return;
         };
-        let item = match container {
-            Open::Array(items) => items.next().map(|item| (None, item)),
-            Open::Object(entries) => entries.next().map(|(key, item)| (Some(key), item)),
+        let (item, first) = match container {
+            Open::Array(items, first) => (items.next().map(|item| (None, item)), first),
+            Open::Object(entries, first) => (entries.next().map(|(k, v)| (Some(k), v)), first),
         };
         match item {
             Some((key, item)) => {
@@ -260,20 +327,45 @@ pub fn compact_json(value: Value) -> String {
                     out.push(',');
                 }
                 if let Some(key) = key {
-                    out.push_str(&Value::String(key).to_string());
+                    write_string(out, key);
                     out.push(':');
                 }
                 next = Some(item);
             }
             None => {
                 out.push(match container {
-                    Open::Array(_) => ']',
-                    Open::Object(_) => '}',
+                    Open::Array(..) => ']',
+                    Open::Object(..) => '}',
                 });
                 open.pop();
             }
         }
     }
+}
+
+/// Writes `text` as a JSON string, escaped as serde_json escapes it.
+fn write_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if u32::from(c) < 0x20 => {
+                let byte = u32::from(c) as usize;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[byte >> 4]));
+                out.push(char::from(HEX[byte & 0xf]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -348,10 +440,10 @@ mod tests {
             "key \"escaped\"": [true, false, null]
         });
         assert_eq!(
-            compact_json(value.clone()),
+            compact_json(&value),
             serde_json::to_string(&value).expect("serializes")
         );
-        assert_eq!(compact_json(json!([])), "[]");
-        assert_eq!(compact_json(json!("s")), "\"s\"");
+        assert_eq!(compact_json(&json!([])), "[]");
+        assert_eq!(compact_json(&json!("s")), "\"s\"");
     }
 }
