@@ -206,6 +206,11 @@ impl From<StoreError> for ApiError {
                 .with_hint("retry later; the server log has the cause")
                 .with_retry_after(1)
             }
+            corrupt @ StoreError::Corrupt { .. } => {
+                tracing::error!(error = %corrupt, "corrupt stored data");
+                ApiError::new(ErrorCode::CorruptData, corrupt.to_string())
+                    .with_hint("retrying will not help; an operator can delete or rewrite that row")
+            }
         }
     }
 }

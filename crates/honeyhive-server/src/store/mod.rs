@@ -49,6 +49,16 @@ pub enum StoreError {
     /// The backend's write queue is full; retry shortly.
     #[error("the store's write queue is full")]
     Busy,
+    /// Stored JSON does not read back: a read error, never an empty value.
+    #[error("stored {what} has an unreadable {field}: {reason}")]
+    Corrupt {
+        /// The row, e.g. `event <id>` or `run <id>`.
+        what: String,
+        /// The column or field, e.g. `metadata` or `doc`.
+        field: &'static str,
+        /// Why it does not read (the parser's message).
+        reason: String,
+    },
 }
 
 /// Result alias for store calls.
@@ -142,6 +152,25 @@ impl Enrichment {
         if let Some(end_time) = self.end_time {
             event.end_time = end_time;
         }
+    }
+
+    /// Keeps every JSON field within
+    /// [`MAX_JSON_DEPTH`](honeyhive_model::limits::MAX_JSON_DEPTH), as the
+    /// fields of an event are. Returns how many subtrees were flattened.
+    pub fn bound_json_depth(&mut self) -> usize {
+        use honeyhive_model::limits::{MAX_JSON_DEPTH, bound_object_depth};
+        [
+            &mut self.config,
+            &mut self.inputs,
+            &mut self.outputs,
+            &mut self.metadata,
+            &mut self.metrics,
+            &mut self.feedback,
+            &mut self.user_properties,
+        ]
+        .into_iter()
+        .map(|map| bound_object_depth(map, MAX_JSON_DEPTH))
+        .sum()
     }
 
     /// Folds a later enrichment of the same event into this one.

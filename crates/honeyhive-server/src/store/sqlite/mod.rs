@@ -178,6 +178,21 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A row read's error: the [`StoreError`] a row decoder raised (a corrupt
+/// stored document, carried through rusqlite as a conversion failure), else a
+/// backend failure.
+pub(crate) fn read_error(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(_, _, source) if source.is::<StoreError>() => {
+            match source.downcast::<StoreError>() {
+                Ok(store_error) => *store_error,
+                Err(other) => backend(other),
+            }
+        }
+        other => backend(other),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir` and runs pending migrations.
     pub fn open(data_dir: &Path, sync: SyncMode) -> StoreResult<SqliteStore> {

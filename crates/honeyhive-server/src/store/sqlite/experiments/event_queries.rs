@@ -8,9 +8,11 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row};
 use serde_json::Value;
 
-use super::super::events::map_from_text;
-use super::super::{EVENT_COLUMNS, backend, event_from_row};
-use crate::store::{EventQuery, Page, RunEvent, RunEventsQuery, SortOrder, StoreResult, Tenant};
+use super::super::events::{json_text, map_from_text, row_failure};
+use super::super::{EVENT_COLUMNS, backend, event_from_row, read_error};
+use crate::store::{
+    EventQuery, Page, RunEvent, RunEventsQuery, SortOrder, StoreError, StoreResult, Tenant,
+};
 
 /// Most session ids one query may name (keeps the statement's parameter count bounded).
 const MAX_SESSION_IDS: usize = 10_000;
@@ -87,7 +89,7 @@ pub(super) fn query_events(
         )
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
+        .map_err(read_error)?;
     Ok(Page {
         items,
         total: u64::try_from(total).unwrap_or(0),
@@ -109,32 +111,32 @@ struct DatapointTag {
     datapoint_id: Option<Value>,
 }
 
-fn datapoint_id_of(metadata: &str) -> Option<String> {
+fn datapoint_id_of(event_id: &str, metadata: &str) -> StoreResult<Option<String>> {
     // Most events of a run (every span but the session) carry no datapoint id.
     if !metadata.contains("datapoint_id") {
-        return None;
+        return Ok(None);
     }
     match serde_json::from_str::<DatapointTag>(metadata) {
         Ok(DatapointTag {
             datapoint_id: Some(Value::String(id)),
-        }) => Some(id),
-        _ => None,
+        }) => Ok(Some(id)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(StoreError::Corrupt {
+            what: format!("event {event_id}"),
+            field: "metadata",
+            reason: e.to_string(),
+        }),
     }
-}
-
-/// A text column read in place; anything else reads as empty (these columns
-/// are `NOT NULL TEXT`, and a corrupt value must not make the row unreadable).
-fn text_at<'r>(row: &'r Row<'_>, index: usize) -> rusqlite::Result<&'r str> {
-    Ok(row.get_ref(index)?.as_str().unwrap_or_default())
 }
 
 fn run_event_from_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
     // Type, metrics and metadata are read in place: only what they hold is kept.
-    let event_type = text_at(row, 3)?;
-    let metrics = text_at(row, 7)?;
-    let metadata = text_at(row, 8)?;
+    let event_id: String = row.get(0)?;
+    let what = || format!("event {event_id}");
+    let event_type = row.get_ref(3)?.as_str()?;
+    let metrics = json_text(row, 7, &what, "metrics")?;
+    let metadata = json_text(row, 8, &what, "metadata")?;
     Ok(RunEvent {
-        event_id: row.get(0)?,
         session_id: row.get(1)?,
         parent_id: row.get(2)?,
         event_type: EventType::parse(event_type).unwrap_or_default(),
@@ -144,9 +146,10 @@ fn run_event_from_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
         metrics: if metrics == "{}" {
             Default::default()
         } else {
-            map_from_text(metrics)
+            map_from_text(metrics, what, "metrics").map_err(|e| row_failure(7, e))?
         },
-        datapoint_id: datapoint_id_of(metadata),
+        datapoint_id: datapoint_id_of(&event_id, metadata).map_err(|e| row_failure(8, e))?,
+        event_id,
     })
 }
 
@@ -224,7 +227,7 @@ pub(super) fn events_of_sessions(
             .query_map(rusqlite::params_from_iter(params), run_event_from_row)
             .map_err(backend)?;
         for row in rows {
-            events.push(row.map_err(backend)?);
+            events.push(row.map_err(read_error)?);
             if events.len() >= limit {
                 break;
             }
