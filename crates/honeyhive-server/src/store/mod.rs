@@ -18,6 +18,8 @@ pub mod sqlite;
 #[doc(hidden)]
 pub mod suite;
 #[doc(hidden)]
+pub mod suite_deep_json;
+#[doc(hidden)]
 pub mod suite_updates;
 mod updates;
 

@@ -21,6 +21,7 @@ use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operato
 
 use super::{Enrichment, RunEventsQuery, SessionSighting, Store, StoreError, Tenant, WriteBatch};
 
+pub use super::suite_deep_json::*;
 pub use super::suite_updates::*;
 
 /// Instantiates one `#[test]` per suite case for a store factory
@@ -46,7 +47,8 @@ macro_rules! store_behaviour_suite {
             racing_additions_to_a_dataset_all_land,
             catalog_listings_page_and_count,
             event_payloads_come_in_order_within_the_byte_limit,
-            a_key_sees_and_changes_only_its_own_project
+            a_key_sees_and_changes_only_its_own_project,
+            deep_json_is_stored_within_the_depth_bound
         );
     };
     (@cases $factory:expr; $($case:ident),*) => {

@@ -6,6 +6,7 @@ mod common;
 
 mod budget;
 mod connections;
+mod deep_json;
 mod fairness;
 mod ops;
 mod updates;
