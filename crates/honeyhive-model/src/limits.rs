@@ -100,42 +100,6 @@ pub fn object_depth(map: &Map<String, Value>) -> usize {
     deepest_below(containers).max(1)
 }
 
-/// The nesting depth of a JSON text (the depth of the value it parses to),
-/// measured in one pass over its bytes without parsing.
-///
-/// For text that is not valid JSON the answer is a rough measure only.
-///
-/// ```
-/// use honeyhive_model::limits::json_text_depth;
-/// assert_eq!(json_text_depth(r#""[{""#), 0);
-/// assert_eq!(json_text_depth(r#"{"a": [1, {"b": "]\"}"}], "c": {}}"#), 3);
-/// ```
-pub fn json_text_depth(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for byte in text.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
-
 /// Keeps `value` within `max_depth`: every container that would sit deeper is
 /// replaced by its compact JSON text. Returns how many subtrees were flattened.
 ///
@@ -416,19 +380,6 @@ mod tests {
         let mut list = json!([1]);
         assert_eq!(bound_depth(&mut list, 0), 1);
         assert_eq!(list, json!("[1]"));
-    }
-
-    #[test]
-    fn text_depth_agrees_with_value_depth() {
-        for value in [
-            json!(null),
-            json!("[[{\\\"\\\\"),
-            json!({"a\"[": ["]", {"b": [[]]}]}),
-            nested(300),
-        ] {
-            let text = serde_json::to_string(&value).expect("serializes");
-            assert_eq!(json_text_depth(&text), json_depth(&value), "{text}");
-        }
     }
 
     #[test]

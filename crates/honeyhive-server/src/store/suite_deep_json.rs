@@ -4,9 +4,9 @@
 //!
 //! Test code: cases panic on a failed assertion.
 
-use honeyhive_model::{Event, EventType};
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 use honeyhive_model::limits::{MAX_JSON_DEPTH, object_depth};
+use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value, json};
 
 use super::{Enrichment, EventQuery, Run, Store, Tenant, WriteBatch};

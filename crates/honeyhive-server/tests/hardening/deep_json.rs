@@ -455,6 +455,16 @@ fn stored_json_that_does_not_read_back_is_an_error_naming_the_row() {
         );
         assert_corrupt(&answer, &[event_id, "metadata"]);
     }
+    // An event type no version writes is corrupt too, not the default type.
+    db.execute(
+        "UPDATE events SET metadata = '{}', event_type = 'bogus' WHERE event_id = ?1",
+        [event_id],
+    )
+    .expect("update");
+    let answer = h.get(
+        "/events?filters[0][field]=event_name&filters[0][operator]=is&filters[0][value]=to-corrupt&filters[0][type]=string",
+    );
+    assert_corrupt(&answer, &[event_id, "event_type"]);
     db.execute(
         "UPDATE runs SET doc = '{' WHERE run_id = 'run-to-corrupt'",
         [],

@@ -140,7 +140,7 @@ pub(crate) fn row_failure(index: usize, e: StoreError) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e))
 }
 
-/// The text of JSON column `index` of the row of `what` (a non-text value is
+/// The text of column `index` of the row of `what` (a non-text value is
 /// corrupt data, not an empty document).
 pub(crate) fn json_text<'r>(
     row: &'r Row<'_>,
@@ -153,13 +153,26 @@ pub(crate) fn json_text<'r>(
         .map_err(|e| row_failure(index, corrupt(what(), field, e.to_string())))
 }
 
+/// The stored `event_type` at column `index` (an unknown name is corrupt
+/// data, not the default type).
+pub(crate) fn event_type_at(
+    row: &Row<'_>,
+    index: usize,
+    what: &dyn Fn() -> String,
+) -> rusqlite::Result<EventType> {
+    let name = json_text(row, index, what, "event_type")?;
+    EventType::parse(name).ok_or_else(|| {
+        let reason = format!("unknown event type {name:?}");
+        row_failure(index, corrupt(what(), "event_type", reason))
+    })
+}
+
 /// Decodes a row selected with [`EVENT_COLUMNS`] (children_ids left empty).
 ///
 /// A JSON column that does not read back fails the row with a
 /// [`StoreError::Corrupt`] naming the event and column; map the row error with
 /// [`super::read_error`] to get it back.
 pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
-    let event_type: String = row.get(5)?;
     let event_id: String = row.get(2)?;
     let what = || format!("event {event_id}");
     let json = |index: usize, field: &'static str| -> rusqlite::Result<Map<String, Value>> {
@@ -172,7 +185,7 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
         session_id: row.get(3)?,
         parent_id: row.get(4)?,
         children_ids: Vec::new(),
-        event_type: EventType::parse(&event_type).unwrap_or_default(),
+        event_type: event_type_at(row, 5, &what)?,
         event_name: row.get(6)?,
         source: row.get(7)?,
         start_time: row.get(8)?,

@@ -2,6 +2,8 @@
 //! project, plus the scalar columns queries need. Each `update_*` reads,
 //! patches and writes in the caller's transaction (one writer job).
 
+use honeyhive_model::cost::json_cost;
+use honeyhive_model::limits::{MAX_JSON_DEPTH, bound_depth, compact_json};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -14,12 +16,38 @@ use crate::store::{
     SortOrder, StoreError, StoreResult, Tenant,
 };
 
+/// A document's JSON text, kept within [`MAX_JSON_DEPTH`] from its root
+/// (deeper subtrees become their JSON text), so that [`from_doc`] and SQLite's
+/// JSON functions read it back whatever the API let in.
 pub(super) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(backend)
+    let text = serde_json::to_string(value).map_err(backend)?;
+    let within = json_cost(text.as_bytes())
+        .is_ok_and(|cost| usize::try_from(cost.depth).is_ok_and(|d| d <= MAX_JSON_DEPTH));
+    if within {
+        return Ok(text);
+    }
+    let mut doc = serde_json::to_value(value).map_err(backend)?;
+    bound_depth(&mut doc, MAX_JSON_DEPTH);
+    Ok(compact_json(&doc))
 }
 
-pub(super) fn from_doc<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| backend(format!("corrupt document: {e}")))
+/// Reads a stored document back from column `field`; `what` names its row
+/// (`run <id>`) in the error: a read error, never a default.
+pub(super) fn from_doc<T: DeserializeOwned>(
+    what: impl FnOnce() -> String,
+    field: &'static str,
+    text: &str,
+) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what: what(),
+        field,
+        reason: e.to_string(),
+    })
+}
+
+/// An `(id, doc)` row.
+pub(super) fn id_and_doc(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((row.get(0)?, row.get(1)?))
 }
 
 /// Deletes the row of `table` whose `id_column` is `id` in the tenant's project.
@@ -72,7 +100,7 @@ pub(super) fn get_run(conn: &Connection, tenant: &Tenant, run_id: &str) -> Store
         .optional()
         .map_err(backend)?;
     match doc {
-        Some(doc) => from_doc(&doc),
+        Some(doc) => from_doc(|| format!("run {run_id}"), "doc", &doc),
         None => Err(StoreError::NotFound(format!("run {run_id}"))),
     }
 }
@@ -144,18 +172,16 @@ pub(super) fn list_runs(
         i64::try_from(query.offset).unwrap_or(i64::MAX),
     ));
     let mut stmt = conn
-        .prepare(&format!("SELECT doc FROM runs WHERE {clause} ORDER BY created_at {order}, run_id {order} LIMIT ? OFFSET ?"))
+        .prepare(&format!("SELECT run_id, doc FROM runs WHERE {clause} ORDER BY created_at {order}, run_id {order} LIMIT ? OFFSET ?"))
         .map_err(backend)?;
     let docs = stmt
-        .query_map(rusqlite::params_from_iter(params.iter()), |row| {
-            row.get::<_, String>(0)
-        })
+        .query_map(rusqlite::params_from_iter(params.iter()), id_and_doc)
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(backend)?;
     let items = docs
         .iter()
-        .map(|d| from_doc(d))
+        .map(|(id, doc)| from_doc(|| format!("run {id}"), "doc", doc))
         .collect::<StoreResult<Vec<Run>>>()?;
     Ok(Page {
         items,
@@ -212,9 +238,13 @@ pub(super) fn list_resources(
         .map(|(id, name, created_at, updated_at, body)| {
             Ok(Resource {
                 kind,
+                body: from_doc::<Map<String, Value>>(
+                    || format!("{} {id}", kind.as_str()),
+                    "body",
+                    &body,
+                )?,
                 id,
                 name,
-                body: from_doc::<Map<String, Value>>(&body)?,
                 created_at,
                 updated_at,
             })
@@ -252,7 +282,7 @@ fn get_resource(
         kind,
         id: id.to_string(),
         name,
-        body: from_doc(&body)?,
+        body: from_doc(|| format!("{} {id}", kind.as_str()), "body", &body)?,
         created_at,
         updated_at,
     })

@@ -12,7 +12,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::backend;
-use super::catalog::{delete_row, from_doc, to_doc};
+use super::catalog::{delete_row, from_doc, id_and_doc, to_doc};
 use crate::store::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, Dataset, DatasetPatch,
     DatasetQuery, Page, StoreError, StoreResult, Tenant, dedup_ids,
@@ -39,7 +39,8 @@ fn load_dataset(conn: &Connection, tenant: &Tenant, id: &str) -> StoreResult<Opt
                 .optional()
         })
         .map_err(backend)?;
-    doc.map(|d| from_doc(&d)).transpose()
+    doc.map(|d| from_doc(|| format!("dataset {id}"), "doc", &d))
+        .transpose()
 }
 
 fn save_dataset_doc(conn: &Connection, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()> {
@@ -112,7 +113,8 @@ fn load_datapoint(conn: &Connection, tenant: &Tenant, id: &str) -> StoreResult<O
                 .optional()
         })
         .map_err(backend)?;
-    doc.map(|d| from_doc(&d)).transpose()
+    doc.map(|d| from_doc(|| format!("datapoint {id}"), "doc", &d))
+        .transpose()
 }
 
 fn save_datapoint_doc(conn: &Connection, tenant: &Tenant, dp: &Datapoint) -> StoreResult<()> {
@@ -271,7 +273,7 @@ pub(super) fn list_datasets(
         .map_err(backend)?;
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT doc {MATCHES} ORDER BY created_at, dataset_id LIMIT ?4 OFFSET ?5"
+            "SELECT dataset_id, doc {MATCHES} ORDER BY created_at, dataset_id LIMIT ?4 OFFSET ?5"
         ))
         .map_err(backend)?;
     let docs = stmt
@@ -283,7 +285,7 @@ pub(super) fn list_datasets(
                 sql_limit(query.limit),
                 sql_offset(query.offset)
             ],
-            |row| row.get::<_, String>(0),
+            id_and_doc,
         )
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
@@ -291,7 +293,7 @@ pub(super) fn list_datasets(
     Ok(Page {
         items: docs
             .iter()
-            .map(|d| from_doc(d))
+            .map(|(id, doc)| from_doc(|| format!("dataset {id}"), "doc", doc))
             .collect::<StoreResult<_>>()?,
         total: u64::try_from(total).unwrap_or(0),
     })
@@ -402,7 +404,9 @@ pub(super) fn list_datapoints(
         )
         .map_err(backend)?;
     let mut stmt = conn
-        .prepare(&format!("SELECT d.doc {from} LIMIT ?3 OFFSET ?4"))
+        .prepare(&format!(
+            "SELECT d.datapoint_id, d.doc {from} LIMIT ?3 OFFSET ?4"
+        ))
         .map_err(backend)?;
     let docs = stmt
         .query_map(
@@ -412,7 +416,7 @@ pub(super) fn list_datapoints(
                 sql_limit(query.limit),
                 sql_offset(query.offset)
             ],
-            |row| row.get::<_, String>(0),
+            id_and_doc,
         )
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
@@ -420,7 +424,7 @@ pub(super) fn list_datapoints(
     Ok(Page {
         items: docs
             .iter()
-            .map(|d| from_doc(d))
+            .map(|(id, doc)| from_doc(|| format!("datapoint {id}"), "doc", doc))
             .collect::<StoreResult<_>>()?,
         total: u64::try_from(total).unwrap_or(0),
     })

@@ -5,8 +5,8 @@
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 
-use super::super::backend;
-use super::catalog::from_doc;
+use super::super::events::{json_text, map_from_text};
+use super::super::{backend, read_error};
 use crate::store::{EventPayload, EventPayloads, StoreError, StoreResult, Tenant};
 
 pub(super) fn event_payloads(
@@ -45,13 +45,15 @@ pub(super) fn event_payloads(
             payloads.over_limit = true;
             break;
         }
-        let map = |column: usize| -> StoreResult<Map<String, Value>> {
-            from_doc(&row.get::<_, String>(column).map_err(backend)?)
+        let what = || format!("event {event_id}");
+        let map = |column: usize, field: &'static str| -> StoreResult<Map<String, Value>> {
+            let text = json_text(row, column, &what, field).map_err(read_error)?;
+            map_from_text(text, what, field)
         };
         payloads.items.push(EventPayload {
-            inputs: map(3)?,
-            outputs: map(4)?,
-            feedback: map(5)?,
+            inputs: map(3, "inputs")?,
+            outputs: map(4, "outputs")?,
+            feedback: map(5, "feedback")?,
             event_id,
         });
     }

@@ -2,13 +2,13 @@
 
 use std::collections::HashSet;
 
+use honeyhive_model::Event;
 use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, SqlParam};
-use honeyhive_model::{Event, EventType};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row};
 use serde_json::Value;
 
-use super::super::events::{json_text, map_from_text, row_failure};
+use super::super::events::{event_type_at, json_text, map_from_text, row_failure};
 use super::super::{EVENT_COLUMNS, backend, event_from_row, read_error};
 use crate::store::{
     EventQuery, Page, RunEvent, RunEventsQuery, SortOrder, StoreError, StoreResult, Tenant,
@@ -133,13 +133,12 @@ fn run_event_from_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
     // Type, metrics and metadata are read in place: only what they hold is kept.
     let event_id: String = row.get(0)?;
     let what = || format!("event {event_id}");
-    let event_type = row.get_ref(3)?.as_str()?;
     let metrics = json_text(row, 7, &what, "metrics")?;
     let metadata = json_text(row, 8, &what, "metadata")?;
     Ok(RunEvent {
         session_id: row.get(1)?,
         parent_id: row.get(2)?,
-        event_type: EventType::parse(event_type).unwrap_or_default(),
+        event_type: event_type_at(row, 3, &what)?,
         event_name: row.get(4)?,
         start_time: row.get(5)?,
         error: row.get(6)?,
