@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::store::sqlite::SyncMode;
+use crate::store::{DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_SESSION_EVENTS, ReadLimits};
 
 /// Everything [`crate::Server::start`] needs. `Default` is the zero-setup local
 /// platform: `.honeyhive/` in the working directory, HTTP on 127.0.0.1:8080,
-/// OTLP/gRPC on 127.0.0.1:4317, 32 MiB bodies.
+/// OTLP/gRPC on 127.0.0.1:4317, 32 MiB bodies, 64 MiB read answers.
 ///
 /// ```
 /// let cfg = honeyhive_server::ServerConfig {
@@ -64,6 +65,34 @@ pub struct ServerConfig {
     pub retry_after_secs: u64,
     /// Disk sync policy of the store (see [`SyncMode`]).
     pub sync_mode: SyncMode,
+    /// Most bytes of stored text one read answer may load (a page of
+    /// `GET /events` or the export, a session tree, a chart's fields); past it
+    /// the request gets 422 `result_too_large`. Default 64 MiB: an answer
+    /// costs a few times its stored size in memory while it is built.
+    pub max_read_bytes: usize,
+    /// Most events one session tree (`GET /v1/sessions/{id}`,
+    /// `GET /v1/events/{id}`) may hold; past it 422 `result_too_large`, and
+    /// the session is read page by page through `GET /events`. Default 20 000:
+    /// far above a real agent run, and it bounds the memory of sessions of
+    /// many small events, which cost about a kilobyte each in memory however
+    /// little text they hold.
+    pub max_session_events: usize,
+}
+
+impl ServerConfig {
+    /// The session-tree limits of this config.
+    ///
+    /// ```
+    /// let cfg = honeyhive_server::ServerConfig { max_session_events: 10, ..Default::default() };
+    /// assert_eq!(cfg.read_limits().max_events, 10);
+    /// assert_eq!(cfg.read_limits().max_bytes, 64 * 1024 * 1024);
+    /// ```
+    pub fn read_limits(&self) -> ReadLimits {
+        ReadLimits {
+            max_bytes: u64::try_from(self.max_read_bytes).unwrap_or(u64::MAX),
+            max_events: u64::try_from(self.max_session_events).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -86,6 +115,8 @@ impl Default for ServerConfig {
             pending_enrichment_ttl: Duration::from_secs(24 * 3600),
             retry_after_secs: 1,
             sync_mode: SyncMode::Full,
+            max_read_bytes: DEFAULT_MAX_READ_BYTES as usize,
+            max_session_events: DEFAULT_MAX_SESSION_EVENTS as usize,
         }
     }
 }

@@ -10,7 +10,7 @@
 //! may acknowledge its client.
 
 use async_trait::async_trait;
-use honeyhive_model::filter::FilterSet;
+use honeyhive_model::filter::{FieldPath, FilterSet, JsonRoot};
 use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value};
 
@@ -65,6 +65,68 @@ pub enum StoreError {
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Default for [`ReadLimits::max_bytes`]: 64 MiB of stored text per answer.
+pub const DEFAULT_MAX_READ_BYTES: u64 = 64 * 1024 * 1024;
+/// Default for [`ReadLimits::max_events`]: 20 000 events per session tree.
+pub const DEFAULT_MAX_SESSION_EVENTS: u64 = 20_000;
+
+/// Bounds on what one read may load, checked row by row while reading.
+///
+/// ```
+/// use honeyhive_server::store::ReadLimits;
+/// let limits = ReadLimits::default();
+/// assert_eq!(limits.max_bytes, 64 * 1024 * 1024);
+/// assert_eq!(limits.max_events, 20_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Most bytes of stored text (ids, names, JSON documents) one answer loads.
+    pub max_bytes: u64,
+    /// Most events one answer holds.
+    pub max_events: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> ReadLimits {
+        ReadLimits {
+            max_bytes: DEFAULT_MAX_READ_BYTES,
+            max_events: DEFAULT_MAX_SESSION_EVENTS,
+        }
+    }
+}
+
+/// The read limit an answer would have passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadLimit {
+    /// [`ReadLimits::max_bytes`] (or a query's own byte bound).
+    Bytes(u64),
+    /// [`ReadLimits::max_events`].
+    Events(u64),
+}
+
+impl std::fmt::Display for ReadLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadLimit::Bytes(n) => write!(f, "{n} bytes"),
+            ReadLimit::Events(n) => write!(f, "{n} events"),
+        }
+    }
+}
+
+/// Errors of a bounded read: the store's, or the answer passing a limit.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The store failed or refused (see [`StoreError`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The answer would hold more than the limit; nothing was returned.
+    #[error("the answer is larger than the read limit of {0}")]
+    TooLarge(ReadLimit),
+}
+
+/// Result alias for bounded reads.
+pub type ReadResult<T> = Result<T, ReadError>;
 
 /// The full storage interface the server needs; one behaviour suite tests every backend.
 pub trait Store: EventStore + ExperimentStore + Send + Sync + 'static {}
@@ -334,8 +396,14 @@ pub trait EventStore: Send + Sync {
     /// One event by id, `children_ids` filled; `NotFound` if not in this project.
     async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event>;
 
-    /// The session tree; `NotFound` if the session is not in this project.
-    async fn session_tree(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree>;
+    /// The session tree; `NotFound` if the session is not in this project,
+    /// `TooLarge` if it holds more than `limits` allow (nothing is returned).
+    async fn session_tree(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        limits: ReadLimits,
+    ) -> ReadResult<SessionTree>;
 
     /// `Ok` when a write would succeed now (readiness probe).
     async fn check_writable(&self) -> StoreResult<()>;
@@ -353,8 +421,15 @@ pub trait EventStore: Send + Sync {
 /// Runs, datasets, datapoints, metrics and configurations: the experiment side.
 #[async_trait]
 pub trait ExperimentStore: Send + Sync {
-    /// Events matching `query` (filters, time range, paging) plus the total match count.
-    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> StoreResult<Page<Event>>;
+    /// Events matching `query` (filters, time range, paging) plus the total
+    /// match count; `TooLarge` if the page holds more than `query.max_bytes`.
+    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> ReadResult<Page<Event>>;
+
+    /// A chart's inputs: the events `query.events` selects (the first
+    /// `query.events.limit` by start time, then event id), each read as its
+    /// start time, id, group and metric only, folded into buckets; `TooLarge` if
+    /// those fields pass `query.events.max_bytes`.
+    async fn chart(&self, tenant: &Tenant, query: &ChartQuery) -> ReadResult<Chart>;
 
     /// The fields run results read ([`RunEvent`]) of the events of a run's
     /// sessions: the sessions `query` lists plus, when it names a run, every
@@ -538,6 +613,10 @@ pub struct EventQuery {
     pub offset: u64,
     /// Order by start time.
     pub order: SortOrder,
+    /// Most bytes of stored text the page may load.
+    pub max_bytes: u64,
+    /// The JSON objects to read (`None`: all); the others come back empty.
+    pub json_fields: Option<Vec<JsonRoot>>,
 }
 
 impl Default for EventQuery {
@@ -550,8 +629,48 @@ impl Default for EventQuery {
             limit: 1000,
             offset: 0,
             order: SortOrder::Ascending,
+            max_bytes: DEFAULT_MAX_READ_BYTES,
+            json_fields: None,
         }
     }
+}
+
+/// What [`ExperimentStore::chart`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartQuery {
+    /// Which events (filters, time range), how many (`limit`, oldest first)
+    /// and how many bytes of their fields (`max_bytes`); paging and
+    /// `json_fields` are ignored.
+    pub events: EventQuery,
+    /// Bucket width in ms: an event falls in bucket `floor(start_time / width)`.
+    pub bucket_ms: f64,
+    /// Events are grouped by this field's value (as text) within a bucket.
+    pub group_by: Option<FieldPath>,
+    /// The field whose numeric values (booleans as 1/0) are collected; `None`
+    /// collects a 1 per event.
+    pub metric: Option<FieldPath>,
+}
+
+/// The values of one bucket and group of a chart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChartBucket {
+    /// The bucket index: its start is `bucket * bucket_ms`.
+    pub bucket: i64,
+    /// The group's value as text: a string as is, other values as JSON, an
+    /// absent field as `""`; `""` when not grouping.
+    pub group: String,
+    /// The metric values of the bucket's events, in start-time order (an
+    /// event without a numeric metric adds none).
+    pub values: Vec<f64>,
+}
+
+/// A chart's buckets, ordered by bucket then group, and how many events matched.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chart {
+    /// The buckets and groups that hold at least one event.
+    pub buckets: Vec<ChartBucket>,
+    /// Events matching the query's filters and time range (ignoring its limit).
+    pub total: u64,
 }
 
 /// What [`ExperimentStore::run_events`] selects.

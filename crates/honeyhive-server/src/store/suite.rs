@@ -19,7 +19,10 @@ use serde_json::json;
 
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 
-use super::{Enrichment, RunEventsQuery, SessionSighting, Store, StoreError, Tenant, WriteBatch};
+use super::{
+    Enrichment, ReadError, ReadLimits, RunEventsQuery, SessionSighting, Store, StoreError, Tenant,
+    WriteBatch,
+};
 
 pub use super::suite_deep_json::*;
 pub use super::suite_updates::*;
@@ -124,7 +127,10 @@ pub async fn events_read_back_as_a_linked_tree(store: &dyn Store) {
     let summary = store.write(&t, batch).await.expect("write");
     assert_eq!(summary.inserted, 3);
     assert_eq!(summary.sessions_created, 1);
-    let tree = store.session_tree(&t, "s1").await.expect("tree");
+    let tree = store
+        .session_tree(&t, "s1", ReadLimits::default())
+        .await
+        .expect("tree");
     assert_eq!(tree.session.event_type, EventType::Session);
     assert_eq!(tree.session.event_name, "named");
     assert_eq!(tree.session.start_time, 100.0);
@@ -153,7 +159,10 @@ pub async fn retried_writes_do_not_duplicate(store: &dyn Store) {
     retry.events[0].inputs.insert("v".into(), json!(2));
     let summary = store.write(&t, retry).await.expect("retry");
     assert_eq!((summary.inserted, summary.duplicates), (0, 1));
-    let tree = store.session_tree(&t, "s").await.expect("tree");
+    let tree = store
+        .session_tree(&t, "s", ReadLimits::default())
+        .await
+        .expect("tree");
     assert_eq!(tree.events.len(), 1);
     assert_eq!(tree.events[0].inputs["v"], 1, "first write wins");
 }
@@ -277,7 +286,7 @@ pub async fn enrichment_before_its_event_is_applied_on_arrival(store: &dyn Store
     assert_eq!(stored.metrics["a"], 1);
     assert_eq!(stored.metrics["b"], 2);
     let tree = store
-        .session_tree(&t, "sess")
+        .session_tree(&t, "sess", ReadLimits::default())
         .await
         .expect("session created on first sight");
     assert_eq!(tree.session.outputs["final"], "done");
@@ -296,7 +305,10 @@ pub async fn session_events_merge_and_sessions_are_created_on_first_sight(store:
         )
         .await
         .expect("write");
-    let tree = store.session_tree(&t, "s").await.expect("implicit session");
+    let tree = store
+        .session_tree(&t, "s", ReadLimits::default())
+        .await
+        .expect("implicit session");
     assert_eq!(tree.session.start_time, 50.0);
     assert_eq!(
         tree.session.event_name, "p",
@@ -315,7 +327,10 @@ pub async fn session_events_merge_and_sessions_are_created_on_first_sight(store:
         )
         .await
         .expect("merge");
-    let tree = store.session_tree(&t, "s").await.expect("tree");
+    let tree = store
+        .session_tree(&t, "s", ReadLimits::default())
+        .await
+        .expect("tree");
     assert_eq!(tree.session.event_name, "started");
     assert_eq!(tree.session.inputs["q"], "hi");
     assert_eq!(tree.session.start_time, 10.0);
@@ -340,7 +355,11 @@ pub async fn session_events_merge_and_sessions_are_created_on_first_sight(store:
             )
             .await
             .expect("span");
-        let session = store.session_tree(&t, "s").await.expect("tree").session;
+        let session = store
+            .session_tree(&t, "s", ReadLimits::default())
+            .await
+            .expect("tree")
+            .session;
         let expected = match id {
             "inside" => (10.0, 60.0),
             "later" => (10.0, 90.0),
@@ -353,7 +372,10 @@ pub async fn session_events_merge_and_sessions_are_created_on_first_sight(store:
         );
         assert_eq!(session.duration, expected.1 - expected.0, "after {id}");
     }
-    let tree = store.session_tree(&t, "s").await.expect("tree");
+    let tree = store
+        .session_tree(&t, "s", ReadLimits::default())
+        .await
+        .expect("tree");
     let order: Vec<&str> = tree.events.iter().map(|e| e.event_id.as_str()).collect();
     assert_eq!(order, ["earlier", "inside", "later", "e"]);
 }
@@ -379,8 +401,8 @@ pub async fn projects_are_isolated(store: &dyn Store) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.session_tree(&b, "s").await,
-        Err(StoreError::NotFound(_))
+        store.session_tree(&b, "s", ReadLimits::default()).await,
+        Err(ReadError::Store(StoreError::NotFound(_)))
     ));
     let mut en = Enrichment {
         event_id: "same".into(),
@@ -451,8 +473,8 @@ pub async fn a_failing_batch_commits_nothing(store: &dyn Store) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.session_tree(&t, "s").await,
-        Err(StoreError::NotFound(_))
+        store.session_tree(&t, "s", ReadLimits::default()).await,
+        Err(ReadError::Store(StoreError::NotFound(_)))
     ));
 }
 

@@ -11,10 +11,10 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{SqliteStore, backend, keys, now_ms, read_error};
+use super::{SqliteStore, backend, keys, now_ms, read_error, tree};
 use crate::store::{
-    Enrichment, EventStore, SessionSighting, SessionTree, StoreError, StoreResult, StoreStats,
-    Tenant, WriteBatch, WriteSummary,
+    Enrichment, EventStore, ReadLimits, ReadResult, SessionSighting, SessionTree, StoreError,
+    StoreResult, StoreStats, Tenant, WriteBatch, WriteSummary,
 };
 
 /// The `events` columns [`event_from_row`] reads, in order; use as
@@ -651,68 +651,6 @@ pub(crate) fn apply_batch(
     Ok(summary)
 }
 
-/// Fills `children_ids` from parent links. Events whose parent is not in the
-/// set (top-level spans, or a parent span never exported) hang off the session.
-pub(crate) fn link_tree(session_id: &str, events: &mut [Event]) {
-    let index: HashMap<String, usize> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.event_id.clone(), i))
-        .collect();
-    let root = index.get(session_id).copied();
-    let mut links: Vec<(usize, String)> = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        if Some(i) == root {
-            continue;
-        }
-        let parent = e
-            .parent_id
-            .as_ref()
-            .and_then(|p| index.get(p).copied())
-            .filter(|p| *p != i)
-            .or(root);
-        if let Some(p) = parent {
-            links.push((p, e.event_id.clone()));
-        }
-    }
-    for (parent, child) in links {
-        events[parent].children_ids.push(child);
-    }
-}
-
-fn session_tree(conn: &Connection, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND session_id = ?2 \
-         ORDER BY start_time, event_id"
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-    let mut events: Vec<Event> = stmt
-        .query_map(params![tenant.project_id, session_id], event_from_row)
-        .map_err(backend)?
-        .collect::<Result<_, _>>()
-        .map_err(read_error)?;
-    link_tree(session_id, &mut events);
-    let position = events
-        .iter()
-        .position(|e| e.event_id == session_id && e.event_type == EventType::Session)
-        .ok_or_else(|| StoreError::NotFound(format!("session {session_id}")))?;
-    let session = events.remove(position);
-    Ok(SessionTree { session, events })
-}
-
-fn children_of(conn: &Connection, tenant: &Tenant, event: &Event) -> StoreResult<Vec<String>> {
-    let tree = session_tree(conn, tenant, &event.session_id);
-    match tree {
-        Ok(tree) => Ok(std::iter::once(tree.session)
-            .chain(tree.events)
-            .find(|e| e.event_id == event.event_id)
-            .map(|e| e.children_ids)
-            .unwrap_or_default()),
-        Err(StoreError::NotFound(_)) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn put_api_key(&self, key_hash: &str, project_name: &str) -> StoreResult<Tenant> {
@@ -739,16 +677,21 @@ impl EventStore for SqliteStore {
         self.read(move |conn| {
             let mut event = load_event(conn, &tenant, &id)?
                 .ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
-            event.children_ids = children_of(conn, &tenant, &event)?;
+            event.children_ids = tree::children_of(conn, &tenant, &event)?;
             Ok(event)
         })
         .await
     }
 
-    async fn session_tree(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree> {
+    async fn session_tree(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        limits: ReadLimits,
+    ) -> ReadResult<SessionTree> {
         let (tenant, id) = (tenant.clone(), session_id.to_string());
-        self.read(move |conn| session_tree(conn, &tenant, &id))
-            .await
+        self.read(move |conn| Ok(tree::session_tree(conn, &tenant, &id, limits)))
+            .await?
     }
 
     async fn check_writable(&self) -> StoreResult<()> {

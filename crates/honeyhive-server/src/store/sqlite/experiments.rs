@@ -6,6 +6,7 @@
 //! is a separate table so "datapoints by dataset" is an index range scan.
 
 mod catalog;
+mod chart;
 mod datasets;
 mod event_payloads;
 mod event_queries;
@@ -18,9 +19,10 @@ use honeyhive_model::Event;
 use super::migrations::Migration;
 use super::{SqliteStore, now_ms};
 use crate::store::{
-    Datapoint, DatapointPatch, DatapointQuery, Dataset, DatasetPatch, DatasetQuery, EventPayloads,
-    EventQuery, ExperimentStore, Page, Project, ProjectPatch, Resource, ResourceKind,
-    ResourcePatch, Run, RunEvent, RunEventsQuery, RunPatch, RunQuery, StoreResult, Tenant,
+    Chart, ChartQuery, Datapoint, DatapointPatch, DatapointQuery, Dataset, DatasetPatch,
+    DatasetQuery, EventPayloads, EventQuery, ExperimentStore, Page, Project, ProjectPatch,
+    ReadResult, Resource, ResourceKind, ResourcePatch, Run, RunEvent, RunEventsQuery, RunPatch,
+    RunQuery, StoreResult, Tenant,
 };
 
 /// Fewest sessions worth a read of their own in [`ExperimentStore::run_events`].
@@ -111,10 +113,16 @@ CREATE INDEX events_by_run ON events (project_id, run_id, session_id) WHERE run_
 
 #[async_trait]
 impl ExperimentStore for SqliteStore {
-    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> StoreResult<Page<Event>> {
+    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> ReadResult<Page<Event>> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.read(move |conn| event_queries::query_events(conn, &tenant, &query))
-            .await
+        self.read(move |conn| Ok(event_queries::query_events(conn, &tenant, &query)))
+            .await?
+    }
+
+    async fn chart(&self, tenant: &Tenant, query: &ChartQuery) -> ReadResult<Chart> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| Ok(chart::chart(conn, &tenant, &query)))
+            .await?
     }
 
     async fn run_events(

@@ -22,7 +22,9 @@ mod checkpoint;
 mod events;
 pub(crate) mod experiments;
 mod keys;
+mod limits;
 pub(crate) mod migrations;
+mod tree;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};

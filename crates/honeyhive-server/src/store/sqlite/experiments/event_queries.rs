@@ -3,21 +3,23 @@
 use std::collections::HashSet;
 
 use honeyhive_model::Event;
-use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, SqlParam};
+use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, JsonRoot, SqlParam};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row};
 use serde_json::Value;
 
 use super::super::events::{event_type_at, json_text, map_from_text, row_failure};
+use super::super::limits::ReadBudget;
 use super::super::{EVENT_COLUMNS, backend, event_from_row, read_error};
 use crate::store::{
-    EventQuery, Page, RunEvent, RunEventsQuery, SortOrder, StoreError, StoreResult, Tenant,
+    EventQuery, Page, ReadError, ReadResult, RunEvent, RunEventsQuery, SortOrder, StoreError,
+    StoreResult, Tenant,
 };
 
 /// Most session ids one query may name (keeps the statement's parameter count bounded).
 const MAX_SESSION_IDS: usize = 10_000;
 
-fn to_sql_value(p: SqlParam) -> SqlValue {
+pub(super) fn to_sql_value(p: SqlParam) -> SqlValue {
     match p {
         SqlParam::Text(s) => SqlValue::Text(s),
         SqlParam::Real(f) => SqlValue::Real(f),
@@ -26,7 +28,7 @@ fn to_sql_value(p: SqlParam) -> SqlValue {
 }
 
 /// The WHERE clause (without `WHERE`) and its parameters for `query`.
-fn where_clause(tenant: &Tenant, query: &EventQuery) -> (String, Vec<SqlValue>) {
+pub(super) fn where_clause(tenant: &Tenant, query: &EventQuery) -> (String, Vec<SqlValue>) {
     let mut sql = String::from("project_id = ?");
     let mut params = vec![SqlValue::Text(tenant.project_id.clone())];
     if let Some(min) = query.start_time_min {
@@ -53,12 +55,31 @@ fn where_clause(tenant: &Tenant, query: &EventQuery) -> (String, Vec<SqlValue>) 
     (sql, params)
 }
 
-pub(super) fn query_events(
+/// [`EVENT_COLUMNS`] with the JSON objects `json_fields` leaves out read as
+/// `'{}'`: same positions for [`event_from_row`], none of their text loaded.
+fn event_columns(json_fields: Option<&[JsonRoot]>) -> String {
+    let Some(wanted) = json_fields else {
+        return EVENT_COLUMNS.to_string();
+    };
+    EVENT_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .map(|column| {
+            let left_out = JsonRoot::ALL
+                .iter()
+                .any(|root| root.as_str() == column && !wanted.contains(root));
+            if left_out { "'{}'" } else { column }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How many matching events `clause` counts.
+pub(super) fn count_events(
     conn: &Connection,
-    tenant: &Tenant,
-    query: &EventQuery,
-) -> StoreResult<Page<Event>> {
-    let (clause, params) = where_clause(tenant, query);
+    clause: &str,
+    params: &[SqlValue],
+) -> StoreResult<u64> {
     let total: i64 = conn
         .query_row(
             &format!("SELECT count(*) FROM events WHERE {clause}"),
@@ -66,6 +87,18 @@ pub(super) fn query_events(
             |row| row.get(0),
         )
         .map_err(backend)?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// A page of events; stops at the first row that would take the page past
+/// `query.max_bytes` of stored text, before decoding it.
+pub(super) fn query_events(
+    conn: &Connection,
+    tenant: &Tenant,
+    query: &EventQuery,
+) -> ReadResult<Page<Event>> {
+    let (clause, params) = where_clause(tenant, query);
+    let total = count_events(conn, &clause, &params)?;
     let order = match query.order {
         SortOrder::Ascending => "ASC",
         SortOrder::Descending => "DESC",
@@ -77,23 +110,26 @@ pub(super) fn query_events(
     page_params.push(SqlValue::Integer(
         i64::try_from(query.offset).unwrap_or(i64::MAX),
     ));
+    let columns = event_columns(query.json_fields.as_deref());
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE {clause} \
+        "SELECT {columns} FROM events WHERE {clause} \
          ORDER BY start_time {order}, event_id {order} LIMIT ? OFFSET ?"
     );
     let mut stmt = conn.prepare(&sql).map_err(backend)?;
-    let items = stmt
-        .query_map(
-            rusqlite::params_from_iter(page_params.iter()),
-            event_from_row,
-        )
-        .map_err(backend)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_error)?;
-    Ok(Page {
-        items,
-        total: u64::try_from(total).unwrap_or(0),
-    })
+    let column_count = stmt.column_count();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(page_params.iter()))
+        .map_err(backend)?;
+    let mut budget = ReadBudget::new(query.limit, query.max_bytes);
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        budget
+            .take_row(row, column_count)
+            .map_err(backend)?
+            .map_err(ReadError::TooLarge)?;
+        items.push(event_from_row(row).map_err(read_error)?);
+    }
+    Ok(Page { items, total })
 }
 
 /// Session ids bound per statement of [`run_events`]: one statement per chunk
