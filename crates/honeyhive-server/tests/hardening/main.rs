@@ -9,4 +9,5 @@ mod connections;
 mod deep_json;
 mod fairness;
 mod ops;
+mod reads;
 mod updates;
