@@ -50,12 +50,7 @@ fn not_sessions() -> String {
 
 fn post_events(h: &Harness, events: Vec<Value>) {
     let answer = h.post_json("/events/batch", &json!({ "events": events }));
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    assert_eq!(answer.status, 200, "{}", preview(&answer));
 }
 
 /// `count` tool events `{prefix}-NN` in `session`, one ms apart from `start`,
@@ -79,12 +74,7 @@ fn events(session: &str, prefix: &str, count: usize, start: f64, text_len: usize
 
 /// Asserts a 422 `result_too_large` answer; returns its hint.
 fn too_large(answer: &Answer) -> String {
-    assert_eq!(
-        answer.status,
-        422,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    assert_eq!(answer.status, 422, "{}", preview(answer));
     let body = answer.json();
     assert_eq!(body["error"]["code"], "result_too_large", "{body}");
     let hint = body["error"]["hint"]
@@ -99,13 +89,14 @@ fn too_large(answer: &Answer) -> String {
 }
 
 fn ok(answer: &Answer) -> Value {
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    assert_eq!(answer.status, 200, "{}", preview(answer));
     answer.json()
+}
+
+/// The start of an answer's body, for assertion messages.
+fn preview(answer: &Answer) -> String {
+    let text = String::from_utf8_lossy(&answer.body);
+    text.chars().take(400).collect()
 }
 
 fn ids(events: &Value) -> Vec<String> {
