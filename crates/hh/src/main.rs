@@ -95,6 +95,16 @@ struct ServeArgs {
         default_value_t = 60
     )]
     idle_timeout_secs: u64,
+    /// Most bytes of stored text one read answer may load (event pages, exports, charts, session trees).
+    #[arg(long = "max-read-bytes", env = "HH_MAX_READ_BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_read_bytes: usize,
+    /// Most events one session tree may hold (GET /v1/sessions/{id}).
+    #[arg(
+        long = "max-session-events",
+        env = "HH_MAX_SESSION_EVENTS",
+        default_value_t = 20_000
+    )]
+    max_session_events: usize,
     /// Bearer token for GET /metrics (unset: loopback clients only).
     #[arg(
         long = "metrics-token",

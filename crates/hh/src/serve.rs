@@ -30,6 +30,8 @@ pub(crate) fn config(args: &ServeArgs) -> ServerConfig {
         header_read_timeout: Duration::from_secs(args.header_timeout_secs),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         metrics_token: args.metrics_token.clone().filter(|t| !t.trim().is_empty()),
+        max_read_bytes: args.max_read_bytes,
+        max_session_events: args.max_session_events,
         bootstrap_key,
         ..ServerConfig::default()
     }

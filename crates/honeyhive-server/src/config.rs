@@ -68,14 +68,14 @@ pub struct ServerConfig {
     /// Most bytes of stored text one read answer may load (a page of
     /// `GET /events` or the export, a session tree, a chart's fields); past it
     /// the request gets 422 `result_too_large`. Default 64 MiB: an answer
-    /// costs a few times its stored size in memory while it is built.
+    /// costs about twice its stored size in memory while it is built.
     pub max_read_bytes: usize,
     /// Most events one session tree (`GET /v1/sessions/{id}`,
     /// `GET /v1/events/{id}`) may hold; past it 422 `result_too_large`, and
     /// the session is read page by page through `GET /events`. Default 20 000:
-    /// far above a real agent run, and it bounds the memory of sessions of
-    /// many small events, which cost about a kilobyte each in memory however
-    /// little text they hold.
+    /// far above a real agent run, and it bounds sessions of many small
+    /// events, which cost 2 to 3 KiB each in memory however little text they
+    /// hold (20 000 of them about 50 MiB, less than the byte limit allows).
     pub max_session_events: usize,
 }
 
