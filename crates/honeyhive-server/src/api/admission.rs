@@ -29,8 +29,12 @@ pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next:
     };
     let declared = declared_length(req.headers());
     let limit = state.config.max_body_bytes;
-    if declared.is_some_and(|n| n > limit) {
-        return too_large(limit).into_response();
+    if let Some(declared) = declared.filter(|n| *n > limit) {
+        let answer = too_large(limit);
+        // Drained so the client reads the 413 rather than a reset, up to a
+        // bound: a body far past the limit only gets its connection closed.
+        discard_body(req, declared.min(limit.saturating_mul(2).max(1 << 20))).await;
+        return answer.into_response();
     }
     let prepaid = declared.unwrap_or(0);
     let permit = match Budget::try_acquire(&state.budget, prepaid) {
