@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// LLM observability and evaluation: the honeyhive-rs platform and tools.
 #[derive(Parser, Debug)]
 #[command(name = "hh", version, about, long_about = None)]
@@ -61,6 +64,61 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long = "max-body-bytes", env = "HH_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Memory budget of requests in flight, in bytes (bodies, decompressed bodies, decoding).
+    #[arg(long = "max-inflight-bytes", env = "HH_MAX_INFLIGHT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    max_inflight_bytes: usize,
+    /// Most spans (or events) one request may carry.
+    #[arg(
+        long = "max-spans-per-request",
+        env = "HH_MAX_SPANS_PER_REQUEST",
+        default_value_t = 50_000
+    )]
+    max_spans_per_request: usize,
+    /// Most open client connections, both listeners together.
+    #[arg(
+        long = "max-connections",
+        env = "HH_MAX_CONNECTIONS",
+        default_value_t = 4096
+    )]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    #[arg(
+        long = "header-timeout",
+        env = "HH_HEADER_TIMEOUT_SECS",
+        default_value_t = 20
+    )]
+    header_timeout_secs: u64,
+    /// Seconds a connection may stay silent before it is closed.
+    #[arg(
+        long = "idle-timeout",
+        env = "HH_IDLE_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    idle_timeout_secs: u64,
+    /// Most bytes of stored text one read answer may load (event pages, exports, charts, session trees).
+    #[arg(long = "max-read-bytes", env = "HH_MAX_READ_BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_read_bytes: usize,
+    /// Most events one session tree may hold (GET /v1/sessions/{id}).
+    #[arg(
+        long = "max-session-events",
+        env = "HH_MAX_SESSION_EVENTS",
+        default_value_t = 20_000
+    )]
+    max_session_events: usize,
+    /// Most events the run routes read of one run (result, comparisons, metrics, schema).
+    #[arg(
+        long = "max-run-events",
+        env = "HH_MAX_RUN_EVENTS",
+        default_value_t = 200_000
+    )]
+    max_run_events: usize,
+    /// Bearer token for GET /metrics (unset: loopback clients only).
+    #[arg(
+        long = "metrics-token",
+        env = "HH_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    metrics_token: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,5 +1,7 @@
 //! `hh serve`: run the platform until Ctrl-C / SIGTERM.
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use honeyhive_server::{RunningServer, Server, ServerConfig};
 
@@ -22,6 +24,15 @@ pub(crate) fn config(args: &ServeArgs) -> ServerConfig {
         http_addr: args.addr,
         grpc_addr: Some(args.grpc_addr),
         max_body_bytes: args.max_body_bytes,
+        max_inflight_bytes: args.max_inflight_bytes,
+        max_spans_per_request: args.max_spans_per_request,
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_secs(args.header_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        metrics_token: args.metrics_token.clone().filter(|t| !t.trim().is_empty()),
+        max_read_bytes: args.max_read_bytes,
+        max_session_events: args.max_session_events,
+        max_run_events: args.max_run_events,
         bootstrap_key,
         ..ServerConfig::default()
     }

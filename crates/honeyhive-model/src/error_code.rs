@@ -24,6 +24,9 @@ pub enum ErrorCode {
     OverBudget,
     /// The store is not writable right now.
     Unavailable,
+    /// Stored data does not read back (a corrupt row or document); retrying
+    /// will not help, an operator must repair or delete it.
+    CorruptData,
     /// A bug: never expected.
     Internal,
 }
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::ResultTooLarge => "result_too_large",
             ErrorCode::OverBudget => "over_budget",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::CorruptData => "corrupt_data",
             ErrorCode::Internal => "internal",
         }
     }
@@ -65,6 +69,7 @@ impl ErrorCode {
             ErrorCode::ResultTooLarge => 422,
             ErrorCode::OverBudget => 429,
             ErrorCode::Unavailable => 503,
+            ErrorCode::CorruptData => 500,
             ErrorCode::Internal => 500,
         }
     }
@@ -85,6 +90,7 @@ impl ErrorCode {
             ErrorCode::ResultTooLarge => 8,
             ErrorCode::OverBudget => 8,
             ErrorCode::Unavailable => 14,
+            ErrorCode::CorruptData => 15,
             ErrorCode::Internal => 13,
         }
     }
@@ -94,6 +100,7 @@ impl ErrorCode {
     /// ```
     /// assert!(honeyhive_model::ErrorCode::Unavailable.is_retryable());
     /// assert!(!honeyhive_model::ErrorCode::Unauthenticated.is_retryable());
+    /// assert!(!honeyhive_model::ErrorCode::CorruptData.is_retryable());
     /// ```
     pub fn is_retryable(self) -> bool {
         matches!(

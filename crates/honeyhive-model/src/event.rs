@@ -108,3 +108,34 @@ pub struct Event {
     /// Properties of the end user.
     pub user_properties: Map<String, Value>,
 }
+
+impl Event {
+    /// Keeps every JSON field within [`MAX_JSON_DEPTH`](crate::limits::MAX_JSON_DEPTH):
+    /// deeper subtrees become their compact JSON text. Returns how many were flattened.
+    ///
+    /// ```
+    /// use honeyhive_model::{Event, limits::{MAX_JSON_DEPTH, object_depth}};
+    /// let mut deep = serde_json::json!("leaf");
+    /// for _ in 0..100 {
+    ///     deep = serde_json::json!({ "k": deep });
+    /// }
+    /// let mut event = Event::default();
+    /// event.metadata.insert("deep".into(), deep);
+    /// assert_eq!(event.bound_json_depth(), 1);
+    /// assert_eq!(object_depth(&event.metadata), MAX_JSON_DEPTH);
+    /// ```
+    pub fn bound_json_depth(&mut self) -> usize {
+        [
+            &mut self.config,
+            &mut self.inputs,
+            &mut self.outputs,
+            &mut self.metadata,
+            &mut self.metrics,
+            &mut self.feedback,
+            &mut self.user_properties,
+        ]
+        .into_iter()
+        .map(|map| crate::limits::bound_object_depth(map, crate::limits::MAX_JSON_DEPTH))
+        .sum()
+    }
+}

@@ -5,12 +5,16 @@
 //! - [`mapping`]: OTLP spans to events for every convention the platform reads.
 //! - [`rollup`]: session roll-ups (event counts, tokens, cost, feedback).
 //! - [`price`]: the model price table behind computed costs.
+//! - [`cost`]: what decoding a body will cost in memory, read off its bytes first.
+//! - [`limits`]: the depth bounds every stored JSON document keeps.
 //! - [`ErrorCode`]: the platform's closed error set; [`ModelError`]: this crate's errors.
 
+pub mod cost;
 mod error;
 mod error_code;
 mod event;
 pub mod filter;
+pub mod limits;
 pub mod mapping;
 pub mod otlp;
 pub mod price;

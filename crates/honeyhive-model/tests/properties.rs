@@ -332,3 +332,204 @@ proptest! {
         prop_assert_eq!(decode_protobuf(&request.encode_to_vec()).unwrap(), request);
     }
 }
+
+/// Where the mapping rebuilds nested JSON from a dotted key: every prefix of
+/// `mapping/keys.rs` (`NAMESPACES` and the `FLAT_*` lists), extended to a place
+/// that keeps arbitrary JSON.
+struct Namespace {
+    /// The key up to the generated segments.
+    key_prefix: &'static str,
+    /// Segments of `key_prefix` that are part of the rebuilt tree's path (and
+    /// so count towards the segment cap).
+    tree_segments: usize,
+    /// The event field the value lands in, and the path to it there.
+    field: &'static str,
+    landing: &'static [&'static str],
+    /// Whether a value that is JSON text is parsed (HoneyHive namespaces) or
+    /// kept as a string (message contents and tool schemas).
+    parses_json: bool,
+}
+
+const fn namespace(
+    key_prefix: &'static str,
+    tree_segments: usize,
+    field: &'static str,
+    landing: &'static [&'static str],
+    parses_json: bool,
+) -> Namespace {
+    Namespace {
+        key_prefix,
+        tree_segments,
+        field,
+        landing,
+        parses_json,
+    }
+}
+
+const FLATTENED_NAMESPACES: &[Namespace] = &[
+    namespace("honeyhive_inputs.", 0, "inputs", &[], true),
+    namespace("honeyhive_outputs.", 0, "outputs", &[], true),
+    namespace("honeyhive_config.", 0, "config", &[], true),
+    namespace("honeyhive_metadata.", 0, "metadata", &[], true),
+    namespace("honeyhive_metrics.", 0, "metrics", &[], true),
+    namespace("honeyhive_feedback.", 0, "feedback", &[], true),
+    namespace(
+        "honeyhive_user_properties.",
+        0,
+        "user_properties",
+        &[],
+        true,
+    ),
+    namespace(
+        "gen_ai.prompt.0.content.",
+        2,
+        "inputs",
+        &["chat_history", "0", "content"],
+        false,
+    ),
+    namespace(
+        "gen_ai.completion.0.content.",
+        2,
+        "outputs",
+        &["content"],
+        false,
+    ),
+    namespace(
+        "llm.input_messages.0.message.content.",
+        3,
+        "inputs",
+        &["chat_history", "0", "content"],
+        false,
+    ),
+    namespace(
+        "llm.output_messages.0.message.content.",
+        3,
+        "outputs",
+        &["content"],
+        false,
+    ),
+    namespace(
+        "llm.tools.0.tool.json_schema.",
+        3,
+        "config",
+        &["tools", "0"],
+        false,
+    ),
+    namespace(
+        "llm.request.functions.0.",
+        1,
+        "config",
+        &["tools", "0"],
+        false,
+    ),
+];
+
+const MARKER: &str = "marker-5f1c";
+
+/// `depth` nested objects or arrays around [`MARKER`], as JSON text; the
+/// marker itself at depth 0.
+fn nested_json_text(depth: usize, arrays: bool) -> String {
+    if depth == 0 {
+        return MARKER.to_owned();
+    }
+    let (open, close) = if arrays { ("[", "]") } else { ("{\"k\":", "}") };
+    format!("{}\"{MARKER}\"{}", open.repeat(depth), close.repeat(depth))
+}
+
+fn one_attribute_request(key: String, value: String) -> ExportTraceServiceRequest {
+    let span = Span {
+        trace_id: vec![0x5b; 16],
+        span_id: vec![0xee; 8],
+        name: "deep".into(),
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        end_time_unix_nano: 1_700_000_000_500_000_000,
+        attributes: vec![KeyValue {
+            key,
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value)),
+            }),
+            key_strindex: 0,
+        }],
+        ..Span::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
+
+/// Follows `path` through objects (by key) and arrays (by index).
+fn walk<'v>(mut value: &'v Value, path: &[String]) -> Option<&'v Value> {
+    for key in path {
+        value = match value {
+            Value::Object(map) => map.get(key)?,
+            Value::Array(items) => items.get(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+    #[test]
+    fn keys_of_any_depth_under_every_flattened_namespace_are_kept_within_the_depth_bound(
+        namespace_index in 0..FLATTENED_NAMESPACES.len(),
+        segment_count in prop_oneof![1..=40usize, 1..=4000usize],
+        numeric_segments in any::<bool>(),
+        value_depth in prop_oneof![Just(0usize), 1..=130usize],
+        arrays in any::<bool>(),
+    ) {
+        use honeyhive_model::limits::{MAX_JSON_DEPTH, MAX_KEY_SEGMENTS, json_depth, object_depth};
+        let ns = &FLATTENED_NAMESPACES[namespace_index];
+        // Numeric segments become arrays; message contents made of a list are
+        // joined into text, so only the HoneyHive namespaces get them.
+        let numeric = numeric_segments && ns.parses_json;
+        let segments: Vec<String> = (0..segment_count)
+            .map(|i| if numeric { "0".to_owned() } else { format!("s{i}") })
+            .collect();
+        let text = nested_json_text(value_depth, arrays);
+        let key = format!("{}{}", ns.key_prefix, segments.join("."));
+
+        let batch = map_request(&one_attribute_request(key, text.clone()));
+        prop_assert_eq!(batch.events.len(), 1);
+        let event = serde_json::to_value(&batch.events[0]).expect("event serializes");
+        for field in ["config", "inputs", "outputs", "metadata", "metrics", "feedback", "user_properties"] {
+            let map = event[field].as_object().expect("an object field");
+            prop_assert!(object_depth(map) <= MAX_JSON_DEPTH, "{} is {} deep", field, object_depth(map));
+        }
+
+        // Past the cap, the rest of the key is one literal key.
+        let nested = MAX_KEY_SEGMENTS - ns.tree_segments;
+        let mut path: Vec<String> = ns.landing.iter().map(|s| (*s).to_owned()).collect();
+        if segment_count <= nested {
+            path.extend(segments.iter().cloned());
+        } else {
+            path.extend(segments[..nested - 1].iter().cloned());
+            path.push(segments[nested - 1..].join("."));
+        }
+        let landed = walk(&event[ns.field], &path);
+        prop_assert!(landed.is_some(), "nothing at {}.{:?}", ns.field, path);
+        let landed = landed.expect("checked");
+
+        let parsed = serde_json::from_str::<Value>(&text).ok().filter(|_| value_depth > 0);
+        match parsed {
+            Some(parsed) if ns.parses_json => {
+                if path.len() + value_depth <= MAX_JSON_DEPTH {
+                    prop_assert_eq!(landed, &parsed);
+                } else {
+                    // Too deep for the bound: the deep rest is kept as text.
+                    prop_assert_eq!(json_depth(landed), MAX_JSON_DEPTH - path.len());
+                    prop_assert!(serde_json::to_string(landed).expect("text").contains(MARKER));
+                }
+            }
+            _ => prop_assert_eq!(landed, &Value::String(text)),
+        }
+    }
+}

@@ -2,11 +2,17 @@
 //!
 //! Keys are stored only as sha256 hashes. A verified key's tenant is cached in
 //! memory, so authenticating costs one hash and one map lookup per request
-//! (never per span).
+//! (never per span); an unknown key is remembered for a few seconds too, so a
+//! client retrying a bad key does not cost a store read each time.
+//!
+//! Only `Authorization: Bearer <key>` is read (the scheme in any case): a bare
+//! key is refused with a hint, so a misconfigured client finds out at once.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use honeyhive_model::ErrorCode;
 use parking_lot::RwLock;
@@ -15,8 +21,18 @@ use sha2::{Digest, Sha256};
 use crate::api::{ApiError, AppState};
 use crate::store::{EventStore, Tenant};
 
-/// Most verified keys kept in memory; past it the cache is cleared (keys are few).
+/// Most keys remembered, verified or unknown; past it that cache is cleared.
 const MAX_CACHED_KEYS: usize = 10_000;
+/// How long an unknown key is answered 401 without asking the store again. A
+/// key created with `hh keys create` while the server runs works at most this
+/// long after a client first tried it.
+const UNKNOWN_KEY_TTL: Duration = Duration::from_secs(10);
+/// Shortest bootstrap key the server starts with.
+pub const MIN_KEY_LEN: usize = 16;
+/// Fewest distinct characters a bootstrap key may have.
+const MIN_DISTINCT_KEY_CHARS: usize = 8;
+/// Below this length a bootstrap key is accepted with a warning.
+const RECOMMENDED_KEY_LEN: usize = 32;
 
 /// A fresh random API key, `hh_` followed by 64 hex characters.
 ///
@@ -42,10 +58,54 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// Verified key hashes → tenant.
+/// How a bootstrap key (`HH_API_KEY`) measures up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStrength {
+    /// Long and varied enough.
+    Strong,
+    /// Accepted, but shorter than recommended: the server warns.
+    Short,
+}
+
+/// Checks a key an operator chose (`HH_API_KEY`), since it guards every
+/// request of its project: at least 16 characters with at least 8 different
+/// ones, and 32 or more recommended. Keys from [`generate_key`] pass.
+///
+/// ```
+/// use honeyhive_server::auth::{check_operator_key, generate_key, KeyStrength};
+/// assert_eq!(check_operator_key(&generate_key()), Ok(KeyStrength::Strong));
+/// assert_eq!(check_operator_key("hh-demo-key-local-only"), Ok(KeyStrength::Short));
+/// assert!(check_operator_key("secret").is_err());
+/// assert!(check_operator_key("aaaaaaaaaaaaaaaaaaaaaaaa").is_err());
+/// ```
+pub fn check_operator_key(key: &str) -> Result<KeyStrength, String> {
+    let len = key.chars().count();
+    if len < MIN_KEY_LEN {
+        return Err(format!(
+            "the api key has {len} characters; use at least {MIN_KEY_LEN} (`hh keys create` makes a random one)"
+        ));
+    }
+    let mut distinct: Vec<char> = key.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < MIN_DISTINCT_KEY_CHARS {
+        return Err(format!(
+            "the api key uses only {} different characters; use a random key (`hh keys create` makes one)",
+            distinct.len()
+        ));
+    }
+    Ok(if len < RECOMMENDED_KEY_LEN {
+        KeyStrength::Short
+    } else {
+        KeyStrength::Strong
+    })
+}
+
+/// Verified key hashes → tenant, and recently refused hashes.
 #[derive(Debug, Default)]
 pub struct KeyCache {
     verified: RwLock<HashMap<String, Tenant>>,
+    unknown: RwLock<HashMap<String, Instant>>,
 }
 
 impl KeyCache {
@@ -59,6 +119,14 @@ impl KeyCache {
         if let Some(tenant) = self.verified.read().get(&hash) {
             return Ok(tenant.clone());
         }
+        if self
+            .unknown
+            .read()
+            .get(&hash)
+            .is_some_and(|seen| seen.elapsed() < UNKNOWN_KEY_TTL)
+        {
+            return Err(unknown_key());
+        }
         match store.tenant_for_key(&hash).await? {
             Some(tenant) => {
                 let mut cache = self.verified.write();
@@ -68,29 +136,70 @@ impl KeyCache {
                 cache.insert(hash, tenant.clone());
                 Ok(tenant)
             }
-            None => Err(ApiError::new(ErrorCode::Unauthenticated, "unknown api key")
-                .with_hint("create one with `hh keys create --project NAME`")),
+            None => {
+                let mut unknown = self.unknown.write();
+                if unknown.len() >= MAX_CACHED_KEYS {
+                    unknown.retain(|_, seen| seen.elapsed() < UNKNOWN_KEY_TTL);
+                    if unknown.len() >= MAX_CACHED_KEYS {
+                        unknown.clear();
+                    }
+                }
+                unknown.insert(hash, Instant::now());
+                Err(unknown_key())
+            }
         }
+    }
+
+    /// Forgets that `key` was unknown (a key just created in this process).
+    pub fn forget_unknown(&self, key: &str) {
+        self.unknown.write().remove(&hash_key(key));
     }
 }
 
-/// The bearer token of a request, if any.
-pub(crate) fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+fn unknown_key() -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, "unknown api key")
+        .with_hint("create one with `hh keys create --project NAME`")
+}
+
+/// The key of an `Authorization` header value: `Bearer <key>`, the scheme in
+/// any case. `None` for anything else.
+///
+/// ```
+/// use honeyhive_server::auth::bearer_token;
+/// assert_eq!(bearer_token("Bearer hh_abc"), Some("hh_abc"));
+/// assert_eq!(bearer_token("bearer   hh_abc "), Some("hh_abc"));
+/// assert_eq!(bearer_token("hh_abc"), None);
+/// assert_eq!(bearer_token("Basic dXNlcg=="), None);
+/// assert_eq!(bearer_token("Bearer "), None);
+/// ```
+pub fn bearer_token(value: &str) -> Option<&str> {
     let value = value.trim();
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .unwrap_or(value)
-        .trim();
-    (!token.is_empty()).then_some(token)
+    let (scheme, token) = value.split_once(|c: char| c.is_ascii_whitespace())?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The tenant a request's `Authorization` header names (HTTP and gRPC alike).
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Tenant, ApiError> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Err(ApiError::new(ErrorCode::Unauthenticated, "missing api key")
+            .with_hint("send `Authorization: Bearer <key>`"));
+    };
+    let key = value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "the authorization header is not `Bearer <key>`",
+        )
+        .with_hint("send `Authorization: Bearer <key>`")
+    })?;
+    state.keys.authenticate(state.store.as_ref(), key).await
 }
 
 /// Handlers take a `Tenant` argument to require a valid `Authorization: Bearer <key>`.
+/// A request the admission layer already authenticated carries its tenant.
 impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
@@ -98,10 +207,9 @@ impl FromRequestParts<AppState> for Tenant {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = bearer_token(parts).ok_or_else(|| {
-            ApiError::new(ErrorCode::Unauthenticated, "missing api key")
-                .with_hint("send `Authorization: Bearer <key>`")
-        })?;
-        state.keys.authenticate(state.store.as_ref(), key).await
+        if let Some(tenant) = parts.extensions.get::<Tenant>() {
+            return Ok(tenant.clone());
+        }
+        authenticate(state, &parts.headers).await
     }
 }

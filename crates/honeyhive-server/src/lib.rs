@@ -20,9 +20,11 @@ pub mod config;
 #[cfg(feature = "grpc")]
 mod grpc;
 pub mod ingest;
+mod listen;
 pub mod metrics;
 mod server;
 pub mod store;
+mod sweep;
 #[doc(hidden)]
 pub mod testing;
 

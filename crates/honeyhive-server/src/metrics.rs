@@ -48,6 +48,11 @@ pub struct Metrics {
     rejected: Mutex<BTreeMap<String, u64>>,
     over_budget: AtomicU64,
     otlp_requests: Mutex<BTreeMap<&'static str, u64>>,
+    connections_open: AtomicU64,
+    connections_refused: AtomicU64,
+    connections_closed_no_request: AtomicU64,
+    connections_closed_idle: AtomicU64,
+    enrichments_expired: AtomicU64,
     /// Route template → status class (1 for `1xx` … 5 for `5xx`) → histogram.
     /// Nested so that recording borrows the route and allocates only on a
     /// route's first request.
@@ -83,6 +88,40 @@ impl Metrics {
     /// Counts a request turned away for the in-flight budget.
     pub fn over_budget(&self) {
         self.over_budget.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection accepted and served.
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a served connection gone.
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection answered 503 at the connection cap.
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection the server closed for its timeouts.
+    pub(crate) fn connection_timed_out(&self, reason: crate::listen::CloseReason) {
+        let counter = match reason {
+            crate::listen::CloseReason::NoRequest => &self.connections_closed_no_request,
+            crate::listen::CloseReason::Idle => &self.connections_closed_idle,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts enrichments dropped after waiting too long for their event.
+    pub fn enrichments_expired(&self, count: u64) {
+        self.enrichments_expired.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Connections refused at the cap so far.
+    pub fn connections_refused(&self) -> u64 {
+        self.connections_refused.load(Ordering::Relaxed)
     }
 
     /// Records one request's latency.
@@ -175,14 +214,41 @@ impl Metrics {
         );
         gauge(
             &mut out,
+            "hh_connections_open",
+            "Client connections open, both listeners.",
+            self.connections_open.load(Ordering::Relaxed) as f64,
+        );
+        counter(
+            &mut out,
+            "hh_connections_refused_total",
+            "Connections answered 503 at the connection cap.",
+            self.connections_refused.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hh_connections_timed_out_total Connections the server closed, by reason.\n# TYPE hh_connections_timed_out_total counter\n\
+             hh_connections_timed_out_total{{reason=\"{}\"}} {}\nhh_connections_timed_out_total{{reason=\"{}\"}} {}",
+            crate::listen::CloseReason::NoRequest.label(),
+            self.connections_closed_no_request.load(Ordering::Relaxed),
+            crate::listen::CloseReason::Idle.label(),
+            self.connections_closed_idle.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "hh_enrichments_expired_total",
+            "Enrichments dropped after waiting longer than pending_enrichment_ttl for their event.",
+            self.enrichments_expired.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
             "hh_inflight_bytes",
-            "Request bytes being decoded or waiting for a commit.",
+            "Memory charged to requests being read, decoded or waiting for a commit.",
             inflight_bytes as f64,
         );
         gauge(
             &mut out,
             "hh_inflight_requests",
-            "Ingest requests being decoded or waiting for a commit.",
+            "Requests with a body being read, decoded or waiting for a commit.",
             inflight_requests as f64,
         );
         gauge(

@@ -9,10 +9,17 @@ use tokio::task::JoinHandle;
 
 use crate::ServerError;
 use crate::api::{AppState, router};
-use crate::auth::{generate_key, hash_key};
+use crate::auth::{KeyStrength, check_operator_key, generate_key, hash_key};
 use crate::config::ServerConfig;
+use crate::listen::{ConnectionGate, ConnectionLimits, Listening};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{EventStore, Store};
+
+/// File descriptors kept for everything but client connections: the store's
+/// files and read connections, the listeners, logs.
+const RESERVED_FILES: u64 = 256;
+/// Longest project name a key may be created for.
+pub const MAX_PROJECT_NAME_LEN: usize = 200;
 
 /// Entry point: [`Server::start`].
 #[derive(Debug)]
@@ -33,6 +40,7 @@ impl Server {
     /// Opens the store in `cfg.data_dir` (migrating it), creates the bootstrap
     /// key if configured, binds the listeners and starts serving.
     pub async fn start(cfg: ServerConfig) -> Result<RunningServer, ServerError> {
+        validate(&cfg)?;
         let data_dir = cfg.data_dir.clone();
         let sync = cfg.sync_mode;
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir, sync))
@@ -40,11 +48,6 @@ impl Server {
             .map_err(|e| ServerError::Task(e.to_string()))??;
         let store = Arc::new(store);
         if let Some((key, project)) = &cfg.bootstrap_key {
-            if key.trim().is_empty() || project.trim().is_empty() {
-                return Err(ServerError::Invalid(
-                    "bootstrap key and project must not be empty".into(),
-                ));
-            }
             store
                 .put_api_key(&hash_key(key.trim()), project.trim())
                 .await?;
@@ -52,32 +55,49 @@ impl Server {
         let dyn_store: Arc<dyn Store> = store.clone();
         let state = AppState::new(dyn_store, &cfg);
         let (stop, stopped) = watch::channel(false);
+        let listening = Listening {
+            limits: ConnectionLimits {
+                header_read_timeout: cfg.header_read_timeout,
+                idle_timeout: cfg.idle_timeout,
+            },
+            gate: ConnectionGate::new(connection_capacity(cfg.max_connections)),
+            metrics: state.metrics.clone(),
+            stopped: stopped.clone(),
+            http2_only: false,
+        };
 
         let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
         let http_addr = listener.local_addr()?;
-        let app = router(state.clone());
-        let mut http_stopped = stopped.clone();
-        let http = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = http_stopped.wait_for(|s| *s).await;
-                })
-                .await
-                .map_err(ServerError::Io)
-        });
-        let mut tasks = vec![http];
+        let mut tasks = vec![crate::listen::spawn(
+            listener,
+            router(state.clone()),
+            listening.clone(),
+        )];
 
         let mut grpc_addr = None;
         #[cfg(feature = "grpc")]
         if let Some(addr) = cfg.grpc_addr {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             grpc_addr = Some(listener.local_addr()?);
-            tasks.push(crate::grpc::spawn(listener, state, stopped.clone()));
+            let grpc = Listening {
+                http2_only: true,
+                ..listening.clone()
+            };
+            tasks.push(crate::listen::spawn(
+                listener,
+                crate::grpc::router(state.clone()),
+                grpc,
+            ));
         }
-        #[cfg(not(feature = "grpc"))]
-        let _ = stopped;
+        tasks.push(crate::sweep::spawn(state, stopped));
 
-        tracing::info!(%http_addr, ?grpc_addr, data_dir = %cfg.data_dir.display(), "honeyhive server started");
+        tracing::info!(
+            %http_addr,
+            ?grpc_addr,
+            data_dir = %cfg.data_dir.display(),
+            max_connections = listening.gate.capacity(),
+            "honeyhive server started"
+        );
         Ok(RunningServer {
             http_addr,
             grpc_addr,
@@ -129,6 +149,60 @@ impl RunningServer {
     }
 }
 
+/// Refuses a configuration the server cannot honour, before anything starts.
+fn validate(cfg: &ServerConfig) -> Result<(), ServerError> {
+    if let Some((key, project)) = &cfg.bootstrap_key {
+        let project = project.trim();
+        if project.is_empty() || project.chars().count() > MAX_PROJECT_NAME_LEN {
+            return Err(ServerError::Invalid(format!(
+                "the bootstrap project name must have 1 to {MAX_PROJECT_NAME_LEN} characters"
+            )));
+        }
+        match check_operator_key(key.trim()).map_err(ServerError::Invalid)? {
+            KeyStrength::Strong => {}
+            KeyStrength::Short => tracing::warn!(
+                "HH_API_KEY is shorter than 32 characters: anyone who guesses it can write to \
+                 project {project:?}; use a random key (`hh keys create`)"
+            ),
+        }
+    }
+    if cfg.max_inflight_bytes < cfg.max_body_bytes {
+        return Err(ServerError::Invalid(format!(
+            "max_inflight_bytes ({}) must be at least max_body_bytes ({})",
+            cfg.max_inflight_bytes, cfg.max_body_bytes
+        )));
+    }
+    if cfg.header_read_timeout.is_zero() || cfg.idle_timeout.is_zero() {
+        return Err(ServerError::Invalid(
+            "header_read_timeout and idle_timeout must be positive".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The connection cap the process can honour: the soft file limit is raised
+/// to the hard one where it is lower, and the cap kept below what remains
+/// after the store's own files.
+fn connection_capacity(configured: usize) -> usize {
+    let soft = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => soft,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read or raise the open file limit");
+            return configured;
+        }
+    };
+    let room = usize::try_from(soft.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
+    if room < configured {
+        tracing::warn!(
+            configured,
+            allowed = room,
+            file_limit = soft,
+            "the open file limit allows fewer connections than configured; raise `ulimit -n`"
+        );
+    }
+    configured.min(room)
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -162,10 +236,10 @@ async fn shutdown_signal() {
 /// ```
 pub fn create_api_key(data_dir: &Path, project: &str) -> Result<String, ServerError> {
     let project = project.trim();
-    if project.is_empty() {
-        return Err(ServerError::Invalid(
-            "project name must not be empty".into(),
-        ));
+    if project.is_empty() || project.chars().count() > MAX_PROJECT_NAME_LEN {
+        return Err(ServerError::Invalid(format!(
+            "project name must have 1 to {MAX_PROJECT_NAME_LEN} characters"
+        )));
     }
     let key = generate_key();
     crate::store::sqlite::put_api_key_offline(data_dir, &hash_key(&key), project)?;

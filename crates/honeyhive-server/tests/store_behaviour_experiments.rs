@@ -6,11 +6,15 @@ use honeyhive_model::filter::FilterSet;
 use honeyhive_model::{Event, EventType};
 use honeyhive_server::store::sqlite::{SqliteStore, SyncMode};
 use honeyhive_server::store::{
-    Datapoint, DatapointQuery, Dataset, DatasetQuery, EventQuery, Run, RunQuery, SortOrder, Store,
-    Tenant, WriteBatch,
+    Datapoint, DatapointQuery, DatapointSelection, Dataset, DatasetQuery, EventQuery, Run,
+    RunQuery, SortOrder, Store, Tenant, WriteBatch,
 };
 use honeyhive_server::testing::TempDir;
 use serde_json::json;
+
+fn by_dataset(id: &str) -> DatapointQuery {
+    DatapointQuery::whole(DatapointSelection::Dataset(id.into()))
+}
 
 fn open() -> (SqliteStore, TempDir) {
     let dir = TempDir::new();
@@ -322,18 +326,20 @@ fn runs_datasets_and_datapoints_round_trip_per_project() {
         };
         store.put_dataset(&t, &ds).await.expect("ds");
         let members = store
-            .list_datapoints(&t, &DatapointQuery::Dataset("ds".into()))
+            .list_datapoints(&t, &by_dataset("ds"))
             .await
-            .expect("members");
+            .expect("members")
+            .items;
         assert_eq!(
             members.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
             ["dp2", "dp0"]
         );
         assert!(
             store
-                .list_datapoints(&other, &DatapointQuery::Dataset("ds".into()))
+                .list_datapoints(&other, &by_dataset("ds"))
                 .await
                 .expect("other")
+                .items
                 .is_empty()
         );
         assert!(
@@ -341,6 +347,7 @@ fn runs_datasets_and_datapoints_round_trip_per_project() {
                 .list_datasets(&other, &DatasetQuery::default())
                 .await
                 .expect("other")
+                .items
                 .is_empty()
         );
         assert!(store.delete_datapoint(&t, "dp2").await.expect("delete dp"));
@@ -349,11 +356,12 @@ fn runs_datasets_and_datapoints_round_trip_per_project() {
                 &t,
                 &DatasetQuery {
                     name: Some("set".into()),
-                    dataset_id: None,
+                    ..DatasetQuery::default()
                 },
             )
             .await
-            .expect("datasets");
+            .expect("datasets")
+            .items;
         assert_eq!(
             ds[0].datapoint_ids,
             ["dp0"],
@@ -362,10 +370,15 @@ fn runs_datasets_and_datapoints_round_trip_per_project() {
         let ids = store
             .list_datapoints(
                 &t,
-                &DatapointQuery::Ids(vec!["dp1".into(), "nope".into(), "dp0".into()]),
+                &DatapointQuery::whole(DatapointSelection::Ids(vec![
+                    "dp1".into(),
+                    "nope".into(),
+                    "dp0".into(),
+                ])),
             )
             .await
-            .expect("ids");
+            .expect("ids")
+            .items;
         assert_eq!(
             ids.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
             ["dp1", "dp0"]

@@ -26,11 +26,17 @@ pub fn free_port() -> u16 {
 impl ServerProcess {
     /// Starts `hh serve` on `data_dir` and waits until `/readyz` answers.
     pub fn start(data_dir: &Path, project: &str) -> ServerProcess {
+        ServerProcess::start_with(data_dir, project, &[])
+    }
+
+    /// [`ServerProcess::start`] with more `hh serve` arguments.
+    pub fn start_with(data_dir: &Path, project: &str, args: &[&str]) -> ServerProcess {
         let http_port = free_port();
         let grpc_port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_hh"))
             .args(["serve", "--data"])
             .arg(data_dir)
+            .args(args)
             .args(["--addr", &format!("127.0.0.1:{http_port}")])
             .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
             .env("HH_API_KEY", TEST_KEY)

@@ -1,4 +1,4 @@
-//! Filters → a parameterised SQL condition (SQLite dialect: `json_extract`, `json_type`).
+//! Filters and field reads → parameterised SQL (SQLite dialect: `json_extract`, `json_type`, `->`).
 //!
 //! Column names come from [`SqlColumns`], which only hands out `&'static str`, so no
 //! request data can reach the SQL text: values *and* JSON paths are bound as `?`
@@ -18,7 +18,8 @@ pub enum SqlParam {
     Integer(i64),
 }
 
-/// A SQL boolean expression with its positional (`?`) parameters.
+/// A SQL expression (a filter's condition, or a field's value) with its
+/// positional (`?`) parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SqlCondition {
     /// The expression text; every `?` matches one entry of `params`, in order.
@@ -81,6 +82,34 @@ impl FilterSet {
             params.extend(cond.params);
         }
         SqlCondition { sql, params }
+    }
+}
+
+impl FieldPath {
+    /// The field's stored value as a SQL expression, for reading only the
+    /// fields a query needs: a scalar field is its column; a JSON field is the
+    /// JSON text of the value at its path (SQLite's `->`), `NULL` when the path
+    /// is absent. The path is a bound parameter, like a filter's.
+    ///
+    /// ```
+    /// use honeyhive_model::filter::{DefaultSqlColumns, FieldPath, SqlParam};
+    /// let expr = FieldPath::parse("metrics.score").unwrap().to_sql_value(&DefaultSqlColumns);
+    /// assert_eq!(expr.sql, "metrics -> ?");
+    /// assert_eq!(expr.params, [SqlParam::Text("$.\"score\"".into())]);
+    /// let expr = FieldPath::parse("duration").unwrap().to_sql_value(&DefaultSqlColumns);
+    /// assert_eq!((expr.sql.as_str(), expr.params.len()), ("duration", 0));
+    /// ```
+    pub fn to_sql_value(&self, columns: &dyn SqlColumns) -> SqlCondition {
+        match self {
+            FieldPath::Column(column) => SqlCondition {
+                sql: columns.column(*column).to_string(),
+                params: Vec::new(),
+            },
+            FieldPath::Json { root, path } => SqlCondition {
+                sql: format!("{} -> ?", columns.json_column(*root)),
+                params: vec![SqlParam::Text(json_path(path))],
+            },
+        }
     }
 }
 

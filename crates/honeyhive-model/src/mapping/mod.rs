@@ -21,6 +21,11 @@
 //!   {"completion": ..}}`); flattened lists (`key.0`, `key.1`) become arrays again;
 //!   string values holding a JSON object or array are parsed, other strings stay
 //!   strings. The un-dotted form (`honeyhive_inputs` = a JSON object) is merged in.
+//! - **Bounds.** A dotted key is split into at most
+//!   [`MAX_KEY_SEGMENTS`](crate::limits::MAX_KEY_SEGMENTS) segments (the rest of
+//!   the key stays one literal key), and every field is kept within
+//!   [`MAX_JSON_DEPTH`](crate::limits::MAX_JSON_DEPTH): a subtree that would sit
+//!   deeper (a JSON-text value under a long key) is kept as its compact JSON text.
 //! - **Conventions.** OTel `gen_ai.*` (current and deprecated), OpenInference,
 //!   OpenLLMetry and Vercel AI facts land in fixed places: `config.model`,
 //!   `config.provider`, request parameters in `config.*`, `config.tools`;

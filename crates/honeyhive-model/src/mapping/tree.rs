@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use crate::limits::MAX_KEY_SEGMENTS;
+
 /// Above this many children a branch keeps a key index, so that a span with
 /// thousands of flattened list items is still mapped in linear time.
 const INDEX_THRESHOLD: usize = 16;
@@ -31,8 +33,12 @@ impl Tree {
     }
 
     /// Inserts `value` at the dotted `path`. On a conflict the later write wins.
+    ///
+    /// The path is split into at most [`MAX_KEY_SEGMENTS`] segments: past the
+    /// cap, the rest of the path (dots included) is one literal key, so the tree
+    /// is never deeper than the cap and nothing of the key is lost.
     pub(crate) fn insert_dotted(&mut self, path: &str, value: Value) {
-        let mut segments = path.split('.');
+        let mut segments = path.splitn(MAX_KEY_SEGMENTS, '.');
         let first = segments.next().unwrap_or_default();
         self.insert_path(first, segments, value);
     }
@@ -42,25 +48,29 @@ impl Tree {
         self.insert_path(key, std::iter::empty(), value);
     }
 
+    /// Walks down (creating branches) one level per segment of `rest`, then
+    /// sets the leaf. A loop, not recursion: the callers bound the segments.
     fn insert_path<'a>(
         &mut self,
-        key: &str,
-        mut rest: impl Iterator<Item = &'a str>,
+        mut key: &'a str,
+        rest: impl Iterator<Item = &'a str>,
         value: Value,
     ) {
-        let Some(next) = rest.next() else {
-            let position = self.position_or_push(key, || Node::Leaf(Value::Null));
-            self.children[position].1 = Node::Leaf(value);
-            return;
-        };
-        let position = self.position_or_push(key, || Node::Branch(Tree::default()));
-        let node = &mut self.children[position].1;
-        if let Node::Leaf(_) = node {
-            *node = Node::Branch(Tree::default());
+        let mut tree = self;
+        for next in rest {
+            let position = tree.position_or_push(key, || Node::Branch(Tree::default()));
+            let node = &mut tree.children[position].1;
+            if let Node::Leaf(_) = node {
+                *node = Node::Branch(Tree::default());
+            }
+            let Node::Branch(child) = node else {
+                return;
+            };
+            tree = child;
+            key = next;
         }
-        if let Node::Branch(tree) = node {
-            tree.insert_path(next, rest, value);
-        }
+        let position = tree.position_or_push(key, || Node::Leaf(Value::Null));
+        tree.children[position].1 = Node::Leaf(value);
     }
 
     fn position_or_push(&mut self, key: &str, make: impl FnOnce() -> Node) -> usize {
@@ -96,6 +106,9 @@ impl Tree {
     }
 
     /// Consumes the tree into a JSON value: an array if its keys are exactly `0..n`.
+    ///
+    /// Recurses once per level of branches, which [`Tree::insert_dotted`] keeps
+    /// within [`MAX_KEY_SEGMENTS`].
     pub(crate) fn into_value(self) -> Value {
         let n = self.children.len();
         let mut slots: Vec<Option<Value>> = Vec::new();
@@ -178,6 +191,29 @@ mod tests {
         assert_eq!(
             Value::Object(tree.into_map()),
             json!({"x": {"y": 2}, "z": 4})
+        );
+    }
+
+    #[test]
+    fn segments_past_the_cap_stay_one_literal_key() {
+        let segments: Vec<String> = (0..5000).map(|i| format!("s{i}")).collect();
+        let mut tree = Tree::default();
+        tree.insert_dotted(&segments.join("."), json!("deep"));
+        tree.insert_dotted(&segments[..MAX_KEY_SEGMENTS].join("."), json!("at the cap"));
+        let mut value = Value::Object(tree.into_map());
+        for segment in &segments[..MAX_KEY_SEGMENTS - 1] {
+            value = value
+                .get_mut(segment.as_str())
+                .unwrap_or_else(|| panic!("{segment} nested"))
+                .take();
+        }
+        let last = MAX_KEY_SEGMENTS - 1;
+        assert_eq!(
+            value,
+            json!({
+                segments[last..].join("."): "deep",
+                segments[last].clone(): "at the cap",
+            })
         );
     }
 

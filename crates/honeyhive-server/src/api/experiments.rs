@@ -7,6 +7,7 @@
 //! answers `{"configurations": [...]}`, and every success is `200`.
 
 mod catalog;
+mod datapoints;
 mod datasets;
 mod events_query;
 mod query;

@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, JsonBody};
+use crate::ingest::commit::commit;
 use crate::ingest::events::{self as bodies, EventDefaults, InvalidBody};
+use crate::ingest::fields::{OversizedField, oversized_enrichment, oversized_field};
 use crate::store::{Tenant, WriteBatch};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -48,9 +50,34 @@ pub(crate) fn event_json(event: &Event, tenant: &Tenant) -> Value {
 
 async fn write(state: &AppState, tenant: &Tenant, batch: WriteBatch) -> Result<(), ApiError> {
     let count = batch.events.len() as u64;
-    state.store.write(tenant, batch).await?;
+    let max = state.config.max_spans_per_request;
+    if batch.events.len() > max {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request carries {count} events, more than the limit of {max}"),
+        )
+        .with_hint("send smaller batches, or raise the server's max_spans_per_request"));
+    }
+    let max_field = state.config.max_field_bytes;
+    for event in &batch.events {
+        if let Some(oversized) = oversized_field(event, max_field) {
+            return Err(field_too_large(&event.event_id, oversized, max_field));
+        }
+    }
+    commit(state.store.as_ref(), tenant, batch).await?;
     state.metrics.events(count);
     Ok(())
+}
+
+fn field_too_large(event_id: &str, oversized: OversizedField, max: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!(
+            "event {event_id}: `{}` holds at least {} bytes of json, over the limit of {max}",
+            oversized.field, oversized.bytes
+        ),
+    )
+    .with_hint("store large payloads elsewhere and keep a reference, or raise the server's max_field_bytes")
 }
 
 /// An event as the API shows it: its fields, then the org as `org_id` and
@@ -191,6 +218,10 @@ async fn update_event(
 ) -> Result<Json<Value>, ApiError> {
     let enrichment = bodies::enrichment(body)?;
     let event_id = enrichment.event_id.clone();
+    let max_field = state.config.max_field_bytes;
+    if let Some(oversized) = oversized_enrichment(&enrichment, max_field) {
+        return Err(field_too_large(&event_id, oversized, max_field));
+    }
     let batch = WriteBatch {
         enrichments: vec![enrichment],
         ..WriteBatch::default()

@@ -1,22 +1,30 @@
-//! OTLP/HTTP trace ingest: `POST /opentelemetry/v1/traces` and `POST /v1/traces`.
+//! OTLP/HTTP trace ingest: `POST /opentelemetry/v1/traces` and `POST /v1/traces`,
+//! and the decode → map → write path the gRPC service shares.
 //!
-//! Order of checks, cheapest first and all before the body is read: auth
-//! (401), content type and encoding (415), declared length (413), in-flight
-//! budget (429 + `Retry-After`; a small refused body is still read and dropped,
-//! so that the client gets the answer rather than a reset connection). Decoding
-//! and mapping then run on the blocking pool; the answer is sent only after the
-//! batch is committed.
+//! Order of checks, cheapest first: auth (401), declared length (413) and the
+//! in-flight budget (429) in the admission layer; content type and encoding
+//! (415) before the body is read; then, on the blocking pool, the decompressed
+//! size, the nesting and the spans of the body are read off its bytes and what
+//! decoding it will take is charged to the budget (413/429) before it is
+//! decoded. The answer is sent only after the batch is committed.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use honeyhive_model::ErrorCode;
+use honeyhive_model::cost::{DecodeCost, Format, json_cost, memory_estimate, protobuf_trace_cost};
+use honeyhive_model::otlp::ExportTraceServiceResponse;
 
-use super::{ApiError, AppState, declared_length, discard_small_body, read_body, too_large};
-use crate::ingest::budget::Budget;
-use crate::ingest::otlp::{OtlpEncoding, PreparedBatch, decode_body, encode_response, prepare};
+use super::{ApiError, AppState, charge, over_budget, read_body};
+use crate::ingest::budget::RequestBudget;
+use crate::ingest::commit::commit;
+use crate::ingest::otlp::{
+    InflateError, OtlpEncoding, PreparedBatch, decode, encode_response, inflate, prepare,
+    span_count,
+};
 use crate::store::Tenant;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -62,22 +70,6 @@ fn request_encoding(req: &Request) -> Result<OtlpEncoding, ApiError> {
     })
 }
 
-/// Admits a request into the in-flight budget or answers 429.
-pub(crate) fn admit(
-    state: &AppState,
-    bytes: usize,
-) -> Result<crate::ingest::budget::BudgetPermit, ApiError> {
-    Budget::try_acquire(&state.budget, bytes).ok_or_else(|| {
-        state.metrics.over_budget();
-        ApiError::new(
-            ErrorCode::OverBudget,
-            "server is over its in-flight ingest budget",
-        )
-        .with_hint("retry after the delay in Retry-After")
-        .with_retry_after(state.config.retry_after_secs)
-    })
-}
-
 async fn export_traces(State(state): State<AppState>, tenant: Tenant, req: Request) -> Response {
     match export(&state, &tenant, req).await {
         Ok(response) => response,
@@ -88,45 +80,18 @@ async fn export_traces(State(state): State<AppState>, tenant: Tenant, req: Reque
 async fn export(state: &AppState, tenant: &Tenant, req: Request) -> Result<Response, ApiError> {
     let encoding = request_encoding(&req)?;
     let gzip = body_is_gzip(&req)?;
-    let limit = state.config.max_body_bytes;
-    let declared = declared_length(req.headers());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large(limit));
-    }
-    let mut permit = match admit(state, declared.unwrap_or(0)) {
-        Ok(permit) => permit,
-        Err(e) => {
-            discard_small_body(req).await;
-            return Err(e);
-        }
+    let budget = req
+        .extensions()
+        .get::<RequestBudget>()
+        .cloned()
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "request was not admitted"))?;
+    let body = read_body(state, req).await?;
+    let message = if gzip {
+        Message::Gzip(body)
+    } else {
+        Message::Charged(body)
     };
-    let body = read_body(req, limit).await?;
-    if declared.is_none() && !permit.try_grow(body.len()) {
-        // A chunked body turned out larger than the room left: still unaccepted.
-        state.metrics.over_budget();
-        return Err(ApiError::new(
-            ErrorCode::OverBudget,
-            "server is over its in-flight ingest budget",
-        )
-        .with_retry_after(state.config.retry_after_secs));
-    }
-    let max_decompressed = state.config.max_decompressed_bytes;
-    let prepared = tokio::task::spawn_blocking(move || -> Result<PreparedBatch, ApiError> {
-        let request = decode_body(&body, encoding, gzip, max_decompressed)
-            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
-        Ok(prepare(&request))
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("decode task failed: {e}")))?;
-    let prepared = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            state.metrics.rejected("undecodable_request", 1);
-            return Err(e.with_hint("send an OTLP ExportTraceServiceRequest"));
-        }
-    };
-    let response = store_prepared(state, tenant, prepared).await?;
-    drop(permit);
+    let response = ingest(state, tenant, &budget, message, encoding).await?;
     state.metrics.otlp_request(encoding.label());
     Ok((
         [(header::CONTENT_TYPE, encoding.content_type())],
@@ -135,19 +100,118 @@ async fn export(state: &AppState, tenant: &Tenant, req: Request) -> Result<Respo
         .into_response())
 }
 
+/// An OTLP body as it reaches [`ingest`].
+pub(crate) enum Message {
+    /// Gzip bytes, charged to the budget; their inflated form is not yet.
+    Gzip(Bytes),
+    /// Plain bytes already charged to the budget.
+    Charged(Bytes),
+    /// Plain bytes not charged yet (a gRPC message tonic decompressed).
+    Uncharged(Bytes),
+}
+
+/// Decodes, maps and writes one OTLP request, charging what decoding it takes
+/// to `budget` first; answers once everything is committed.
+pub(crate) async fn ingest(
+    state: &AppState,
+    tenant: &Tenant,
+    budget: &RequestBudget,
+    message: Message,
+    encoding: OtlpEncoding,
+) -> Result<ExportTraceServiceResponse, ApiError> {
+    let (work_state, work_budget) = (state.clone(), budget.clone());
+    let prepared = tokio::task::spawn_blocking(move || {
+        decode_charged(&work_state, &work_budget, message, encoding)
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("decode task failed: {e}")))?;
+    let prepared = prepared.inspect_err(|e| {
+        if e.code == ErrorCode::BadRequest {
+            state.metrics.rejected("undecodable_request", 1);
+        }
+    })?;
+    store_prepared(state, tenant, prepared).await
+}
+
+/// The blocking part of [`ingest`]: inflate, measure, charge, decode, map.
+fn decode_charged(
+    state: &AppState,
+    budget: &RequestBudget,
+    message: Message,
+    encoding: OtlpEncoding,
+) -> Result<PreparedBatch, ApiError> {
+    let inflated;
+    let raw: &[u8] = match &message {
+        Message::Gzip(body) => {
+            inflated =
+                inflate(body, state.config.max_decompressed_bytes, budget).map_err(
+                    |e| match e {
+                        InflateError::OverBudget(refusal) => {
+                            over_budget(state, refusal, state.config.max_decompressed_bytes)
+                        }
+                        InflateError::TooLarge { limit } => ApiError::new(
+                            ErrorCode::PayloadTooLarge,
+                            format!("decompressed body exceeds {limit} bytes"),
+                        )
+                        .with_hint("send smaller batches"),
+                        InflateError::Gzip(why) => {
+                            ApiError::bad_request(format!("invalid gzip body: {why}"))
+                        }
+                    },
+                )?;
+            &inflated
+        }
+        Message::Charged(body) => body,
+        Message::Uncharged(body) => {
+            charge(state, budget, body.len() as u64)?;
+            body
+        }
+    };
+    let (format, cost) = match encoding {
+        OtlpEncoding::Json => (Format::OtlpJson, json_cost(raw)),
+        OtlpEncoding::Protobuf => (Format::OtlpProtobuf, protobuf_trace_cost(raw)),
+    };
+    let cost: DecodeCost = cost.map_err(|e| {
+        ApiError::bad_request(format!("invalid otlp body: {e}"))
+            .with_hint("send an OTLP ExportTraceServiceRequest")
+    })?;
+    let max_spans = state.config.max_spans_per_request as u64;
+    if cost.spans > max_spans {
+        return Err(too_many_spans(cost.spans, max_spans));
+    }
+    // The raw bytes are charged already; what decoding adds is not.
+    let decoding = memory_estimate(format, raw.len(), cost.values).saturating_sub(raw.len() as u64);
+    charge(state, budget, decoding)?;
+    let request = decode(raw, encoding).map_err(|e| {
+        ApiError::new(e.code(), e.to_string()).with_hint("send an OTLP ExportTraceServiceRequest")
+    })?;
+    let spans = span_count(&request);
+    if spans > max_spans {
+        return Err(too_many_spans(spans, max_spans));
+    }
+    Ok(prepare(&request, state.config.max_field_bytes))
+}
+
+fn too_many_spans(spans: u64, max: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request carries {spans} spans, more than the limit of {max}"),
+    )
+    .with_hint("export smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), or raise the server's max_spans_per_request")
+}
+
 /// Writes a prepared batch, records metrics, and builds the OTLP answer.
-/// Shared with the gRPC service.
 pub(crate) async fn store_prepared(
     state: &AppState,
     tenant: &Tenant,
     prepared: PreparedBatch,
-) -> Result<honeyhive_model::otlp::ExportTraceServiceResponse, ApiError> {
+) -> Result<ExportTraceServiceResponse, ApiError> {
     let response = prepared.response();
     for (reason, count) in prepared.rejected_by_reason() {
         state.metrics.rejected(reason, count);
     }
     let received = prepared.spans_received;
-    let summary = state.store.write(tenant, prepared.batch).await?;
+    let summary = commit(state.store.as_ref(), tenant, prepared.batch).await?;
     state
         .metrics
         .spans(received, summary.inserted, summary.duplicates);

@@ -11,18 +11,20 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use honeyhive_model::ErrorCode;
+use honeyhive_model::cost::{Format, json_cost, memory_estimate};
 use serde::de::DeserializeOwned;
 
 use crate::auth::KeyCache;
 use crate::config::ServerConfig;
-use crate::ingest::budget::Budget;
+use crate::ingest::budget::{BodyOverBudget, Budget, Refusal, RequestBudget};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
+mod admission;
 pub mod experiments;
 mod ingest_events;
 pub(crate) mod ingest_otlp;
-mod ops;
+pub mod ops;
 mod sessions;
 
 /// Shared state of every handler: one reference-counted pointer, so the
@@ -44,6 +46,8 @@ pub struct SharedState {
     pub budget: Arc<Budget>,
     /// Limits and settings.
     pub config: Arc<ServerConfig>,
+    /// The last readiness probe (`/readyz`).
+    pub readiness: ops::Readiness,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,6 +70,7 @@ impl AppState {
                 config.max_inflight_requests,
             )),
             config: Arc::new(config.clone()),
+            readiness: ops::Readiness::default(),
         }))
     }
 }
@@ -81,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .merge(experiments::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
         ))
         .layer(axum::middleware::from_fn(move |req, next| {
             crate::metrics::track_request(metrics.clone(), req, next)
@@ -183,6 +192,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Invalid(why) => ApiError::bad_request(why),
+            StoreError::Busy => {
+                ApiError::new(ErrorCode::Unavailable, "the store's write queue is full")
+                    .with_hint("retry after the delay in Retry-After")
+                    .with_retry_after(1)
+            }
             StoreError::Backend(why) => {
                 tracing::error!(error = %why, "store failure");
                 ApiError::new(
@@ -191,6 +205,11 @@ impl From<StoreError> for ApiError {
                 )
                 .with_hint("retry later; the server log has the cause")
                 .with_retry_after(1)
+            }
+            corrupt @ StoreError::Corrupt { .. } => {
+                tracing::error!(error = %corrupt, "corrupt stored data");
+                ApiError::new(ErrorCode::CorruptData, corrupt.to_string())
+                    .with_hint("retrying will not help; an operator can delete or rewrite that row")
             }
         }
     }
@@ -216,10 +235,62 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             )
             .with_hint("send `Content-Type: application/json`"));
         }
-        let bytes = read_body(req, state.config.max_body_bytes).await?;
+        let budget = req.extensions().get::<RequestBudget>().cloned();
+        let bytes = read_body(state, req).await?;
+        let cost = json_cost(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))?;
+        let max_field = state.config.max_field_bytes as u64;
+        if cost.longest_string > max_field {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the body holds a string of {} bytes, over the limit of {max_field} for one field",
+                    cost.longest_string
+                ),
+            )
+            .with_hint("store large payloads elsewhere and keep a reference, or raise the server's max_field_bytes"));
+        }
+        if let Some(budget) = budget {
+            // The body itself is charged already; what parsing adds is not.
+            let parsed = memory_estimate(Format::Json, bytes.len(), cost.values)
+                .saturating_sub(bytes.len() as u64);
+            charge(state, &budget, parsed)?;
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))
+    }
+}
+
+/// Charges `bytes` more to a request's budget, or answers why not (429 now,
+/// 413 ever).
+pub(crate) fn charge(state: &AppState, budget: &RequestBudget, bytes: u64) -> Result<(), ApiError> {
+    let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    budget
+        .try_grow(bytes)
+        .map_err(|refusal| over_budget(state, refusal, budget.charged().saturating_add(bytes)))
+}
+
+/// The answer to a request the in-flight budget cannot take (counted).
+pub(crate) fn over_budget(state: &AppState, refusal: Refusal, needed: usize) -> ApiError {
+    state.metrics.over_budget();
+    match refusal {
+        Refusal::NotNow => ApiError::new(
+            ErrorCode::OverBudget,
+            "server is over its in-flight memory budget",
+        )
+        .with_hint("retry after the delay in Retry-After")
+        .with_retry_after(state.config.retry_after_secs),
+        Refusal::Never => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "decoding this request would take about {} MiB, more than the server's \
+                 in-flight memory budget of {} MiB",
+                needed.div_ceil(1 << 20),
+                state.budget.max_bytes() >> 20
+            ),
+        )
+        .with_hint("send smaller requests (fewer spans or events each), or raise the server's max_inflight_bytes"),
     }
 }
 
@@ -258,47 +329,135 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for QueryParams<T> {
 /// Longest wait for a whole request body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Reads a whole body, answering 413 past `limit` (early, from
-/// `Content-Length`, when the client declares it).
-pub(crate) async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    if let Some(declared) = declared_length(req.headers())
-        && declared > limit
-    {
+/// Reads a whole body, answering 413 past the body limit (early, from
+/// `Content-Length`, when the client declares it) and 429/413 when a chunk
+/// does not fit the request's budget.
+pub(crate) async fn read_body(
+    state: &AppState,
+    req: Request,
+) -> Result<axum::body::Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let limit = state.config.max_body_bytes;
+    let declared = declared_length(req.headers());
+    if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let reading = axum::body::to_bytes(req.into_body(), limit);
-    // A client that stops sending mid-body must not hold its budget forever.
-    let read = tokio::time::timeout(BODY_READ_TIMEOUT, reading)
-        .await
-        .map_err(|_| {
-            ApiError::bad_request("request body not received in time")
-                .with_hint("send the whole body without pausing")
-        })?;
-    read.map_err(|e| {
-        // to_bytes reports the limit as a length-limit error in its source chain.
-        let text = format!("{e:?}");
-        if text.contains("LengthLimit") {
-            too_large(limit)
-        } else {
-            ApiError::bad_request(format!("failed to read body: {e}"))
+    let budget = req.extensions().get::<RequestBudget>().cloned();
+    let mut body = req.into_body();
+    // Chunks as they arrive (each charged by the admission layer's body), joined
+    // at the end: no doubling buffer whose slack nobody charged.
+    let mut chunks: Vec<axum::body::Bytes> = Vec::new();
+    let mut received = 0usize;
+    let reading = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            received += data.len();
+            if received > limit {
+                return Ok(Err(too_large(limit)));
+            }
+            chunks.push(data);
         }
-    })
+        Ok(Ok(()))
+    };
+    // A client that stops sending mid-body must not hold its budget forever.
+    let read: Result<Result<(), ApiError>, axum::Error> =
+        tokio::time::timeout(BODY_READ_TIMEOUT, reading)
+            .await
+            .map_err(|_| {
+                ApiError::bad_request("request body not received in time")
+                    .with_hint("send the whole body without pausing")
+            })?;
+    let refused = match read {
+        Ok(Ok(())) => return join(state, budget.as_ref(), chunks, received),
+        Ok(Err(too_large)) => too_large,
+        Err(e) => match source_of::<BodyOverBudget>(&e) {
+            Some(refusal) => over_budget(state, refusal.0, limit),
+            None => return Err(ApiError::bad_request(format!("failed to read body: {e}"))),
+        },
+    };
+    // Refused mid-body: drain the rest, so the client reads the answer
+    // instead of a reset connection.
+    drop(chunks);
+    let draining = async {
+        let mut seen = 0usize;
+        while let Some(frame) = body.frame().await {
+            seen += frame
+                .ok()
+                .and_then(|f| f.into_data().ok())
+                .map_or(0, |d| d.len());
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, draining).await;
+    Err(refused)
 }
 
-/// Reads and drops a small body before an answer that refuses it unread.
+/// One buffer of a body's chunks; the copy is charged while both exist.
+fn join(
+    state: &AppState,
+    budget: Option<&RequestBudget>,
+    mut chunks: Vec<axum::body::Bytes>,
+    len: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    if chunks.len() <= 1 {
+        return Ok(chunks.pop().unwrap_or_default());
+    }
+    if let Some(budget) = budget {
+        charge(state, budget, len as u64)?;
+    }
+    let mut joined = bytes::BytesMut::with_capacity(len);
+    for chunk in chunks {
+        joined.extend_from_slice(&chunk);
+    }
+    if let Some(budget) = budget {
+        budget.release(len);
+    }
+    Ok(joined.freeze())
+}
+
+/// The first error of type `E` in `error`'s source chain.
+fn source_of<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// Reads and drops a refused request's body, chunk by chunk, before the
+/// answer that refuses it.
 ///
 /// Closing a connection with unread bytes makes the kernel reset it, and a
 /// client may then see the reset instead of the answer (a 429's `Retry-After`
-/// among it). A body over 64 KiB, or one that does not arrive within 250 ms,
-/// is left unread: the refusal exists to spare the server that work.
-pub(crate) async fn discard_small_body(req: Request) {
-    const SMALL: usize = 64 * 1024;
-    if declared_length(req.headers()).is_some_and(|n| n > SMALL) {
-        return;
-    }
-    let reading = axum::body::to_bytes(req.into_body(), SMALL);
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(250), reading).await;
+/// among it). Draining holds one chunk at a time; it stops after `limit`
+/// bytes or [`DRAIN_TIMEOUT`], whichever comes first, and the connection is
+/// then closed.
+pub(crate) async fn discard_body(req: Request, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut body = req.into_body();
+    let draining = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, draining).await;
 }
+
+/// Longest a refused body is drained before its connection is closed.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The `Content-Length` a request declares.
 pub(crate) fn declared_length(headers: &HeaderMap) -> Option<usize> {

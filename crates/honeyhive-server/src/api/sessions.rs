@@ -1,16 +1,22 @@
-//! `GET /v1/sessions/{session_id}`: the session tree.
+//! `GET /v1/sessions/{session_id}`: the session tree; and what every bounded
+//! read answers with: `result_too_large` past a read limit, and bodies
+//! serialized on the blocking pool.
 
 use std::collections::HashMap;
 
+use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use honeyhive_model::Event;
+use honeyhive_model::{ErrorCode, Event};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::ingest_events::event_json;
 use super::{ApiError, AppState};
-use crate::store::{SessionTree, Tenant};
+use crate::store::{ReadError, SessionTree, Tenant};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/sessions/{session_id}", get(get_session))
@@ -20,38 +26,201 @@ async fn get_session(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(session_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let tree = state.store.session_tree(&tenant, &session_id).await?;
-    Ok(Json(tree_json(tree, &tenant)))
+) -> Result<Response, ApiError> {
+    session_tree_answer(&state, &tenant, &session_id).await
 }
 
-/// The spec's `GetSessionResponse`: the session event, roll-ups in its
-/// `metadata`, each node carrying `children_ids` and nested `children`.
-pub(crate) fn tree_json(tree: SessionTree, tenant: &Tenant) -> Value {
+/// The session tree of `session_id` within the configured read limits
+/// (`GET /v1/sessions/{id}`, `GET /v1/events/{id}`).
+pub(crate) async fn session_tree_answer(
+    state: &AppState,
+    tenant: &Tenant,
+    session_id: &str,
+) -> Result<Response, ApiError> {
+    let tree = state
+        .store
+        .session_tree(tenant, session_id, state.config.read_limits())
+        .await
+        .map_err(|e| {
+            let by_session = serde_json::json!([
+                {"field": "session_id", "operator": "is", "value": session_id, "type": "id"}
+            ]);
+            read_error(
+                e,
+                &format!(
+                    "read the session's events page by page: GET /events with filters={by_session}, limit and page"
+                ),
+            )
+        })?;
+    let tenant = tenant.clone();
+    json_answer(move || tree_body(tree, &tenant)).await
+}
+
+/// The spec's `GetSessionResponse` as bytes: the session event, roll-ups in
+/// its `metadata`, each node carrying `children_ids` and nested `children`.
+fn tree_body(tree: SessionTree, tenant: &Tenant) -> serde_json::Result<Vec<u8>> {
     let SessionTree {
         mut session,
         events,
     } = tree;
     crate::store::apply_rollup(&mut session, &events);
     let by_id: HashMap<&str, &Event> = events.iter().map(|e| (e.event_id.as_str(), e)).collect();
-    node(&session, &by_id, tenant, 0)
+    serde_json::to_vec(&TreeNode {
+        event: &session,
+        by_id: &by_id,
+        tenant,
+        depth: 0,
+    })
 }
 
 /// Deep enough for any real trace; a cycle in bad data cannot recurse forever.
 const MAX_DEPTH: usize = 256;
 
-fn node(event: &Event, by_id: &HashMap<&str, &Event>, tenant: &Tenant, depth: usize) -> Value {
-    let mut value = event_json(event, tenant);
-    let children: Vec<Value> = if depth < MAX_DEPTH {
-        event
-            .children_ids
-            .iter()
-            .filter_map(|id| by_id.get(id.as_str()))
-            .map(|child| node(child, by_id, tenant, depth + 1))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    value["children"] = Value::Array(children);
-    value
+/// One node of the spec's `GetSessionResponse`: the event as the API shows it
+/// (see [`event_json`]), then its nested `children`. Serialized straight to
+/// the answer's bytes, so the tree is never held as one `Value`.
+struct TreeNode<'a> {
+    event: &'a Event,
+    by_id: &'a HashMap<&'a str, &'a Event>,
+    tenant: &'a Tenant,
+    depth: usize,
+}
+
+impl Serialize for TreeNode<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = match event_json(self.event, self.tenant) {
+            Value::Object(fields) => fields,
+            _ => serde_json::Map::new(),
+        };
+        let mut map = serializer.serialize_map(Some(fields.len() + 1))?;
+        for (key, value) in &fields {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("children", &Children(self))?;
+        map.end()
+    }
+}
+
+/// The `children` of a [`TreeNode`], empty past [`MAX_DEPTH`].
+struct Children<'a>(&'a TreeNode<'a>);
+
+impl Serialize for Children<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let parent = self.0;
+        let mut seq = serializer.serialize_seq(None)?;
+        if parent.depth < MAX_DEPTH {
+            for child in parent
+                .event
+                .children_ids
+                .iter()
+                .filter_map(|id| parent.by_id.get(id.as_str()))
+            {
+                seq.serialize_element(&TreeNode {
+                    event: child,
+                    by_id: parent.by_id,
+                    tenant: parent.tenant,
+                    depth: parent.depth + 1,
+                })?;
+            }
+        }
+        seq.end()
+    }
+}
+
+/// A bounded read's error: past a limit, 422 `result_too_large` with `hint`
+/// (how to ask for less on this route); anything else as the store's error.
+pub(crate) fn read_error(e: ReadError, hint: &str) -> ApiError {
+    match e {
+        ReadError::TooLarge(_) => ApiError::from(e).with_hint(hint),
+        ReadError::Store(e) => e.into(),
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> ApiError {
+        match e {
+            ReadError::Store(e) => e.into(),
+            ReadError::TooLarge(limit) => ApiError::new(
+                ErrorCode::ResultTooLarge,
+                format!("the answer would be larger than the read limit of {limit}"),
+            )
+            .with_hint("ask for fewer events: narrow the filters or the time range, or page"),
+        }
+    }
+}
+
+/// A JSON answer whose body `serialize` writes on the blocking pool: a big
+/// answer's serialization must not hold an async worker.
+pub(crate) async fn json_answer(
+    serialize: impl FnOnce() -> serde_json::Result<Vec<u8>> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let body = tokio::task::spawn_blocking(serialize)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("answer task failed: {e}")))?
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("answer not serializable: {e}")))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use honeyhive_model::EventType;
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(id: &str, parent: Option<&str>, children: &[&str]) -> Event {
+        Event {
+            event_id: id.into(),
+            project_id: "p1".into(),
+            session_id: "s".into(),
+            parent_id: parent.map(str::to_string),
+            children_ids: children.iter().map(|c| c.to_string()).collect(),
+            event_type: if id == "s" {
+                EventType::Session
+            } else {
+                EventType::Tool
+            },
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn the_tree_is_each_event_as_the_api_shows_it_then_its_children() {
+        let tenant = Tenant {
+            org_id: "org".into(),
+            project_id: "p1".into(),
+            project_name: "demo".into(),
+        };
+        let mut root = event("root", Some("s"), &["leaf"]);
+        root.inputs.insert("q".into(), json!("hi"));
+        let leaf = event("leaf", Some("root"), &[]);
+        let tree = SessionTree {
+            session: event("s", None, &["root"]),
+            events: vec![root.clone(), leaf.clone()],
+        };
+        let body = tree_body(tree.clone(), &tenant).expect("serializes");
+        let answer: Value = serde_json::from_slice(&body).expect("json");
+
+        let with_children = |e: &Event, children: Value| {
+            let mut value = event_json(e, &tenant);
+            value["children"] = children;
+            value
+        };
+        let mut session = tree.session.clone();
+        crate::store::apply_rollup(&mut session, &tree.events);
+        let leaf_json = with_children(&leaf, json!([]));
+        let root_json = with_children(&root, json!([leaf_json]));
+        let expected = with_children(&session, json!([root_json]));
+        assert_eq!(answer, expected);
+        let keys = |v: &Value| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(keys(&answer), keys(&expected), "same fields, same order");
+        assert_eq!(answer["metadata"]["num_events"], 2);
+    }
 }

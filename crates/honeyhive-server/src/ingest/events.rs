@@ -210,6 +210,8 @@ pub fn event_from_object(
             }
         }
     }
+    // JSON-in-string fields nest below the body's own depth.
+    event.bound_json_depth();
     Ok(event)
 }
 
@@ -309,7 +311,7 @@ pub fn enrichment(body: Value) -> Result<Enrichment, InvalidBody> {
     };
     let event_id =
         take_string(&mut map, "event_id").ok_or_else(|| invalid("missing `event_id`"))?;
-    Ok(Enrichment {
+    let mut enrichment = Enrichment {
         event_id,
         config: take_object(&mut map, "config"),
         inputs: take_object(&mut map, "inputs"),
@@ -321,7 +323,9 @@ pub fn enrichment(body: Value) -> Result<Enrichment, InvalidBody> {
         error: take_string(&mut map, "error"),
         duration: take_f64(&mut map, "duration"),
         end_time: take_f64(&mut map, "end_time"),
-    })
+    };
+    enrichment.bound_json_depth();
+    Ok(enrichment)
 }
 
 #[cfg(test)]

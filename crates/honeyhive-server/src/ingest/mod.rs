@@ -1,6 +1,8 @@
-//! Ingest: the in-flight budget, and turning OTLP requests and HoneyHive event
-//! API bodies into store write batches (off the async request path).
+//! Ingest: the in-flight budget, OTLP and event API bodies to write batches,
+//! and writing them in bounded parts.
 
 pub mod budget;
+pub mod commit;
 pub mod events;
+pub mod fields;
 pub mod otlp;

@@ -3,14 +3,18 @@
 
 use std::collections::BTreeMap;
 
+use std::io::Read;
+
 use honeyhive_model::ModelError;
 use honeyhive_model::mapping::{MappedBatch, RejectedSpan, SessionSeen, map_request};
 use honeyhive_model::otlp::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, decode_json,
-    decode_protobuf, gunzip,
+    decode_protobuf,
 };
 use prost::Message;
 
+use crate::ingest::budget::{Refusal, RequestBudget};
+use crate::ingest::fields::oversized_field;
 use crate::store::{SessionSighting, WriteBatch};
 
 /// The body encodings of OTLP/HTTP.
@@ -103,39 +107,131 @@ impl PreparedBatch {
     }
 }
 
-/// Decompresses (when `gzip`) and decodes an OTLP/HTTP body.
-pub fn decode_body(
-    body: &[u8],
-    encoding: OtlpEncoding,
-    gzip: bool,
-    max_decompressed: usize,
-) -> Result<ExportTraceServiceRequest, ModelError> {
-    let inflated;
-    let raw = if gzip {
-        inflated = gunzip(body, max_decompressed)?;
-        inflated.as_slice()
-    } else {
-        body
-    };
+/// Decodes an OTLP body (already decompressed).
+pub fn decode(raw: &[u8], encoding: OtlpEncoding) -> Result<ExportTraceServiceRequest, ModelError> {
     match encoding {
         OtlpEncoding::Protobuf => decode_protobuf(raw),
         OtlpEncoding::Json => decode_json(raw),
     }
 }
 
-/// Maps a decoded request to a write batch.
-pub fn prepare(request: &ExportTraceServiceRequest) -> PreparedBatch {
-    let spans_received = request
+/// Why a gzip body could not be inflated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InflateError {
+    /// Not a gzip stream.
+    #[error("invalid gzip body: {0}")]
+    Gzip(String),
+    /// Inflates past `limit` bytes.
+    #[error("decompressed body exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit that was passed.
+        limit: usize,
+    },
+    /// The inflated bytes do not fit the request's budget.
+    #[error("decompressed body does not fit the in-flight memory budget")]
+    OverBudget(Refusal),
+}
+
+/// Inflates a gzip body (concatenated members read as one stream), charging
+/// its memory to `budget` before it is allocated, and refusing to pass
+/// `max_len` bytes.
+///
+/// The size the gzip trailer states sizes the buffer when it is within the
+/// limit; a body that inflates past it grows the buffer by doubling, each
+/// growth charged with the old buffer it copies from, which is given back once
+/// freed.
+///
+/// ```
+/// use std::io::Write;
+/// use std::sync::Arc;
+/// use honeyhive_server::ingest::budget::{Budget, RequestBudget};
+/// use honeyhive_server::ingest::otlp::inflate;
+/// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+/// gz.write_all(&[b'a'; 100_000]).unwrap();
+/// let body = gz.finish().unwrap();
+/// let budget = RequestBudget::new(Budget::try_acquire(&Arc::new(Budget::new(1 << 20, 1)), 0).unwrap());
+/// assert_eq!(inflate(&body, 100_000, &budget).unwrap().len(), 100_000);
+/// assert!(budget.charged() >= 100_000);
+/// assert!(inflate(&body, 99_999, &budget).is_err());
+/// ```
+pub fn inflate(
+    body: &[u8],
+    max_len: usize,
+    budget: &RequestBudget,
+) -> Result<Vec<u8>, InflateError> {
+    const STEP: usize = 256 * 1024;
+    let stated = body
+        .len()
+        .checked_sub(4)
+        .and_then(|at| body.get(at..))
+        .and_then(|tail| <[u8; 4]>::try_from(tail).ok())
+        .map(|tail| u32::from_le_bytes(tail) as usize)
+        .filter(|&n| n <= max_len);
+    // One byte past the stated size tells a lying trailer from the end.
+    let initial = stated
+        .map_or(STEP, |n| n + 1)
+        .min(max_len.saturating_add(1));
+    budget.try_grow(initial).map_err(InflateError::OverBudget)?;
+    let mut out: Vec<u8> = Vec::with_capacity(initial);
+    let mut decoder = flate2::read::MultiGzDecoder::new(body);
+    loop {
+        if out.len() == out.capacity() {
+            let old = out.capacity();
+            let new = (old * 2)
+                .max(old + STEP)
+                .min(max_len.saturating_add(1).max(old + 1));
+            // The copy holds the old buffer and the new one at once.
+            budget.try_grow(new).map_err(InflateError::OverBudget)?;
+            out.reserve_exact(new - out.len());
+            budget.release(old);
+        }
+        let start = out.len();
+        let room = out.capacity() - start;
+        out.resize(start + room.min(STEP), 0);
+        let n = decoder
+            .read(&mut out[start..])
+            .map_err(|e| InflateError::Gzip(e.to_string()))?;
+        out.truncate(start + n);
+        if out.len() > max_len {
+            return Err(InflateError::TooLarge { limit: max_len });
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+    }
+}
+
+/// Spans in a decoded request.
+pub fn span_count(request: &ExportTraceServiceRequest) -> u64 {
+    request
         .resource_spans
         .iter()
         .flat_map(|r| r.scope_spans.iter())
         .map(|s| s.spans.len() as u64)
-        .sum();
+        .sum()
+}
+
+/// Maps a decoded request to a write batch; spans with a field over
+/// `max_field_bytes` are rejected (`field_too_large`).
+pub fn prepare(request: &ExportTraceServiceRequest, max_field_bytes: usize) -> PreparedBatch {
+    let spans_received = span_count(request);
     let MappedBatch {
-        events,
+        mut events,
         sessions,
-        rejected,
+        mut rejected,
     } = map_request(request);
+    events.retain(|event| match oversized_field(event, max_field_bytes) {
+        Some(_) => {
+            // An event id is a UUID of the trace id's first 8 bytes and the span id.
+            let hex: String = event.event_id.chars().filter(|c| *c != '-').collect();
+            rejected.push(RejectedSpan {
+                span_id: hex.get(16..).unwrap_or_default().to_string(),
+                reason: "field_too_large".to_string(),
+            });
+            false
+        }
+        None => true,
+    });
     PreparedBatch {
         batch: WriteBatch {
             events,

@@ -10,13 +10,20 @@
 //! may acknowledge its client.
 
 use async_trait::async_trait;
-use honeyhive_model::filter::FilterSet;
+use honeyhive_model::filter::{FieldPath, FilterSet, JsonRoot};
 use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value};
 
 pub mod sqlite;
 #[doc(hidden)]
 pub mod suite;
+#[doc(hidden)]
+pub mod suite_deep_json;
+#[doc(hidden)]
+pub mod suite_updates;
+mod updates;
+
+pub use updates::{DatapointPatch, DatasetPatch, ProjectPatch, ResourcePatch, RunPatch, dedup_ids};
 
 /// Who a request acts for, resolved from its API key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -41,10 +48,85 @@ pub enum StoreError {
     /// The backend failed (I/O, corruption, connection).
     #[error("backend: {0}")]
     Backend(String),
+    /// The backend's write queue is full; retry shortly.
+    #[error("the store's write queue is full")]
+    Busy,
+    /// Stored JSON does not read back: a read error, never an empty value.
+    #[error("stored {what} has an unreadable {field}: {reason}")]
+    Corrupt {
+        /// The row, e.g. `event <id>` or `run <id>`.
+        what: String,
+        /// The column or field, e.g. `metadata` or `doc`.
+        field: &'static str,
+        /// Why it does not read (the parser's message).
+        reason: String,
+    },
 }
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Default for [`ReadLimits::max_bytes`]: 64 MiB of stored text per answer.
+pub const DEFAULT_MAX_READ_BYTES: u64 = 64 * 1024 * 1024;
+/// Default for [`ReadLimits::max_events`]: 20 000 events per session tree.
+pub const DEFAULT_MAX_SESSION_EVENTS: u64 = 20_000;
+
+/// Bounds on what one read may load, checked row by row while reading.
+///
+/// ```
+/// use honeyhive_server::store::ReadLimits;
+/// let limits = ReadLimits::default();
+/// assert_eq!(limits.max_bytes, 64 * 1024 * 1024);
+/// assert_eq!(limits.max_events, 20_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Most bytes of stored text (ids, names, JSON documents) one answer loads.
+    pub max_bytes: u64,
+    /// Most events one answer holds.
+    pub max_events: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> ReadLimits {
+        ReadLimits {
+            max_bytes: DEFAULT_MAX_READ_BYTES,
+            max_events: DEFAULT_MAX_SESSION_EVENTS,
+        }
+    }
+}
+
+/// The read limit an answer would have passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadLimit {
+    /// [`ReadLimits::max_bytes`] (or a query's own byte bound).
+    Bytes(u64),
+    /// [`ReadLimits::max_events`].
+    Events(u64),
+}
+
+impl std::fmt::Display for ReadLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadLimit::Bytes(n) => write!(f, "{n} bytes"),
+            ReadLimit::Events(n) => write!(f, "{n} events"),
+        }
+    }
+}
+
+/// Errors of a bounded read: the store's, or the answer passing a limit.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The store failed or refused (see [`StoreError`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The answer would hold more than the limit; nothing was returned.
+    #[error("the answer is larger than the read limit of {0}")]
+    TooLarge(ReadLimit),
+}
+
+/// Result alias for bounded reads.
+pub type ReadResult<T> = Result<T, ReadError>;
 
 /// The full storage interface the server needs; one behaviour suite tests every backend.
 pub trait Store: EventStore + ExperimentStore + Send + Sync + 'static {}
@@ -136,6 +218,25 @@ impl Enrichment {
         }
     }
 
+    /// Keeps every JSON field within
+    /// [`MAX_JSON_DEPTH`](honeyhive_model::limits::MAX_JSON_DEPTH), as the
+    /// fields of an event are. Returns how many subtrees were flattened.
+    pub fn bound_json_depth(&mut self) -> usize {
+        use honeyhive_model::limits::{MAX_JSON_DEPTH, bound_object_depth};
+        [
+            &mut self.config,
+            &mut self.inputs,
+            &mut self.outputs,
+            &mut self.metadata,
+            &mut self.metrics,
+            &mut self.feedback,
+            &mut self.user_properties,
+        ]
+        .into_iter()
+        .map(|map| bound_object_depth(map, MAX_JSON_DEPTH))
+        .sum()
+    }
+
     /// Folds a later enrichment of the same event into this one.
     pub fn absorb(&mut self, later: Enrichment) {
         self.config.extend(later.config);
@@ -177,6 +278,58 @@ impl WriteBatch {
     /// Rough size in bytes, used for the in-flight budget and metrics.
     pub fn approx_len(&self) -> usize {
         self.events.len() * 512 + self.sessions.len() * 128 + self.enrichments.len() * 256
+    }
+
+    /// Rows this batch writes: what a commit's share of the writer is measured in.
+    pub fn weight(&self) -> usize {
+        (self.events.len() + self.sessions.len() + self.enrichments.len()).max(1)
+    }
+
+    /// Splits the batch into batches of at most `max_events` events (and
+    /// enrichments) that, written in order, do what the whole batch does: the
+    /// sessions first, the events in their order, the enrichments last.
+    ///
+    /// ```
+    /// use honeyhive_model::Event;
+    /// use honeyhive_server::store::{Enrichment, SessionSighting, WriteBatch};
+    /// let batch = WriteBatch {
+    ///     events: (0..5).map(|i| Event { event_id: i.to_string(), ..Event::default() }).collect(),
+    ///     sessions: vec![SessionSighting::default()],
+    ///     enrichments: vec![Enrichment::default()],
+    /// };
+    /// let parts = batch.into_parts(2);
+    /// assert_eq!(parts.iter().map(|p| p.events.len()).collect::<Vec<_>>(), [2, 2, 1, 0]);
+    /// assert_eq!(parts[0].sessions.len(), 1);
+    /// assert_eq!(parts[3].enrichments.len(), 1);
+    /// ```
+    pub fn into_parts(self, max_events: usize) -> Vec<WriteBatch> {
+        let max_events = max_events.max(1);
+        if self.events.len() + self.enrichments.len() <= max_events {
+            return vec![self];
+        }
+        let WriteBatch {
+            events,
+            mut sessions,
+            enrichments,
+        } = self;
+        let mut parts = Vec::with_capacity((events.len() + enrichments.len()) / max_events + 1);
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            parts.push(WriteBatch {
+                events: events.by_ref().take(max_events).collect(),
+                sessions: std::mem::take(&mut sessions),
+                enrichments: Vec::new(),
+            });
+        }
+        let mut enrichments = enrichments.into_iter().peekable();
+        while enrichments.peek().is_some() {
+            parts.push(WriteBatch {
+                events: Vec::new(),
+                sessions: std::mem::take(&mut sessions),
+                enrichments: enrichments.by_ref().take(max_events).collect(),
+            });
+        }
+        parts
     }
 }
 
@@ -243,11 +396,21 @@ pub trait EventStore: Send + Sync {
     /// One event by id, `children_ids` filled; `NotFound` if not in this project.
     async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event>;
 
-    /// The session tree; `NotFound` if the session is not in this project.
-    async fn session_tree(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree>;
+    /// The session tree; `NotFound` if the session is not in this project,
+    /// `TooLarge` if it holds more than `limits` allow (nothing is returned).
+    async fn session_tree(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        limits: ReadLimits,
+    ) -> ReadResult<SessionTree>;
 
     /// `Ok` when a write would succeed now (readiness probe).
     async fn check_writable(&self) -> StoreResult<()>;
+
+    /// Drops enrichments parked for events that have not arrived since before
+    /// `created_before` (ms since the epoch); returns how many went.
+    async fn expire_pending_enrichments(&self, created_before: f64) -> StoreResult<u64>;
 
     /// Live counters for `/metrics`.
     fn stats(&self) -> StoreStats {
@@ -258,8 +421,15 @@ pub trait EventStore: Send + Sync {
 /// Runs, datasets, datapoints, metrics and configurations: the experiment side.
 #[async_trait]
 pub trait ExperimentStore: Send + Sync {
-    /// Events matching `query` (filters, time range, paging) plus the total match count.
-    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> StoreResult<Page<Event>>;
+    /// Events matching `query` (filters, time range, paging) plus the total
+    /// match count; `TooLarge` if the page holds more than `query.max_bytes`.
+    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> ReadResult<Page<Event>>;
+
+    /// A chart's inputs: the events `query.events` selects (the first
+    /// `query.events.limit` by start time, then event id), each read as its
+    /// start time, id, group and metric only, folded into buckets; `TooLarge` if
+    /// those fields pass `query.events.max_bytes`.
+    async fn chart(&self, tenant: &Tenant, query: &ChartQuery) -> ReadResult<Chart>;
 
     /// The fields run results read ([`RunEvent`]) of the events of a run's
     /// sessions: the sessions `query` lists plus, when it names a run, every
@@ -276,15 +446,13 @@ pub trait ExperimentStore: Send + Sync {
 
     /// Whole events by id, ordered by start time then event id, `children_ids`
     /// left empty; ids not in this project, and repeats, are left out.
-    ///
-    /// Reads at most `max_bytes` of stored event data: past it the read stops
-    /// and [`BoundedEvents::complete`] is false.
+    /// `TooLarge` once the rows read hold more than `max_bytes` of stored text.
     async fn events_by_ids(
         &self,
         tenant: &Tenant,
         ids: Vec<String>,
         max_bytes: u64,
-    ) -> StoreResult<BoundedEvents>;
+    ) -> ReadResult<Vec<Event>>;
 
     /// Deletes one event; false if it was not in this project.
     async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool>;
@@ -295,6 +463,11 @@ pub trait ExperimentStore: Send + Sync {
     /// Creates or replaces a run (keyed by `run_id`).
     async fn put_run(&self, tenant: &Tenant, run: &Run) -> StoreResult<()>;
 
+    /// Applies `patch` to a stored run in one transaction and returns the run
+    /// as stored; `NotFound` if not in this project.
+    async fn update_run(&self, tenant: &Tenant, run_id: &str, patch: &RunPatch)
+    -> StoreResult<Run>;
+
     /// One run; `NotFound` if not in this project.
     async fn get_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<Run>;
 
@@ -304,34 +477,93 @@ pub trait ExperimentStore: Send + Sync {
     /// Deletes a run; false if it was not in this project.
     async fn delete_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<bool>;
 
-    /// Creates or replaces a dataset, including its ordered datapoint membership.
+    /// Creates or replaces a dataset with its ordered member list (duplicates
+    /// dropped), and in the same transaction adds it to the `linked_datasets`
+    /// of the stored datapoints that joined and removes it from those that
+    /// left. Ids of datapoints that do not exist stay listed.
     async fn put_dataset(&self, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()>;
 
-    /// Datasets, optionally narrowed to one id or one name.
+    /// Applies `patch` to a stored dataset in one transaction, membership kept
+    /// consistent as [`ExperimentStore::put_dataset`] does; returns the dataset
+    /// as stored, `NotFound` if not in this project.
+    async fn update_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+        patch: &DatasetPatch,
+    ) -> StoreResult<Dataset>;
+
+    /// A page of datasets, optionally narrowed to one id or one name, oldest first.
     async fn list_datasets(
         &self,
         tenant: &Tenant,
         query: &DatasetQuery,
-    ) -> StoreResult<Vec<Dataset>>;
+    ) -> StoreResult<Page<Dataset>>;
 
-    /// Deletes a dataset (its datapoints stay); false if it was not in this project.
+    /// Deletes a dataset (its datapoints stay, unlinked from it); false if it
+    /// was not in this project.
     async fn delete_dataset(&self, tenant: &Tenant, dataset_id: &str) -> StoreResult<bool>;
 
-    /// Creates or replaces datapoints (keyed by `id`), all in one atomic write.
+    /// Creates or replaces datapoints (keyed by `id`) in one transaction, and
+    /// appends each to the datasets its `linked_datasets` names (leaving the
+    /// ones a replaced datapoint no longer names). `NotFound`, and nothing
+    /// stored, if a named dataset is not in this project.
     async fn put_datapoints(&self, tenant: &Tenant, datapoints: &[Datapoint]) -> StoreResult<()>;
 
-    /// Datapoints by ids (in the given order) or by dataset (in membership order).
+    /// Applies `patch` to a stored datapoint in one transaction, membership kept
+    /// consistent as [`ExperimentStore::put_datapoints`] does; returns the
+    /// datapoint as stored, `NotFound` if it or a dataset it joins is not in
+    /// this project.
+    async fn update_datapoint(
+        &self,
+        tenant: &Tenant,
+        datapoint_id: &str,
+        patch: &DatapointPatch,
+    ) -> StoreResult<Datapoint>;
+
+    /// Removes a datapoint from a dataset, on both sides, in one transaction;
+    /// false if it was not a member, `NotFound` if the dataset is not in this project.
+    async fn remove_from_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+        datapoint_id: &str,
+    ) -> StoreResult<bool>;
+
+    /// A page of datapoints: by ids (in the given order), by dataset (in
+    /// membership order) or all (oldest first).
     async fn list_datapoints(
         &self,
         tenant: &Tenant,
         query: &DatapointQuery,
-    ) -> StoreResult<Vec<Datapoint>>;
+    ) -> StoreResult<Page<Datapoint>>;
 
     /// Deletes a datapoint and its dataset memberships; false if it was not in this project.
     async fn delete_datapoint(&self, tenant: &Tenant, datapoint_id: &str) -> StoreResult<bool>;
 
+    /// The parts of events a datapoint is made from, in the order of
+    /// `event_ids` (repeats kept), in one read; `NotFound` naming the first id
+    /// not in this project. Stops once the rows read hold more than `max_bytes`
+    /// of JSON text, and then says so.
+    async fn event_payloads(
+        &self,
+        tenant: &Tenant,
+        event_ids: &[String],
+        max_bytes: u64,
+    ) -> StoreResult<EventPayloads>;
+
     /// Creates or replaces a named document (metric definition, configuration).
     async fn put_resource(&self, tenant: &Tenant, resource: &Resource) -> StoreResult<()>;
+
+    /// Applies `patch` to a stored document in one transaction and returns it
+    /// as stored; `NotFound` if not in this project.
+    async fn update_resource(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+        id: &str,
+        patch: &ResourcePatch,
+    ) -> StoreResult<Resource>;
 
     /// Every document of `kind` in the project, oldest first.
     async fn list_resources(
@@ -348,14 +580,11 @@ pub trait ExperimentStore: Send + Sync {
         id: &str,
     ) -> StoreResult<bool>;
 
-    /// The projects of the tenant's org.
-    async fn list_projects(&self, tenant: &Tenant) -> StoreResult<Vec<Project>>;
+    /// The key's own project. A key sees no other project.
+    async fn get_project(&self, tenant: &Tenant) -> StoreResult<Project>;
 
-    /// Creates a project in the tenant's org, or updates the one with `project.id`.
-    async fn put_project(&self, tenant: &Tenant, project: &Project) -> StoreResult<()>;
-
-    /// Deletes a project of the tenant's org by name (never the key's own project).
-    async fn delete_project(&self, tenant: &Tenant, name: &str) -> StoreResult<bool>;
+    /// Applies `patch` to the key's own project in one transaction and returns it.
+    async fn update_project(&self, tenant: &Tenant, patch: &ProjectPatch) -> StoreResult<Project>;
 }
 
 /// A page of rows and the count of all rows matching (ignoring paging).
@@ -394,6 +623,10 @@ pub struct EventQuery {
     pub offset: u64,
     /// Order by start time.
     pub order: SortOrder,
+    /// Most bytes of stored text the page may load.
+    pub max_bytes: u64,
+    /// The JSON objects to read (`None`: all); the others come back empty.
+    pub json_fields: Option<Vec<JsonRoot>>,
 }
 
 impl Default for EventQuery {
@@ -406,8 +639,48 @@ impl Default for EventQuery {
             limit: 1000,
             offset: 0,
             order: SortOrder::Ascending,
+            max_bytes: DEFAULT_MAX_READ_BYTES,
+            json_fields: None,
         }
     }
+}
+
+/// What [`ExperimentStore::chart`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartQuery {
+    /// Which events (filters, time range), how many (`limit`, oldest first)
+    /// and how many bytes of their fields (`max_bytes`); paging and
+    /// `json_fields` are ignored.
+    pub events: EventQuery,
+    /// Bucket width in ms: an event falls in bucket `floor(start_time / width)`.
+    pub bucket_ms: f64,
+    /// Events are grouped by this field's value (as text) within a bucket.
+    pub group_by: Option<FieldPath>,
+    /// The field whose numeric values (booleans as 1/0) are collected; `None`
+    /// collects a 1 per event.
+    pub metric: Option<FieldPath>,
+}
+
+/// The values of one bucket and group of a chart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChartBucket {
+    /// The bucket index: its start is `bucket * bucket_ms`.
+    pub bucket: i64,
+    /// The group's value as text: a string as is, other values as JSON, an
+    /// absent field as `""`; `""` when not grouping.
+    pub group: String,
+    /// The metric values of the bucket's events, in start-time order (an
+    /// event without a numeric metric adds none).
+    pub values: Vec<f64>,
+}
+
+/// A chart's buckets, ordered by bucket then group, and how many events matched.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chart {
+    /// The buckets and groups that hold at least one event.
+    pub buckets: Vec<ChartBucket>,
+    /// Events matching the query's filters and time range (ignoring its limit).
+    pub total: u64,
 }
 
 /// What [`ExperimentStore::run_events`] selects.
@@ -421,15 +694,6 @@ pub struct RunEventsQuery {
     pub filters: FilterSet,
     /// Most events returned.
     pub limit: u64,
-}
-
-/// Events read under a byte budget ([`ExperimentStore::events_by_ids`]).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BoundedEvents {
-    /// The events read: all those asked for when `complete`.
-    pub events: Vec<Event>,
-    /// False when the byte budget stopped the read early.
-    pub complete: bool,
 }
 
 /// The part of an event that run results read: enough to group it into its
@@ -571,6 +835,10 @@ pub struct DatasetQuery {
     pub dataset_id: Option<String>,
     /// Only datasets with this exact name.
     pub name: Option<String>,
+    /// Page size (0: no limit).
+    pub limit: u64,
+    /// Rows to skip.
+    pub offset: u64,
 }
 
 /// One datapoint: inputs, expected outputs and provenance.
@@ -597,15 +865,65 @@ pub struct Datapoint {
     pub updated_at: f64,
 }
 
-/// What a datapoint listing selects.
+/// Which datapoints a listing selects.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DatapointQuery {
+pub enum DatapointSelection {
     /// These ids, in this order (unknown ids are skipped).
     Ids(Vec<String>),
     /// The members of this dataset, in membership order.
     Dataset(String),
-    /// Every datapoint of the project.
+    /// Every datapoint of the project, oldest first.
     All,
+}
+
+/// What a datapoint listing selects, and which page of it.
+///
+/// ```
+/// use honeyhive_server::store::{DatapointQuery, DatapointSelection};
+/// let q = DatapointQuery::whole(DatapointSelection::Ids(vec!["d1".into()]));
+/// assert_eq!((q.limit, q.offset), (0, 0));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatapointQuery {
+    /// Which datapoints.
+    pub selection: DatapointSelection,
+    /// Page size (0: no limit).
+    pub limit: u64,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+impl DatapointQuery {
+    /// Every datapoint `selection` names, unpaged.
+    pub fn whole(selection: DatapointSelection) -> DatapointQuery {
+        DatapointQuery {
+            selection,
+            limit: 0,
+            offset: 0,
+        }
+    }
+}
+
+/// What `POST /v1/datapoints/batch` reads of an event: the parts a datapoint is made from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventPayload {
+    /// The event id.
+    pub event_id: String,
+    /// `inputs`, whole.
+    pub inputs: Map<String, Value>,
+    /// `outputs`, whole.
+    pub outputs: Map<String, Value>,
+    /// `feedback`, whole.
+    pub feedback: Map<String, Value>,
+}
+
+/// The answer of [`ExperimentStore::event_payloads`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventPayloads {
+    /// The payloads read, in the order asked for.
+    pub items: Vec<EventPayload>,
+    /// True when the read stopped at its byte limit before the last id.
+    pub over_limit: bool,
 }
 
 /// The kinds of named JSON documents the store keeps.

@@ -3,4 +3,12 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+
+mod budget;
+mod connections;
+mod deep_json;
+mod fairness;
+mod ops;
+mod reads;
 mod runs;
+mod updates;

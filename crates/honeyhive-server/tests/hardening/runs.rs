@@ -435,7 +435,7 @@ fn result_and_compare_with_are_exact_over_many_datapoints_and_event_names() {
 
 #[test]
 fn run_metrics_lists_the_events_with_metrics_by_time_and_within_a_byte_budget() {
-    let h = Harness::start_with(|cfg| cfg.run_reads.max_event_bytes = 40_000);
+    let h = Harness::start_with(|cfg| cfg.max_read_bytes = 40_000);
     let seed = Seed {
         run_id: "run-m",
         datapoints: (0..40).rev().collect(),
@@ -471,7 +471,7 @@ fn run_metrics_lists_the_events_with_metrics_by_time_and_within_a_byte_budget() 
 
 #[test]
 fn run_reads_past_their_event_bound_answer_422_and_schema_counts_all_runs() {
-    let h = Harness::start_with(|cfg| cfg.run_reads.max_events = 100);
+    let h = Harness::start_with(|cfg| cfg.max_run_events = 100);
     let seed = |run_id: &'static str, datapoints: usize| Seed {
         run_id,
         datapoints: (0..datapoints).collect(),

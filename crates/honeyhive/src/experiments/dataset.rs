@@ -116,8 +116,8 @@ pub enum Dataset {
     /// `inputs.<key>` → fields of those objects, any other column → an input field.
     /// Cells are strings. `EXT-` ids.
     Csv(PathBuf),
-    /// A dataset stored on the server (`GET /v1/datapoints?dataset_id=...`); its own
-    /// datapoint ids are used.
+    /// A dataset stored on the server (`GET /v1/datapoints?dataset_id=...`, page
+    /// after page); its own datapoint ids are used.
     Server(String),
 }
 
@@ -375,6 +375,40 @@ fn read_file(path: &Path) -> crate::Result<String> {
     })
 }
 
+/// Rows asked per `GET /v1/datapoints` page: the server's largest page.
+pub(crate) const SERVER_PAGE_SIZE: u64 = 7500;
+/// Most pages read for one dataset, so a server that always says "more" cannot
+/// keep the loop going.
+const MAX_SERVER_PAGES: u64 = 100_000;
+
+/// Every datapoint row of a paged `GET /v1/datapoints`: `fetch(page)` gets the
+/// 1-based page, and pages are read until one says `pagination.has_next` is not
+/// true (a server that does not page answers everything on the first).
+pub(crate) fn server_rows(
+    mut fetch: impl FnMut(u64) -> crate::Result<Value>,
+) -> crate::Result<Vec<Value>> {
+    let mut rows = Vec::new();
+    for page in 1..=MAX_SERVER_PAGES {
+        let body = fetch(page)?;
+        let items = body
+            .get("datapoints")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::BadResponse {
+                path: "/v1/datapoints".into(),
+                reason: "no datapoints array".into(),
+            })?;
+        rows.extend(items.iter().cloned());
+        let has_next = body
+            .pointer("/pagination/has_next")
+            .and_then(Value::as_bool)
+            == Some(true);
+        if !has_next || items.is_empty() {
+            break;
+        }
+    }
+    Ok(rows)
+}
+
 /// Turns a server datapoint (`GET /v1/datapoints`) into a [`Datapoint`] and its id.
 pub(crate) fn from_server(value: &Value) -> Option<(String, Datapoint)> {
     let id = value.get("id").and_then(Value::as_str)?.to_string();
@@ -403,6 +437,30 @@ mod tests {
             Datapoint::new(json!({"question": "hello"})).ground_truth(json!({"answer": "HELLO!"})),
             Datapoint::new(json!({"question": "x"})).ground_truth(json!({"answer": "X"})),
         ]
+    }
+
+    #[test]
+    fn server_rows_follow_the_pages_until_the_last() {
+        let pages = [
+            json!({"datapoints": [{"id": "a"}, {"id": "b"}], "pagination": {"has_next": true}}),
+            json!({"datapoints": [{"id": "c"}], "pagination": {"has_next": false}}),
+            json!({"datapoints": [{"id": "never read"}]}),
+        ];
+        let mut asked = Vec::new();
+        let rows = server_rows(|page| {
+            asked.push(page);
+            Ok(pages[usize::try_from(page - 1).unwrap()].clone())
+        })
+        .unwrap();
+        let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(asked, [1, 2]);
+
+        // A server without paging answers once.
+        let once = server_rows(|_| Ok(json!({"datapoints": [{"id": "x"}]}))).unwrap();
+        assert_eq!(once.len(), 1);
+        let bad = server_rows(|_| Ok(json!({"rows": []}))).unwrap_err();
+        assert_eq!(bad.code(), "HH-E307");
     }
 
     #[test]

@@ -478,22 +478,18 @@ fn prepare(client: &RestClient, dataset: Dataset) -> crate::Result<PreparedDatas
         Dataset::Jsonl(path) => PreparedDataset::external(dataset::read_jsonl(&path)?),
         Dataset::Csv(path) => PreparedDataset::external(dataset::read_csv(&path)?),
         Dataset::Server(id) => {
-            let body = client.call(
-                "GET",
-                "/v1/datapoints",
-                &[("dataset_id", id.as_str())],
-                None,
-            )?;
-            let (datapoint_ids, datapoints): (Vec<String>, Vec<Datapoint>) = body
-                .get("datapoints")
-                .and_then(Value::as_array)
-                .ok_or_else(|| Error::BadResponse {
-                    path: "/v1/datapoints".into(),
-                    reason: "no datapoints array".into(),
-                })?
-                .iter()
-                .filter_map(dataset::from_server)
-                .unzip();
+            let limit = dataset::SERVER_PAGE_SIZE.to_string();
+            let rows = dataset::server_rows(|page| {
+                let page = page.to_string();
+                let query = [
+                    ("dataset_id", id.as_str()),
+                    ("limit", limit.as_str()),
+                    ("page", page.as_str()),
+                ];
+                client.call("GET", "/v1/datapoints", &query, None)
+            })?;
+            let (datapoint_ids, datapoints): (Vec<String>, Vec<Datapoint>) =
+                rows.iter().filter_map(dataset::from_server).unzip();
             if datapoints.is_empty() {
                 return Err(Error::EmptyDataset(id));
             }

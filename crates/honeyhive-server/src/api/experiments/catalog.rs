@@ -1,5 +1,14 @@
 //! Metric definitions (`/v1/metrics`), configurations (`/v1/configurations`) and
 //! projects (`/v1/projects`).
+//!
+//! Updates are one store call each (the body validated into a patch first), so
+//! concurrent updates of one document all land.
+//!
+//! A key manages only its own project: `GET` lists just that one, `PUT` changes
+//! its description and type but never its name (403), `DELETE` refuses it
+//! (403), and `POST` creates nothing (403, except that the key's own project
+//! name answers the project as it is). Any other project name answers 404 as if
+//! it did not exist. Projects are created with `hh keys create --project NAME`.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
@@ -8,10 +17,11 @@ use honeyhive_model::ErrorCode;
 use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
+use super::datasets::{hinted, text_field};
 use super::query::{qs_tree, string_list, string_param};
 use super::{new_id, now_ms};
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
-use crate::store::{Project, Resource, ResourceKind, Tenant};
+use crate::store::{Project, ProjectPatch, Resource, ResourceKind, ResourcePatch, Tenant};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -59,21 +69,6 @@ fn required_name(body: &Map<String, Value>) -> Result<String, ApiError> {
             "`name` is required: a non-empty string of at most 200 characters",
         )),
     }
-}
-
-async fn find(
-    state: &AppState,
-    tenant: &Tenant,
-    kind: ResourceKind,
-    id: &str,
-) -> Result<Resource, ApiError> {
-    state
-        .store
-        .list_resources(tenant, kind)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("{} {id} not found", kind.as_str())))
 }
 
 /// `defaults` overlaid with the stored body and the resource's identity and timestamps.
@@ -160,6 +155,34 @@ async fn create_metric(
     Ok(Json(json!({"inserted": true, "metric_id": resource.id})))
 }
 
+/// An update body as a patch: every field replaces the stored one (`id` and
+/// `metric_id` name the document and are not stored).
+fn resource_patch(body: Map<String, Value>) -> Result<ResourcePatch, ApiError> {
+    let mut patch = ResourcePatch {
+        updated_at: now_ms(),
+        ..ResourcePatch::default()
+    };
+    for (k, v) in body {
+        if matches!(k.as_str(), "id" | "metric_id") {
+            continue;
+        }
+        if k == "name" {
+            patch.name = Some(
+                v.as_str()
+                    .filter(|s| !s.trim().is_empty() && s.len() <= 200)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "`name` must be a non-empty string of at most 200 characters",
+                        )
+                    })?,
+            );
+        }
+        patch.fields.insert(k, v);
+    }
+    Ok(patch)
+}
+
 async fn apply_update(
     state: &AppState,
     tenant: &Tenant,
@@ -167,21 +190,18 @@ async fn apply_update(
     id: &str,
     body: Map<String, Value>,
 ) -> Result<(), ApiError> {
-    let mut resource = find(state, tenant, kind, id).await?;
-    for (k, v) in body {
-        if matches!(k.as_str(), "id" | "metric_id") {
-            continue;
-        }
-        if k == "name" {
-            resource.name = v
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| ApiError::bad_request("`name` must be a string"))?;
-        }
-        resource.body.insert(k, v);
-    }
-    resource.updated_at = now_ms();
-    state.store.put_resource(tenant, &resource).await?;
+    let patch = resource_patch(body)?;
+    state
+        .store
+        .update_resource(tenant, kind, id, &patch)
+        .await
+        .map_err(|e| {
+            let hint = match kind {
+                ResourceKind::Metric => "list metrics with GET /v1/metrics",
+                ResourceKind::Configuration => "list configurations with GET /v1/configurations",
+            };
+            hinted(e, hint)
+        })?;
     Ok(())
 }
 
@@ -366,6 +386,15 @@ fn project_json(p: &Project, tenant: &Tenant) -> Value {
     })
 }
 
+/// The answer for a project name other than the key's own: the same whether
+/// such a project exists or not, so a key learns nothing about other projects.
+fn other_project(name: &str) -> ApiError {
+    ApiError::not_found(format!("project {name:?} not found"))
+        .with_hint("a key sees only its own project: GET /v1/projects lists it")
+}
+
+/// `GET /v1/projects`: the key's own project (an array of one, or none when
+/// `name` names another).
 async fn list_projects(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -373,15 +402,11 @@ async fn list_projects(
 ) -> Result<Json<Value>, ApiError> {
     let params = qs_tree(&pairs);
     let name = string_param(params.get("name"));
-    let projects: Vec<Value> = state
-        .store
-        .list_projects(&tenant)
-        .await?
-        .iter()
-        .filter(|p| name.as_ref().is_none_or(|n| *n == p.name))
-        .map(|p| project_json(p, &tenant))
-        .collect();
-    Ok(Json(Value::Array(projects)))
+    if name.as_ref().is_some_and(|n| *n != tenant.project_name) {
+        return Ok(Json(json!([])));
+    }
+    let project = state.store.get_project(&tenant).await?;
+    Ok(Json(json!([project_json(&project, &tenant)])))
 }
 
 fn project_type(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
@@ -394,26 +419,27 @@ fn project_type(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// `POST /v1/projects`: a key creates no project. Its own project's name is
+/// answered with the project as it is (idempotent); any other name is refused.
 async fn create_project(
     State(state): State<AppState>,
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let body = object(body)?;
-    let project = Project {
-        id: new_id(),
-        name: required_name(&body)?,
-        description: body
-            .get("description")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        project_type: project_type(&body)?,
-        created_at: now_ms(),
-    };
-    state.store.put_project(&tenant, &project).await?;
+    let name = required_name(&body)?;
+    if name != tenant.project_name {
+        return Err(
+            ApiError::new(ErrorCode::Forbidden, "an api key cannot create projects").with_hint(
+                "create a project and its key on the server with `hh keys create --project NAME`",
+            ),
+        );
+    }
+    let project = state.store.get_project(&tenant).await?;
     Ok(Json(project_json(&project, &tenant)))
 }
 
+/// `PUT /v1/projects`: the key's own project's `description` and `type`.
 async fn update_project(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -421,41 +447,42 @@ async fn update_project(
 ) -> Result<Json<Value>, ApiError> {
     let body = object(body)?;
     let name = required_name(&body)?;
-    let mut project = state
-        .store
-        .list_projects(&tenant)
-        .await?
-        .into_iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("project {name:?} not found")))?;
-    if let Some(new_name) = body
-        .get("new_name")
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-    {
-        project.name = new_name.to_string();
+    if name != tenant.project_name {
+        return Err(other_project(&name));
     }
-    if let Some(description) = body.get("description").and_then(Value::as_str) {
-        project.description = Some(description.to_string());
+    let new_name = text_field(&body, "new_name")?;
+    if new_name.is_some_and(|n| !n.trim().is_empty() && n != tenant.project_name) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "an api key cannot rename its project",
+        )
+        .with_hint(
+            "keys and stored data name the project; to use another name, create a project with `hh keys create --project NAME`",
+        ));
     }
-    if let Some(ty) = project_type(&body)? {
-        project.project_type = Some(ty);
-    }
-    state.store.put_project(&tenant, &project).await?;
+    let patch = ProjectPatch {
+        description: text_field(&body, "description")?,
+        project_type: project_type(&body)?,
+    };
+    let project = state.store.update_project(&tenant, &patch).await?;
     Ok(Json(project_json(&project, &tenant)))
 }
 
+/// `DELETE /v1/projects`: refused for the key's own project; any other name
+/// is not there for this key.
 async fn delete_project(
-    State(state): State<AppState>,
     tenant: Tenant,
     QueryParams(pairs): QueryParams<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let params = qs_tree(&pairs);
     let name = string_param(params.get("name"))
         .ok_or_else(|| ApiError::bad_request("query parameter name is required"))?;
-    if state.store.delete_project(&tenant, &name).await? {
-        Ok(Json(json!({"deleted": true, "name": name})))
-    } else {
-        Err(ApiError::not_found(format!("project {name:?} not found")))
+    if name != tenant.project_name {
+        return Err(other_project(&name));
     }
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        "an api key cannot delete its own project",
+    )
+    .with_hint("delete the project's data with DELETE /v1/sessions/{id} or DELETE /v1/events/{id}"))
 }

@@ -1,12 +1,14 @@
 //! Event reads and deletes: `GET /events`, `POST /v1/events/export`,
 //! `GET /v1/events/chart`, `GET|DELETE /v1/events/{id}`, `DELETE /v1/sessions/{id}`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use honeyhive_model::filter::{FieldPath, format_datetime_ms};
+use honeyhive_model::Event;
+use honeyhive_model::filter::{FieldPath, JsonRoot, format_datetime_ms};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::query::{
@@ -15,11 +17,16 @@ use super::query::{
 };
 use super::run_result::Aggregation;
 use crate::api::ingest_events::event_json;
+use crate::api::sessions::{json_answer, read_error, session_tree_answer};
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
-use crate::store::{EventQuery, SortOrder, Tenant};
+use crate::store::{ChartBucket, ChartQuery, EventQuery, SortOrder, Tenant};
 
-/// Most events a chart scans (charts aggregate in memory on this backend).
+/// Most events a chart reads (the oldest that match).
 const MAX_CHART_EVENTS: u64 = 50_000;
+
+/// What to do when a page of events is past the read limit.
+const PAGE_HINT: &str = "ask for a smaller page (a lower limit, then the next pages), \
+    or only the fields you need with projections";
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -53,31 +60,93 @@ fn event_query(params: &Map<String, Value>) -> Result<(EventQuery, Vec<String>, 
         limit,
         offset,
         order: SortOrder::Ascending,
+        json_fields: projected_json_fields(&projections),
         ..EventQuery::default()
     };
     Ok((query, projections, page))
+}
+
+/// The JSON objects `projections` reach into (`None` without projections:
+/// all). A projected event shows nothing of the others, so they are not read.
+fn projected_json_fields(projections: &[String]) -> Option<Vec<JsonRoot>> {
+    if projections.is_empty() {
+        return None;
+    }
+    let heads: Vec<&str> = projections
+        .iter()
+        .map(|p| p.split('.').next().unwrap_or_default())
+        .collect();
+    Some(
+        JsonRoot::ALL
+            .into_iter()
+            .filter(|root| heads.contains(&root.as_str()))
+            .collect(),
+    )
 }
 
 async fn run_event_query(
     state: &AppState,
     tenant: &Tenant,
     params: &Map<String, Value>,
-) -> Result<Json<Value>, ApiError> {
-    let (query, projections, _) = event_query(params)?;
-    let page = state.store.query_events(tenant, &query).await?;
-    let events: Vec<Value> = page
-        .items
-        .iter()
-        .map(|e| project(&event_json(e, tenant), &projections))
-        .collect();
-    Ok(Json(json!({"events": events, "totalEvents": page.total})))
+) -> Result<Response, ApiError> {
+    let (mut query, projections, _) = event_query(params)?;
+    query.max_bytes = state.config.read_limits().max_bytes;
+    let page = state
+        .store
+        .query_events(tenant, &query)
+        .await
+        .map_err(|e| read_error(e, PAGE_HINT))?;
+    let tenant = tenant.clone();
+    json_answer(move || {
+        serde_json::to_vec(&EventsAnswer {
+            events: &page.items,
+            tenant: &tenant,
+            projections: &projections,
+            total: page.total,
+        })
+    })
+    .await
+}
+
+/// `{"events": [...], "totalEvents": n}`, each event as the API shows it
+/// (projected when asked), built one event at a time while serializing.
+struct EventsAnswer<'a> {
+    events: &'a [Event],
+    tenant: &'a Tenant,
+    projections: &'a [String],
+    total: u64,
+}
+
+impl Serialize for EventsAnswer<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Events<'b>(&'b EventsAnswer<'b>);
+        impl Serialize for Events<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let answer = self.0;
+                let mut seq = serializer.serialize_seq(Some(answer.events.len()))?;
+                for event in answer.events {
+                    let full = event_json(event, answer.tenant);
+                    if answer.projections.is_empty() {
+                        seq.serialize_element(&full)?;
+                    } else {
+                        seq.serialize_element(&project(&full, answer.projections))?;
+                    }
+                }
+                seq.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("events", &Events(self))?;
+        map.serialize_entry("totalEvents", &self.total)?;
+        map.end()
+    }
 }
 
 async fn get_events(
     State(state): State<AppState>,
     tenant: Tenant,
     QueryParams(pairs): QueryParams<Vec<(String, String)>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     run_event_query(&state, &tenant, &qs_tree(&pairs)).await
 }
 
@@ -85,7 +154,7 @@ async fn export_events(
     State(state): State<AppState>,
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Value::Object(params) = body else {
         return Err(ApiError::bad_request("export body must be a json object")
             .with_hint("send {\"filters\": [...], \"limit\": 1000, \"page\": 1}"));
@@ -116,9 +185,10 @@ async fn chart(
     QueryParams(pairs): QueryParams<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let params = qs_tree(&pairs);
-    let (mut query, _, _) = event_query(&params)?;
-    query.limit = MAX_CHART_EVENTS;
-    query.offset = 0;
+    let (mut events, _, _) = event_query(&params)?;
+    events.limit = MAX_CHART_EVENTS;
+    events.offset = 0;
+    events.max_bytes = state.config.read_limits().max_bytes;
     let width = bucket_ms(string_param(params.get("bucket")).as_deref())?;
     let metric = string_param(params.get("metric"))
         .map(|m| FieldPath::parse(&m))
@@ -135,54 +205,46 @@ async fn chart(
         other => Aggregation::parse(other).map_err(ApiError::bad_request)?,
     };
     let _ = parse_count(params.get("limit"), "limit")?;
-    let page = state.store.query_events(&tenant, &query).await?;
-    let mut buckets: BTreeMap<(i64, String), Vec<f64>> = BTreeMap::new();
-    for event in &page.items {
-        let bucket = (event.start_time / width).floor() as i64;
-        let group = match &group_by {
-            Some(path) => match path.value_in(event) {
-                Some(Value::String(s)) => s,
-                Some(other) => other.to_string(),
-                None => String::new(),
-            },
-            None => String::new(),
-        };
-        let entry = buckets.entry((bucket, group)).or_default();
-        match &metric {
-            Some(path) => {
-                let value = match path.value_in(event) {
-                    Some(Value::Number(n)) => n.as_f64(),
-                    Some(Value::Bool(b)) => Some(if b { 1.0 } else { 0.0 }),
-                    _ => None,
-                };
-                if let Some(v) = value {
-                    entry.push(v);
-                }
-            }
-            None => entry.push(1.0),
-        }
-    }
-    let rows: Vec<Value> = buckets
+    let query = ChartQuery {
+        events,
+        bucket_ms: width,
+        group_by,
+        metric,
+    };
+    let chart = state.store.chart(&tenant, &query).await.map_err(|e| {
+        read_error(
+            e,
+            "chart fewer events (a shorter dateRange, more filters) or group by a smaller field",
+        )
+    })?;
+    let rows: Vec<Value> = chart
+        .buckets
         .into_iter()
-        .map(|((bucket, group), values)| {
-            let value = if metric.is_none() && aggregation == Aggregation::Average {
-                Some(values.len() as f64)
-            } else {
-                aggregation.apply(&values)
-            };
-            let mut row = json!({
-                "bucket": format_datetime_ms(bucket as f64 * width),
-                "bucket_start": bucket as f64 * width,
-                "value": value,
-                "count": values.len(),
-            });
-            if group_by.is_some() {
-                row["group"] = Value::String(group);
-            }
-            row
-        })
+        .map(
+            |ChartBucket {
+                 bucket,
+                 group,
+                 values,
+             }| {
+                let value = if query.metric.is_none() && aggregation == Aggregation::Average {
+                    Some(values.len() as f64)
+                } else {
+                    aggregation.apply(&values)
+                };
+                let mut row = json!({
+                    "bucket": format_datetime_ms(bucket as f64 * width),
+                    "bucket_start": bucket as f64 * width,
+                    "value": value,
+                    "count": values.len(),
+                });
+                if query.group_by.is_some() {
+                    row["group"] = Value::String(group);
+                }
+                row
+            },
+        )
         .collect();
-    Ok(Json(json!({"events": rows, "totalEvents": page.total})))
+    Ok(Json(json!({"events": rows, "totalEvents": chart.total})))
 }
 
 /// `GET /v1/events/{id}`: the session tree of session `id` (spec `GetEventsBySessionIdResponse`).
@@ -190,9 +252,8 @@ async fn events_by_session(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let tree = state.store.session_tree(&tenant, &id).await?;
-    Ok(Json(crate::api::sessions::tree_json(tree, &tenant)))
+) -> Result<Response, ApiError> {
+    session_tree_answer(&state, &tenant, &id).await
 }
 
 async fn delete_event(

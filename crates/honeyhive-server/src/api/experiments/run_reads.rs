@@ -3,17 +3,16 @@
 //! `/v1/runs/compare/events`.
 //!
 //! Each reads the slim rows results need ([`RunEvent`]), at most
-//! [`RunReadLimits::max_events`] of them, and loads whole events only for what
-//! it answers with, within [`RunReadLimits::max_event_bytes`]; past either it
-//! answers 422 `result_too_large`. Everything that loops over events (evaluation,
+//! [`crate::ServerConfig::max_run_events`] of them, and loads whole events only
+//! for what it answers with, within [`crate::ServerConfig::max_read_bytes`];
+//! past either it answers 422 `result_too_large`. Everything that loops over events (evaluation,
 //! matching, building and serializing the answer) runs on the blocking pool, so
 //! the async workers only wait and `/healthz` answers while a big run is read.
 
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 use honeyhive_model::{ErrorCode, Event, EventType};
 use serde_json::{Map, Value, json};
@@ -25,8 +24,8 @@ use super::run_result::{
 };
 use super::runs::run_object;
 use crate::api::ingest_events::event_json;
+use crate::api::sessions::{json_answer, read_error};
 use crate::api::{ApiError, AppState, QueryParams};
-use crate::config::RunReadLimits;
 use crate::store::{ResourceKind, Run, RunEvent, RunEventsQuery, RunQuery, Tenant};
 
 /// Most runs `/v1/runs/schema` reads.
@@ -39,20 +38,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("run task failed: {e}")))
-}
-
-/// `value` serialized as a JSON answer body (what `axum::Json` sends).
-fn to_json_body(value: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(|e| {
-        ApiError::new(
-            ErrorCode::Internal,
-            format!("answer failed to serialize: {e}"),
-        )
-    })
-}
-
-fn json_response(body: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn too_many_events(what: &str, limit: u64, hint: &str) -> ApiError {
@@ -83,22 +68,27 @@ fn run_events_query(run: &Run, filters: FilterSet, limit: u64) -> RunEventsQuery
 /// take `filters`.
 const NARROW_WITH_FILTERS: &str = "narrow the run's events with `filters`";
 
+/// [`crate::ServerConfig::max_run_events`].
+fn max_run_events(state: &AppState) -> u64 {
+    u64::try_from(state.config.max_run_events).unwrap_or(u64::MAX)
+}
+
 /// The slim rows of `run`'s events that match `filters`; more than
-/// `limits.max_events` of them is a 422 with `hint`.
+/// [`max_run_events`] of them is a 422 with `hint`.
 async fn run_rows(
     state: &AppState,
     tenant: &Tenant,
     run: &Run,
     filters: FilterSet,
-    limits: RunReadLimits,
     hint: &str,
 ) -> Result<Vec<RunEvent>, ApiError> {
-    let query = run_events_query(run, filters, limits.max_events.saturating_add(1));
+    let limit = max_run_events(state);
+    let query = run_events_query(run, filters, limit.saturating_add(1));
     let rows = state.store.run_events(tenant, &query).await?;
-    if rows.len() as u64 > limits.max_events {
+    if rows.len() as u64 > limit {
         return Err(too_many_events(
             &format!("run {} has", run.run_id),
-            limits.max_events,
+            limit,
             hint,
         ));
     }
@@ -147,15 +137,13 @@ pub(super) async fn run_result(
     let filters = parse_filters(params.get("filters"))?;
     let run = state.store.get_run(&tenant, &run_id).await?;
     let defs = metric_definitions(&state, &tenant).await?;
-    let limits = state.config.run_reads;
-    let rows = run_rows(&state, &tenant, &run, filters, limits, NARROW_WITH_FILTERS).await?;
-    let body = blocking(move || {
+    let rows = run_rows(&state, &tenant, &run, filters, NARROW_WITH_FILTERS).await?;
+    json_answer(move || {
         let eval = evaluate_run_events(&run, &rows, &defs);
         let object = run_object(&run, &tenant);
-        to_json_body(&result_document(&run, &eval, agg, object))
+        serde_json::to_vec(&result_document(&run, &eval, agg, object))
     })
-    .await??;
-    Ok(json_response(body))
+    .await
 }
 
 /// `GET /v1/runs/{new}/compare-with/{old}`.
@@ -171,29 +159,20 @@ pub(super) async fn compare_runs(
     let new_run = state.store.get_run(&tenant, &new_id).await?;
     let old_run = state.store.get_run(&tenant, &old_id).await?;
     let defs = metric_definitions(&state, &tenant).await?;
-    let limits = state.config.run_reads;
     let (new_rows, old_rows) = tokio::try_join!(
         run_rows(
             &state,
             &tenant,
             &new_run,
             filters.clone(),
-            limits,
             NARROW_WITH_FILTERS
         ),
-        run_rows(
-            &state,
-            &tenant,
-            &old_run,
-            filters,
-            limits,
-            NARROW_WITH_FILTERS
-        ),
+        run_rows(&state, &tenant, &old_run, filters, NARROW_WITH_FILTERS),
     )?;
-    let body = blocking(move || {
+    json_answer(move || {
         let new_eval = evaluate_run_events(&new_run, &new_rows, &defs);
         let old_eval = evaluate_run_events(&old_run, &old_rows, &defs);
-        to_json_body(&compare_body(
+        serde_json::to_vec(&compare_body(
             &new_eval,
             &old_eval,
             agg,
@@ -201,8 +180,7 @@ pub(super) async fn compare_runs(
             run_object(&old_run, &tenant),
         ))
     })
-    .await??;
-    Ok(json_response(body))
+    .await
 }
 
 /// Loads whole events by id within the byte budget; past it, a 422 with `hint`.
@@ -215,16 +193,12 @@ async fn whole_events(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let max_bytes = state.config.run_reads.max_event_bytes;
-    let read = state.store.events_by_ids(tenant, ids, max_bytes).await?;
-    if !read.complete {
-        return Err(ApiError::new(
-            ErrorCode::ResultTooLarge,
-            format!("the events to answer with hold more than {max_bytes} bytes"),
-        )
-        .with_hint(hint.to_string()));
-    }
-    Ok(read.events)
+    let max_bytes = u64::try_from(state.config.max_read_bytes).unwrap_or(u64::MAX);
+    state
+        .store
+        .events_by_ids(tenant, ids, max_bytes)
+        .await
+        .map_err(|e| read_error(e, hint))
 }
 
 /// `GET /v1/runs/{id}/metrics`: the run's events that carry metrics, by start
@@ -238,8 +212,7 @@ pub(super) async fn run_metrics(
     let params = qs_tree(&pairs);
     let filters = parse_filters(params.get("filters"))?;
     let run = state.store.get_run(&tenant, &run_id).await?;
-    let limits = state.config.run_reads;
-    let rows = run_rows(&state, &tenant, &run, filters, limits, NARROW_WITH_FILTERS).await?;
+    let rows = run_rows(&state, &tenant, &run, filters, NARROW_WITH_FILTERS).await?;
     let ids = blocking(move || {
         rows.into_iter()
             .filter(|e| !e.metrics.is_empty())
@@ -248,12 +221,11 @@ pub(super) async fn run_metrics(
     })
     .await?;
     let events = whole_events(&state, &tenant, ids, NARROW_WITH_FILTERS).await?;
-    let body = blocking(move || {
+    json_answer(move || {
         let with_metrics: Vec<Value> = events.iter().map(|e| event_json(e, &tenant)).collect();
-        to_json_body(&json!({"events": with_metrics}))
+        serde_json::to_vec(&json!({"events": with_metrics}))
     })
-    .await??;
-    Ok(json_response(body))
+    .await
 }
 
 /// The metric fields of a set of runs (`name`, `event_name`, `event_type`,
@@ -295,7 +267,7 @@ async fn schema_of(
     runs: Vec<Run>,
     hint: &'static str,
 ) -> Result<Response, ApiError> {
-    let limit = state.config.run_reads.max_events;
+    let limit = max_run_events(state);
     let mut fields = SchemaFields::default();
     let mut read: u64 = 0;
     for run in &runs {
@@ -316,7 +288,7 @@ async fn schema_of(
         })
         .await?;
     }
-    let body = blocking(move || {
+    json_answer(move || {
         let mut datasets: Vec<String> = runs
             .iter()
             .filter_map(|r| {
@@ -330,10 +302,9 @@ async fn schema_of(
             .collect();
         datasets.sort();
         datasets.dedup();
-        to_json_body(&json!({"fields": fields.fields, "datasets": datasets, "mappings": {}}))
+        serde_json::to_vec(&json!({"fields": fields.fields, "datasets": datasets, "mappings": {}}))
     })
-    .await??;
-    Ok(json_response(body))
+    .await
 }
 
 /// `GET /v1/runs/schema`: metric fields and datasets over the project's runs
@@ -482,18 +453,17 @@ pub(super) async fn compare_events(
     }
     let run_1 = state.store.get_run(&tenant, &id_1).await?;
     let run_2 = state.store.get_run(&tenant, &id_2).await?;
-    let limits = state.config.run_reads;
     let hint = "the runs are too large to pair event by event; read their events with \
                 GET /events filtered by `metadata.run_id`";
     let (rows_1, rows_2) = tokio::try_join!(
-        run_rows(&state, &tenant, &run_1, FilterSet::default(), limits, hint),
-        run_rows(&state, &tenant, &run_2, FilterSet::default(), limits, hint),
+        run_rows(&state, &tenant, &run_1, FilterSet::default(), hint),
+        run_rows(&state, &tenant, &run_2, FilterSet::default(), hint),
     )?;
     // The filters pick run 1's events; the store evaluates them.
     let matching = if filters.filters.is_empty() {
         None
     } else {
-        Some(run_rows(&state, &tenant, &run_1, filters, limits, hint).await?)
+        Some(run_rows(&state, &tenant, &run_1, filters, hint).await?)
     };
     let (page_pairs, ids, total) = blocking(move || {
         let matching: Option<HashSet<String>> =
@@ -523,7 +493,7 @@ pub(super) async fn compare_events(
     })
     .await?;
     let events = whole_events(&state, &tenant, ids, "ask for a smaller page with `limit`").await?;
-    let body = blocking(move || {
+    json_answer(move || {
         let by_id: HashMap<&str, &Event> =
             events.iter().map(|e| (e.event_id.as_str(), e)).collect();
         // A pair whose event was deleted since the match is left out.
@@ -534,8 +504,7 @@ pub(super) async fn compare_events(
                 Some(json!({"datapoint_id": dp_id, "event_1": event_json(e1, &tenant), "event_2": event_json(e2, &tenant)}))
             })
             .collect();
-        to_json_body(&json!({"events": matched, "pagination": {"page": page, "limit": limit, "total": total}}))
+        serde_json::to_vec(&json!({"events": matched, "pagination": {"page": page, "limit": limit, "total": total}}))
     })
-    .await??;
-    Ok(json_response(body))
+    .await
 }

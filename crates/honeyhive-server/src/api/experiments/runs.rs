@@ -11,7 +11,7 @@ use super::query::{parse_date_range, parse_paging, qs_tree, string_list, string_
 use super::run_reads;
 use super::{new_id, now_ms};
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
-use crate::store::{Run, RunQuery, SortOrder, Tenant};
+use crate::store::{Run, RunPatch, RunQuery, SortOrder, StoreError, Tenant};
 
 const RUN_STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
 
@@ -101,53 +101,42 @@ fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String
     }
 }
 
-/// Applies the fields present in a create/update body to `run`. Objects
-/// (`metadata`, `results`, `configuration`, `passing_ranges`) merge key by key;
-/// lists and scalars replace.
-fn apply_body(run: &mut Run, body: &Map<String, Value>) -> Result<(), ApiError> {
-    if let Some(name) = optional_string(body, "name")? {
-        run.name = Some(name);
+/// A create/update body as a patch, validated: objects (`metadata`, `results`,
+/// `configuration`, `passing_ranges`) merge key by key; lists and scalars replace.
+fn run_patch(body: &Map<String, Value>) -> Result<RunPatch, ApiError> {
+    let status = optional_string(body, "status")?;
+    if let Some(status) = &status
+        && !RUN_STATUSES.contains(&status.as_str())
+    {
+        return Err(
+            ApiError::bad_request(format!("unknown run status {status:?}"))
+                .with_hint("use pending, running, completed, failed or cancelled"),
+        );
     }
-    if let Some(description) = optional_string(body, "description")? {
-        run.description = Some(description);
-    }
-    if let Some(status) = optional_string(body, "status")? {
-        if !RUN_STATUSES.contains(&status.as_str()) {
-            return Err(
-                ApiError::bad_request(format!("unknown run status {status:?}"))
-                    .with_hint("use pending, running, completed, failed or cancelled"),
-            );
-        }
-        run.status = status;
-    }
-    if body.contains_key("dataset_id") {
-        run.dataset_id = optional_string(body, "dataset_id")?;
-    }
-    for (key, target) in [
-        ("metadata", &mut run.metadata),
-        ("results", &mut run.results),
-        ("configuration", &mut run.configuration),
-        ("passing_ranges", &mut run.passing_ranges),
-    ] {
-        if let Some(map) = object_field(body, key)? {
-            target.extend(map);
-        }
-    }
-    for (key, target) in [
-        ("event_ids", &mut run.event_ids),
-        ("session_ids", &mut run.session_ids),
-        ("datapoint_ids", &mut run.datapoint_ids),
-    ] {
-        if let Some(list) = string_array(body, key)? {
-            *target = list;
-        }
-    }
-    match body.get("evaluators") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => run.evaluators = items.clone(),
+    let evaluators = match body.get("evaluators") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(items.clone()),
         Some(_) => return Err(ApiError::bad_request("`evaluators` must be an array")),
-    }
-    Ok(())
+    };
+    Ok(RunPatch {
+        name: optional_string(body, "name")?,
+        description: optional_string(body, "description")?,
+        status,
+        dataset_id: if body.contains_key("dataset_id") {
+            Some(optional_string(body, "dataset_id")?)
+        } else {
+            None
+        },
+        metadata: object_field(body, "metadata")?.unwrap_or_default(),
+        results: object_field(body, "results")?.unwrap_or_default(),
+        configuration: object_field(body, "configuration")?.unwrap_or_default(),
+        passing_ranges: object_field(body, "passing_ranges")?.unwrap_or_default(),
+        event_ids: string_array(body, "event_ids")?,
+        session_ids: string_array(body, "session_ids")?,
+        datapoint_ids: string_array(body, "datapoint_ids")?,
+        evaluators,
+        updated_at: now_ms(),
+    })
 }
 
 fn body_object(body: Value) -> Result<Map<String, Value>, ApiError> {
@@ -163,7 +152,7 @@ async fn create_run(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let body = body_object(body)?;
-    let now = now_ms();
+    let patch = run_patch(&body)?;
     // The Python client names its own run id; honour it so its later calls match.
     let run_id = optional_string(&body, "run_id")?
         .filter(|s| !s.trim().is_empty())
@@ -171,11 +160,10 @@ async fn create_run(
     let mut run = Run {
         run_id,
         status: "pending".into(),
-        created_at: now,
-        updated_at: now,
+        created_at: patch.updated_at,
         ..Run::default()
     };
-    apply_body(&mut run, &body)?;
+    patch.apply_to(&mut run);
     state.store.put_run(&tenant, &run).await?;
     Ok(Json(
         json!({"run_id": run.run_id, "evaluation": run_object(&run, &tenant)}),
@@ -197,11 +185,16 @@ async fn update_run(
     Path(run_id): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = body_object(body)?;
-    let mut run = state.store.get_run(&tenant, &run_id).await?;
-    apply_body(&mut run, &body)?;
-    run.updated_at = now_ms();
-    state.store.put_run(&tenant, &run).await?;
+    let patch = run_patch(&body_object(body)?)?;
+    let run = state
+        .store
+        .update_run(&tenant, &run_id, &patch)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => ApiError::not_found(format!("run {run_id} not found"))
+                .with_hint("list runs with GET /v1/runs"),
+            other => other.into(),
+        })?;
     Ok(Json(
         json!({"evaluation": run_object(&run, &tenant), "warning": null}),
     ))

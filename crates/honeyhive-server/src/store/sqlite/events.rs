@@ -4,14 +4,17 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use honeyhive_model::limits::{MAX_JSON_DEPTH, bounded_object_text, object_depth};
 use honeyhive_model::{Event, EventType};
+use rusqlite::types::Type;
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{SqliteStore, backend, keys, now_ms};
+use super::{SqliteStore, backend, keys, now_ms, read_error, tree};
 use crate::store::{
-    Enrichment, EventStore, SessionSighting, SessionTree, StoreError, StoreResult, StoreStats,
-    Tenant, WriteBatch, WriteSummary,
+    Enrichment, EventStore, ReadLimits, ReadResult, SessionSighting, SessionTree, StoreError,
+    StoreResult, StoreStats, Tenant, WriteBatch, WriteSummary,
 };
 
 /// The `events` columns [`event_from_row`] reads, in order; use as
@@ -68,11 +71,40 @@ const WIDEN_SESSION_END: &str = "UPDATE events SET end_time = ?3, duration = ?3 
 const WIDEN_SESSION_START: &str = "UPDATE events SET start_time = ?3, duration = end_time - ?3 \
     WHERE project_id = ?1 AND event_id = ?2 AND ?3 > 0 AND (start_time <= 0 OR ?3 < start_time)";
 
-pub(crate) fn map_from_text(text: &str) -> Map<String, Value> {
-    // A corrupt document must not make the whole row unreadable.
+/// A stored JSON object column read back. Anything but an object is an error
+/// (a read error is never an empty object); `what` names the row.
+pub(crate) fn map_from_text(
+    text: &str,
+    what: impl FnOnce() -> String,
+    field: &'static str,
+) -> StoreResult<Map<String, Value>> {
     match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(corrupt(
+            what(),
+            field,
+            format!("{} is not an object", kind(&other)),
+        )),
+        Err(e) => Err(corrupt(what(), field, e.to_string())),
+    }
+}
+
+fn corrupt(what: String, field: &'static str, reason: String) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        field,
+        reason,
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -89,39 +121,85 @@ fn finite(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
-/// A map as its JSON text. Most maps of a span are empty; those skip the
-/// serializer and the allocation.
+/// A map as its JSON text, kept within [`MAX_JSON_DEPTH`] (deeper subtrees
+/// become their JSON text) whatever path built it. Most maps of a span are
+/// empty; those skip the serializer and the allocation.
 fn map_to_text(map: &Map<String, Value>) -> Cow<'static, str> {
     if map.is_empty() {
         return Cow::Borrowed("{}");
     }
+    if object_depth(map) > MAX_JSON_DEPTH {
+        return Cow::Owned(bounded_object_text(map, MAX_JSON_DEPTH));
+    }
     Cow::Owned(serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string()))
 }
 
+/// A stored-data error of a row's column `index`, carried through rusqlite's
+/// row errors; [`super::read_error`] turns it back into the [`StoreError`].
+pub(crate) fn row_failure(index: usize, e: StoreError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e))
+}
+
+/// The text of column `index` of the row of `what` (a non-text value is
+/// corrupt data, not an empty document).
+pub(crate) fn json_text<'r>(
+    row: &'r Row<'_>,
+    index: usize,
+    what: &dyn Fn() -> String,
+    field: &'static str,
+) -> rusqlite::Result<&'r str> {
+    row.get_ref(index)?
+        .as_str()
+        .map_err(|e| row_failure(index, corrupt(what(), field, e.to_string())))
+}
+
+/// The stored `event_type` at column `index` (an unknown name is corrupt
+/// data, not the default type).
+pub(crate) fn event_type_at(
+    row: &Row<'_>,
+    index: usize,
+    what: &dyn Fn() -> String,
+) -> rusqlite::Result<EventType> {
+    let name = json_text(row, index, what, "event_type")?;
+    EventType::parse(name).ok_or_else(|| {
+        let reason = format!("unknown event type {name:?}");
+        row_failure(index, corrupt(what(), "event_type", reason))
+    })
+}
+
 /// Decodes a row selected with [`EVENT_COLUMNS`] (children_ids left empty).
+///
+/// A JSON column that does not read back fails the row with a
+/// [`StoreError::Corrupt`] naming the event and column; map the row error with
+/// [`super::read_error`] to get it back.
 pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
-    let event_type: String = row.get(5)?;
+    let event_id: String = row.get(2)?;
+    let what = || format!("event {event_id}");
+    let json = |index: usize, field: &'static str| -> rusqlite::Result<Map<String, Value>> {
+        map_from_text(json_text(row, index, &what, field)?, what, field)
+            .map_err(|e| row_failure(index, e))
+    };
     Ok(Event {
         tenant: row.get(0)?,
         project_id: row.get(1)?,
-        event_id: row.get(2)?,
         session_id: row.get(3)?,
         parent_id: row.get(4)?,
         children_ids: Vec::new(),
-        event_type: EventType::parse(&event_type).unwrap_or_default(),
+        event_type: event_type_at(row, 5, &what)?,
         event_name: row.get(6)?,
         source: row.get(7)?,
         start_time: row.get(8)?,
         end_time: row.get(9)?,
         duration: row.get(10)?,
         error: row.get(11)?,
-        config: map_from_text(&row.get::<_, String>(12)?),
-        inputs: map_from_text(&row.get::<_, String>(13)?),
-        outputs: map_from_text(&row.get::<_, String>(14)?),
-        metadata: map_from_text(&row.get::<_, String>(15)?),
-        metrics: map_from_text(&row.get::<_, String>(16)?),
-        feedback: map_from_text(&row.get::<_, String>(17)?),
-        user_properties: map_from_text(&row.get::<_, String>(18)?),
+        config: json(12, "config")?,
+        inputs: json(13, "inputs")?,
+        outputs: json(14, "outputs")?,
+        metadata: json(15, "metadata")?,
+        metrics: json(16, "metrics")?,
+        feedback: json(17, "feedback")?,
+        user_properties: json(18, "user_properties")?,
+        event_id,
     })
 }
 
@@ -260,7 +338,7 @@ pub(crate) fn load_event(
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
     stmt.query_row(params![tenant.project_id, event_id], event_from_row)
         .optional()
-        .map_err(backend)
+        .map_err(read_error)
 }
 
 /// Merges a later session event into the stored one: non-empty fields win,
@@ -355,35 +433,68 @@ fn apply_sighting(
     Ok(false)
 }
 
-fn enrichment_to_text(e: &Enrichment) -> String {
-    let value = serde_json::json!({
-        "config": e.config, "inputs": e.inputs, "outputs": e.outputs,
-        "metadata": e.metadata, "metrics": e.metrics, "feedback": e.feedback,
-        "user_properties": e.user_properties, "error": e.error,
-        "duration": e.duration, "end_time": e.end_time,
-    });
-    value.to_string()
+/// A parked enrichment as [`enrichment_to_text`] stores it in
+/// `pending_enrichments.body`.
+#[derive(Deserialize)]
+struct ParkedEnrichment {
+    config: Map<String, Value>,
+    inputs: Map<String, Value>,
+    outputs: Map<String, Value>,
+    metadata: Map<String, Value>,
+    metrics: Map<String, Value>,
+    feedback: Map<String, Value>,
+    user_properties: Map<String, Value>,
+    error: Option<String>,
+    duration: Option<f64>,
+    end_time: Option<f64>,
 }
 
-fn enrichment_from_text(event_id: &str, text: &str) -> Enrichment {
-    let doc = map_from_text(text);
-    let map = |key: &str| match doc.get(key) {
-        Some(Value::Object(m)) => m.clone(),
-        _ => Map::new(),
-    };
-    Enrichment {
-        event_id: event_id.to_string(),
-        config: map("config"),
-        inputs: map("inputs"),
-        outputs: map("outputs"),
-        metadata: map("metadata"),
-        metrics: map("metrics"),
-        feedback: map("feedback"),
-        user_properties: map("user_properties"),
-        error: doc.get("error").and_then(Value::as_str).map(str::to_string),
-        duration: doc.get("duration").and_then(Value::as_f64),
-        end_time: doc.get("end_time").and_then(Value::as_f64),
+/// The parked body, kept within [`MAX_JSON_DEPTH`] from its root: each
+/// field one level less, written without copying the fields.
+fn enrichment_to_text(e: &Enrichment) -> String {
+    let fields = [
+        ("config", &e.config),
+        ("inputs", &e.inputs),
+        ("outputs", &e.outputs),
+        ("metadata", &e.metadata),
+        ("metrics", &e.metrics),
+        ("feedback", &e.feedback),
+        ("user_properties", &e.user_properties),
+    ];
+    let mut body = String::from("{");
+    for (key, map) in fields {
+        let text = bounded_object_text(map, MAX_JSON_DEPTH - 1);
+        body.push_str(&format!("\"{key}\":{text},"));
     }
+    let error = serde_json::json!(e.error);
+    let (duration, end_time) = (serde_json::json!(e.duration), serde_json::json!(e.end_time));
+    body.push_str(&format!(
+        "\"error\":{error},\"duration\":{duration},\"end_time\":{end_time}}}"
+    ));
+    body
+}
+
+fn enrichment_from_text(event_id: &str, text: &str) -> StoreResult<Enrichment> {
+    let parked: ParkedEnrichment = serde_json::from_str(text).map_err(|e| {
+        corrupt(
+            format!("pending enrichment of event {event_id}"),
+            "body",
+            e.to_string(),
+        )
+    })?;
+    Ok(Enrichment {
+        event_id: event_id.to_string(),
+        config: parked.config,
+        inputs: parked.inputs,
+        outputs: parked.outputs,
+        metadata: parked.metadata,
+        metrics: parked.metrics,
+        feedback: parked.feedback,
+        user_properties: parked.user_properties,
+        error: parked.error,
+        duration: parked.duration,
+        end_time: parked.end_time,
+    })
 }
 
 /// Merges into the stored event, or parks the enrichment until it arrives.
@@ -403,12 +514,13 @@ fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: &Enrichment) -> Stor
         .map_err(backend)?;
     let merged = match pending {
         Some(text) => {
-            let mut earlier = enrichment_from_text(&en.event_id, &text);
+            let mut earlier = enrichment_from_text(&en.event_id, &text)?;
             earlier.absorb(en.clone());
             earlier
         }
         None => en.clone(),
     };
+    let body = enrichment_to_text(&merged);
     conn.prepare_cached(
         "INSERT INTO pending_enrichments (org_id, project_id, event_id, body, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -419,7 +531,7 @@ fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: &Enrichment) -> Stor
             tenant.org_id,
             tenant.project_id,
             merged.event_id,
-            enrichment_to_text(&merged),
+            body,
             now_ms()
         ])
     })
@@ -448,7 +560,7 @@ fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> Stor
             .optional()
             .map_err(backend)?;
         if let Some(text) = pending {
-            let enrichment = enrichment_from_text(event_id, &text);
+            let enrichment = enrichment_from_text(event_id, &text)?;
             if merge_into_stored(conn, tenant, event_id, |stored| enrichment.apply_to(stored))? {
                 applied += 1;
             }
@@ -539,68 +651,6 @@ pub(crate) fn apply_batch(
     Ok(summary)
 }
 
-/// Fills `children_ids` from parent links. Events whose parent is not in the
-/// set (top-level spans, or a parent span never exported) hang off the session.
-pub(crate) fn link_tree(session_id: &str, events: &mut [Event]) {
-    let index: HashMap<String, usize> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.event_id.clone(), i))
-        .collect();
-    let root = index.get(session_id).copied();
-    let mut links: Vec<(usize, String)> = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        if Some(i) == root {
-            continue;
-        }
-        let parent = e
-            .parent_id
-            .as_ref()
-            .and_then(|p| index.get(p).copied())
-            .filter(|p| *p != i)
-            .or(root);
-        if let Some(p) = parent {
-            links.push((p, e.event_id.clone()));
-        }
-    }
-    for (parent, child) in links {
-        events[parent].children_ids.push(child);
-    }
-}
-
-fn session_tree(conn: &Connection, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND session_id = ?2 \
-         ORDER BY start_time, event_id"
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-    let mut events: Vec<Event> = stmt
-        .query_map(params![tenant.project_id, session_id], event_from_row)
-        .map_err(backend)?
-        .collect::<Result<_, _>>()
-        .map_err(backend)?;
-    link_tree(session_id, &mut events);
-    let position = events
-        .iter()
-        .position(|e| e.event_id == session_id && e.event_type == EventType::Session)
-        .ok_or_else(|| StoreError::NotFound(format!("session {session_id}")))?;
-    let session = events.remove(position);
-    Ok(SessionTree { session, events })
-}
-
-fn children_of(conn: &Connection, tenant: &Tenant, event: &Event) -> StoreResult<Vec<String>> {
-    let tree = session_tree(conn, tenant, &event.session_id);
-    match tree {
-        Ok(tree) => Ok(std::iter::once(tree.session)
-            .chain(tree.events)
-            .find(|e| e.event_id == event.event_id)
-            .map(|e| e.children_ids)
-            .unwrap_or_default()),
-        Err(StoreError::NotFound(_)) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn put_api_key(&self, key_hash: &str, project_name: &str) -> StoreResult<Tenant> {
@@ -617,7 +667,9 @@ impl EventStore for SqliteStore {
 
     async fn write(&self, tenant: &Tenant, batch: WriteBatch) -> StoreResult<WriteSummary> {
         let tenant = tenant.clone();
-        SqliteStore::write(self, move |conn| apply_batch(conn, &tenant, &batch)).await
+        let weight = batch.weight();
+        self.write_weighted(weight, move |conn| apply_batch(conn, &tenant, &batch))
+            .await
     }
 
     async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event> {
@@ -625,22 +677,37 @@ impl EventStore for SqliteStore {
         self.read(move |conn| {
             let mut event = load_event(conn, &tenant, &id)?
                 .ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
-            event.children_ids = children_of(conn, &tenant, &event)?;
+            event.children_ids = tree::children_of(conn, &tenant, &event)?;
             Ok(event)
         })
         .await
     }
 
-    async fn session_tree(&self, tenant: &Tenant, session_id: &str) -> StoreResult<SessionTree> {
+    async fn session_tree(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        limits: ReadLimits,
+    ) -> ReadResult<SessionTree> {
         let (tenant, id) = (tenant.clone(), session_id.to_string());
-        self.read(move |conn| session_tree(conn, &tenant, &id))
-            .await
+        self.read(move |conn| Ok(tree::session_tree(conn, &tenant, &id, limits)))
+            .await?
     }
 
     async fn check_writable(&self) -> StoreResult<()> {
         SqliteStore::write(self, |conn| {
             conn.execute_batch("SELECT 1").map_err(backend)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn expire_pending_enrichments(&self, created_before: f64) -> StoreResult<u64> {
+        SqliteStore::write(self, move |conn| {
+            conn.prepare_cached("DELETE FROM pending_enrichments WHERE created_at < ?1")
+                .and_then(|mut stmt| stmt.execute([created_before]))
+                .map(|n| n as u64)
+                .map_err(backend)
         })
         .await
     }

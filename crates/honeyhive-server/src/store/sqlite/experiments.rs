@@ -6,6 +6,9 @@
 //! is a separate table so "datapoints by dataset" is an index range scan.
 
 mod catalog;
+mod chart;
+mod datasets;
+mod event_payloads;
 mod event_queries;
 
 use std::sync::Arc;
@@ -13,12 +16,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use honeyhive_model::Event;
 
-use super::SqliteStore;
 use super::migrations::Migration;
+use super::{SqliteStore, now_ms};
 use crate::store::{
-    BoundedEvents, Datapoint, DatapointQuery, Dataset, DatasetQuery, EventQuery, ExperimentStore,
-    Page, Project, Resource, ResourceKind, Run, RunEvent, RunEventsQuery, RunQuery, StoreResult,
-    Tenant,
+    Chart, ChartQuery, Datapoint, DatapointPatch, DatapointQuery, Dataset, DatasetPatch,
+    DatasetQuery, EventPayloads, EventQuery, ExperimentStore, Page, Project, ProjectPatch,
+    ReadResult, Resource, ResourceKind, ResourcePatch, Run, RunEvent, RunEventsQuery, RunPatch,
+    RunQuery, StoreResult, Tenant,
 };
 
 /// Fewest sessions worth a read of their own in [`ExperimentStore::run_events`].
@@ -109,10 +113,16 @@ CREATE INDEX events_by_run ON events (project_id, run_id, session_id) WHERE run_
 
 #[async_trait]
 impl ExperimentStore for SqliteStore {
-    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> StoreResult<Page<Event>> {
+    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> ReadResult<Page<Event>> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.read(move |conn| event_queries::query_events(conn, &tenant, &query))
-            .await
+        self.read(move |conn| Ok(event_queries::query_events(conn, &tenant, &query)))
+            .await?
+    }
+
+    async fn chart(&self, tenant: &Tenant, query: &ChartQuery) -> ReadResult<Chart> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| Ok(chart::chart(conn, &tenant, &query)))
+            .await?
     }
 
     async fn run_events(
@@ -163,10 +173,10 @@ impl ExperimentStore for SqliteStore {
         tenant: &Tenant,
         ids: Vec<String>,
         max_bytes: u64,
-    ) -> StoreResult<BoundedEvents> {
+    ) -> ReadResult<Vec<Event>> {
         let tenant = tenant.clone();
-        self.read(move |conn| event_queries::events_by_ids(conn, &tenant, &ids, max_bytes))
-            .await
+        self.read(move |conn| Ok(event_queries::events_by_ids(conn, &tenant, &ids, max_bytes)))
+            .await?
     }
 
     async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool> {
@@ -184,6 +194,17 @@ impl ExperimentStore for SqliteStore {
     async fn put_run(&self, tenant: &Tenant, run: &Run) -> StoreResult<()> {
         let (tenant, run) = (tenant.clone(), run.clone());
         self.write(move |conn| catalog::put_run(conn, &tenant, &run))
+            .await
+    }
+
+    async fn update_run(
+        &self,
+        tenant: &Tenant,
+        run_id: &str,
+        patch: &RunPatch,
+    ) -> StoreResult<Run> {
+        let (tenant, id, patch) = (tenant.clone(), run_id.to_string(), patch.clone());
+        self.write(move |conn| catalog::update_run(conn, &tenant, &id, &patch))
             .await
     }
 
@@ -207,7 +228,18 @@ impl ExperimentStore for SqliteStore {
 
     async fn put_dataset(&self, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()> {
         let (tenant, dataset) = (tenant.clone(), dataset.clone());
-        self.write(move |conn| catalog::put_dataset(conn, &tenant, &dataset))
+        self.write(move |conn| datasets::put_dataset(conn, &tenant, &dataset))
+            .await
+    }
+
+    async fn update_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+        patch: &DatasetPatch,
+    ) -> StoreResult<Dataset> {
+        let (tenant, id, patch) = (tenant.clone(), dataset_id.to_string(), patch.clone());
+        self.write(move |conn| datasets::update_dataset(conn, &tenant, &id, &patch))
             .await
     }
 
@@ -215,43 +247,97 @@ impl ExperimentStore for SqliteStore {
         &self,
         tenant: &Tenant,
         query: &DatasetQuery,
-    ) -> StoreResult<Vec<Dataset>> {
+    ) -> StoreResult<Page<Dataset>> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.read(move |conn| catalog::list_datasets(conn, &tenant, &query))
+        self.read(move |conn| datasets::list_datasets(conn, &tenant, &query))
             .await
     }
 
     async fn delete_dataset(&self, tenant: &Tenant, dataset_id: &str) -> StoreResult<bool> {
         let (tenant, id) = (tenant.clone(), dataset_id.to_string());
-        self.write(move |conn| catalog::delete_dataset(conn, &tenant, &id))
+        self.write(move |conn| datasets::delete_dataset(conn, &tenant, &id))
             .await
     }
 
     async fn put_datapoints(&self, tenant: &Tenant, datapoints: &[Datapoint]) -> StoreResult<()> {
         let (tenant, datapoints) = (tenant.clone(), datapoints.to_vec());
-        self.write(move |conn| catalog::put_datapoints(conn, &tenant, &datapoints))
+        self.write(move |conn| datasets::put_datapoints(conn, &tenant, &datapoints))
             .await
+    }
+
+    async fn update_datapoint(
+        &self,
+        tenant: &Tenant,
+        datapoint_id: &str,
+        patch: &DatapointPatch,
+    ) -> StoreResult<Datapoint> {
+        let (tenant, id, patch) = (tenant.clone(), datapoint_id.to_string(), patch.clone());
+        self.write(move |conn| datasets::update_datapoint(conn, &tenant, &id, &patch))
+            .await
+    }
+
+    async fn remove_from_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+        datapoint_id: &str,
+    ) -> StoreResult<bool> {
+        let (tenant, dataset, datapoint) = (
+            tenant.clone(),
+            dataset_id.to_string(),
+            datapoint_id.to_string(),
+        );
+        // Taken once, so a job run twice writes the same row twice.
+        let at = now_ms();
+        self.write(move |conn| {
+            datasets::remove_from_dataset(conn, &tenant, &dataset, &datapoint, at)
+        })
+        .await
     }
 
     async fn list_datapoints(
         &self,
         tenant: &Tenant,
         query: &DatapointQuery,
-    ) -> StoreResult<Vec<Datapoint>> {
+    ) -> StoreResult<Page<Datapoint>> {
         let (tenant, query) = (tenant.clone(), query.clone());
-        self.read(move |conn| catalog::list_datapoints(conn, &tenant, &query))
+        self.read(move |conn| datasets::list_datapoints(conn, &tenant, &query))
             .await
     }
 
     async fn delete_datapoint(&self, tenant: &Tenant, datapoint_id: &str) -> StoreResult<bool> {
         let (tenant, id) = (tenant.clone(), datapoint_id.to_string());
-        self.write(move |conn| catalog::delete_datapoint(conn, &tenant, &id))
+        let at = now_ms();
+        self.write(move |conn| datasets::delete_datapoint(conn, &tenant, &id, at))
+            .await
+    }
+
+    async fn event_payloads(
+        &self,
+        tenant: &Tenant,
+        event_ids: &[String],
+        max_bytes: u64,
+    ) -> StoreResult<EventPayloads> {
+        let (tenant, ids) = (tenant.clone(), event_ids.to_vec());
+        self.read(move |conn| event_payloads::event_payloads(conn, &tenant, &ids, max_bytes))
             .await
     }
 
     async fn put_resource(&self, tenant: &Tenant, resource: &Resource) -> StoreResult<()> {
         let (tenant, resource) = (tenant.clone(), resource.clone());
         self.write(move |conn| catalog::put_resource(conn, &tenant, &resource))
+            .await
+    }
+
+    async fn update_resource(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+        id: &str,
+        patch: &ResourcePatch,
+    ) -> StoreResult<Resource> {
+        let (tenant, id, patch) = (tenant.clone(), id.to_string(), patch.clone());
+        self.write(move |conn| catalog::update_resource(conn, &tenant, kind, &id, &patch))
             .await
     }
 
@@ -276,21 +362,15 @@ impl ExperimentStore for SqliteStore {
             .await
     }
 
-    async fn list_projects(&self, tenant: &Tenant) -> StoreResult<Vec<Project>> {
+    async fn get_project(&self, tenant: &Tenant) -> StoreResult<Project> {
         let tenant = tenant.clone();
-        self.read(move |conn| catalog::list_projects(conn, &tenant))
+        self.read(move |conn| catalog::get_project(conn, &tenant))
             .await
     }
 
-    async fn put_project(&self, tenant: &Tenant, project: &Project) -> StoreResult<()> {
-        let (tenant, project) = (tenant.clone(), project.clone());
-        self.write(move |conn| catalog::put_project(conn, &tenant, &project))
-            .await
-    }
-
-    async fn delete_project(&self, tenant: &Tenant, name: &str) -> StoreResult<bool> {
-        let (tenant, name) = (tenant.clone(), name.to_string());
-        self.write(move |conn| catalog::delete_project(conn, &tenant, &name))
+    async fn update_project(&self, tenant: &Tenant, patch: &ProjectPatch) -> StoreResult<Project> {
+        let (tenant, patch) = (tenant.clone(), patch.clone());
+        self.write(move |conn| catalog::update_project(conn, &tenant, &patch))
             .await
     }
 }

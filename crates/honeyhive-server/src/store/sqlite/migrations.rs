@@ -101,6 +101,13 @@ DROP INDEX IF EXISTS events_by_time;
 CREATE INDEX events_by_time ON events (project_id, start_time, event_type);
 "#,
     },
+    Migration {
+        version: 3,
+        name: "parked enrichments by age, for their expiry",
+        sql: r#"
+CREATE INDEX pending_enrichments_by_age ON pending_enrichments (created_at);
+"#,
+    },
 ];
 
 /// Every migration, core and experiments, sorted by version; an error if two share a version.

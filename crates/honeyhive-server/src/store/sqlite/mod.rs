@@ -22,7 +22,9 @@ mod checkpoint;
 mod events;
 pub(crate) mod experiments;
 mod keys;
+mod limits;
 pub(crate) mod migrations;
+mod tree;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,12 @@ pub const DB_FILE_NAME: &str = "honeyhive.db";
 
 /// Most jobs grouped into one commit, so one slow group cannot grow without bound.
 const MAX_JOBS_PER_COMMIT: usize = 256;
+/// Most rows (events, sessions, enrichments) grouped into one commit: a group
+/// stops growing past it, so a write queued behind it waits for a bounded
+/// commit. One job heavier than this still commits alone.
+const MAX_WEIGHT_PER_COMMIT: usize = 4000;
+/// Write jobs that may wait for the writer; past it writes fail as busy.
+const WRITE_QUEUE_CAPACITY: usize = 4096;
 /// Page size of a new database (an existing one keeps its own: changing it
 /// would need a VACUUM, and both sizes work).
 ///
@@ -86,11 +94,14 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the group's commit finished.
     fn reply(self: Box<Self>, commit: Result<(), StoreError>);
+    /// Rows the job writes, roughly (see `MAX_WEIGHT_PER_COMMIT`).
+    fn weight(&self) -> usize;
 }
 
 /// A [`Job`] from a closure and the channel its caller waits on.
 struct ClosureJob<T, F> {
     write: F,
+    weight: usize,
     outcome: Option<StoreResult<T>>,
     answer: tokio::sync::oneshot::Sender<StoreResult<T>>,
 }
@@ -115,6 +126,10 @@ where
             .outcome
             .unwrap_or_else(|| Err(backend("write job did not run")));
         let _ = self.answer.send(commit.and(outcome));
+    }
+
+    fn weight(&self) -> usize {
+        self.weight
     }
 }
 
@@ -165,6 +180,21 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A row read's error: the [`StoreError`] a row decoder raised (a corrupt
+/// stored document, carried through rusqlite as a conversion failure), else a
+/// backend failure.
+pub(crate) fn read_error(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(_, _, source) if source.is::<StoreError>() => {
+            match source.downcast::<StoreError>() {
+                Ok(store_error) => *store_error,
+                Err(other) => backend(other),
+            }
+        }
+        other => backend(other),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir` and runs pending migrations.
     pub fn open(data_dir: &Path, sync: SyncMode) -> StoreResult<SqliteStore> {
@@ -198,7 +228,7 @@ impl SqliteStore {
 
         let counters = Arc::new(WriterCounters::default());
         let checkpoints = Checkpoints::start(&conn, &path, checkpoint_policy, counters.clone())?;
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let (tx, rx) = crossbeam_channel::bounded(WRITE_QUEUE_CAPACITY);
         let thread_counters = counters.clone();
         let handle = std::thread::Builder::new()
             .name("hh-sqlite-writer".into())
@@ -281,16 +311,30 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.write_weighted(1, f).await
+    }
+
+    /// [`SqliteStore::write`] for a job writing about `weight` rows, so the
+    /// writer can keep its groups bounded.
+    pub(crate) async fn write_weighted<T, F>(&self, weight: usize, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job = Box::new(ClosureJob {
             write: f,
+            weight,
             outcome: None,
             answer: tx,
         });
         self.counters.queue_depth.fetch_add(1, Ordering::Relaxed);
-        if self.writer.send(WriterMessage::Job(job)).is_err() {
+        if let Err(e) = self.writer.try_send(WriterMessage::Job(job)) {
             self.counters.queue_depth.fetch_sub(1, Ordering::Relaxed);
-            return Err(backend("store is closed"));
+            return Err(match e {
+                crossbeam_channel::TrySendError::Full(_) => StoreError::Busy,
+                crossbeam_channel::TrySendError::Disconnected(_) => backend("store is closed"),
+            });
         }
         rx.await
             .map_err(|_| backend("store writer stopped before committing"))?
@@ -389,6 +433,44 @@ fn run_group(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> StoreResult<()> {
     Ok(())
 }
 
+/// The jobs of one commit, and what taking them off the queue found.
+struct Group {
+    jobs: Vec<Box<dyn Job>>,
+    /// A job that would have passed the group's weight: the next group's first.
+    carried: Option<Box<dyn Job>>,
+    /// Whether the queue asked the writer to stop.
+    stop: bool,
+}
+
+/// `first` and the jobs queued behind it, until the group holds
+/// [`MAX_JOBS_PER_COMMIT`] jobs or [`MAX_WEIGHT_PER_COMMIT`] rows.
+fn fill_group(first: Box<dyn Job>, rx: &crossbeam_channel::Receiver<WriterMessage>) -> Group {
+    let mut weight = first.weight();
+    let mut group = Group {
+        jobs: vec![first],
+        carried: None,
+        stop: false,
+    };
+    while group.jobs.len() < MAX_JOBS_PER_COMMIT && weight < MAX_WEIGHT_PER_COMMIT {
+        match rx.try_recv() {
+            Ok(WriterMessage::Job(job)) => {
+                if weight + job.weight() > MAX_WEIGHT_PER_COMMIT {
+                    group.carried = Some(job);
+                    break;
+                }
+                weight += job.weight();
+                group.jobs.push(job);
+            }
+            Ok(WriterMessage::Stop) => {
+                group.stop = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    group
+}
+
 fn writer_loop(
     conn: Connection,
     rx: crossbeam_channel::Receiver<WriterMessage>,
@@ -396,32 +478,32 @@ fn writer_loop(
     mut checkpoints: Checkpoints,
 ) {
     let mut stopping = false;
+    // A job taken off the queue that would have made the last group too heavy.
+    let mut carried: Option<Box<dyn Job>> = None;
     while !stopping {
-        let received = match checkpoints.idle_timeout() {
-            Some(timeout) => match rx.recv_timeout(timeout) {
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    checkpoints.idle();
-                    continue;
+        let first = match carried.take() {
+            Some(job) => job,
+            None => {
+                let received = match checkpoints.idle_timeout() {
+                    Some(timeout) => match rx.recv_timeout(timeout) {
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                            checkpoints.idle();
+                            continue;
+                        }
+                        received => received.ok(),
+                    },
+                    None => rx.recv().ok(),
+                };
+                match received {
+                    Some(WriterMessage::Job(job)) => job,
+                    Some(WriterMessage::Stop) | None => break,
                 }
-                received => received.ok(),
-            },
-            None => rx.recv().ok(),
-        };
-        let first = match received {
-            Some(WriterMessage::Job(job)) => job,
-            Some(WriterMessage::Stop) | None => break,
-        };
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_JOBS_PER_COMMIT {
-            match rx.try_recv() {
-                Ok(WriterMessage::Job(job)) => jobs.push(job),
-                Ok(WriterMessage::Stop) => {
-                    stopping = true;
-                    break;
-                }
-                Err(_) => break,
             }
-        }
+        };
+        let group = fill_group(first, &rx);
+        let mut jobs = group.jobs;
+        carried = group.carried;
+        stopping = group.stop;
         counters
             .queue_depth
             .fetch_sub(jobs.len() as u64, Ordering::Relaxed);
@@ -454,6 +536,9 @@ fn writer_loop(
             };
             job.reply(outcome);
         }
+    }
+    if let Some(job) = carried {
+        job.reply(Err(backend("store is closed")));
     }
     checkpoints.stop();
     // Fold the WAL back into the main file so a restart opens quickly.
@@ -506,13 +591,50 @@ mod tests {
     where
         F: FnMut(&Connection) -> StoreResult<usize> + Send + 'static,
     {
+        weighted(1, write)
+    }
+
+    fn weighted<F>(weight: usize, write: F) -> (Box<dyn Job>, Answer)
+    where
+        F: FnMut(&Connection) -> StoreResult<usize> + Send + 'static,
+    {
         let (answer, rx) = tokio::sync::oneshot::channel();
         let job = ClosureJob {
             write,
+            weight,
             outcome: None,
             answer,
         };
         (Box::new(job), rx)
+    }
+
+    #[test]
+    fn a_group_stops_before_a_job_that_would_make_it_too_heavy() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let heavy = MAX_WEIGHT_PER_COMMIT - 500;
+        for weight in [heavy, heavy, 10] {
+            let _ = tx.send(WriterMessage::Job(weighted(weight, |_| Ok(0)).0));
+        }
+        let _ = tx.send(WriterMessage::Stop);
+        let first = fill_group(weighted(10, |_| Ok(0)).0, &rx);
+        assert_eq!(
+            first.jobs.iter().map(|j| j.weight()).collect::<Vec<_>>(),
+            [10, heavy]
+        );
+        assert!(!first.stop);
+        let carried = first.carried.expect("the second heavy job waits");
+        let second = fill_group(carried, &rx);
+        assert_eq!(
+            second.jobs.iter().map(|j| j.weight()).collect::<Vec<_>>(),
+            [heavy, 10]
+        );
+        assert!(second.stop && second.carried.is_none());
+        let alone = fill_group(weighted(MAX_WEIGHT_PER_COMMIT * 3, |_| Ok(0)).0, &rx);
+        assert_eq!(
+            alone.jobs.len(),
+            1,
+            "a job heavier than the cap still commits"
+        );
     }
 
     /// A job inserting `value`, counting its runs.

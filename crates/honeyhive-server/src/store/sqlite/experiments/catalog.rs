@@ -1,24 +1,53 @@
-//! Runs, datasets, datapoints, named documents and projects: JSON documents keyed
-//! by id within a project, plus the scalar columns queries need.
+//! Runs, named documents and projects: JSON documents keyed by id within a
+//! project, plus the scalar columns queries need. Each `update_*` reads,
+//! patches and writes in the caller's transaction (one writer job).
 
+use honeyhive_model::cost::json_cost;
+use honeyhive_model::limits::{MAX_JSON_DEPTH, bound_depth, compact_json};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::super::{backend, now_ms};
+use super::super::backend;
 use crate::store::{
-    Datapoint, DatapointQuery, Dataset, DatasetQuery, Page, Project, Resource, ResourceKind, Run,
-    RunQuery, SortOrder, StoreError, StoreResult, Tenant,
+    Page, Project, ProjectPatch, Resource, ResourceKind, ResourcePatch, Run, RunPatch, RunQuery,
+    SortOrder, StoreError, StoreResult, Tenant,
 };
 
-fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(backend)
+/// A document's JSON text, kept within [`MAX_JSON_DEPTH`] from its root
+/// (deeper subtrees become their JSON text), so that [`from_doc`] and SQLite's
+/// JSON functions read it back whatever the API let in.
+pub(super) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
+    let text = serde_json::to_string(value).map_err(backend)?;
+    let within = json_cost(text.as_bytes())
+        .is_ok_and(|cost| usize::try_from(cost.depth).is_ok_and(|d| d <= MAX_JSON_DEPTH));
+    if within {
+        return Ok(text);
+    }
+    let mut doc = serde_json::to_value(value).map_err(backend)?;
+    bound_depth(&mut doc, MAX_JSON_DEPTH);
+    Ok(compact_json(&doc))
 }
 
-fn from_doc<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| backend(format!("corrupt document: {e}")))
+/// Reads a stored document back from column `field`; `what` names its row
+/// (`run <id>`) in the error: a read error, never a default.
+pub(super) fn from_doc<T: DeserializeOwned>(
+    what: impl FnOnce() -> String,
+    field: &'static str,
+    text: &str,
+) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what: what(),
+        field,
+        reason: e.to_string(),
+    })
+}
+
+/// An `(id, doc)` row.
+pub(super) fn id_and_doc(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((row.get(0)?, row.get(1)?))
 }
 
 /// Deletes the row of `table` whose `id_column` is `id` in the tenant's project.
@@ -71,9 +100,22 @@ pub(super) fn get_run(conn: &Connection, tenant: &Tenant, run_id: &str) -> Store
         .optional()
         .map_err(backend)?;
     match doc {
-        Some(doc) => from_doc(&doc),
+        Some(doc) => from_doc(|| format!("run {run_id}"), "doc", &doc),
         None => Err(StoreError::NotFound(format!("run {run_id}"))),
     }
+}
+
+/// Applies `patch` to a stored run.
+pub(super) fn update_run(
+    conn: &Connection,
+    tenant: &Tenant,
+    run_id: &str,
+    patch: &RunPatch,
+) -> StoreResult<Run> {
+    let mut run = get_run(conn, tenant, run_id)?;
+    patch.apply_to(&mut run);
+    put_run(conn, tenant, &run)?;
+    Ok(run)
 }
 
 pub(super) fn list_runs(
@@ -130,190 +172,21 @@ pub(super) fn list_runs(
         i64::try_from(query.offset).unwrap_or(i64::MAX),
     ));
     let mut stmt = conn
-        .prepare(&format!("SELECT doc FROM runs WHERE {clause} ORDER BY created_at {order}, run_id {order} LIMIT ? OFFSET ?"))
+        .prepare(&format!("SELECT run_id, doc FROM runs WHERE {clause} ORDER BY created_at {order}, run_id {order} LIMIT ? OFFSET ?"))
         .map_err(backend)?;
     let docs = stmt
-        .query_map(rusqlite::params_from_iter(params.iter()), |row| {
-            row.get::<_, String>(0)
-        })
+        .query_map(rusqlite::params_from_iter(params.iter()), id_and_doc)
         .map_err(backend)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(backend)?;
     let items = docs
         .iter()
-        .map(|d| from_doc(d))
+        .map(|(id, doc)| from_doc(|| format!("run {id}"), "doc", doc))
         .collect::<StoreResult<Vec<Run>>>()?;
     Ok(Page {
         items,
         total: u64::try_from(total).unwrap_or(0),
     })
-}
-
-pub(super) fn put_dataset(
-    conn: &Connection,
-    tenant: &Tenant,
-    dataset: &Dataset,
-) -> StoreResult<()> {
-    conn.execute(
-        "INSERT INTO datasets (org_id, project_id, dataset_id, name, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (project_id, dataset_id) DO UPDATE SET name = excluded.name, doc = excluded.doc",
-        params![tenant.org_id, tenant.project_id, dataset.id, dataset.name, dataset.created_at, to_doc(dataset)?],
-    )
-    .map_err(backend)?;
-    conn.execute(
-        "DELETE FROM dataset_members WHERE project_id = ?1 AND dataset_id = ?2",
-        [&tenant.project_id, &dataset.id],
-    )
-    .map_err(backend)?;
-    let mut insert = conn
-        .prepare_cached("INSERT INTO dataset_members (project_id, dataset_id, position, datapoint_id) VALUES (?1, ?2, ?3, ?4)")
-        .map_err(backend)?;
-    for (position, datapoint_id) in dataset.datapoint_ids.iter().enumerate() {
-        insert
-            .execute(params![
-                tenant.project_id,
-                dataset.id,
-                position as i64,
-                datapoint_id
-            ])
-            .map_err(backend)?;
-    }
-    Ok(())
-}
-
-pub(super) fn list_datasets(
-    conn: &Connection,
-    tenant: &Tenant,
-    query: &DatasetQuery,
-) -> StoreResult<Vec<Dataset>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT doc FROM datasets WHERE project_id = ?1
-               AND (?2 IS NULL OR dataset_id = ?2) AND (?3 IS NULL OR name = ?3)
-             ORDER BY created_at, dataset_id",
-        )
-        .map_err(backend)?;
-    let docs = stmt
-        .query_map(
-            params![tenant.project_id, query.dataset_id, query.name],
-            |row| row.get::<_, String>(0),
-        )
-        .map_err(backend)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
-    docs.iter().map(|d| from_doc(d)).collect()
-}
-
-pub(super) fn delete_dataset(
-    conn: &Connection,
-    tenant: &Tenant,
-    dataset_id: &str,
-) -> StoreResult<bool> {
-    conn.execute(
-        "DELETE FROM dataset_members WHERE project_id = ?1 AND dataset_id = ?2",
-        [&tenant.project_id, dataset_id],
-    )
-    .map_err(backend)?;
-    delete_row(conn, tenant, "datasets", "dataset_id", dataset_id)
-}
-
-pub(super) fn put_datapoints(
-    conn: &Connection,
-    tenant: &Tenant,
-    datapoints: &[Datapoint],
-) -> StoreResult<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO datapoints (org_id, project_id, datapoint_id, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (project_id, datapoint_id) DO UPDATE SET doc = excluded.doc",
-        )
-        .map_err(backend)?;
-    for dp in datapoints {
-        stmt.execute(params![
-            tenant.org_id,
-            tenant.project_id,
-            dp.id,
-            dp.created_at,
-            to_doc(dp)?
-        ])
-        .map_err(backend)?;
-    }
-    Ok(())
-}
-
-fn datapoint_by_id(conn: &Connection, tenant: &Tenant, id: &str) -> StoreResult<Option<Datapoint>> {
-    let doc: Option<String> = conn
-        .query_row(
-            "SELECT doc FROM datapoints WHERE project_id = ?1 AND datapoint_id = ?2",
-            [&tenant.project_id, id],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(backend)?;
-    doc.map(|d| from_doc(&d)).transpose()
-}
-
-pub(super) fn list_datapoints(
-    conn: &Connection,
-    tenant: &Tenant,
-    query: &DatapointQuery,
-) -> StoreResult<Vec<Datapoint>> {
-    let docs: Vec<String> = match query {
-        DatapointQuery::Ids(ids) => {
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(dp) = datapoint_by_id(conn, tenant, id)? {
-                    out.push(dp);
-                }
-            }
-            return Ok(out);
-        }
-        DatapointQuery::Dataset(dataset_id) => {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT d.doc FROM dataset_members m JOIN datapoints d
-                       ON d.project_id = m.project_id AND d.datapoint_id = m.datapoint_id
-                     WHERE m.project_id = ?1 AND m.dataset_id = ?2 ORDER BY m.position",
-                )
-                .map_err(backend)?;
-            stmt.query_map([&tenant.project_id, dataset_id], |row| row.get(0))
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?
-        }
-        DatapointQuery::All => {
-            let mut stmt = conn
-                .prepare("SELECT doc FROM datapoints WHERE project_id = ?1 ORDER BY created_at, datapoint_id")
-                .map_err(backend)?;
-            stmt.query_map([&tenant.project_id], |row| row.get(0))
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?
-        }
-    };
-    docs.iter().map(|d| from_doc(d)).collect()
-}
-
-/// Deletes a datapoint and removes it from every dataset that listed it.
-pub(super) fn delete_datapoint(conn: &Connection, tenant: &Tenant, id: &str) -> StoreResult<bool> {
-    let mut stmt = conn
-        .prepare("SELECT DISTINCT dataset_id FROM dataset_members WHERE project_id = ?1 AND datapoint_id = ?2")
-        .map_err(backend)?;
-    let dataset_ids: Vec<String> = stmt
-        .query_map([&tenant.project_id, id], |row| row.get(0))
-        .map_err(backend)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
-    for dataset in list_datasets(conn, tenant, &DatasetQuery::default())?
-        .into_iter()
-        .filter(|d| dataset_ids.contains(&d.id))
-    {
-        let mut dataset = dataset;
-        dataset.datapoint_ids.retain(|d| d != id);
-        dataset.updated_at = now_ms();
-        put_dataset(conn, tenant, &dataset)?;
-    }
-    delete_row(conn, tenant, "datapoints", "datapoint_id", id)
 }
 
 pub(super) fn put_resource(conn: &Connection, tenant: &Tenant, r: &Resource) -> StoreResult<()> {
@@ -365,14 +238,68 @@ pub(super) fn list_resources(
         .map(|(id, name, created_at, updated_at, body)| {
             Ok(Resource {
                 kind,
+                body: from_doc::<Map<String, Value>>(
+                    || format!("{} {id}", kind.as_str()),
+                    "body",
+                    &body,
+                )?,
                 id,
                 name,
-                body: from_doc::<Map<String, Value>>(&body)?,
                 created_at,
                 updated_at,
             })
         })
         .collect()
+}
+
+/// One stored document.
+fn get_resource(
+    conn: &Connection,
+    tenant: &Tenant,
+    kind: ResourceKind,
+    id: &str,
+) -> StoreResult<Resource> {
+    let row = conn
+        .query_row(
+            "SELECT name, created_at, updated_at, body FROM documents
+             WHERE project_id = ?1 AND kind = ?2 AND doc_id = ?3",
+            [&tenant.project_id, kind.as_str(), id],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, f64>(1)?,
+                    row.get::<_, f64>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(backend)?;
+    let Some((name, created_at, updated_at, body)) = row else {
+        return Err(StoreError::NotFound(format!("{} {id}", kind.as_str())));
+    };
+    Ok(Resource {
+        kind,
+        id: id.to_string(),
+        name,
+        body: from_doc(|| format!("{} {id}", kind.as_str()), "body", &body)?,
+        created_at,
+        updated_at,
+    })
+}
+
+/// Applies `patch` to a stored document.
+pub(super) fn update_resource(
+    conn: &Connection,
+    tenant: &Tenant,
+    kind: ResourceKind,
+    id: &str,
+    patch: &ResourcePatch,
+) -> StoreResult<Resource> {
+    let mut resource = get_resource(conn, tenant, kind, id)?;
+    patch.apply_to(&mut resource);
+    put_resource(conn, tenant, &resource)?;
+    Ok(resource)
 }
 
 pub(super) fn delete_resource(
@@ -390,16 +317,14 @@ pub(super) fn delete_resource(
     Ok(n > 0)
 }
 
-pub(super) fn list_projects(conn: &Connection, tenant: &Tenant) -> StoreResult<Vec<Project>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT p.project_id, p.name, p.created_at, d.description, d.project_type
-             FROM projects p LEFT JOIN project_details d ON d.project_id = p.project_id
-             WHERE p.org_id = ?1 ORDER BY p.created_at, p.name",
-        )
-        .map_err(backend)?;
-    let rows = stmt
-        .query_map([&tenant.org_id], |row| {
+/// The tenant's own project.
+pub(super) fn get_project(conn: &Connection, tenant: &Tenant) -> StoreResult<Project> {
+    conn.query_row(
+        "SELECT p.project_id, p.name, p.created_at, d.description, d.project_type
+         FROM projects p LEFT JOIN project_details d ON d.project_id = p.project_id
+         WHERE p.org_id = ?1 AND p.project_id = ?2",
+        [&tenant.org_id, &tenant.project_id],
+        |row| {
             Ok(Project {
                 id: row.get(0)?,
                 name: row.get(1)?,
@@ -407,68 +332,26 @@ pub(super) fn list_projects(conn: &Connection, tenant: &Tenant) -> StoreResult<V
                 description: row.get(3)?,
                 project_type: row.get(4)?,
             })
-        })
-        .map_err(backend)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
-    Ok(rows)
+        },
+    )
+    .optional()
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::NotFound(format!("project {}", tenant.project_name)))
 }
 
-pub(super) fn put_project(conn: &Connection, tenant: &Tenant, p: &Project) -> StoreResult<()> {
-    let clash: Option<String> = conn
-        .query_row(
-            "SELECT project_id FROM projects WHERE org_id = ?1 AND name = ?2",
-            [&tenant.org_id, &p.name],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(backend)?;
-    if clash.as_deref().is_some_and(|id| id != p.id) {
-        return Err(StoreError::Invalid(format!(
-            "a project named {:?} already exists",
-            p.name
-        )));
-    }
-    let updated = conn
-        .execute(
-            "UPDATE projects SET name = ?3 WHERE org_id = ?1 AND project_id = ?2",
-            params![tenant.org_id, p.id, p.name],
-        )
-        .map_err(backend)?;
-    if updated == 0 {
-        conn.execute(
-            "INSERT INTO projects (org_id, project_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![tenant.org_id, p.id, p.name, p.created_at],
-        )
-        .map_err(backend)?;
-    }
+/// Applies `patch` to the tenant's own project (never its name).
+pub(super) fn update_project(
+    conn: &Connection,
+    tenant: &Tenant,
+    patch: &ProjectPatch,
+) -> StoreResult<Project> {
+    let mut project = get_project(conn, tenant)?;
+    patch.apply_to(&mut project);
     conn.execute(
         "INSERT INTO project_details (project_id, description, project_type) VALUES (?1, ?2, ?3)
          ON CONFLICT (project_id) DO UPDATE SET description = excluded.description, project_type = excluded.project_type",
-        params![p.id, p.description, p.project_type],
+        params![project.id, project.description, project.project_type],
     )
     .map_err(backend)?;
-    Ok(())
-}
-
-pub(super) fn delete_project(conn: &Connection, tenant: &Tenant, name: &str) -> StoreResult<bool> {
-    if name == tenant.project_name {
-        return Err(StoreError::Invalid(
-            "a key cannot delete its own project".into(),
-        ));
-    }
-    let id: Option<String> = conn
-        .query_row(
-            "SELECT project_id FROM projects WHERE org_id = ?1 AND name = ?2",
-            [&tenant.org_id, name],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(backend)?;
-    let Some(id) = id else { return Ok(false) };
-    conn.execute("DELETE FROM project_details WHERE project_id = ?1", [&id])
-        .map_err(backend)?;
-    conn.execute("DELETE FROM projects WHERE project_id = ?1", [&id])
-        .map_err(backend)?;
-    Ok(true)
+    Ok(project)
 }

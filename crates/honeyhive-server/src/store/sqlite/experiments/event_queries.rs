@@ -2,22 +2,24 @@
 
 use std::collections::HashSet;
 
-use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, SqlParam};
-use honeyhive_model::{Event, EventType};
-use rusqlite::types::{Value as SqlValue, ValueRef};
+use honeyhive_model::Event;
+use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, JsonRoot, SqlParam};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row};
 use serde_json::Value;
 
-use super::super::events::map_from_text;
-use super::super::{EVENT_COLUMNS, backend, event_from_row};
+use super::super::events::{event_type_at, json_text, map_from_text, row_failure};
+use super::super::limits::ReadBudget;
+use super::super::{EVENT_COLUMNS, backend, event_from_row, read_error};
 use crate::store::{
-    BoundedEvents, EventQuery, Page, RunEvent, RunEventsQuery, SortOrder, StoreResult, Tenant,
+    EventQuery, Page, ReadError, ReadResult, RunEvent, RunEventsQuery, SortOrder, StoreError,
+    StoreResult, Tenant,
 };
 
 /// Most session ids one query may name (keeps the statement's parameter count bounded).
 const MAX_SESSION_IDS: usize = 10_000;
 
-fn to_sql_value(p: SqlParam) -> SqlValue {
+pub(super) fn to_sql_value(p: SqlParam) -> SqlValue {
     match p {
         SqlParam::Text(s) => SqlValue::Text(s),
         SqlParam::Real(f) => SqlValue::Real(f),
@@ -26,7 +28,7 @@ fn to_sql_value(p: SqlParam) -> SqlValue {
 }
 
 /// The WHERE clause (without `WHERE`) and its parameters for `query`.
-fn where_clause(tenant: &Tenant, query: &EventQuery) -> (String, Vec<SqlValue>) {
+pub(super) fn where_clause(tenant: &Tenant, query: &EventQuery) -> (String, Vec<SqlValue>) {
     let mut sql = String::from("project_id = ?");
     let mut params = vec![SqlValue::Text(tenant.project_id.clone())];
     if let Some(min) = query.start_time_min {
@@ -53,12 +55,31 @@ fn where_clause(tenant: &Tenant, query: &EventQuery) -> (String, Vec<SqlValue>) 
     (sql, params)
 }
 
-pub(super) fn query_events(
+/// [`EVENT_COLUMNS`] with the JSON objects `json_fields` leaves out read as
+/// `'{}'`: same positions for [`event_from_row`], none of their text loaded.
+fn event_columns(json_fields: Option<&[JsonRoot]>) -> String {
+    let Some(wanted) = json_fields else {
+        return EVENT_COLUMNS.to_string();
+    };
+    EVENT_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .map(|column| {
+            let left_out = JsonRoot::ALL
+                .iter()
+                .any(|root| root.as_str() == column && !wanted.contains(root));
+            if left_out { "'{}'" } else { column }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How many matching events `clause` counts.
+pub(super) fn count_events(
     conn: &Connection,
-    tenant: &Tenant,
-    query: &EventQuery,
-) -> StoreResult<Page<Event>> {
-    let (clause, params) = where_clause(tenant, query);
+    clause: &str,
+    params: &[SqlValue],
+) -> StoreResult<u64> {
     let total: i64 = conn
         .query_row(
             &format!("SELECT count(*) FROM events WHERE {clause}"),
@@ -66,6 +87,18 @@ pub(super) fn query_events(
             |row| row.get(0),
         )
         .map_err(backend)?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// A page of events; stops at the first row that would take the page past
+/// `query.max_bytes` of stored text, before decoding it.
+pub(super) fn query_events(
+    conn: &Connection,
+    tenant: &Tenant,
+    query: &EventQuery,
+) -> ReadResult<Page<Event>> {
+    let (clause, params) = where_clause(tenant, query);
+    let total = count_events(conn, &clause, &params)?;
     let order = match query.order {
         SortOrder::Ascending => "ASC",
         SortOrder::Descending => "DESC",
@@ -77,23 +110,26 @@ pub(super) fn query_events(
     page_params.push(SqlValue::Integer(
         i64::try_from(query.offset).unwrap_or(i64::MAX),
     ));
+    let columns = event_columns(query.json_fields.as_deref());
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE {clause} \
+        "SELECT {columns} FROM events WHERE {clause} \
          ORDER BY start_time {order}, event_id {order} LIMIT ? OFFSET ?"
     );
     let mut stmt = conn.prepare(&sql).map_err(backend)?;
-    let items = stmt
-        .query_map(
-            rusqlite::params_from_iter(page_params.iter()),
-            event_from_row,
-        )
-        .map_err(backend)?
-        .collect::<Result<Vec<_>, _>>()
+    let column_count = stmt.column_count();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(page_params.iter()))
         .map_err(backend)?;
-    Ok(Page {
-        items,
-        total: u64::try_from(total).unwrap_or(0),
-    })
+    let mut budget = ReadBudget::new(query.limit, query.max_bytes);
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        budget
+            .take_row(row, column_count)
+            .map_err(backend)?
+            .map_err(ReadError::TooLarge)?;
+        items.push(event_from_row(row).map_err(read_error)?);
+    }
+    Ok(Page { items, total })
 }
 
 /// Session ids bound per statement of [`run_events`]: one statement per chunk
@@ -111,44 +147,44 @@ struct DatapointTag {
     datapoint_id: Option<Value>,
 }
 
-fn datapoint_id_of(metadata: &str) -> Option<String> {
+fn datapoint_id_of(event_id: &str, metadata: &str) -> StoreResult<Option<String>> {
     // Most events of a run (every span but the session) carry no datapoint id.
     if !metadata.contains("datapoint_id") {
-        return None;
+        return Ok(None);
     }
     match serde_json::from_str::<DatapointTag>(metadata) {
         Ok(DatapointTag {
             datapoint_id: Some(Value::String(id)),
-        }) => Some(id),
-        _ => None,
+        }) => Ok(Some(id)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(StoreError::Corrupt {
+            what: format!("event {event_id}"),
+            field: "metadata",
+            reason: e.to_string(),
+        }),
     }
-}
-
-/// A text column read in place; anything else reads as empty (these columns
-/// are `NOT NULL TEXT`, and a corrupt value must not make the row unreadable).
-fn text_at<'r>(row: &'r Row<'_>, index: usize) -> rusqlite::Result<&'r str> {
-    Ok(row.get_ref(index)?.as_str().unwrap_or_default())
 }
 
 fn run_event_from_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
     // Type, metrics and metadata are read in place: only what they hold is kept.
-    let event_type = text_at(row, 3)?;
-    let metrics = text_at(row, 7)?;
-    let metadata = text_at(row, 8)?;
+    let event_id: String = row.get(0)?;
+    let what = || format!("event {event_id}");
+    let metrics = json_text(row, 7, &what, "metrics")?;
+    let metadata = json_text(row, 8, &what, "metadata")?;
     Ok(RunEvent {
-        event_id: row.get(0)?,
         session_id: row.get(1)?,
         parent_id: row.get(2)?,
-        event_type: EventType::parse(event_type).unwrap_or_default(),
+        event_type: event_type_at(row, 3, &what)?,
         event_name: row.get(4)?,
         start_time: row.get(5)?,
         error: row.get(6)?,
         metrics: if metrics == "{}" {
             Default::default()
         } else {
-            map_from_text(metrics)
+            map_from_text(metrics, what, "metrics").map_err(|e| row_failure(7, e))?
         },
-        datapoint_id: datapoint_id_of(metadata),
+        datapoint_id: datapoint_id_of(&event_id, metadata).map_err(|e| row_failure(8, e))?,
+        event_id,
     })
 }
 
@@ -226,7 +262,7 @@ pub(super) fn events_of_sessions(
             .query_map(rusqlite::params_from_iter(params), run_event_from_row)
             .map_err(backend)?;
         for row in rows {
-            events.push(row.map_err(backend)?);
+            events.push(row.map_err(read_error)?);
             if events.len() >= limit {
                 break;
             }
@@ -235,48 +271,36 @@ pub(super) fn events_of_sessions(
     Ok(events)
 }
 
-/// Stored bytes of a row: its text and blob lengths, 8 for any other value.
-fn stored_bytes(row: &Row<'_>) -> u64 {
-    (0..row.as_ref().column_count())
-        .map(|i| match row.get_ref(i) {
-            Ok(ValueRef::Text(bytes) | ValueRef::Blob(bytes)) => bytes.len() as u64,
-            _ => 8,
-        })
-        .sum()
-}
-
 /// Whole events by id (see [`crate::store::ExperimentStore::events_by_ids`]):
-/// each row's size is checked against `max_bytes` before it is decoded.
+/// each row's stored size counts against `max_bytes` before it is decoded.
 pub(super) fn events_by_ids(
     conn: &Connection,
     tenant: &Tenant,
     ids: &[String],
     max_bytes: u64,
-) -> StoreResult<BoundedEvents> {
+) -> ReadResult<Vec<Event>> {
     let mut seen: HashSet<&str> = HashSet::with_capacity(ids.len());
     let unique: Vec<&String> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
+    let mut budget = ReadBudget::new(u64::MAX, max_bytes);
     let mut events = Vec::with_capacity(unique.len());
-    let mut bytes: u64 = 0;
     for chunk in unique.chunks(RUN_SESSION_CHUNK) {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ? AND event_id IN ({})",
             vec!["?"; chunk.len()].join(",")
         );
         let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+        let column_count = stmt.column_count();
         let params = std::iter::once(SqlValue::Text(tenant.project_id.clone()))
             .chain(chunk.iter().map(|id| SqlValue::Text((*id).clone())));
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params))
             .map_err(backend)?;
         while let Some(row) = rows.next().map_err(backend)? {
-            bytes = bytes.saturating_add(stored_bytes(row));
-            if bytes > max_bytes {
-                return Ok(BoundedEvents {
-                    events,
-                    complete: false,
-                });
-            }
-            events.push(event_from_row(row).map_err(backend)?);
+            budget
+                .take_row(row, column_count)
+                .map_err(backend)?
+                .map_err(ReadError::TooLarge)?;
+            events.push(event_from_row(row).map_err(read_error)?);
         }
     }
     events.sort_by(|a, b| {
@@ -284,10 +308,7 @@ pub(super) fn events_by_ids(
             .total_cmp(&b.start_time)
             .then_with(|| a.event_id.cmp(&b.event_id))
     });
-    Ok(BoundedEvents {
-        events,
-        complete: true,
-    })
+    Ok(events)
 }
 
 pub(super) fn delete_event(
