@@ -5,9 +5,10 @@
 //! Each reads the slim rows results need ([`RunEvent`]), at most
 //! [`crate::ServerConfig::max_run_events`] of them, and loads whole events only
 //! for what it answers with, within [`crate::ServerConfig::max_read_bytes`];
-//! past either it answers 422 `result_too_large`. Everything that loops over events (evaluation,
-//! matching, building and serializing the answer) runs on the blocking pool, so
-//! the async workers only wait and `/healthz` answers while a big run is read.
+//! past either it answers 422 `result_too_large`. Everything that loops over
+//! events (evaluation, matching, building and serializing the answer) runs on
+//! the blocking pool, so the async workers only wait and `/healthz` answers
+//! while a big run is read.
 
 use std::collections::{HashMap, HashSet};
 
@@ -260,7 +261,7 @@ impl SchemaFields {
 }
 
 /// The schema answer (fields and datasets) over `runs`, reading at most
-/// `max_events` events across all of them.
+/// [`max_run_events`] events across all of them.
 async fn schema_of(
     state: &AppState,
     tenant: &Tenant,
