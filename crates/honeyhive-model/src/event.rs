@@ -125,17 +125,40 @@ impl Event {
     /// assert_eq!(object_depth(&event.metadata), MAX_JSON_DEPTH);
     /// ```
     pub fn bound_json_depth(&mut self) -> usize {
+        self.json_fields_mut()
+            .into_iter()
+            .map(|(_, map)| crate::limits::bound_object_depth(map, crate::limits::MAX_JSON_DEPTH))
+            .sum()
+    }
+
+    /// The seven JSON documents of an event, by field name.
+    ///
+    /// ```
+    /// let event = honeyhive_model::Event::default();
+    /// assert_eq!(event.json_fields()[3].0, "metadata");
+    /// ```
+    pub fn json_fields(&self) -> [(&'static str, &Map<String, Value>); 7] {
         [
-            &mut self.config,
-            &mut self.inputs,
-            &mut self.outputs,
-            &mut self.metadata,
-            &mut self.metrics,
-            &mut self.feedback,
-            &mut self.user_properties,
+            ("config", &self.config),
+            ("inputs", &self.inputs),
+            ("outputs", &self.outputs),
+            ("metadata", &self.metadata),
+            ("metrics", &self.metrics),
+            ("feedback", &self.feedback),
+            ("user_properties", &self.user_properties),
         ]
-        .into_iter()
-        .map(|map| crate::limits::bound_object_depth(map, crate::limits::MAX_JSON_DEPTH))
-        .sum()
+    }
+
+    /// [`Event::json_fields`], mutable.
+    pub fn json_fields_mut(&mut self) -> [(&'static str, &mut Map<String, Value>); 7] {
+        [
+            ("config", &mut self.config),
+            ("inputs", &mut self.inputs),
+            ("outputs", &mut self.outputs),
+            ("metadata", &mut self.metadata),
+            ("metrics", &mut self.metrics),
+            ("feedback", &mut self.feedback),
+            ("user_properties", &mut self.user_properties),
+        ]
     }
 }

@@ -30,16 +30,7 @@ pub struct OversizedField {
 /// assert_eq!(oversized_field(&event, 4000), None);
 /// ```
 pub fn oversized_field(event: &Event, max_bytes: usize) -> Option<OversizedField> {
-    let maps = [
-        ("config", &event.config),
-        ("inputs", &event.inputs),
-        ("outputs", &event.outputs),
-        ("metadata", &event.metadata),
-        ("metrics", &event.metrics),
-        ("feedback", &event.feedback),
-        ("user_properties", &event.user_properties),
-    ];
-    first_oversized(&maps, event.error.as_deref(), max_bytes).or_else(|| {
+    first_oversized(&event.json_fields(), event.error.as_deref(), max_bytes).or_else(|| {
         (event.event_name.len() > max_bytes).then_some(OversizedField {
             field: "event_name",
             bytes: event.event_name.len(),
@@ -49,16 +40,11 @@ pub fn oversized_field(event: &Event, max_bytes: usize) -> Option<OversizedField
 
 /// The first field of `enrichment` whose JSON text passes `max_bytes`.
 pub fn oversized_enrichment(enrichment: &Enrichment, max_bytes: usize) -> Option<OversizedField> {
-    let maps = [
-        ("config", &enrichment.config),
-        ("inputs", &enrichment.inputs),
-        ("outputs", &enrichment.outputs),
-        ("metadata", &enrichment.metadata),
-        ("metrics", &enrichment.metrics),
-        ("feedback", &enrichment.feedback),
-        ("user_properties", &enrichment.user_properties),
-    ];
-    first_oversized(&maps, enrichment.error.as_deref(), max_bytes)
+    first_oversized(
+        &enrichment.json_fields(),
+        enrichment.error.as_deref(),
+        max_bytes,
+    )
 }
 
 fn first_oversized(

@@ -223,18 +223,37 @@ impl Enrichment {
     /// fields of an event are. Returns how many subtrees were flattened.
     pub fn bound_json_depth(&mut self) -> usize {
         use honeyhive_model::limits::{MAX_JSON_DEPTH, bound_object_depth};
+        self.json_fields_mut()
+            .into_iter()
+            .map(|(_, map)| bound_object_depth(map, MAX_JSON_DEPTH))
+            .sum()
+    }
+
+    /// The seven JSON documents the enrichment merges, by field name (as
+    /// [`Event::json_fields`]).
+    pub fn json_fields(&self) -> [(&'static str, &Map<String, Value>); 7] {
         [
-            &mut self.config,
-            &mut self.inputs,
-            &mut self.outputs,
-            &mut self.metadata,
-            &mut self.metrics,
-            &mut self.feedback,
-            &mut self.user_properties,
+            ("config", &self.config),
+            ("inputs", &self.inputs),
+            ("outputs", &self.outputs),
+            ("metadata", &self.metadata),
+            ("metrics", &self.metrics),
+            ("feedback", &self.feedback),
+            ("user_properties", &self.user_properties),
         ]
-        .into_iter()
-        .map(|map| bound_object_depth(map, MAX_JSON_DEPTH))
-        .sum()
+    }
+
+    /// [`Enrichment::json_fields`], mutable.
+    pub fn json_fields_mut(&mut self) -> [(&'static str, &mut Map<String, Value>); 7] {
+        [
+            ("config", &mut self.config),
+            ("inputs", &mut self.inputs),
+            ("outputs", &mut self.outputs),
+            ("metadata", &mut self.metadata),
+            ("metrics", &mut self.metrics),
+            ("feedback", &mut self.feedback),
+            ("user_properties", &mut self.user_properties),
+        ]
     }
 
     /// Folds a later enrichment of the same event into this one.
