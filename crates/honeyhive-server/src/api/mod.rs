@@ -18,7 +18,7 @@ use crate::auth::KeyCache;
 use crate::config::ServerConfig;
 use crate::ingest::budget::{BodyOverBudget, Budget, Refusal, RequestBudget};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{ReadError, Store, StoreError};
 
 mod admission;
 pub mod experiments;
@@ -211,6 +211,19 @@ impl From<StoreError> for ApiError {
                 ApiError::new(ErrorCode::CorruptData, corrupt.to_string())
                     .with_hint("retrying will not help; an operator can delete or rewrite that row")
             }
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> ApiError {
+        match e {
+            ReadError::Store(e) => e.into(),
+            ReadError::TooLarge(limit) => ApiError::new(
+                ErrorCode::ResultTooLarge,
+                format!("the answer would be larger than the read limit of {limit}"),
+            )
+            .with_hint("ask for fewer events: narrow the filters or the time range, or page"),
         }
     }
 }

@@ -136,19 +136,6 @@ pub(crate) fn read_error(e: ReadError, hint: &str) -> ApiError {
     }
 }
 
-impl From<ReadError> for ApiError {
-    fn from(e: ReadError) -> ApiError {
-        match e {
-            ReadError::Store(e) => e.into(),
-            ReadError::TooLarge(limit) => ApiError::new(
-                ErrorCode::ResultTooLarge,
-                format!("the answer would be larger than the read limit of {limit}"),
-            )
-            .with_hint("ask for fewer events: narrow the filters or the time range, or page"),
-        }
-    }
-}
-
 /// A JSON answer whose body `serialize` writes on the blocking pool: a big
 /// answer's serialization must not hold an async worker.
 pub(crate) async fn json_answer(
