@@ -11,15 +11,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use honeyhive_model::ErrorCode;
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 
-use crate::api::{ApiError, AppState};
-use crate::store::{EventStore, Tenant};
+use crate::store::{EventStore, StoreError, Tenant};
 
 /// Most keys remembered, verified or unknown; past it that cache is cleared.
 const MAX_CACHED_KEYS: usize = 10_000;
@@ -101,6 +97,44 @@ pub fn check_operator_key(key: &str) -> Result<KeyStrength, String> {
     })
 }
 
+/// Why a request was not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header.
+    #[error("missing api key")]
+    Missing,
+    /// An `Authorization` header that is not `Bearer <key>`.
+    #[error("the authorization header is not `Bearer <key>`")]
+    NotBearer,
+    /// A key no project has.
+    #[error("unknown api key")]
+    Unknown,
+    /// The store could not be asked.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// The code a client is answered with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::Missing | AuthError::NotBearer | AuthError::Unknown => {
+                ErrorCode::Unauthenticated
+            }
+            AuthError::Store(_) => ErrorCode::Unavailable,
+        }
+    }
+
+    /// What the client should do.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            AuthError::Missing | AuthError::NotBearer => "send `Authorization: Bearer <key>`",
+            AuthError::Unknown => "create one with `hh keys create --project NAME`",
+            AuthError::Store(_) => "retry later; the server log has the cause",
+        }
+    }
+}
+
 /// Verified key hashes → tenant, and recently refused hashes.
 #[derive(Debug, Default)]
 pub struct KeyCache {
@@ -114,7 +148,7 @@ impl KeyCache {
         &self,
         store: &dyn EventStore,
         key: &str,
-    ) -> Result<Tenant, ApiError> {
+    ) -> Result<Tenant, AuthError> {
         let hash = hash_key(key);
         if let Some(tenant) = self.verified.read().get(&hash) {
             return Ok(tenant.clone());
@@ -125,7 +159,7 @@ impl KeyCache {
             .get(&hash)
             .is_some_and(|seen| seen.elapsed() < UNKNOWN_KEY_TTL)
         {
-            return Err(unknown_key());
+            return Err(AuthError::Unknown);
         }
         match store.tenant_for_key(&hash).await? {
             Some(tenant) => {
@@ -145,7 +179,7 @@ impl KeyCache {
                     }
                 }
                 unknown.insert(hash, Instant::now());
-                Err(unknown_key())
+                Err(AuthError::Unknown)
             }
         }
     }
@@ -154,11 +188,6 @@ impl KeyCache {
     pub fn forget_unknown(&self, key: &str) {
         self.unknown.write().remove(&hash_key(key));
     }
-}
-
-fn unknown_key() -> ApiError {
-    ApiError::new(ErrorCode::Unauthenticated, "unknown api key")
-        .with_hint("create one with `hh keys create --project NAME`")
 }
 
 /// The key of an `Authorization` header value: `Bearer <key>`, the scheme in
@@ -177,39 +206,4 @@ pub fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(|c: char| c.is_ascii_whitespace())?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// The tenant a request's `Authorization` header names (HTTP and gRPC alike).
-pub(crate) async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Tenant, ApiError> {
-    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
-        return Err(ApiError::new(ErrorCode::Unauthenticated, "missing api key")
-            .with_hint("send `Authorization: Bearer <key>`"));
-    };
-    let key = value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::Unauthenticated,
-            "the authorization header is not `Bearer <key>`",
-        )
-        .with_hint("send `Authorization: Bearer <key>`")
-    })?;
-    state.keys.authenticate(state.store.as_ref(), key).await
-}
-
-/// Handlers take a `Tenant` argument to require a valid `Authorization: Bearer <key>`.
-/// A request the admission layer already authenticated carries its tenant.
-impl FromRequestParts<AppState> for Tenant {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if let Some(tenant) = parts.extensions.get::<Tenant>() {
-            return Ok(tenant.clone());
-        }
-        authenticate(state, &parts.headers).await
-    }
 }

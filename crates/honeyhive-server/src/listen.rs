@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::ServerError;
-use crate::metrics::Metrics;
+use crate::metrics::{CloseReason, Metrics};
 
 /// How long a connection that was asked to close may take to finish the
 /// request it is answering before it is dropped.
@@ -211,24 +211,6 @@ impl Connection {
             }
         }
         metrics.connection_closed();
-    }
-}
-
-/// Why an open connection was closed by the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseReason {
-    /// No complete request head within the header timeout of opening.
-    NoRequest,
-    /// No bytes in either direction for the idle timeout.
-    Idle,
-}
-
-impl CloseReason {
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            CloseReason::NoRequest => "no_request",
-            CloseReason::Idle => "idle",
-        }
     }
 }
 

@@ -38,6 +38,24 @@ impl Histogram {
     }
 }
 
+/// Why an open connection was closed by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// No complete request head within the header timeout of opening.
+    NoRequest,
+    /// No bytes in either direction for the idle timeout.
+    Idle,
+}
+
+impl CloseReason {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            CloseReason::NoRequest => "no_request",
+            CloseReason::Idle => "idle",
+        }
+    }
+}
+
 /// The server's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -106,10 +124,10 @@ impl Metrics {
     }
 
     /// Counts a connection the server closed for its timeouts.
-    pub(crate) fn connection_timed_out(&self, reason: crate::listen::CloseReason) {
+    pub(crate) fn connection_timed_out(&self, reason: CloseReason) {
         let counter = match reason {
-            crate::listen::CloseReason::NoRequest => &self.connections_closed_no_request,
-            crate::listen::CloseReason::Idle => &self.connections_closed_idle,
+            CloseReason::NoRequest => &self.connections_closed_no_request,
+            CloseReason::Idle => &self.connections_closed_idle,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -228,9 +246,9 @@ impl Metrics {
             out,
             "# HELP hh_connections_timed_out_total Connections the server closed, by reason.\n# TYPE hh_connections_timed_out_total counter\n\
              hh_connections_timed_out_total{{reason=\"{}\"}} {}\nhh_connections_timed_out_total{{reason=\"{}\"}} {}",
-            crate::listen::CloseReason::NoRequest.label(),
+            CloseReason::NoRequest.label(),
             self.connections_closed_no_request.load(Ordering::Relaxed),
-            crate::listen::CloseReason::Idle.label(),
+            CloseReason::Idle.label(),
             self.connections_closed_idle.load(Ordering::Relaxed),
         );
         counter(

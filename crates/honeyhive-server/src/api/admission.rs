@@ -5,14 +5,57 @@
 //! the stages that decode it charge what decoding takes.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::Method;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, declared_length, discard_body, over_budget, too_large};
-use crate::auth::authenticate;
+use super::{ApiError, AppState, declared_length, discard_body, over_budget, too_large};
+use crate::auth::{AuthError, bearer_token};
 use crate::ingest::budget::{Budget, BudgetedBody, RequestBudget};
+use crate::store::Tenant;
+
+/// The tenant a request's `Authorization` header names (HTTP and gRPC alike).
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Tenant, ApiError> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?;
+    let key = value
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .ok_or(AuthError::NotBearer)?;
+    Ok(state.keys.authenticate(state.store.as_ref(), key).await?)
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        match e {
+            AuthError::Store(e) => e.into(),
+            other => ApiError::new(other.code(), other.to_string()).with_hint(other.hint()),
+        }
+    }
+}
+
+/// Handlers take a `Tenant` argument to require a valid `Authorization: Bearer <key>`.
+/// A request this layer already authenticated carries its tenant.
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(tenant) = parts.extensions.get::<Tenant>() {
+            return Ok(tenant.clone());
+        }
+        authenticate(state, &parts.headers).await
+    }
+}
 
 /// Methods whose requests carry a body the handlers read.
 fn carries_body(method: &Method) -> bool {

@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .merge(events_query::routes())
         .merge(runs::routes())
         .merge(datasets::routes())
+        .merge(datapoints::routes())
         .merge(catalog::routes())
 }
 

@@ -20,7 +20,7 @@ use crate::ingest::budget::{BodyOverBudget, Budget, Refusal, RequestBudget};
 use crate::metrics::Metrics;
 use crate::store::{ReadError, Store, StoreError};
 
-mod admission;
+pub(crate) mod admission;
 pub mod experiments;
 mod ingest_events;
 pub(crate) mod ingest_otlp;

@@ -11,7 +11,7 @@
 //! reads no paging.
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use honeyhive_model::ErrorCode;
 use honeyhive_model::filter::format_datetime_ms;
@@ -42,6 +42,15 @@ const DATAPOINT_HINT: &str =
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/datasets/{dataset_id}/datapoints", post(add_datapoints))
+        .route(
+            "/v1/datasets/{dataset_id}/datapoints/{datapoint_id}",
+            delete(remove_datapoint),
+        )
+        .route(
+            "/v1/datasets/{dataset_id}/{datapoint_id}",
+            delete(remove_datapoint),
+        )
         .route(
             "/v1/datapoints",
             get(list_datapoints).post(create_datapoint),
@@ -115,7 +124,7 @@ fn datapoint_from_row(
 
 /// `POST /v1/datasets/{id}/datapoints`: rows of `data` (mapped by `mapping`)
 /// become datapoints appended to the dataset.
-pub(super) async fn add_datapoints(
+async fn add_datapoints(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(dataset_id): Path<String>,
@@ -156,7 +165,7 @@ pub(super) async fn add_datapoints(
 }
 
 /// `DELETE /v1/datasets/{id}/datapoints/{datapoint_id}` (and the shorter alias).
-pub(super) async fn remove_datapoint(
+async fn remove_datapoint(
     State(state): State<AppState>,
     tenant: Tenant,
     Path((dataset_id, datapoint_id)): Path<(String, String)>,

@@ -6,12 +6,11 @@
 //! `pagination` object in the answer), like `GET /v1/runs`.
 
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
-use super::datapoints;
 use super::query::{parse_paging, qs_tree, string_param};
 use super::{new_id, now_ms};
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
@@ -33,19 +32,6 @@ pub(super) fn routes() -> Router<AppState> {
             "/v1/datasets/{dataset_id}",
             get(get_dataset).put(update_dataset).delete(delete_dataset),
         )
-        .route(
-            "/v1/datasets/{dataset_id}/datapoints",
-            post(datapoints::add_datapoints),
-        )
-        .route(
-            "/v1/datasets/{dataset_id}/datapoints/{datapoint_id}",
-            delete(datapoints::remove_datapoint),
-        )
-        .route(
-            "/v1/datasets/{dataset_id}/{datapoint_id}",
-            delete(datapoints::remove_datapoint),
-        )
-        .merge(datapoints::routes())
 }
 
 fn dataset_json(d: &Dataset) -> Value {

@@ -5,13 +5,14 @@
 use std::collections::{HashMap, HashSet};
 
 use honeyhive_model::EventType;
+use honeyhive_model::filter::format_datetime_ms;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::run_result::{
     Aggregation, DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success,
 };
-use crate::store::Run;
+use crate::store::{Run, Tenant};
 
 /// Metric names in first-seen order across datapoints.
 fn metric_names<'a>(evals: &[&'a RunEvaluation]) -> Vec<&'a str> {
@@ -371,4 +372,30 @@ fn metric_changes<'a>(
         }
     }
     by_name
+}
+
+/// The spec's `ExperimentRunObject` for `run`.
+pub(super) fn run_object(run: &Run, tenant: &Tenant) -> Value {
+    json!({
+        "id": run.run_id,
+        "run_id": run.run_id,
+        "name": run.name,
+        "description": run.description,
+        "status": run.status,
+        "metadata": run.metadata,
+        "results": run.results,
+        "event_ids": run.event_ids,
+        "session_ids": run.session_ids,
+        "datapoint_ids": run.datapoint_ids,
+        "configuration": run.configuration,
+        "evaluators": run.evaluators,
+        "passing_ranges": run.passing_ranges,
+        "is_active": true,
+        "created_at": format_datetime_ms(run.created_at),
+        "updated_at": format_datetime_ms(run.updated_at),
+        "scope_type": "project",
+        "scope_id": tenant.project_id,
+        "project_id": tenant.project_id,
+        "dataset_id": run.dataset_id,
+    })
 }

@@ -19,11 +19,10 @@ use honeyhive_model::{ErrorCode, Event, EventType};
 use serde_json::{Map, Value, json};
 
 use super::query::{parse_date_range, parse_filters, parse_paging, qs_tree, string_param};
-use super::run_document::{compare_body, result_document};
+use super::run_document::{compare_body, result_document, run_object};
 use super::run_result::{
     Aggregation, MetricDefinition, PassRule, RunEvaluation, evaluate_run_events,
 };
-use super::runs::run_object;
 use crate::api::ingest_events::event_json;
 use crate::api::sessions::{json_answer, read_error};
 use crate::api::{ApiError, AppState, QueryParams};

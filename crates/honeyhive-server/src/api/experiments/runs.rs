@@ -4,10 +4,10 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
 use super::query::{parse_date_range, parse_paging, qs_tree, string_list, string_param};
+use super::run_document::run_object;
 use super::run_reads;
 use super::{new_id, now_ms};
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
@@ -36,32 +36,6 @@ pub(super) fn routes() -> Router<AppState> {
             "/v1/runs/{new_run_id}/compare/{old_run_id}",
             get(run_reads::compare_runs),
         )
-}
-
-/// The spec's `ExperimentRunObject` for `run`.
-pub(super) fn run_object(run: &Run, tenant: &Tenant) -> Value {
-    json!({
-        "id": run.run_id,
-        "run_id": run.run_id,
-        "name": run.name,
-        "description": run.description,
-        "status": run.status,
-        "metadata": run.metadata,
-        "results": run.results,
-        "event_ids": run.event_ids,
-        "session_ids": run.session_ids,
-        "datapoint_ids": run.datapoint_ids,
-        "configuration": run.configuration,
-        "evaluators": run.evaluators,
-        "passing_ranges": run.passing_ranges,
-        "is_active": true,
-        "created_at": format_datetime_ms(run.created_at),
-        "updated_at": format_datetime_ms(run.updated_at),
-        "scope_type": "project",
-        "scope_id": tenant.project_id,
-        "project_id": tenant.project_id,
-        "dataset_id": run.dataset_id,
-    })
 }
 
 fn object_field(
