@@ -85,6 +85,10 @@ const WRITER_CACHE_KIB: u32 = 64 * 1024;
 const WRITER_STATEMENT_CACHE: usize = 64;
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
+/// Reads running at once; more wait their turn (without holding a thread).
+/// Bounds the read connections' file descriptors and the memory reads hold:
+/// each read is bounded by the read limits, and at most this many run.
+const MAX_CONCURRENT_READS: usize = 8;
 
 /// One write of a group: run inside the group transaction (possibly twice, see
 /// the module doc), then answered with the commit's outcome.
@@ -241,6 +245,7 @@ impl SqliteStore {
             readers: Arc::new(ReaderPool {
                 path: path.clone(),
                 idle: Mutex::new(Vec::new()),
+                slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_READS)),
             }),
             counters,
         })
@@ -283,7 +288,17 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let pool = self.readers.clone();
-        let task = tokio::task::spawn_blocking(move || pool.with(f));
+        let task = tokio::spawn(async move {
+            let _slot = pool
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| backend("store is closed"))?;
+            tokio::task::spawn_blocking(move || pool.with(f))
+                .await
+                .map_err(|e| backend(format!("read task failed: {e}")))?
+        });
         async move {
             task.await
                 .map_err(|e| backend(format!("read task failed: {e}")))?
@@ -363,10 +378,12 @@ impl Drop for SqliteStore {
     }
 }
 
-/// Idle read-only connections, reused across reads.
+/// Idle read-only connections, reused across reads, and the slots that bound
+/// how many reads run at once.
 struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl ReaderPool {
@@ -606,6 +623,42 @@ mod tests {
             answer,
         };
         (Box::new(job), rx)
+    }
+
+    #[test]
+    fn no_more_reads_run_at_once_than_the_pool_has_slots() {
+        let dir = crate::testing::TempDir::new();
+        let store = Arc::new(SqliteStore::open(dir.path(), SyncMode::Normal).expect("open"));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let done = runtime.block_on(async {
+            let reads: Vec<_> = (0..3 * MAX_CONCURRENT_READS)
+                .map(|_| {
+                    let (running, most) = (running.clone(), most.clone());
+                    store.spawn_read(move |_conn| {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                })
+                .collect();
+            let mut done = 0;
+            for read in reads {
+                read.await.expect("read");
+                done += 1;
+            }
+            done
+        });
+        assert_eq!(done, 3 * MAX_CONCURRENT_READS);
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= MAX_CONCURRENT_READS, "{most} reads ran at once");
+        store.close();
     }
 
     #[test]
