@@ -1,7 +1,7 @@
 //! The `#[trace]` attribute of the honeyhive SDK. Use it as `honeyhive::trace`; see
 //! the `honeyhive` crate for documentation and examples.
 //!
-//! Parsing ([`parse`]) and code generation ([`expand`]) are separate. On misuse the
+//! Parsing (`parse`) and code generation (`expand`) are separate. On misuse the
 //! original item is emitted unchanged next to a `compile_error!`, so the rest of the
 //! program still type-checks and IDEs keep working.
 

@@ -1,4 +1,4 @@
-//! HoneyHive filter objects: parsing, evaluation over an [`Event`], and SQL translation.
+//! HoneyHive filter objects: parsing, evaluation over an [`Event`](crate::Event), and SQL translation.
 //!
 //! The REST API selects events with filter objects shaped like the spec's
 //! `SingleFilter`: `{"field": "metadata.run_id", "operator": "is", "value": "r1",
@@ -6,7 +6,7 @@
 //!
 //! - [`Filter::from_json`] / [`FilterSet::from_json`] turn untrusted JSON into a typed
 //!   AST with clear errors; they never panic on any input.
-//! - [`FilterSet::matches`] evaluates the filters over an [`Event`] (tests, and backends
+//! - [`FilterSet::matches`] evaluates the filters over an [`Event`](crate::Event) (tests, and backends
 //!   without pushdown).
 //! - [`FilterSet::to_sql`] renders a parameterised SQL condition (SQLite JSON functions):
 //!   values and JSON paths are bound parameters, column names come from a closed set,

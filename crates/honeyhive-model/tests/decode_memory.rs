@@ -1,6 +1,8 @@
 //! The memory estimates of `honeyhive_model::cost` against the heap that
 //! decoding really takes, measured by a counting allocator, for the shapes that
 //! cost the most per byte. One test only: the allocator's peak is process-wide.
+// A test's failed expectation is its failure: unwrap, expect and panic say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_model::cost::{Format, json_cost, memory_estimate, protobuf_trace_cost};
 use honeyhive_model::mapping::map_request;

@@ -6,6 +6,8 @@
 //! ```text
 //! cargo run --release -p honeyhive-server --example batch_event_reads
 //! ```
+// A test's failed expectation is its failure: unwrap, expect and panic say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
 

@@ -7,6 +7,8 @@
 //! server.stop().await;
 //! # }
 //! ```
+// Test support: a failed expectation is the calling test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 

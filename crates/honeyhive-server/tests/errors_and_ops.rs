@@ -1,4 +1,6 @@
 //! Error statuses and bodies, tenancy, ops endpoints, OTLP/gRPC.
+// A test's failed expectation is its failure: unwrap, expect and panic say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

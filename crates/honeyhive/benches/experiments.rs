@@ -13,6 +13,8 @@
 //!
 //! `cargo bench -p honeyhive --bench experiments`; `HH_BENCH_SLEEP_DATAPOINTS` and
 //! `HH_BENCH_OVERHEAD_DATAPOINTS` change the sizes.
+// A test's failed expectation is its failure: unwrap, expect and panic say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -50,7 +50,7 @@
 //! | feature   | default | what |
 //! |-----------|---------|------|
 //! | `tls`     | yes     | `https://` servers (rustls) |
-//! | `tracing` | no      | [`HoneyHiveLayer`]: `tracing` spans (`#[tracing::instrument]`) as HoneyHive events |
+//! | `tracing` | no      | `HoneyHiveLayer`: `tracing` spans (`#[tracing::instrument]`) as HoneyHive events |
 
 mod attributes;
 mod config;

@@ -1,4 +1,6 @@
 //! `honeyhive::experiments` end to end against a real in-process server.
+// A test's failed expectation is its failure: unwrap, expect and panic say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod experiments_support;
 

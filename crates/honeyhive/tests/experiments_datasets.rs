@@ -1,4 +1,6 @@
 //! Experiment datasets from JSONL and CSV files and from the server.
+// A test's failed expectation is its failure: unwrap, expect and panic say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod experiments_support;
 

@@ -1,4 +1,6 @@
 //! The export pipeline against a real local HTTP server that injects failures.
+// A test's failed expectation is its failure: unwrap, expect and panic say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! `hh bench ingest`: a load generator for the ingest path; `hh bench events`
-//! (below) and `hh bench runs` ([`runs`]) share its server plumbing.
+//! (below) and `hh bench runs` ([`runs`](mod@runs)) share its server plumbing.
 //!
 //! Starts a fresh `hh serve` child process on free ports with a temporary data
 //! directory, posts pre-built OTLP protobuf batches (5-span LLM-like traces,

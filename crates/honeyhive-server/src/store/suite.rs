@@ -13,6 +13,8 @@
 //! ```
 //!
 //! Test code: cases panic on a failed assertion.
+// Test support: a failed expectation is the calling test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_model::{Event, EventType};
 use serde_json::json;

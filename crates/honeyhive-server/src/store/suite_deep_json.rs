@@ -3,6 +3,8 @@
 //! with the other cases.
 //!
 //! Test code: cases panic on a failed assertion.
+// Test support: a failed expectation is the calling test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 use honeyhive_model::limits::{MAX_JSON_DEPTH, object_depth};

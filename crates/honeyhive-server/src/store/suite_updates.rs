@@ -4,6 +4,8 @@
 //! Run through [`crate::store_behaviour_suite!`] with the other cases.
 //!
 //! Test code: cases panic on a failed assertion.
+// Test support: a failed expectation is the calling test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
 use std::pin::Pin;
