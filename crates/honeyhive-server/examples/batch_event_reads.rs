@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use honeyhive_model::{Event, EventType};
 use honeyhive_server::store::sqlite::{SqliteStore, SyncMode};
-use honeyhive_server::store::{EventStore, ExperimentStore, StoreResult, WriteBatch};
+use honeyhive_server::store::{CatalogStore, EventStore, IngestStore, StoreResult, WriteBatch};
 use honeyhive_server::testing::TempDir;
 use serde_json::json;
 

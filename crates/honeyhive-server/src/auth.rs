@@ -15,7 +15,7 @@ use honeyhive_model::ErrorCode;
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 
-use crate::store::{EventStore, StoreError, Tenant};
+use crate::store::{CatalogStore, StoreError, Tenant};
 
 /// Most keys remembered, verified or unknown; past it that cache is cleared.
 const MAX_CACHED_KEYS: usize = 10_000;
@@ -146,7 +146,7 @@ impl KeyCache {
     /// The tenant of `key`, from the cache or the store; `Unauthenticated` if unknown.
     pub async fn authenticate(
         &self,
-        store: &dyn EventStore,
+        store: &dyn CatalogStore,
         key: &str,
     ) -> Result<Tenant, AuthError> {
         let hash = hash_key(key);

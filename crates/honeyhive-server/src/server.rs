@@ -13,7 +13,7 @@ use crate::auth::{KeyStrength, check_operator_key, generate_key, hash_key};
 use crate::config::ServerConfig;
 use crate::listen::{ConnectionGate, ConnectionLimits, Listening};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{EventStore, Store};
+use crate::store::{CatalogStore, Store};
 
 /// File descriptors kept for everything but client connections: the store's
 /// files and read connections, the listeners, logs.

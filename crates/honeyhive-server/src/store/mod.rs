@@ -4,7 +4,7 @@
 //! epoch, JSON documents are `serde_json` values, and every call names the
 //! project it acts for (tenancy is in every signature).
 //!
-//! The write side has one entry point, [`EventStore::write`], taking a
+//! The write side has one entry point, [`IngestStore::write`], taking a
 //! [`WriteBatch`] (events, session sightings, enrichments) that a backend
 //! applies atomically and durably before returning: a caller that gets `Ok`
 //! may acknowledge its client.
@@ -129,8 +129,14 @@ pub enum ReadError {
 pub type ReadResult<T> = Result<T, ReadError>;
 
 /// The full storage interface the server needs; one behaviour suite tests every backend.
-pub trait Store: EventStore + ExperimentStore + Send + Sync + 'static {}
-impl<T: EventStore + ExperimentStore + Send + Sync + 'static> Store for T {}
+pub trait Store:
+    IngestStore + EventStore + SessionStore + RunStore + DatasetStore + CatalogStore + 'static
+{
+}
+impl<T> Store for T where
+    T: IngestStore + EventStore + SessionStore + RunStore + DatasetStore + CatalogStore + 'static
+{
+}
 
 /// A session seen on the wire (by a span naming it, or by `/session/start`
 /// implicitly): created if unknown, its time window widened if known.
@@ -399,37 +405,19 @@ pub struct StoreStats {
     pub wal_shrinks: u64,
 }
 
-/// Keys, projects, sessions and events: the ingest side.
+/// The write side: atomic, durable writes, the upkeep of parked enrichments,
+/// and the writer's health.
 #[async_trait]
-pub trait EventStore: Send + Sync {
-    /// Maps an API key hash to `project_name`, creating the project if needed
-    /// (idempotent: the same hash for the same project is a no-op).
-    async fn put_api_key(&self, key_hash: &str, project_name: &str) -> StoreResult<Tenant>;
-
-    /// The tenant an API key hash belongs to, if any.
-    async fn tenant_for_key(&self, key_hash: &str) -> StoreResult<Option<Tenant>>;
-
+pub trait IngestStore: Send + Sync {
     /// Applies `batch` atomically for `tenant`; returns once it is durable.
     async fn write(&self, tenant: &Tenant, batch: WriteBatch) -> StoreResult<WriteSummary>;
-
-    /// One event by id, `children_ids` filled; `NotFound` if not in this project.
-    async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event>;
-
-    /// The session tree; `NotFound` if the session is not in this project,
-    /// `TooLarge` if it holds more than `limits` allow (nothing is returned).
-    async fn session_tree(
-        &self,
-        tenant: &Tenant,
-        session_id: &str,
-        limits: ReadLimits,
-    ) -> ReadResult<SessionTree>;
-
-    /// `Ok` when a write would succeed now (readiness probe).
-    async fn check_writable(&self) -> StoreResult<()>;
 
     /// Drops enrichments parked for events that have not arrived since before
     /// `created_before` (ms since the epoch); returns how many went.
     async fn expire_pending_enrichments(&self, created_before: f64) -> StoreResult<u64>;
+
+    /// `Ok` when a write would succeed now (readiness probe).
+    async fn check_writable(&self) -> StoreResult<()>;
 
     /// Live counters for `/metrics`.
     fn stats(&self) -> StoreStats {
@@ -437,9 +425,13 @@ pub trait EventStore: Send + Sync {
     }
 }
 
-/// Runs, datasets, datapoints, metrics and configurations: the experiment side.
+/// Events read and deleted one by one or by query: `GET /events`, the export,
+/// charts, and the parts of events datapoints are made from.
 #[async_trait]
-pub trait ExperimentStore: Send + Sync {
+pub trait EventStore: Send + Sync {
+    /// One event by id, `children_ids` filled; `NotFound` if not in this project.
+    async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event>;
+
     /// Events matching `query` (filters, time range, paging) plus the total
     /// match count; `TooLarge` if the page holds more than `query.max_bytes`.
     async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> ReadResult<Page<Event>>;
@@ -449,19 +441,6 @@ pub trait ExperimentStore: Send + Sync {
     /// start time, id, group and metric only, folded into buckets; `TooLarge` if
     /// those fields pass `query.events.max_bytes`.
     async fn chart(&self, tenant: &Tenant, query: &ChartQuery) -> ReadResult<Chart>;
-
-    /// The fields run results read ([`RunEvent`]) of the events of a run's
-    /// sessions: the sessions `query` lists plus, when it names a run, every
-    /// session with an event whose `metadata.run_id` is that run.
-    ///
-    /// Events come grouped by session (sessions in no particular order), each
-    /// session's events by start time, then event id. No count and no paging: at
-    /// most `query.limit` events.
-    async fn run_events(
-        &self,
-        tenant: &Tenant,
-        query: &RunEventsQuery,
-    ) -> StoreResult<Vec<RunEvent>>;
 
     /// Whole events by id, ordered by start time then event id, `children_ids`
     /// left empty; ids not in this project, and repeats, are left out.
@@ -473,12 +452,40 @@ pub trait ExperimentStore: Send + Sync {
         max_bytes: u64,
     ) -> ReadResult<Vec<Event>>;
 
+    /// The parts of events a datapoint is made from, in the order of
+    /// `event_ids` (repeats kept), in one read; `NotFound` naming the first id
+    /// not in this project. Stops once the rows read hold more than `max_bytes`
+    /// of JSON text, and then says so.
+    async fn event_payloads(
+        &self,
+        tenant: &Tenant,
+        event_ids: &[String],
+        max_bytes: u64,
+    ) -> StoreResult<EventPayloads>;
+
     /// Deletes one event; false if it was not in this project.
     async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool>;
+}
+
+/// Sessions as trees, and their deletion.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// The session tree; `NotFound` if the session is not in this project,
+    /// `TooLarge` if it holds more than `limits` allow (nothing is returned).
+    async fn session_tree(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        limits: ReadLimits,
+    ) -> ReadResult<SessionTree>;
 
     /// Deletes a session and every event in it; returns how many events went.
     async fn delete_session(&self, tenant: &Tenant, session_id: &str) -> StoreResult<u64>;
+}
 
+/// Experiment runs, and the events of their sessions that run results read.
+#[async_trait]
+pub trait RunStore: Send + Sync {
     /// Creates or replaces a run (keyed by `run_id`).
     async fn put_run(&self, tenant: &Tenant, run: &Run) -> StoreResult<()>;
 
@@ -496,6 +503,23 @@ pub trait ExperimentStore: Send + Sync {
     /// Deletes a run; false if it was not in this project.
     async fn delete_run(&self, tenant: &Tenant, run_id: &str) -> StoreResult<bool>;
 
+    /// The fields run results read ([`RunEvent`]) of the events of a run's
+    /// sessions: the sessions `query` lists plus, when it names a run, every
+    /// session with an event whose `metadata.run_id` is that run.
+    ///
+    /// Events come grouped by session (sessions in no particular order), each
+    /// session's events by start time, then event id. No count and no paging: at
+    /// most `query.limit` events.
+    async fn run_events(
+        &self,
+        tenant: &Tenant,
+        query: &RunEventsQuery,
+    ) -> StoreResult<Vec<RunEvent>>;
+}
+
+/// Datasets, datapoints and the membership between them.
+#[async_trait]
+pub trait DatasetStore: Send + Sync {
     /// Creates or replaces a dataset with its ordered member list (duplicates
     /// dropped), and in the same transaction adds it to the `linked_datasets`
     /// of the stored datapoints that joined and removes it from those that
@@ -503,7 +527,7 @@ pub trait ExperimentStore: Send + Sync {
     async fn put_dataset(&self, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()>;
 
     /// Applies `patch` to a stored dataset in one transaction, membership kept
-    /// consistent as [`ExperimentStore::put_dataset`] does; returns the dataset
+    /// consistent as [`DatasetStore::put_dataset`] does; returns the dataset
     /// as stored, `NotFound` if not in this project.
     async fn update_dataset(
         &self,
@@ -530,7 +554,7 @@ pub trait ExperimentStore: Send + Sync {
     async fn put_datapoints(&self, tenant: &Tenant, datapoints: &[Datapoint]) -> StoreResult<()>;
 
     /// Applies `patch` to a stored datapoint in one transaction, membership kept
-    /// consistent as [`ExperimentStore::put_datapoints`] does; returns the
+    /// consistent as [`DatasetStore::put_datapoints`] does; returns the
     /// datapoint as stored, `NotFound` if it or a dataset it joins is not in
     /// this project.
     async fn update_datapoint(
@@ -559,17 +583,24 @@ pub trait ExperimentStore: Send + Sync {
 
     /// Deletes a datapoint and its dataset memberships; false if it was not in this project.
     async fn delete_datapoint(&self, tenant: &Tenant, datapoint_id: &str) -> StoreResult<bool>;
+}
 
-    /// The parts of events a datapoint is made from, in the order of
-    /// `event_ids` (repeats kept), in one read; `NotFound` naming the first id
-    /// not in this project. Stops once the rows read hold more than `max_bytes`
-    /// of JSON text, and then says so.
-    async fn event_payloads(
-        &self,
-        tenant: &Tenant,
-        event_ids: &[String],
-        max_bytes: u64,
-    ) -> StoreResult<EventPayloads>;
+/// API keys and the projects they name, and a project's named documents
+/// (metric definitions, configurations).
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Maps an API key hash to `project_name`, creating the project if needed
+    /// (idempotent: the same hash for the same project is a no-op).
+    async fn put_api_key(&self, key_hash: &str, project_name: &str) -> StoreResult<Tenant>;
+
+    /// The tenant an API key hash belongs to, if any.
+    async fn tenant_for_key(&self, key_hash: &str) -> StoreResult<Option<Tenant>>;
+
+    /// The key's own project. A key sees no other project.
+    async fn get_project(&self, tenant: &Tenant) -> StoreResult<Project>;
+
+    /// Applies `patch` to the key's own project in one transaction and returns it.
+    async fn update_project(&self, tenant: &Tenant, patch: &ProjectPatch) -> StoreResult<Project>;
 
     /// Creates or replaces a named document (metric definition, configuration).
     async fn put_resource(&self, tenant: &Tenant, resource: &Resource) -> StoreResult<()>;
@@ -598,12 +629,6 @@ pub trait ExperimentStore: Send + Sync {
         kind: ResourceKind,
         id: &str,
     ) -> StoreResult<bool>;
-
-    /// The key's own project. A key sees no other project.
-    async fn get_project(&self, tenant: &Tenant) -> StoreResult<Project>;
-
-    /// Applies `patch` to the key's own project in one transaction and returns it.
-    async fn update_project(&self, tenant: &Tenant, patch: &ProjectPatch) -> StoreResult<Project>;
 }
 
 /// A page of rows and the count of all rows matching (ignoring paging).
@@ -664,7 +689,7 @@ impl Default for EventQuery {
     }
 }
 
-/// What [`ExperimentStore::chart`] reads.
+/// What [`EventStore::chart`] reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartQuery {
     /// Which events (filters, time range), how many (`limit`, oldest first)
@@ -702,7 +727,7 @@ pub struct Chart {
     pub total: u64,
 }
 
-/// What [`ExperimentStore::run_events`] selects.
+/// What [`RunStore::run_events`] selects.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunEventsQuery {
     /// Sessions listed by the run (its `event_ids` and `session_ids`).
@@ -936,7 +961,7 @@ pub struct EventPayload {
     pub feedback: Map<String, Value>,
 }
 
-/// The answer of [`ExperimentStore::event_payloads`].
+/// The answer of [`EventStore::event_payloads`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EventPayloads {
     /// The payloads read, in the order asked for.

@@ -6,7 +6,8 @@
 
 use honeyhive_server::store::sqlite::SqliteStore;
 use honeyhive_server::store::{
-    EventStore, ReadLimits, SessionSighting, SessionTree, Tenant, WriteBatch,
+    CatalogStore, EventStore, IngestStore, ReadLimits, SessionSighting, SessionStore, SessionTree,
+    Tenant, WriteBatch,
 };
 use honeyhive_server::testing::TempDir;
 use honeyhive_server::{ServerConfig, SyncMode};

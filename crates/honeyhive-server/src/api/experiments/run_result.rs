@@ -269,7 +269,7 @@ pub fn evaluate_run(
     evaluate_run_events(run, &events, definitions)
 }
 
-/// [`evaluate_run`] over the slim rows [`crate::store::ExperimentStore::run_events`]
+/// [`evaluate_run`] over the slim rows [`crate::store::RunStore::run_events`]
 /// returns: the same outcome without loading whole events.
 pub fn evaluate_run_events(
     run: &Run,

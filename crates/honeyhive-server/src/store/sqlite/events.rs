@@ -11,10 +11,10 @@ use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{SqliteStore, backend, keys, now_ms, read_error, tree};
+use super::{SqliteStore, backend, now_ms, read_error};
 use crate::store::{
-    Enrichment, EventStore, ReadLimits, ReadResult, SessionSighting, SessionTree, StoreError,
-    StoreResult, StoreStats, Tenant, WriteBatch, WriteSummary,
+    Enrichment, IngestStore, SessionSighting, StoreError, StoreResult, StoreStats, Tenant,
+    WriteBatch, WriteSummary,
 };
 
 /// The `events` columns [`event_from_row`] reads, in order; use as
@@ -652,46 +652,12 @@ pub(crate) fn apply_batch(
 }
 
 #[async_trait]
-impl EventStore for SqliteStore {
-    async fn put_api_key(&self, key_hash: &str, project_name: &str) -> StoreResult<Tenant> {
-        let (hash, name) = (key_hash.to_string(), project_name.to_string());
-        self.write(move |conn| keys::put_api_key(conn, &hash, &name))
-            .await
-    }
-
-    async fn tenant_for_key(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {
-        let hash = key_hash.to_string();
-        self.read(move |conn| keys::tenant_for_key(conn, &hash))
-            .await
-    }
-
+impl IngestStore for SqliteStore {
     async fn write(&self, tenant: &Tenant, batch: WriteBatch) -> StoreResult<WriteSummary> {
         let tenant = tenant.clone();
         let weight = batch.weight();
         self.write_weighted(weight, move |conn| apply_batch(conn, &tenant, &batch))
             .await
-    }
-
-    async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event> {
-        let (tenant, id) = (tenant.clone(), event_id.to_string());
-        self.read(move |conn| {
-            let mut event = load_event(conn, &tenant, &id)?
-                .ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
-            event.children_ids = tree::children_of(conn, &tenant, &event)?;
-            Ok(event)
-        })
-        .await
-    }
-
-    async fn session_tree(
-        &self,
-        tenant: &Tenant,
-        session_id: &str,
-        limits: ReadLimits,
-    ) -> ReadResult<SessionTree> {
-        let (tenant, id) = (tenant.clone(), session_id.to_string());
-        self.read(move |conn| Ok(tree::session_tree(conn, &tenant, &id, limits)))
-            .await?
     }
 
     async fn check_writable(&self) -> StoreResult<()> {

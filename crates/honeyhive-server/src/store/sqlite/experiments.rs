@@ -16,18 +16,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use honeyhive_model::Event;
 
+use super::events::load_event;
 use super::migrations::Migration;
-use super::{SqliteStore, now_ms};
+use super::{SqliteStore, keys, now_ms, tree};
 use crate::store::{
-    Chart, ChartQuery, Datapoint, DatapointPatch, DatapointQuery, Dataset, DatasetPatch,
-    DatasetQuery, EventPayloads, EventQuery, ExperimentStore, Page, Project, ProjectPatch,
-    ReadResult, Resource, ResourceKind, ResourcePatch, Run, RunEvent, RunEventsQuery, RunPatch,
-    RunQuery, StoreResult, Tenant,
+    CatalogStore, Chart, ChartQuery, Datapoint, DatapointPatch, DatapointQuery, Dataset,
+    DatasetPatch, DatasetQuery, DatasetStore, EventPayloads, EventQuery, EventStore, Page, Project,
+    ProjectPatch, ReadLimits, ReadResult, Resource, ResourceKind, ResourcePatch, Run, RunEvent,
+    RunEventsQuery, RunPatch, RunQuery, RunStore, SessionStore, SessionTree, StoreError,
+    StoreResult, Tenant,
 };
 
-/// Fewest sessions worth a read of their own in [`ExperimentStore::run_events`].
+/// Fewest sessions worth a read of their own in [`RunStore::run_events`].
 const SESSIONS_PER_READ: usize = 1000;
-/// Most reads one [`ExperimentStore::run_events`] runs side by side.
+/// Most reads one [`RunStore::run_events`] runs side by side.
 const MAX_PARALLEL_READS: usize = 4;
 
 /// Experiments tables; versions ≥ 100 (core ingest uses 1..100).
@@ -112,7 +114,18 @@ CREATE INDEX events_by_run ON events (project_id, run_id, session_id) WHERE run_
 ];
 
 #[async_trait]
-impl ExperimentStore for SqliteStore {
+impl EventStore for SqliteStore {
+    async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event> {
+        let (tenant, id) = (tenant.clone(), event_id.to_string());
+        self.read(move |conn| {
+            let mut event = load_event(conn, &tenant, &id)?
+                .ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
+            event.children_ids = tree::children_of(conn, &tenant, &event)?;
+            Ok(event)
+        })
+        .await
+    }
+
     async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> ReadResult<Page<Event>> {
         let (tenant, query) = (tenant.clone(), query.clone());
         self.read(move |conn| Ok(event_queries::query_events(conn, &tenant, &query)))
@@ -125,6 +138,57 @@ impl ExperimentStore for SqliteStore {
             .await?
     }
 
+    async fn events_by_ids(
+        &self,
+        tenant: &Tenant,
+        ids: Vec<String>,
+        max_bytes: u64,
+    ) -> ReadResult<Vec<Event>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| Ok(event_queries::events_by_ids(conn, &tenant, &ids, max_bytes)))
+            .await?
+    }
+
+    async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), event_id.to_string());
+        self.write(move |conn| event_queries::delete_event(conn, &tenant, &id))
+            .await
+    }
+
+    async fn event_payloads(
+        &self,
+        tenant: &Tenant,
+        event_ids: &[String],
+        max_bytes: u64,
+    ) -> StoreResult<EventPayloads> {
+        let (tenant, ids) = (tenant.clone(), event_ids.to_vec());
+        self.read(move |conn| event_payloads::event_payloads(conn, &tenant, &ids, max_bytes))
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn session_tree(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        limits: ReadLimits,
+    ) -> ReadResult<SessionTree> {
+        let (tenant, id) = (tenant.clone(), session_id.to_string());
+        self.read(move |conn| Ok(tree::session_tree(conn, &tenant, &id, limits)))
+            .await?
+    }
+
+    async fn delete_session(&self, tenant: &Tenant, session_id: &str) -> StoreResult<u64> {
+        let (tenant, id) = (tenant.clone(), session_id.to_string());
+        self.write(move |conn| event_queries::delete_session(conn, &tenant, &id))
+            .await
+    }
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
     async fn run_events(
         &self,
         tenant: &Tenant,
@@ -168,29 +232,6 @@ impl ExperimentStore for SqliteStore {
         Ok(events)
     }
 
-    async fn events_by_ids(
-        &self,
-        tenant: &Tenant,
-        ids: Vec<String>,
-        max_bytes: u64,
-    ) -> ReadResult<Vec<Event>> {
-        let tenant = tenant.clone();
-        self.read(move |conn| Ok(event_queries::events_by_ids(conn, &tenant, &ids, max_bytes)))
-            .await?
-    }
-
-    async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool> {
-        let (tenant, id) = (tenant.clone(), event_id.to_string());
-        self.write(move |conn| event_queries::delete_event(conn, &tenant, &id))
-            .await
-    }
-
-    async fn delete_session(&self, tenant: &Tenant, session_id: &str) -> StoreResult<u64> {
-        let (tenant, id) = (tenant.clone(), session_id.to_string());
-        self.write(move |conn| event_queries::delete_session(conn, &tenant, &id))
-            .await
-    }
-
     async fn put_run(&self, tenant: &Tenant, run: &Run) -> StoreResult<()> {
         let (tenant, run) = (tenant.clone(), run.clone());
         self.write(move |conn| catalog::put_run(conn, &tenant, &run))
@@ -225,7 +266,10 @@ impl ExperimentStore for SqliteStore {
         self.write(move |conn| catalog::delete_row(conn, &tenant, "runs", "run_id", &id))
             .await
     }
+}
 
+#[async_trait]
+impl DatasetStore for SqliteStore {
     async fn put_dataset(&self, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()> {
         let (tenant, dataset) = (tenant.clone(), dataset.clone());
         self.write(move |conn| datasets::put_dataset(conn, &tenant, &dataset))
@@ -311,15 +355,19 @@ impl ExperimentStore for SqliteStore {
         self.write(move |conn| datasets::delete_datapoint(conn, &tenant, &id, at))
             .await
     }
+}
 
-    async fn event_payloads(
-        &self,
-        tenant: &Tenant,
-        event_ids: &[String],
-        max_bytes: u64,
-    ) -> StoreResult<EventPayloads> {
-        let (tenant, ids) = (tenant.clone(), event_ids.to_vec());
-        self.read(move |conn| event_payloads::event_payloads(conn, &tenant, &ids, max_bytes))
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn put_api_key(&self, key_hash: &str, project_name: &str) -> StoreResult<Tenant> {
+        let (hash, name) = (key_hash.to_string(), project_name.to_string());
+        self.write(move |conn| keys::put_api_key(conn, &hash, &name))
+            .await
+    }
+
+    async fn tenant_for_key(&self, key_hash: &str) -> StoreResult<Option<Tenant>> {
+        let hash = key_hash.to_string();
+        self.read(move |conn| keys::tenant_for_key(conn, &hash))
             .await
     }
 

@@ -156,7 +156,7 @@ struct WriterCounters {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use honeyhive_server::store::{EventStore, sqlite::{SqliteStore, SyncMode}};
+/// use honeyhive_server::store::{IngestStore, sqlite::{SqliteStore, SyncMode}};
 /// let dir = std::env::temp_dir().join(format!("hh-doc-{}", std::process::id()));
 /// let store = SqliteStore::open(&dir, SyncMode::Normal).unwrap();
 /// store.check_writable().await.unwrap();

@@ -271,7 +271,7 @@ pub(super) fn events_of_sessions(
     Ok(events)
 }
 
-/// Whole events by id (see [`crate::store::ExperimentStore::events_by_ids`]):
+/// Whole events by id (see [`crate::store::EventStore::events_by_ids`]):
 /// each row's stored size counts against `max_bytes` before it is decoded.
 pub(super) fn events_by_ids(
     conn: &Connection,
