@@ -43,10 +43,6 @@ mod sessions;
 pub mod sqlite;
 #[doc(hidden)]
 pub mod suite;
-#[doc(hidden)]
-pub mod suite_deep_json;
-#[doc(hidden)]
-pub mod suite_updates;
 
 pub use catalog::{CatalogStore, Project, ProjectPatch, Resource, ResourceKind, ResourcePatch};
 pub use datasets::{

@@ -14,7 +14,7 @@ use std::task::Poll;
 use honeyhive_model::{Event, EventType};
 use serde_json::json;
 
-use super::{
+use crate::store::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, Dataset, DatasetPatch,
     DatasetQuery, ProjectPatch, Resource, ResourceKind, ResourcePatch, Run, RunPatch, Store,
     StoreError, Tenant, WriteBatch,

@@ -26,8 +26,11 @@ use super::{
     StoreError, Tenant, WriteBatch,
 };
 
-pub use super::suite_deep_json::*;
-pub use super::suite_updates::*;
+mod deep_json;
+mod updates;
+
+pub use deep_json::*;
+pub use updates::*;
 
 /// Instantiates one `#[test]` per suite case for a store factory
 /// `|| (store, guard)`; the guard (e.g. a temp dir) lives as long as the case.
