@@ -39,7 +39,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{StoreResult, WriterCounters, backend};
+use super::writer::WriterCounters;
+use super::{StoreResult, backend};
 
 /// When checkpoints run; [`CheckpointPolicy::default`] is the store's.
 #[derive(Debug, Clone, Copy)]

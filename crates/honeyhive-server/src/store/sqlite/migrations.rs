@@ -1,7 +1,7 @@
 //! Versioned schema migrations.
 //!
 //! Core (ingest) migrations take versions 1..100; the experiments tables take
-//! versions ≥ 100 and live in [`super::experiments::MIGRATIONS`]. Applied
+//! versions ≥ 100 and live in [`EXPERIMENT_MIGRATIONS`]. Applied
 //! versions are recorded in `schema_migrations`; each migration runs in its own
 //! transaction, in version order, exactly once. Never edit a shipped migration:
 //! append a new one.
@@ -110,11 +110,92 @@ CREATE INDEX pending_enrichments_by_age ON pending_enrichments (created_at);
     },
 ];
 
+/// Experiments tables; versions ≥ 100 (core ingest uses 1..100).
+pub(crate) const EXPERIMENT_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 100,
+        name: "runs, datasets, datapoints, documents",
+        sql: r#"
+CREATE TABLE runs (
+    org_id      TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    name        TEXT,
+    status      TEXT NOT NULL,
+    dataset_id  TEXT,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (project_id, run_id)
+);
+CREATE INDEX runs_by_created ON runs (project_id, created_at);
+CREATE TABLE datasets (
+    org_id      TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    dataset_id  TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    doc         TEXT NOT NULL,
+    PRIMARY KEY (project_id, dataset_id)
+);
+CREATE TABLE datapoints (
+    org_id       TEXT NOT NULL,
+    project_id   TEXT NOT NULL,
+    datapoint_id TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    doc          TEXT NOT NULL,
+    PRIMARY KEY (project_id, datapoint_id)
+);
+-- Datapoints by dataset, in membership order.
+CREATE TABLE dataset_members (
+    project_id   TEXT NOT NULL,
+    dataset_id   TEXT NOT NULL,
+    position     INTEGER NOT NULL,
+    datapoint_id TEXT NOT NULL,
+    PRIMARY KEY (project_id, dataset_id, position)
+);
+CREATE INDEX dataset_members_by_datapoint ON dataset_members (project_id, datapoint_id);
+CREATE TABLE documents (
+    org_id      TEXT NOT NULL,
+    project_id  TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    doc_id      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (project_id, kind, doc_id)
+);
+CREATE TABLE project_details (
+    project_id   TEXT PRIMARY KEY,
+    description  TEXT,
+    project_type TEXT
+);
+"#,
+    },
+    Migration {
+        version: 101,
+        name: "run id of events, indexed for a run's tagged sessions",
+        // `GET /v1/runs/{id}/result` also takes sessions tagged with
+        // `metadata.run_id`; found through the JSON that was a scan of every
+        // event of the project. The writer fills `run_id` from the event's
+        // metadata (a map lookup, no JSON parse) and the index is partial, so
+        // traffic outside experiments adds no index entry. Existing rows are
+        // backfilled once; `CASE` keeps a corrupt document from failing it.
+        sql: r#"
+ALTER TABLE events ADD COLUMN run_id TEXT;
+UPDATE events SET run_id = json_extract(metadata, '$.run_id')
+ WHERE CASE WHEN json_valid(metadata) THEN json_type(metadata, '$.run_id') = 'text' ELSE 0 END;
+CREATE INDEX events_by_run ON events (project_id, run_id, session_id) WHERE run_id IS NOT NULL;
+"#,
+    },
+];
+
 /// Every migration, core and experiments, sorted by version; an error if two share a version.
 pub(crate) fn all() -> StoreResult<Vec<Migration>> {
     let mut list: Vec<Migration> = CORE_MIGRATIONS
         .iter()
-        .chain(super::experiments::MIGRATIONS.iter())
+        .chain(EXPERIMENT_MIGRATIONS.iter())
         .copied()
         .collect();
     list.sort_by_key(|m| m.version);
@@ -174,7 +255,7 @@ mod tests {
         assert!(!list.is_empty());
         assert!(CORE_MIGRATIONS.iter().all(|m| m.version < 100));
         assert!(
-            super::super::experiments::MIGRATIONS
+            super::EXPERIMENT_MIGRATIONS
                 .iter()
                 .all(|m| m.version >= 100)
         );

@@ -1,19 +1,24 @@
-//! `GET /events`-style queries and event/session deletes over the core `events` table.
+//! Event reads and deletes: `GET /events`-style queries (filters pushed down
+//! to SQL), events by id, charts, the parts of events datapoints are made from.
+
+mod chart;
+mod payloads;
 
 use std::collections::HashSet;
 
+use async_trait::async_trait;
 use honeyhive_model::Event;
-use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, JsonRoot, SqlParam};
+use honeyhive_model::filter::{DefaultSqlColumns, JsonRoot, SqlParam};
+use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Row};
-use serde_json::Value;
 
-use super::super::events::{event_type_at, json_text, map_from_text, row_failure};
-use super::super::limits::ReadBudget;
-use super::super::{EVENT_COLUMNS, backend, event_from_row, read_error};
+use super::limits::ReadBudget;
+use super::rows::{EVENT_COLUMNS, event_from_row, load_event};
+use super::runs::RUN_SESSION_CHUNK;
+use super::{SqliteStore, backend, read_error, sessions};
 use crate::store::{
-    EventQuery, Page, ReadError, ReadResult, RunEvent, RunEventsQuery, SortOrder, StoreError,
-    StoreResult, Tenant,
+    Chart, ChartQuery, EventPayloads, EventQuery, EventStore, Page, ReadError, ReadResult,
+    SortOrder, StoreError, StoreResult, Tenant,
 };
 
 /// Most session ids one query may name (keeps the statement's parameter count bounded).
@@ -132,145 +137,6 @@ pub(super) fn query_events(
     Ok(Page { items, total })
 }
 
-/// Session ids bound per statement of [`run_events`]: one statement per chunk
-/// keeps the parameter count bounded however many sessions a run has.
-const RUN_SESSION_CHUNK: usize = 500;
-
-/// The columns [`run_event_from_row`] reads, in order.
-const RUN_EVENT_COLUMNS: &str =
-    "event_id, session_id, parent_id, event_type, event_name, start_time, error, metrics, metadata";
-
-/// Just the key run results read from `metadata`; the rest is skipped unparsed.
-#[derive(serde::Deserialize)]
-struct DatapointTag {
-    #[serde(default)]
-    datapoint_id: Option<Value>,
-}
-
-fn datapoint_id_of(event_id: &str, metadata: &str) -> StoreResult<Option<String>> {
-    // Most events of a run (every span but the session) carry no datapoint id.
-    if !metadata.contains("datapoint_id") {
-        return Ok(None);
-    }
-    match serde_json::from_str::<DatapointTag>(metadata) {
-        Ok(DatapointTag {
-            datapoint_id: Some(Value::String(id)),
-        }) => Ok(Some(id)),
-        Ok(_) => Ok(None),
-        Err(e) => Err(StoreError::Corrupt {
-            what: format!("event {event_id}"),
-            field: "metadata",
-            reason: e.to_string(),
-        }),
-    }
-}
-
-fn run_event_from_row(row: &Row<'_>) -> rusqlite::Result<RunEvent> {
-    // Type, metrics and metadata are read in place: only what they hold is kept.
-    let event_id: String = row.get(0)?;
-    let what = || format!("event {event_id}");
-    let metrics = json_text(row, 7, &what, "metrics")?;
-    let metadata = json_text(row, 8, &what, "metadata")?;
-    Ok(RunEvent {
-        session_id: row.get(1)?,
-        parent_id: row.get(2)?,
-        event_type: event_type_at(row, 3, &what)?,
-        event_name: row.get(4)?,
-        start_time: row.get(5)?,
-        error: row.get(6)?,
-        metrics: if metrics == "{}" {
-            Default::default()
-        } else {
-            map_from_text(metrics, what, "metrics").map_err(|e| row_failure(7, e))?
-        },
-        datapoint_id: datapoint_id_of(&event_id, metadata).map_err(|e| row_failure(8, e))?,
-        event_id,
-    })
-}
-
-/// Sessions with an event whose `metadata.run_id` is `run_id` (through the
-/// partial index `events_by_run`).
-fn sessions_tagged_with_run(
-    conn: &Connection,
-    tenant: &Tenant,
-    run_id: &str,
-) -> StoreResult<Vec<String>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT DISTINCT session_id FROM events WHERE project_id = ?1 AND run_id = ?2",
-        )
-        .map_err(backend)?;
-    stmt.query_map([&tenant.project_id, run_id], |row| row.get(0))
-        .map_err(backend)?
-        .collect::<Result<Vec<String>, _>>()
-        .map_err(backend)
-}
-
-/// The sessions of a run's events, each once: those `query` lists, then those
-/// tagged with its run id.
-pub(super) fn run_sessions(
-    conn: &Connection,
-    tenant: &Tenant,
-    query: &RunEventsQuery,
-) -> StoreResult<Vec<String>> {
-    let tagged = match &query.tagged_run_id {
-        Some(run_id) => sessions_tagged_with_run(conn, tenant, run_id)?,
-        None => Vec::new(),
-    };
-    let mut seen: HashSet<&str> = HashSet::with_capacity(query.session_ids.len() + tagged.len());
-    let mut sessions = Vec::with_capacity(query.session_ids.len());
-    for id in query.session_ids.iter().chain(&tagged) {
-        if seen.insert(id) {
-            sessions.push(id.clone());
-        }
-    }
-    Ok(sessions)
-}
-
-/// The [`RunEvent`]s of `sessions` that match `filters`, at most `limit`:
-/// grouped by session, each session's by start time, then event id.
-pub(super) fn events_of_sessions(
-    conn: &Connection,
-    tenant: &Tenant,
-    sessions: &[String],
-    filters: &FilterSet,
-    limit: u64,
-) -> StoreResult<Vec<RunEvent>> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let cond = filters.to_sql(&DefaultSqlColumns);
-    let filter_params: Vec<SqlValue> = cond.params.into_iter().map(to_sql_value).collect();
-    let mut events = Vec::new();
-    for chunk in sessions.chunks(RUN_SESSION_CHUNK) {
-        if events.len() >= limit {
-            break;
-        }
-        // Placeholders only; ids and filter values are bound. The planner walks
-        // `events_by_session` for the ids, in id order, and sorts only events
-        // that share a session and a start time by id.
-        let sql = format!(
-            "SELECT {RUN_EVENT_COLUMNS} FROM events \
-             WHERE project_id = ? AND session_id IN ({}) AND ({}) \
-             ORDER BY session_id, start_time, event_id",
-            vec!["?"; chunk.len()].join(","),
-            cond.sql
-        );
-        let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-        let params = std::iter::once(SqlValue::Text(tenant.project_id.clone()))
-            .chain(chunk.iter().map(|id| SqlValue::Text(id.clone())))
-            .chain(filter_params.iter().cloned());
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(params), run_event_from_row)
-            .map_err(backend)?;
-        for row in rows {
-            events.push(row.map_err(read_error)?);
-            if events.len() >= limit {
-                break;
-            }
-        }
-    }
-    Ok(events)
-}
-
 /// Whole events by id (see [`crate::store::EventStore::events_by_ids`]):
 /// each row's stored size counts against `max_bytes` before it is decoded.
 pub(super) fn events_by_ids(
@@ -325,16 +191,56 @@ pub(super) fn delete_event(
     Ok(n > 0)
 }
 
-pub(super) fn delete_session(
-    conn: &Connection,
-    tenant: &Tenant,
-    session_id: &str,
-) -> StoreResult<u64> {
-    let n = conn
-        .execute(
-            "DELETE FROM events WHERE project_id = ?1 AND (session_id = ?2 OR event_id = ?2)",
-            [&tenant.project_id, session_id],
-        )
-        .map_err(backend)?;
-    Ok(n as u64)
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn get_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<Event> {
+        let (tenant, id) = (tenant.clone(), event_id.to_string());
+        self.read(move |conn| {
+            let mut event = load_event(conn, &tenant, &id)?
+                .ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
+            event.children_ids = sessions::children_of(conn, &tenant, &event)?;
+            Ok(event)
+        })
+        .await
+    }
+
+    async fn query_events(&self, tenant: &Tenant, query: &EventQuery) -> ReadResult<Page<Event>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| Ok(query_events(conn, &tenant, &query)))
+            .await?
+    }
+
+    async fn chart(&self, tenant: &Tenant, query: &ChartQuery) -> ReadResult<Chart> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| Ok(chart::chart(conn, &tenant, &query)))
+            .await?
+    }
+
+    async fn events_by_ids(
+        &self,
+        tenant: &Tenant,
+        ids: Vec<String>,
+        max_bytes: u64,
+    ) -> ReadResult<Vec<Event>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| Ok(events_by_ids(conn, &tenant, &ids, max_bytes)))
+            .await?
+    }
+
+    async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), event_id.to_string());
+        self.write(move |conn| delete_event(conn, &tenant, &id))
+            .await
+    }
+
+    async fn event_payloads(
+        &self,
+        tenant: &Tenant,
+        event_ids: &[String],
+        max_bytes: u64,
+    ) -> StoreResult<EventPayloads> {
+        let (tenant, ids) = (tenant.clone(), event_ids.to_vec());
+        self.read(move |conn| payloads::event_payloads(conn, &tenant, &ids, max_bytes))
+            .await
+    }
 }

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::Value;
 
-use super::event_queries::{count_events, to_sql_value, where_clause};
+use super::{count_events, to_sql_value, where_clause};
 use crate::store::sqlite::backend;
 use crate::store::sqlite::limits::ReadBudget;
 use crate::store::{

@@ -1,4 +1,6 @@
-//! Events, sessions and enrichments in SQLite: row codec and the write batch.
+//! The write batch in SQLite: events inserted once by id, sessions created on
+//! first sight or widened, enrichments merged or parked until their event
+//! arrives.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -6,22 +8,16 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use honeyhive_model::limits::{MAX_JSON_DEPTH, bounded_object_text, object_depth};
 use honeyhive_model::{Event, EventType};
-use rusqlite::types::Type;
-use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{SqliteStore, backend, now_ms, read_error};
+use super::rows::{corrupt, load_event};
+use super::{SqliteStore, backend, now_ms};
 use crate::store::{
     Enrichment, IngestStore, SessionSighting, StoreError, StoreResult, StoreStats, Tenant,
     WriteBatch, WriteSummary,
 };
-
-/// The `events` columns [`event_from_row`] reads, in order; use as
-/// `SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?`.
-pub(crate) const EVENT_COLUMNS: &str = "org_id, project_id, event_id, session_id, parent_id, \
-    event_type, event_name, source, start_time, end_time, duration, error, config, inputs, \
-    outputs, metadata, metrics, feedback, user_properties";
 
 // `run_id` mirrors `metadata.run_id` (see `run_id_of`) so a run's tagged
 // sessions are an index lookup instead of a scan of the project's events.
@@ -57,10 +53,13 @@ const UPDATE_UNINDEXED_FIELDS: &str = "UPDATE events SET \
 // three.)
 const UPDATE_SESSION_ID: &str =
     "UPDATE events SET session_id = ?3 WHERE project_id = ?1 AND event_id = ?2";
+
 const UPDATE_START_TIME: &str =
     "UPDATE events SET start_time = ?3 WHERE project_id = ?1 AND event_id = ?2";
+
 const UPDATE_EVENT_TYPE: &str =
     "UPDATE events SET event_type = ?3 WHERE project_id = ?1 AND event_id = ?2";
+
 const UPDATE_RUN_ID: &str = "UPDATE events SET run_id = ?3 WHERE project_id = ?1 AND event_id = ?2";
 
 // A span widens its session's window. The end (and the duration) are in no
@@ -68,45 +67,9 @@ const UPDATE_RUN_ID: &str = "UPDATE events SET run_id = ?3 WHERE project_id = ?1
 // moves, touching two indexes, only when a span began before the session.
 const WIDEN_SESSION_END: &str = "UPDATE events SET end_time = ?3, duration = ?3 - start_time \
     WHERE project_id = ?1 AND event_id = ?2 AND ?3 > end_time";
+
 const WIDEN_SESSION_START: &str = "UPDATE events SET start_time = ?3, duration = end_time - ?3 \
     WHERE project_id = ?1 AND event_id = ?2 AND ?3 > 0 AND (start_time <= 0 OR ?3 < start_time)";
-
-/// A stored JSON object column read back. Anything but an object is an error
-/// (a read error is never an empty object); `what` names the row.
-pub(crate) fn map_from_text(
-    text: &str,
-    what: impl FnOnce() -> String,
-    field: &'static str,
-) -> StoreResult<Map<String, Value>> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(corrupt(
-            what(),
-            field,
-            format!("{} is not an object", kind(&other)),
-        )),
-        Err(e) => Err(corrupt(what(), field, e.to_string())),
-    }
-}
-
-fn corrupt(what: String, field: &'static str, reason: String) -> StoreError {
-    StoreError::Corrupt {
-        what,
-        field,
-        reason,
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// The `run_id` column of an event: `metadata.run_id` when it is a string (the
 /// only kind a run id filter matches), else NULL, which keeps the row out of
@@ -132,75 +95,6 @@ fn map_to_text(map: &Map<String, Value>) -> Cow<'static, str> {
         return Cow::Owned(bounded_object_text(map, MAX_JSON_DEPTH));
     }
     Cow::Owned(serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string()))
-}
-
-/// A stored-data error of a row's column `index`, carried through rusqlite's
-/// row errors; [`super::read_error`] turns it back into the [`StoreError`].
-pub(crate) fn row_failure(index: usize, e: StoreError) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e))
-}
-
-/// The text of column `index` of the row of `what` (a non-text value is
-/// corrupt data, not an empty document).
-pub(crate) fn json_text<'r>(
-    row: &'r Row<'_>,
-    index: usize,
-    what: &dyn Fn() -> String,
-    field: &'static str,
-) -> rusqlite::Result<&'r str> {
-    row.get_ref(index)?
-        .as_str()
-        .map_err(|e| row_failure(index, corrupt(what(), field, e.to_string())))
-}
-
-/// The stored `event_type` at column `index` (an unknown name is corrupt
-/// data, not the default type).
-pub(crate) fn event_type_at(
-    row: &Row<'_>,
-    index: usize,
-    what: &dyn Fn() -> String,
-) -> rusqlite::Result<EventType> {
-    let name = json_text(row, index, what, "event_type")?;
-    EventType::parse(name).ok_or_else(|| {
-        let reason = format!("unknown event type {name:?}");
-        row_failure(index, corrupt(what(), "event_type", reason))
-    })
-}
-
-/// Decodes a row selected with [`EVENT_COLUMNS`] (children_ids left empty).
-///
-/// A JSON column that does not read back fails the row with a
-/// [`StoreError::Corrupt`] naming the event and column; map the row error with
-/// [`super::read_error`] to get it back.
-pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
-    let event_id: String = row.get(2)?;
-    let what = || format!("event {event_id}");
-    let json = |index: usize, field: &'static str| -> rusqlite::Result<Map<String, Value>> {
-        map_from_text(json_text(row, index, &what, field)?, what, field)
-            .map_err(|e| row_failure(index, e))
-    };
-    Ok(Event {
-        tenant: row.get(0)?,
-        project_id: row.get(1)?,
-        session_id: row.get(3)?,
-        parent_id: row.get(4)?,
-        children_ids: Vec::new(),
-        event_type: event_type_at(row, 5, &what)?,
-        event_name: row.get(6)?,
-        source: row.get(7)?,
-        start_time: row.get(8)?,
-        end_time: row.get(9)?,
-        duration: row.get(10)?,
-        error: row.get(11)?,
-        config: json(12, "config")?,
-        inputs: json(13, "inputs")?,
-        outputs: json(14, "outputs")?,
-        metadata: json(15, "metadata")?,
-        metrics: json(16, "metrics")?,
-        feedback: json(17, "feedback")?,
-        user_properties: json(18, "user_properties")?,
-        event_id,
-    })
 }
 
 /// Runs `stmt` (INSERT_IF_ABSENT) with the event's 21 parameters.
@@ -326,19 +220,6 @@ fn merge_into_stored(
     merge(&mut after);
     update_changed(conn, tenant, &before, &after)?;
     Ok(true)
-}
-
-/// One stored event, without children.
-pub(crate) fn load_event(
-    conn: &Connection,
-    tenant: &Tenant,
-    event_id: &str,
-) -> StoreResult<Option<Event>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2");
-    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-    stmt.query_row(params![tenant.project_id, event_id], event_from_row)
-        .optional()
-        .map_err(read_error)
 }
 
 /// Merges a later session event into the stored one: non-empty fields win,

@@ -11,11 +11,13 @@ use std::collections::{BTreeMap, HashSet};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::backend;
-use super::catalog::{delete_row, from_doc, id_and_doc, to_doc};
+use async_trait::async_trait;
+
+use super::documents::{delete_row, from_doc, id_and_doc, to_doc};
+use super::{SqliteStore, backend, now_ms};
 use crate::store::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, Dataset, DatasetPatch,
-    DatasetQuery, Page, StoreError, StoreResult, Tenant, dedup_ids,
+    DatasetQuery, DatasetStore, Page, StoreError, StoreResult, Tenant, dedup_ids,
 };
 
 /// `limit` as SQLite's LIMIT (0: no limit).
@@ -456,4 +458,91 @@ pub(super) fn delete_datapoint(
     changes.note(id, &datasets, &[]);
     changes.apply(conn, tenant, updated_at)?;
     delete_row(conn, tenant, "datapoints", "datapoint_id", id)
+}
+
+#[async_trait]
+impl DatasetStore for SqliteStore {
+    async fn put_dataset(&self, tenant: &Tenant, dataset: &Dataset) -> StoreResult<()> {
+        let (tenant, dataset) = (tenant.clone(), dataset.clone());
+        self.write(move |conn| put_dataset(conn, &tenant, &dataset))
+            .await
+    }
+
+    async fn update_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+        patch: &DatasetPatch,
+    ) -> StoreResult<Dataset> {
+        let (tenant, id, patch) = (tenant.clone(), dataset_id.to_string(), patch.clone());
+        self.write(move |conn| update_dataset(conn, &tenant, &id, &patch))
+            .await
+    }
+
+    async fn list_datasets(
+        &self,
+        tenant: &Tenant,
+        query: &DatasetQuery,
+    ) -> StoreResult<Page<Dataset>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| list_datasets(conn, &tenant, &query))
+            .await
+    }
+
+    async fn delete_dataset(&self, tenant: &Tenant, dataset_id: &str) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), dataset_id.to_string());
+        self.write(move |conn| delete_dataset(conn, &tenant, &id))
+            .await
+    }
+
+    async fn put_datapoints(&self, tenant: &Tenant, datapoints: &[Datapoint]) -> StoreResult<()> {
+        let (tenant, datapoints) = (tenant.clone(), datapoints.to_vec());
+        self.write(move |conn| put_datapoints(conn, &tenant, &datapoints))
+            .await
+    }
+
+    async fn update_datapoint(
+        &self,
+        tenant: &Tenant,
+        datapoint_id: &str,
+        patch: &DatapointPatch,
+    ) -> StoreResult<Datapoint> {
+        let (tenant, id, patch) = (tenant.clone(), datapoint_id.to_string(), patch.clone());
+        self.write(move |conn| update_datapoint(conn, &tenant, &id, &patch))
+            .await
+    }
+
+    async fn remove_from_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+        datapoint_id: &str,
+    ) -> StoreResult<bool> {
+        let (tenant, dataset, datapoint) = (
+            tenant.clone(),
+            dataset_id.to_string(),
+            datapoint_id.to_string(),
+        );
+        // Taken once, so a job run twice writes the same row twice.
+        let at = now_ms();
+        self.write(move |conn| remove_from_dataset(conn, &tenant, &dataset, &datapoint, at))
+            .await
+    }
+
+    async fn list_datapoints(
+        &self,
+        tenant: &Tenant,
+        query: &DatapointQuery,
+    ) -> StoreResult<Page<Datapoint>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| list_datapoints(conn, &tenant, &query))
+            .await
+    }
+
+    async fn delete_datapoint(&self, tenant: &Tenant, datapoint_id: &str) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), datapoint_id.to_string());
+        let at = now_ms();
+        self.write(move |conn| delete_datapoint(conn, &tenant, &id, at))
+            .await
+    }
 }

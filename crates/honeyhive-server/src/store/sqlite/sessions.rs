@@ -1,15 +1,18 @@
 //! Session trees: a session's events read within the read limits, and the
 //! children of one event found without reading its session.
+//!
+//! Deleting a session deletes every event in it.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use honeyhive_model::{Event, EventType};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::limits::ReadBudget;
-use super::{EVENT_COLUMNS, backend, event_from_row};
+use super::{EVENT_COLUMNS, SqliteStore, backend, event_from_row};
 use crate::store::{
-    ReadError, ReadLimits, ReadResult, SessionTree, StoreError, StoreResult, Tenant,
+    ReadError, ReadLimits, ReadResult, SessionStore, SessionTree, StoreError, StoreResult, Tenant,
 };
 
 /// Fills `children_ids` from parent links. Events whose parent is not in the
@@ -128,4 +131,38 @@ pub(crate) fn children_of(
         .query_map(rusqlite::params_from_iter(params), |row| row.get(0))
         .map_err(backend)?;
     ids.collect::<Result<Vec<String>, _>>().map_err(backend)
+}
+
+pub(super) fn delete_session(
+    conn: &Connection,
+    tenant: &Tenant,
+    session_id: &str,
+) -> StoreResult<u64> {
+    let n = conn
+        .execute(
+            "DELETE FROM events WHERE project_id = ?1 AND (session_id = ?2 OR event_id = ?2)",
+            [&tenant.project_id, session_id],
+        )
+        .map_err(backend)?;
+    Ok(n as u64)
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn session_tree(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+        limits: ReadLimits,
+    ) -> ReadResult<SessionTree> {
+        let (tenant, id) = (tenant.clone(), session_id.to_string());
+        self.read(move |conn| Ok(session_tree(conn, &tenant, &id, limits)))
+            .await?
+    }
+
+    async fn delete_session(&self, tenant: &Tenant, session_id: &str) -> StoreResult<u64> {
+        let (tenant, id) = (tenant.clone(), session_id.to_string());
+        self.write(move |conn| delete_session(conn, &tenant, &id))
+            .await
+    }
 }

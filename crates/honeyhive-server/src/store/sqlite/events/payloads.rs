@@ -5,7 +5,7 @@
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 
-use super::super::events::{json_text, map_from_text};
+use super::super::rows::{json_text, map_from_text};
 use super::super::{backend, read_error};
 use crate::store::{EventPayload, EventPayloads, StoreError, StoreResult, Tenant};
 
