@@ -17,8 +17,6 @@
 pub mod api;
 pub mod auth;
 pub mod config;
-#[cfg(feature = "grpc")]
-mod grpc;
 pub mod ingest;
 mod listen;
 pub mod metrics;

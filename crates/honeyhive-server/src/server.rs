@@ -85,7 +85,7 @@ impl Server {
             };
             tasks.push(crate::listen::spawn(
                 listener,
-                crate::grpc::router(state.clone()),
+                crate::api::ingest::grpc::router(state.clone()),
                 grpc,
             ));
         }

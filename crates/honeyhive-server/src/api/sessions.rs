@@ -1,25 +1,29 @@
-//! `GET /v1/sessions/{session_id}`: the session tree; and what every bounded
-//! read answers with: `result_too_large` past a read limit, and bodies
-//! serialized on the blocking pool.
+//! Sessions: `GET /v1/sessions/{session_id}` (the session tree, within the
+//! read limits, serialized on the blocking pool) and `DELETE
+//! /v1/sessions/{session_id}` (the session and every event in it). Sessions are
+//! started through the event API ([`super::ingest`]).
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use honeyhive_model::{ErrorCode, Event};
+use axum::{Json, Router};
+use honeyhive_model::Event;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::ingest_events::event_json;
+use super::answer::{event_json, json_answer};
+use super::error::read_error;
 use super::{ApiError, AppState};
-use crate::store::{ReadError, SessionTree, Tenant};
+use crate::store::{SessionTree, Tenant};
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/sessions/{session_id}", get(get_session))
+    Router::new().route(
+        "/v1/sessions/{session_id}",
+        get(get_session).delete(delete_session),
+    )
 }
 
 async fn get_session(
@@ -127,32 +131,16 @@ impl Serialize for Children<'_> {
     }
 }
 
-/// A bounded read's error: past a limit, 422 `result_too_large` with `hint`
-/// (how to ask for less on this route); anything else as the store's error.
-pub(crate) fn read_error(e: ReadError, hint: &str) -> ApiError {
-    match e {
-        ReadError::TooLarge(_) => ApiError::from(e).with_hint(hint),
-        ReadError::Store(e) => e.into(),
+async fn delete_session(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if state.store.delete_session(&tenant, &id).await? > 0 {
+        Ok(Json(json!({"success": true, "deleted": id})))
+    } else {
+        Err(ApiError::not_found(format!("session {id} not found")))
     }
-}
-
-/// A JSON answer whose body `serialize` writes on the blocking pool: a big
-/// answer's serialization must not hold an async worker.
-pub(crate) async fn json_answer(
-    serialize: impl FnOnce() -> serde_json::Result<Vec<u8>> + Send + 'static,
-) -> Result<Response, ApiError> {
-    let body = tokio::task::spawn_blocking(serialize)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("answer task failed: {e}")))?
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("answer not serializable: {e}")))?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response())
 }
 
 #[cfg(test)]

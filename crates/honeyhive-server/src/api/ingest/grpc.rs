@@ -17,8 +17,8 @@ use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, En
 use tonic::codegen::{BoxFuture, Context, Poll, Service};
 use tonic::{Status, metadata::MetadataValue};
 
+use super::otlp::{Message, ingest};
 use crate::api::admission::authenticate;
-use crate::api::ingest_otlp::{Message, ingest};
 use crate::api::{ApiError, AppState, over_budget};
 use crate::ingest::budget::{Budget, BudgetedBody, RequestBudget};
 use crate::ingest::otlp::OtlpEncoding;

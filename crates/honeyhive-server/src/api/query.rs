@@ -5,18 +5,20 @@
 use honeyhive_model::filter::{FilterSet, parse_datetime_ms};
 use serde_json::{Map, Value};
 
+use serde_json::json;
+
 use super::ApiError;
 
 /// Most rows one page may hold.
-pub(super) const MAX_PAGE_SIZE: u64 = 7500;
+pub(crate) const MAX_PAGE_SIZE: u64 = 7500;
 /// Page size when none is asked for.
-pub(super) const DEFAULT_PAGE_SIZE: u64 = 1000;
+pub(crate) const DEFAULT_PAGE_SIZE: u64 = 1000;
 
 /// Query parameters as a JSON tree, following the `qs` conventions the HoneyHive
 /// clients use: `a=1` → `{"a": "1"}`, `a[]=1&a[]=2` → `{"a": ["1","2"]}`,
 /// `a[0][b]=1` → `{"a": {"0": {"b": "1"}}}` (read back as an array where the keys
 /// are indexes). A repeated plain key collects into an array.
-pub(super) fn qs_tree(pairs: &[(String, String)]) -> Map<String, Value> {
+pub(crate) fn qs_tree(pairs: &[(String, String)]) -> Map<String, Value> {
     let mut root = Map::new();
     for (key, value) in pairs {
         let (head, segments) = split_key(key);
@@ -85,7 +87,7 @@ fn insert_path(map: &mut Map<String, Value>, key: &str, segments: &[&str], value
 }
 
 /// An object whose keys are all indexes (`{"0": .., "1": ..}`) read as an array.
-pub(super) fn index_object_to_array(v: &Value) -> Value {
+pub(crate) fn index_object_to_array(v: &Value) -> Value {
     match v {
         Value::Object(m) if !m.is_empty() && m.keys().all(|k| k.parse::<usize>().is_ok()) => {
             let mut items: Vec<(usize, Value)> = m
@@ -107,7 +109,7 @@ pub(super) fn index_object_to_array(v: &Value) -> Value {
 
 /// Filters from a query parameter or body field: a JSON array, a JSON string of
 /// one, `filters[]=<json object>` repeated, or qs-nested objects.
-pub(super) fn parse_filters(v: Option<&Value>) -> Result<FilterSet, ApiError> {
+pub(crate) fn parse_filters(v: Option<&Value>) -> Result<FilterSet, ApiError> {
     let Some(v) = v else {
         return Ok(FilterSet::default());
     };
@@ -131,7 +133,7 @@ pub(super) fn parse_filters(v: Option<&Value>) -> Result<FilterSet, ApiError> {
 
 /// A `dateRange`: `{"$gte": .., "$lte": ..}` (ISO strings or epoch ms), that object
 /// as a JSON string, or a single ISO string meaning "since". Returns (min, max) in ms.
-pub(super) fn parse_date_range(v: Option<&Value>) -> Result<(Option<f64>, Option<f64>), ApiError> {
+pub(crate) fn parse_date_range(v: Option<&Value>) -> Result<(Option<f64>, Option<f64>), ApiError> {
     let bad = || {
         ApiError::bad_request("invalid dateRange").with_hint(
             "use {\"$gte\": \"2024-01-01T00:00:00Z\", \"$lte\": \"2024-01-31T23:59:59Z\"}",
@@ -175,7 +177,7 @@ pub(super) fn parse_date_range(v: Option<&Value>) -> Result<(Option<f64>, Option
 }
 
 /// A positive integer parameter given as a number or a string.
-pub(super) fn parse_count(v: Option<&Value>, name: &str) -> Result<Option<u64>, ApiError> {
+pub(crate) fn parse_count(v: Option<&Value>, name: &str) -> Result<Option<u64>, ApiError> {
     let bad = || ApiError::bad_request(format!("{name} must be a positive integer"));
     match v {
         None | Some(Value::Null) => Ok(None),
@@ -195,7 +197,7 @@ pub(super) fn parse_count(v: Option<&Value>, name: &str) -> Result<Option<u64>, 
 }
 
 /// `(limit, offset)` from `limit` (default 1000, at most 7500) and 1-based `page`.
-pub(super) fn parse_paging(
+pub(crate) fn parse_paging(
     limit: Option<&Value>,
     page: Option<&Value>,
 ) -> Result<(u64, u64, u64), ApiError> {
@@ -207,7 +209,7 @@ pub(super) fn parse_paging(
 }
 
 /// A list of strings from an array, a JSON-array string, or a comma-separated string.
-pub(super) fn string_list(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
     match v.map(index_object_to_array) {
         Some(Value::Array(items)) => items
             .iter()
@@ -227,7 +229,7 @@ pub(super) fn string_list(v: Option<&Value>) -> Vec<String> {
 }
 
 /// Keeps only the projected (possibly dotted) fields of an event's JSON.
-pub(super) fn project(full: &Value, projections: &[String]) -> Value {
+pub(crate) fn project(full: &Value, projections: &[String]) -> Value {
     if projections.is_empty() {
         return full.clone();
     }
@@ -274,12 +276,73 @@ fn insert_at(map: &mut Map<String, Value>, segments: &[&str], value: Value) {
 }
 
 /// A plain string parameter.
-pub(super) fn string_param(v: Option<&Value>) -> Option<String> {
+pub(crate) fn string_param(v: Option<&Value>) -> Option<String> {
     match v {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Some(Value::Array(items)) => items.last().and_then(Value::as_str).map(str::to_string),
         _ => None,
     }
+}
+
+pub(crate) fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::bad_request("body must be a json object")),
+    }
+}
+
+pub(crate) fn map_field(
+    body: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<Map<String, Value>>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be an object"))),
+    }
+}
+
+pub(crate) fn list_field(
+    body: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<Vec<String>>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| match i.as_str() {
+                Some(s) if !s.is_empty() => Ok(s.to_string()),
+                _ => Err(ApiError::bad_request(format!(
+                    "`{key}` must be an array of non-empty strings"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "`{key}` must be an array of strings"
+        ))),
+    }
+}
+
+pub(crate) fn text_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be a string"))),
+    }
+}
+
+/// The `pagination` object of a listing, as `GET /v1/runs` answers it.
+pub(crate) fn pagination(page: u64, limit: u64, total: u64) -> Value {
+    let total_pages = total.div_ceil(limit.max(1));
+    json!({
+        "page": page,
+        "limit": limit,
+        "total": total,
+        "total_pages": total_pages,
+        "has_next": page < total_pages,
+        "has_prev": page > 1,
+    })
 }
 
 #[cfg(test)]

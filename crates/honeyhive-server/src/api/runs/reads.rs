@@ -18,13 +18,11 @@ use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operato
 use honeyhive_model::{ErrorCode, Event, EventType};
 use serde_json::{Map, Value, json};
 
-use super::query::{parse_date_range, parse_filters, parse_paging, qs_tree, string_param};
-use super::run_document::{compare_body, result_document, run_object};
-use super::run_result::{
-    Aggregation, MetricDefinition, PassRule, RunEvaluation, evaluate_run_events,
-};
-use crate::api::ingest_events::event_json;
-use crate::api::sessions::{json_answer, read_error};
+use super::document::{compare_body, result_document, run_object};
+use super::result::{Aggregation, MetricDefinition, PassRule, RunEvaluation, evaluate_run_events};
+use crate::api::answer::{event_json, json_answer};
+use crate::api::error::read_error;
+use crate::api::query::{parse_date_range, parse_filters, parse_paging, qs_tree, string_param};
 use crate::api::{ApiError, AppState, QueryParams};
 use crate::store::{ResourceKind, Run, RunEvent, RunEventsQuery, RunQuery, Tenant};
 

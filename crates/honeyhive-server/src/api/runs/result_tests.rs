@@ -4,7 +4,7 @@ use honeyhive_model::{Event, EventType};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::api::experiments::run_document::{compare_body, result_document};
+use crate::api::runs::document::{compare_body, result_document};
 use crate::store::Run;
 
 /// The `/result` body as a JSON value, to index into.

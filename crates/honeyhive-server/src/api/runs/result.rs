@@ -1,7 +1,7 @@
 //! Run results and run comparisons, computed from the events of a run's sessions.
 //!
 //! Pure functions: the route handlers fetch the run and its events, these turn
-//! them into a [`RunEvaluation`], which [`super::run_document`] turns into the
+//! them into a [`RunEvaluation`], which [`super::document`] turns into the
 //! bodies of `GET /v1/runs/{id}/result` and `GET /v1/runs/{new}/compare-with/{old}`.
 //!
 //! Rules (documented for users in the report and the API docs):
@@ -54,7 +54,7 @@ impl Aggregation {
     /// Parses `aggregate_function`; `None` or empty means `average`.
     ///
     /// ```
-    /// use honeyhive_server::api::experiments::run_result::Aggregation;
+    /// use honeyhive_server::api::runs::result::Aggregation;
     /// assert_eq!(Aggregation::parse(Some("p90")), Ok(Aggregation::P90));
     /// assert_eq!(Aggregation::parse(None), Ok(Aggregation::Average));
     /// assert!(Aggregation::parse(Some("mode")).is_err());
@@ -98,7 +98,7 @@ impl Aggregation {
     /// between the closest ranks (numpy's default).
     ///
     /// ```
-    /// use honeyhive_server::api::experiments::run_result::Aggregation;
+    /// use honeyhive_server::api::runs::result::Aggregation;
     /// assert_eq!(Aggregation::Median.apply(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
     /// assert_eq!(Aggregation::P90.apply(&[1.0, 2.0, 3.0, 4.0, 5.0]), Some(4.6));
     /// assert_eq!(Aggregation::Average.apply(&[]), None);
@@ -429,5 +429,5 @@ pub fn run_success(run: &Run, eval: &RunEvaluation) -> bool {
 }
 
 #[cfg(test)]
-#[path = "run_result_tests.rs"]
+#[path = "result_tests.rs"]
 mod tests;

@@ -17,15 +17,13 @@ use honeyhive_model::ErrorCode;
 use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
-use super::datasets::{
-    LIST_DATASETS_HINT, find_dataset, hinted, list_field, map_field, object, pagination, text_field,
+use super::{LIST_DATASETS_HINT, find_dataset};
+use crate::api::error::hinted;
+use crate::api::query::{
+    MAX_PAGE_SIZE, list_field, map_field, object, pagination, parse_date_range, parse_filters,
+    parse_paging, qs_tree, string_list, string_param, text_field,
 };
-use super::query::{
-    MAX_PAGE_SIZE, parse_date_range, parse_filters, parse_paging, qs_tree, string_list,
-    string_param,
-};
-use super::{new_id, now_ms};
-use crate::api::{ApiError, AppState, JsonBody, QueryParams};
+use crate::api::{ApiError, AppState, JsonBody, QueryParams, new_id, now_ms};
 use crate::store::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, DatasetQuery, EventPayload,
     EventQuery, Tenant,

@@ -6,13 +6,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use honeyhive_model::{ErrorCode, Event, EventType};
-use serde::Serialize;
+use honeyhive_model::{ErrorCode, EventType};
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, JsonBody};
+use crate::api::answer::EventAnswer;
+use crate::api::{ApiError, AppState, JsonBody};
 use crate::ingest::commit::commit;
-use crate::ingest::events::{self as bodies, EventDefaults, InvalidBody};
+use crate::ingest::events::{self as bodies, EventDefaults};
 use crate::ingest::fields::{OversizedField, oversized_enrichment, oversized_field};
 use crate::store::{Tenant, WriteBatch};
 
@@ -26,26 +26,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/events/batch", post(create_event_batch))
         .route("/events/model", post(create_model_event))
         .route("/events/model/batch", post(create_model_event_batch))
-}
-
-impl From<InvalidBody> for ApiError {
-    fn from(e: InvalidBody) -> ApiError {
-        ApiError::bad_request(e.0).with_hint("see GET /openapi.json for the body schema")
-    }
-}
-
-/// The event as the API shows it, with its tenancy ids ([`EventAnswer`] as a
-/// `Value`, its `project_id` the tenant's).
-pub(crate) fn event_json(event: &Event, tenant: &Tenant) -> Value {
-    let mut value =
-        serde_json::to_value(EventAnswer::new(event, tenant)).unwrap_or_else(|_| json!({}));
-    if let Value::Object(map) = &mut value {
-        map.insert(
-            "project_id".into(),
-            Value::String(tenant.project_id.clone()),
-        );
-    }
-    value
 }
 
 async fn write(state: &AppState, tenant: &Tenant, batch: WriteBatch) -> Result<(), ApiError> {
@@ -78,27 +58,6 @@ fn field_too_large(event_id: &str, oversized: OversizedField, max: usize) -> Api
         ),
     )
     .with_hint("store large payloads elsewhere and keep a reference, or raise the server's max_field_bytes")
-}
-
-/// An event as the API shows it: its fields, then the org as `org_id` and
-/// `workspace_id`. Serialized straight from the event, no `Value` tree; the
-/// event's `project_id` must already be the tenant's (see [`event_json`]).
-#[derive(Serialize)]
-struct EventAnswer<'a> {
-    #[serde(flatten)]
-    event: &'a Event,
-    org_id: &'a str,
-    workspace_id: &'a str,
-}
-
-impl<'a> EventAnswer<'a> {
-    fn new(event: &'a Event, tenant: &'a Tenant) -> EventAnswer<'a> {
-        EventAnswer {
-            event,
-            org_id: &tenant.org_id,
-            workspace_id: &tenant.org_id,
-        }
-    }
 }
 
 async fn start_session(
@@ -233,42 +192,4 @@ async fn update_event(
         // False when the event has not arrived yet: the update is kept and applied on arrival.
         "applied": summary.enriched > 0,
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_session_start_answer_is_event_json_without_the_value_tree() {
-        let tenant = Tenant {
-            org_id: "org-1".into(),
-            project_id: "project-1".into(),
-            project_name: "demo".into(),
-        };
-        let body = json!({"session": {
-            "session_name": "run",
-            "source": "evaluation",
-            "session_id": "0194f7a2-0000-7000-8000-000000000001",
-            "inputs": {"q": "what is 2 + 2?", "n": 2.5},
-            "metadata": {"run_id": "r1", "datapoint_id": "d1"},
-            "user_properties": {"plan": "pro"},
-        }});
-        let mut session = bodies::session_start(body, &tenant.project_name).expect("body");
-        session.project_id = tenant.project_id.clone();
-        session.tenant = tenant.org_id.clone();
-
-        let bytes = serde_json::to_vec(&EventAnswer::new(&session, &tenant)).expect("encode");
-        let direct: Value = serde_json::from_slice(&bytes).expect("json");
-        let expected = event_json(&session, &tenant);
-        assert_eq!(direct, expected);
-        let keys = |v: &Value| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>());
-        assert_eq!(
-            keys(&direct),
-            keys(&expected),
-            "same fields in the same order"
-        );
-        assert_eq!(direct["workspace_id"], "org-1");
-        assert!(direct.get("tenant").is_none());
-    }
 }

@@ -18,7 +18,7 @@ use honeyhive_model::ErrorCode;
 use honeyhive_model::cost::{DecodeCost, Format, json_cost, memory_estimate, protobuf_trace_cost};
 use honeyhive_model::otlp::ExportTraceServiceResponse;
 
-use super::{ApiError, AppState, charge, over_budget, read_body};
+use crate::api::{ApiError, AppState, charge, over_budget, read_body};
 use crate::ingest::budget::RequestBudget;
 use crate::ingest::commit::commit;
 use crate::ingest::otlp::{

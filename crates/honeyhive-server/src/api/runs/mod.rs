@@ -1,40 +1,42 @@
 //! Experiment runs: `/v1/runs` CRUD here; `/result`, `/compare-with/`,
-//! `/metrics`, `/schema` and `/v1/runs/compare/events` in [`super::run_reads`].
+//! `/metrics`, `/schema` and `/v1/runs/compare/events` in `reads.rs`.
+
+pub mod document;
+mod reads;
+pub mod result;
 
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
-use super::query::{parse_date_range, parse_paging, qs_tree, string_list, string_param};
-use super::run_document::run_object;
-use super::run_reads;
-use super::{new_id, now_ms};
-use crate::api::{ApiError, AppState, JsonBody, QueryParams};
+use crate::api::query::{parse_date_range, parse_paging, qs_tree, string_list, string_param};
+use crate::api::{ApiError, AppState, JsonBody, QueryParams, new_id, now_ms};
 use crate::store::{Run, RunPatch, RunQuery, SortOrder, StoreError, Tenant};
+use document::run_object;
 
 const RUN_STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/runs", get(list_runs).post(create_run))
-        .route("/v1/runs/schema", get(run_reads::runs_schema))
-        .route("/v1/runs/compare/events", get(run_reads::compare_events))
+        .route("/v1/runs/schema", get(reads::runs_schema))
+        .route("/v1/runs/compare/events", get(reads::compare_events))
         .route(
             "/v1/runs/{run_id}",
             get(get_run).put(update_run).delete(delete_run),
         )
-        .route("/v1/runs/{run_id}/result", get(run_reads::run_result))
-        .route("/v1/runs/{run_id}/summary", get(run_reads::run_result))
-        .route("/v1/runs/{run_id}/metrics", get(run_reads::run_metrics))
-        .route("/v1/runs/{run_id}/schema", get(run_reads::run_schema))
+        .route("/v1/runs/{run_id}/result", get(reads::run_result))
+        .route("/v1/runs/{run_id}/summary", get(reads::run_result))
+        .route("/v1/runs/{run_id}/metrics", get(reads::run_metrics))
+        .route("/v1/runs/{run_id}/schema", get(reads::run_schema))
         .route(
             "/v1/runs/{new_run_id}/compare-with/{old_run_id}",
-            get(run_reads::compare_runs),
+            get(reads::compare_runs),
         )
         .route(
             "/v1/runs/{new_run_id}/compare/{old_run_id}",
-            get(run_reads::compare_runs),
+            get(reads::compare_runs),
         )
 }
 

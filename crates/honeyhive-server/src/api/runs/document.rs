@@ -9,7 +9,7 @@ use honeyhive_model::filter::format_datetime_ms;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::run_result::{
+use super::result::{
     Aggregation, DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success,
 };
 use crate::store::{Run, Tenant};

@@ -1,9 +1,10 @@
 //! Event reads and deletes: `GET /events`, `POST /v1/events/export`,
-//! `GET /v1/events/chart`, `GET|DELETE /v1/events/{id}`, `DELETE /v1/sessions/{id}`.
+//! `GET /v1/events/chart`, `GET|DELETE /v1/events/{id}`. Events are written
+//! through [`super::ingest`].
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use honeyhive_model::Event;
 use honeyhive_model::filter::{FieldPath, JsonRoot, format_datetime_ms};
@@ -11,13 +12,14 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
+use super::answer::{event_json, json_answer};
+use super::error::read_error;
 use super::query::{
     parse_count, parse_date_range, parse_filters, parse_paging, project, qs_tree, string_list,
     string_param,
 };
-use super::run_result::Aggregation;
-use crate::api::ingest_events::event_json;
-use crate::api::sessions::{json_answer, read_error, session_tree_answer};
+use super::runs::result::Aggregation;
+use super::sessions::session_tree_answer;
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
 use crate::store::{ChartBucket, ChartQuery, EventQuery, SortOrder, Tenant};
 
@@ -37,7 +39,6 @@ pub(super) fn routes() -> Router<AppState> {
             "/v1/events/{id}",
             get(events_by_session).delete(delete_event),
         )
-        .route("/v1/sessions/{session_id}", delete(delete_session))
 }
 
 /// Builds the store query and projections from `GET /events` params or the export body.
@@ -266,17 +267,5 @@ async fn delete_event(
     } else {
         Err(ApiError::not_found(format!("event {id} not found"))
             .with_hint("find event ids with GET /events"))
-    }
-}
-
-async fn delete_session(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    if state.store.delete_session(&tenant, &id).await? > 0 {
-        Ok(Json(json!({"success": true, "deleted": id})))
-    } else {
-        Err(ApiError::not_found(format!("session {id} not found")))
     }
 }

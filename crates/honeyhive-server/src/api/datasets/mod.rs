@@ -5,22 +5,27 @@
 //! undo each other. Listings come in pages (`limit`, 1-based `page`, and a
 //! `pagination` object in the answer), like `GET /v1/runs`.
 
+mod datapoints;
+
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
-use super::query::{parse_paging, qs_tree, string_param};
-use super::{new_id, now_ms};
-use crate::api::{ApiError, AppState, JsonBody, QueryParams};
-use crate::store::{Dataset, DatasetPatch, DatasetQuery, StoreError, Tenant};
+use crate::api::error::hinted;
+use crate::api::query::{
+    list_field, map_field, object, pagination, parse_paging, qs_tree, string_param, text_field,
+};
+use crate::api::{ApiError, AppState, JsonBody, QueryParams, new_id, now_ms};
+use crate::store::{Dataset, DatasetPatch, DatasetQuery, Tenant};
 
 /// Hint for a dataset id that is not in the project.
 pub(super) const LIST_DATASETS_HINT: &str = "list datasets with GET /v1/datasets";
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .merge(datapoints::routes())
         .route(
             "/v1/datasets",
             get(list_datasets)
@@ -44,78 +49,6 @@ fn dataset_json(d: &Dataset) -> Value {
         "created_at": format_datetime_ms(d.created_at),
         "updated_at": format_datetime_ms(d.updated_at),
     })
-}
-
-/// The `pagination` object of a listing, as `GET /v1/runs` answers it.
-pub(super) fn pagination(page: u64, limit: u64, total: u64) -> Value {
-    let total_pages = total.div_ceil(limit.max(1));
-    json!({
-        "page": page,
-        "limit": limit,
-        "total": total,
-        "total_pages": total_pages,
-        "has_next": page < total_pages,
-        "has_prev": page > 1,
-    })
-}
-
-/// A store error, with `hint` when it is a missing row.
-pub(super) fn hinted(e: StoreError, hint: &str) -> ApiError {
-    let not_found = matches!(e, StoreError::NotFound(_));
-    let error = ApiError::from(e);
-    if not_found {
-        error.with_hint(hint)
-    } else {
-        error
-    }
-}
-
-pub(super) fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
-    match body {
-        Value::Object(m) => Ok(m),
-        _ => Err(ApiError::bad_request("body must be a json object")),
-    }
-}
-
-pub(super) fn map_field(
-    body: &Map<String, Value>,
-    key: &str,
-) -> Result<Option<Map<String, Value>>, ApiError> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m.clone())),
-        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be an object"))),
-    }
-}
-
-pub(super) fn list_field(
-    body: &Map<String, Value>,
-    key: &str,
-) -> Result<Option<Vec<String>>, ApiError> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| match i.as_str() {
-                Some(s) if !s.is_empty() => Ok(s.to_string()),
-                _ => Err(ApiError::bad_request(format!(
-                    "`{key}` must be an array of non-empty strings"
-                ))),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "`{key}` must be an array of strings"
-        ))),
-    }
-}
-
-pub(super) fn text_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be a string"))),
-    }
 }
 
 /// The dataset `id`, or a 404 with a hint.
