@@ -16,7 +16,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod ids;
 pub mod ingest;
 mod listen;
 pub mod metrics;

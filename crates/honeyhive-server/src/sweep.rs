@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::ServerError;
 use crate::api::AppState;
+use crate::clock::now_ms;
 
 /// Bounds of how often the sweep runs: a quarter of the TTL within these.
 const MIN_PERIOD: Duration = Duration::from_millis(100);
@@ -35,11 +36,4 @@ pub(crate) fn spawn(
             }
         }
     })
-}
-
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
 }

@@ -33,7 +33,7 @@ pub struct TempDir(PathBuf);
 impl TempDir {
     /// A fresh, empty directory under the system temp dir.
     pub fn new() -> TempDir {
-        let dir = std::env::temp_dir().join(format!("hh-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!("hh-test-{}", crate::ids::new_id()));
         let _ = std::fs::create_dir_all(&dir);
         TempDir(dir)
     }

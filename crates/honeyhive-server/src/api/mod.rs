@@ -114,16 +114,3 @@ async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such route")
         .with_hint("see GET /openapi.json for the routes this server serves")
 }
-
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
-}
-
-/// A fresh id for a created row.
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}

@@ -8,6 +8,8 @@
 use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value};
 
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::Enrichment;
 
 /// Why a body was refused (answered as 400).
@@ -80,17 +82,6 @@ fn take_object(map: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
         },
         Some(other) => Map::from_iter([("value".to_string(), other)]),
     }
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
 }
 
 /// Fills start/end/duration from whichever of them were given.

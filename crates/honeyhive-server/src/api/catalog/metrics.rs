@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use super::{apply_update, object, remove, required_name, with_stored_fields};
 use crate::api::query::{qs_tree, string_param};
-use crate::api::{ApiError, AppState, JsonBody, QueryParams, new_id, now_ms};
+use crate::api::{ApiError, AppState, JsonBody, QueryParams};
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::{Resource, ResourceKind, Tenant};
 
 pub(super) fn routes() -> Router<AppState> {

@@ -14,7 +14,8 @@ use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
 use super::error::hinted;
-use super::{ApiError, AppState, now_ms};
+use super::{ApiError, AppState};
+use crate::clock::now_ms;
 use crate::store::{Resource, ResourceKind, ResourcePatch, Tenant};
 
 pub(super) fn routes() -> Router<AppState> {

@@ -23,7 +23,9 @@ use crate::api::query::{
     MAX_PAGE_SIZE, list_field, map_field, object, pagination, parse_date_range, parse_filters,
     parse_paging, qs_tree, string_list, string_param, text_field,
 };
-use crate::api::{ApiError, AppState, JsonBody, QueryParams, new_id, now_ms};
+use crate::api::{ApiError, AppState, JsonBody, QueryParams};
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, DatasetQuery, EventPayload,
     EventQuery, Tenant,

@@ -17,7 +17,9 @@ use crate::api::error::hinted;
 use crate::api::query::{
     list_field, map_field, object, pagination, parse_paging, qs_tree, string_param, text_field,
 };
-use crate::api::{ApiError, AppState, JsonBody, QueryParams, new_id, now_ms};
+use crate::api::{ApiError, AppState, JsonBody, QueryParams};
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::{Dataset, DatasetPatch, DatasetQuery, Tenant};
 
 /// Hint for a dataset id that is not in the project.

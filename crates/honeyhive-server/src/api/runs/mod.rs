@@ -11,7 +11,9 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use crate::api::query::{parse_date_range, parse_paging, qs_tree, string_list, string_param};
-use crate::api::{ApiError, AppState, JsonBody, QueryParams, new_id, now_ms};
+use crate::api::{ApiError, AppState, JsonBody, QueryParams};
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::{Run, RunPatch, RunQuery, SortOrder, StoreError, Tenant};
 use document::run_object;
 

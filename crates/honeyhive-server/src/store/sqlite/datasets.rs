@@ -14,7 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use async_trait::async_trait;
 
 use super::documents::{delete_row, from_doc, id_and_doc, to_doc};
-use super::{SqliteStore, backend, now_ms};
+use super::{SqliteStore, backend};
+use crate::clock::now_ms;
 use crate::store::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, Dataset, DatasetPatch,
     DatasetQuery, DatasetStore, Page, StoreError, StoreResult, Tenant, dedup_ids,

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::rows::{corrupt, load_event};
-use super::{SqliteStore, backend, now_ms};
+use super::{SqliteStore, backend};
+use crate::clock::now_ms;
 use crate::store::{
     Enrichment, IngestStore, SessionSighting, StoreError, StoreResult, StoreStats, Tenant,
     WriteBatch, WriteSummary,

@@ -2,7 +2,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{backend, now_ms};
+use super::backend;
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::{StoreResult, Tenant};
 
 /// The org every project belongs to until multi-org admin exists.
@@ -27,7 +29,7 @@ pub(crate) fn ensure_project(conn: &Connection, name: &str) -> StoreResult<Tenan
     let project_id = match existing {
         Some(id) => id,
         None => {
-            let id = uuid::Uuid::new_v4().to_string();
+            let id = new_id();
             conn.execute(
                 "INSERT INTO projects (org_id, project_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![DEFAULT_ORG_ID, id, name, now_ms()],

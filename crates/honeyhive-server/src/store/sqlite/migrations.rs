@@ -237,7 +237,7 @@ pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
         })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![migration.version, migration.name, super::now_ms()],
+            rusqlite::params![migration.version, migration.name, crate::clock::now_ms()],
         )
         .map_err(backend)?;
         tx.commit().map_err(backend)?;

@@ -352,14 +352,6 @@ impl ReaderPool {
     }
 }
 
-/// Milliseconds since the Unix epoch, as HoneyHive stores times.
-pub(crate) fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
-}
-
 /// Records an API key hash for `project_name` without a running store
 /// (`hh keys create`): opens the database directly, migrates it, writes, closes.
 pub(crate) fn put_api_key_offline(
