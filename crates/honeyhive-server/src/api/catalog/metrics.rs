@@ -7,8 +7,8 @@ use axum::{Json, Router};
 use honeyhive_model::ErrorCode;
 use serde_json::{Value, json};
 
-use super::{apply_update, object, remove, required_name, with_stored_fields};
-use crate::api::query::{qs_tree, string_param};
+use super::{apply_update, remove, required_name, with_stored_fields};
+use crate::api::query::{object, qs_tree, string_param};
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
 use crate::clock::now_ms;
 use crate::ids::new_id;

@@ -25,13 +25,6 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(projects::routes())
 }
 
-fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
-    match body {
-        Value::Object(m) => Ok(m),
-        _ => Err(ApiError::bad_request("body must be a json object")),
-    }
-}
-
 fn required_name(body: &Map<String, Value>) -> Result<String, ApiError> {
     match body.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => Ok(s.clone()),

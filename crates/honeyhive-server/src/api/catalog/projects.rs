@@ -13,8 +13,8 @@ use honeyhive_model::ErrorCode;
 use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
-use super::{object, required_name};
-use crate::api::query::{qs_tree, string_param, text_field};
+use super::required_name;
+use crate::api::query::{object, qs_tree, string_param, text_field};
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
 use crate::store::{Project, ProjectPatch, Tenant};
 
