@@ -13,6 +13,7 @@
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
 //! | `grpc`  | yes     | OTLP/gRPC `TraceService/Export` listener (tonic) |
+//! | `test-util` | no  | test support: `testing` (a real server on a temporary data dir) and the store behaviour suite |
 
 pub mod api;
 pub mod auth;
@@ -25,7 +26,7 @@ pub mod metrics;
 mod server;
 pub mod store;
 mod sweep;
-#[doc(hidden)]
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
 pub use config::{ServerConfig, SyncMode};

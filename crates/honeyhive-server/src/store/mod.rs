@@ -41,6 +41,7 @@ mod limits;
 mod runs;
 mod sessions;
 pub mod sqlite;
+#[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
 pub mod suite;
 
