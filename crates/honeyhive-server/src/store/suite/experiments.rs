@@ -1,36 +1,23 @@
-//! Experiment-side store behaviour, written against the `Store` trait through a
-//! factory so every backend can run it: filter pushdown agrees with the in-memory
-//! evaluator, paging and time ranges, runs/datasets/datapoints round trips, tenancy.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
+//! Behaviour suite cases for event queries, runs, datasets and datapoints:
+//! filter pushdown agrees with the in-memory evaluator, paging and time
+//! ranges, round trips, tenancy. Run through [`crate::store_behaviour_suite!`]
+//! with the other cases.
+//!
+//! Test code: cases panic on a failed assertion.
+// Test support: a failed expectation is the calling test's failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_model::filter::FilterSet;
 use honeyhive_model::{Event, EventType};
-use honeyhive_server::store::sqlite::{SqliteStore, SyncMode};
-use honeyhive_server::store::{
+use serde_json::json;
+
+use crate::store::{
     Datapoint, DatapointQuery, DatapointSelection, Dataset, DatasetQuery, EventQuery, Run,
     RunQuery, SortOrder, Store, Tenant, WriteBatch,
 };
-use honeyhive_server::testing::TempDir;
-use serde_json::json;
 
 fn by_dataset(id: &str) -> DatapointQuery {
     DatapointQuery::whole(DatapointSelection::Dataset(id.into()))
-}
-
-fn open() -> (SqliteStore, TempDir) {
-    let dir = TempDir::new();
-    let store = SqliteStore::open(dir.path(), SyncMode::Normal).expect("open store");
-    (store, dir)
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
 }
 
 /// Twelve varied events: types, nested metadata, numbers, booleans, strings, errors.
@@ -151,239 +138,224 @@ async fn store_corpus(store: &dyn Store, t: &Tenant) -> Vec<Event> {
     events
 }
 
-#[test]
-fn filter_pushdown_agrees_with_the_evaluator() {
-    let (sqlite, _dir) = open();
-    let store: &dyn Store = &sqlite;
-    block_on(async {
-        let t = tenant(store, "alpha").await;
-        store_corpus(store, &t).await;
-        // Compare against what the store holds (it adds the sessions' own events).
-        let events = store
-            .query_events(&t, &EventQuery::default())
-            .await
-            .expect("all")
-            .items;
-        assert!(events.len() > 12);
-        for case in filter_cases() {
-            let filters = FilterSet::from_json(&json!([case.clone()])).expect("valid filter");
-            let expected: Vec<&str> = events
-                .iter()
-                .filter(|e| filters.matches(e))
-                .map(|e| e.event_id.as_str())
-                .collect();
-            let query = EventQuery {
-                filters,
-                ..EventQuery::default()
-            };
-            let page = store.query_events(&t, &query).await.expect("query");
-            let got: Vec<&str> = page.items.iter().map(|e| e.event_id.as_str()).collect();
-            assert_eq!(got, expected, "{case}");
-            assert_eq!(page.total as usize, expected.len(), "{case}");
-        }
-    });
-}
-
-#[test]
-fn event_queries_page_order_range_and_isolate() {
-    let (sqlite, _dir) = open();
-    let store: &dyn Store = &sqlite;
-    block_on(async {
-        let t = tenant(store, "alpha").await;
-        store_corpus(store, &t).await;
-        let q = EventQuery {
-            filters: not_sessions(),
-            limit: 5,
-            offset: 5,
-            order: SortOrder::Descending,
-            ..EventQuery::default()
-        };
-        let page = store.query_events(&t, &q).await.expect("page");
-        assert_eq!(page.total, 12);
-        let ids: Vec<&str> = page.items.iter().map(|e| e.event_id.as_str()).collect();
-        assert_eq!(ids, ["e6", "e5", "e4", "e3", "e2"]);
-        let q = EventQuery {
-            filters: not_sessions(),
-            start_time_min: Some(2000.0),
-            start_time_max: Some(4000.0),
-            ..EventQuery::default()
-        };
-        assert_eq!(store.query_events(&t, &q).await.expect("range").total, 3);
-        let q = EventQuery {
-            filters: not_sessions(),
-            session_ids: vec!["s1".into()],
-            ..EventQuery::default()
-        };
-        assert_eq!(store.query_events(&t, &q).await.expect("sessions").total, 4);
-
-        let other = tenant(store, "beta").await;
-        assert_eq!(
-            store
-                .query_events(
-                    &other,
-                    &EventQuery {
-                        filters: not_sessions(),
-                        ..EventQuery::default()
-                    }
-                )
-                .await
-                .expect("other")
-                .total,
-            0
-        );
-        assert!(!store.delete_event(&other, "e1").await.expect("delete"));
-        assert_eq!(store.delete_session(&other, "s1").await.expect("delete"), 0);
-        assert!(store.delete_event(&t, "e1").await.expect("delete"));
-        assert_eq!(
-            store.delete_session(&t, "s2").await.expect("delete"),
-            5,
-            "4 events and the session event"
-        );
-        assert_eq!(
-            store
-                .query_events(
-                    &t,
-                    &EventQuery {
-                        filters: not_sessions(),
-                        ..EventQuery::default()
-                    }
-                )
-                .await
-                .expect("left")
-                .total,
-            7
-        );
-    });
-}
-
-#[test]
-fn runs_datasets_and_datapoints_round_trip_per_project() {
-    let (sqlite, _dir) = open();
-    let store: &dyn Store = &sqlite;
-    block_on(async {
-        let t = tenant(store, "alpha").await;
-        let other = tenant(store, "beta").await;
-        for (i, status) in ["pending", "completed", "completed"].iter().enumerate() {
-            let run = Run {
-                run_id: format!("run-{i}"),
-                name: Some(format!("exp {i}")),
-                status: status.to_string(),
-                dataset_id: Some("ds".into()),
-                event_ids: vec!["s0".into()],
-                created_at: i as f64,
-                updated_at: i as f64,
-                ..Run::default()
-            };
-            store.put_run(&t, &run).await.expect("put run");
-        }
-        let mut run = store.get_run(&t, "run-0").await.expect("get");
-        assert_eq!(run.event_ids, ["s0"]);
-        run.status = "completed".into();
-        store.put_run(&t, &run).await.expect("update");
-        let page = store
-            .list_runs(
-                &t,
-                &RunQuery {
-                    status: Some("completed".into()),
-                    limit: 2,
-                    order: SortOrder::Descending,
-                    ..RunQuery::default()
-                },
-            )
-            .await
-            .expect("list");
-        assert_eq!(page.total, 3);
-        assert_eq!(
-            page.items
-                .iter()
-                .map(|r| r.run_id.as_str())
-                .collect::<Vec<_>>(),
-            ["run-2", "run-1"]
-        );
-        assert!(store.get_run(&other, "run-0").await.is_err());
-        assert_eq!(
-            store
-                .list_runs(&other, &RunQuery::default())
-                .await
-                .expect("other")
-                .total,
-            0
-        );
-        assert!(!store.delete_run(&other, "run-0").await.expect("delete"));
-        assert!(store.delete_run(&t, "run-0").await.expect("delete"));
-
-        let dps: Vec<Datapoint> = (0..3)
-            .map(|i| Datapoint {
-                id: format!("dp{i}"),
-                inputs: json!({"i": i}).as_object().cloned().unwrap_or_default(),
-                ..Datapoint::default()
-            })
+pub async fn filter_pushdown_agrees_with_the_evaluator(store: &dyn Store) {
+    let t = tenant(store, "alpha").await;
+    store_corpus(store, &t).await;
+    // Compare against what the store holds (it adds the sessions' own events).
+    let events = store
+        .query_events(&t, &EventQuery::default())
+        .await
+        .expect("all")
+        .items;
+    assert!(events.len() > 12);
+    for case in filter_cases() {
+        let filters = FilterSet::from_json(&json!([case.clone()])).expect("valid filter");
+        let expected: Vec<&str> = events
+            .iter()
+            .filter(|e| filters.matches(e))
+            .map(|e| e.event_id.as_str())
             .collect();
-        store.put_datapoints(&t, &dps).await.expect("dps");
-        let ds = Dataset {
-            id: "ds".into(),
-            name: "set".into(),
-            datapoint_ids: vec!["dp2".into(), "dp0".into()],
-            ..Dataset::default()
+        let query = EventQuery {
+            filters,
+            ..EventQuery::default()
         };
-        store.put_dataset(&t, &ds).await.expect("ds");
-        let members = store
-            .list_datapoints(&t, &by_dataset("ds"))
-            .await
-            .expect("members")
-            .items;
-        assert_eq!(
-            members.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
-            ["dp2", "dp0"]
-        );
-        assert!(
-            store
-                .list_datapoints(&other, &by_dataset("ds"))
-                .await
-                .expect("other")
-                .items
-                .is_empty()
-        );
-        assert!(
-            store
-                .list_datasets(&other, &DatasetQuery::default())
-                .await
-                .expect("other")
-                .items
-                .is_empty()
-        );
-        assert!(store.delete_datapoint(&t, "dp2").await.expect("delete dp"));
-        let ds = store
-            .list_datasets(
-                &t,
-                &DatasetQuery {
-                    name: Some("set".into()),
-                    ..DatasetQuery::default()
-                },
+        let page = store.query_events(&t, &query).await.expect("query");
+        let got: Vec<&str> = page.items.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(got, expected, "{case}");
+        assert_eq!(page.total as usize, expected.len(), "{case}");
+    }
+}
+
+pub async fn event_queries_page_order_range_and_isolate(store: &dyn Store) {
+    let t = tenant(store, "alpha").await;
+    store_corpus(store, &t).await;
+    let q = EventQuery {
+        filters: not_sessions(),
+        limit: 5,
+        offset: 5,
+        order: SortOrder::Descending,
+        ..EventQuery::default()
+    };
+    let page = store.query_events(&t, &q).await.expect("page");
+    assert_eq!(page.total, 12);
+    let ids: Vec<&str> = page.items.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["e6", "e5", "e4", "e3", "e2"]);
+    let q = EventQuery {
+        filters: not_sessions(),
+        start_time_min: Some(2000.0),
+        start_time_max: Some(4000.0),
+        ..EventQuery::default()
+    };
+    assert_eq!(store.query_events(&t, &q).await.expect("range").total, 3);
+    let q = EventQuery {
+        filters: not_sessions(),
+        session_ids: vec!["s1".into()],
+        ..EventQuery::default()
+    };
+    assert_eq!(store.query_events(&t, &q).await.expect("sessions").total, 4);
+
+    let other = tenant(store, "beta").await;
+    assert_eq!(
+        store
+            .query_events(
+                &other,
+                &EventQuery {
+                    filters: not_sessions(),
+                    ..EventQuery::default()
+                }
             )
             .await
-            .expect("datasets")
-            .items;
-        assert_eq!(
-            ds[0].datapoint_ids,
-            ["dp0"],
-            "deleting a datapoint removes it from its datasets"
-        );
-        let ids = store
-            .list_datapoints(
+            .expect("other")
+            .total,
+        0
+    );
+    assert!(!store.delete_event(&other, "e1").await.expect("delete"));
+    assert_eq!(store.delete_session(&other, "s1").await.expect("delete"), 0);
+    assert!(store.delete_event(&t, "e1").await.expect("delete"));
+    assert_eq!(
+        store.delete_session(&t, "s2").await.expect("delete"),
+        5,
+        "4 events and the session event"
+    );
+    assert_eq!(
+        store
+            .query_events(
                 &t,
-                &DatapointQuery::whole(DatapointSelection::Ids(vec![
-                    "dp1".into(),
-                    "nope".into(),
-                    "dp0".into(),
-                ])),
+                &EventQuery {
+                    filters: not_sessions(),
+                    ..EventQuery::default()
+                }
             )
             .await
-            .expect("ids")
-            .items;
-        assert_eq!(
-            ids.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
-            ["dp1", "dp0"]
-        );
-    });
+            .expect("left")
+            .total,
+        7
+    );
+}
+
+pub async fn runs_datasets_and_datapoints_round_trip_per_project(store: &dyn Store) {
+    let t = tenant(store, "alpha").await;
+    let other = tenant(store, "beta").await;
+    for (i, status) in ["pending", "completed", "completed"].iter().enumerate() {
+        let run = Run {
+            run_id: format!("run-{i}"),
+            name: Some(format!("exp {i}")),
+            status: status.to_string(),
+            dataset_id: Some("ds".into()),
+            event_ids: vec!["s0".into()],
+            created_at: i as f64,
+            updated_at: i as f64,
+            ..Run::default()
+        };
+        store.put_run(&t, &run).await.expect("put run");
+    }
+    let mut run = store.get_run(&t, "run-0").await.expect("get");
+    assert_eq!(run.event_ids, ["s0"]);
+    run.status = "completed".into();
+    store.put_run(&t, &run).await.expect("update");
+    let page = store
+        .list_runs(
+            &t,
+            &RunQuery {
+                status: Some("completed".into()),
+                limit: 2,
+                order: SortOrder::Descending,
+                ..RunQuery::default()
+            },
+        )
+        .await
+        .expect("list");
+    assert_eq!(page.total, 3);
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|r| r.run_id.as_str())
+            .collect::<Vec<_>>(),
+        ["run-2", "run-1"]
+    );
+    assert!(store.get_run(&other, "run-0").await.is_err());
+    assert_eq!(
+        store
+            .list_runs(&other, &RunQuery::default())
+            .await
+            .expect("other")
+            .total,
+        0
+    );
+    assert!(!store.delete_run(&other, "run-0").await.expect("delete"));
+    assert!(store.delete_run(&t, "run-0").await.expect("delete"));
+
+    let dps: Vec<Datapoint> = (0..3)
+        .map(|i| Datapoint {
+            id: format!("dp{i}"),
+            inputs: json!({"i": i}).as_object().cloned().unwrap_or_default(),
+            ..Datapoint::default()
+        })
+        .collect();
+    store.put_datapoints(&t, &dps).await.expect("dps");
+    let ds = Dataset {
+        id: "ds".into(),
+        name: "set".into(),
+        datapoint_ids: vec!["dp2".into(), "dp0".into()],
+        ..Dataset::default()
+    };
+    store.put_dataset(&t, &ds).await.expect("ds");
+    let members = store
+        .list_datapoints(&t, &by_dataset("ds"))
+        .await
+        .expect("members")
+        .items;
+    assert_eq!(
+        members.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["dp2", "dp0"]
+    );
+    assert!(
+        store
+            .list_datapoints(&other, &by_dataset("ds"))
+            .await
+            .expect("other")
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_datasets(&other, &DatasetQuery::default())
+            .await
+            .expect("other")
+            .items
+            .is_empty()
+    );
+    assert!(store.delete_datapoint(&t, "dp2").await.expect("delete dp"));
+    let ds = store
+        .list_datasets(
+            &t,
+            &DatasetQuery {
+                name: Some("set".into()),
+                ..DatasetQuery::default()
+            },
+        )
+        .await
+        .expect("datasets")
+        .items;
+    assert_eq!(
+        ds[0].datapoint_ids,
+        ["dp0"],
+        "deleting a datapoint removes it from its datasets"
+    );
+    let ids = store
+        .list_datapoints(
+            &t,
+            &DatapointQuery::whole(DatapointSelection::Ids(vec![
+                "dp1".into(),
+                "nope".into(),
+                "dp0".into(),
+            ])),
+        )
+        .await
+        .expect("ids")
+        .items;
+    assert_eq!(
+        ids.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["dp1", "dp0"]
+    );
 }

@@ -27,9 +27,11 @@ use super::{
 };
 
 mod deep_json;
+mod experiments;
 mod updates;
 
 pub use deep_json::*;
+pub use experiments::*;
 pub use updates::*;
 
 /// Instantiates one `#[test]` per suite case for a store factory
@@ -57,7 +59,10 @@ macro_rules! store_behaviour_suite {
             catalog_listings_page_and_count,
             event_payloads_come_in_order_within_the_byte_limit,
             a_key_sees_and_changes_only_its_own_project,
-            deep_json_is_stored_within_the_depth_bound
+            deep_json_is_stored_within_the_depth_bound,
+            filter_pushdown_agrees_with_the_evaluator,
+            event_queries_page_order_range_and_isolate,
+            runs_datasets_and_datapoints_round_trip_per_project
         );
     };
     (@cases $factory:expr; $($case:ident),*) => {
