@@ -1,15 +1,15 @@
 //! The crate's one error type.
 
-use crate::ErrorCode;
+use crate::{ErrorCode, ErrorCoded};
 
 /// Everything that can go wrong while decoding or mapping telemetry, or parsing
 /// filter objects ([`crate::filter`]).
 ///
 /// Messages are lower-case and punctuation-free so they can be shown to clients
-/// as-is; [`ModelError::code`] gives the stable [`ErrorCode`] to answer with.
+/// as-is; [`ErrorCoded::code`] gives the stable [`ErrorCode`] to answer with.
 ///
 /// ```
-/// use honeyhive_model::{ErrorCode, ModelError};
+/// use honeyhive_model::{ErrorCode, ErrorCoded, ModelError};
 /// let err = honeyhive_model::otlp::decode_json(b"not json").unwrap_err();
 /// assert!(matches!(err, ModelError::Json(_)));
 /// assert_eq!(err.code(), ErrorCode::BadRequest);
@@ -63,9 +63,25 @@ pub enum ModelError {
     },
 }
 
-impl ModelError {
-    /// The platform error code a server answers this error with.
-    pub fn code(&self) -> ErrorCode {
+/// How a filter object is written, for the hint of a filter error.
+const FILTER_HINT: &str = "filters are [{\"field\": \"metadata.run_id\", \"operator\": \"is\", \"value\": \"...\", \"type\": \"string\"}]; \
+     operators: is, is not, contains, not contains, greater than, less than, after, before, exists, not exists";
+
+/// Filter errors are shown as `invalid filter: ...` with how filters are
+/// written; an undecodable OTLP body, with what to send instead.
+///
+/// ```
+/// use honeyhive_model::ErrorCoded;
+/// use honeyhive_model::filter::FilterSet;
+/// let err = FilterSet::from_json(&serde_json::json!(42)).unwrap_err();
+/// assert_eq!(
+///     err.public_message(),
+///     "invalid filter: filter is malformed: filters must be an array of objects"
+/// );
+/// assert!(err.hint().is_some_and(|h| h.starts_with("filters are [")));
+/// ```
+impl ErrorCoded for ModelError {
+    fn code(&self) -> ErrorCode {
         match self {
             ModelError::Protobuf(_) | ModelError::Json(_) | ModelError::Gzip(_) => {
                 ErrorCode::BadRequest
@@ -80,11 +96,31 @@ impl ModelError {
         }
     }
 
+    fn hint(&self) -> Option<&str> {
+        match self {
+            _ if self.is_filter() => Some(FILTER_HINT),
+            ModelError::Protobuf(_) | ModelError::Json(_) => {
+                Some("send an OTLP ExportTraceServiceRequest")
+            }
+            _ => None,
+        }
+    }
+
+    fn public_message(&self) -> String {
+        if self.is_filter() {
+            format!("invalid filter: {self}")
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+impl ModelError {
     /// Whether this error rejects a filter object (see [`crate::filter`]), as opposed
     /// to a telemetry body; servers word and hint the two differently.
     ///
     /// ```
-    /// use honeyhive_model::ErrorCode;
+    /// use honeyhive_model::{ErrorCode, ErrorCoded};
     /// use honeyhive_model::filter::FilterSet;
     /// let err = FilterSet::from_json(&serde_json::json!(42)).unwrap_err();
     /// assert!(err.is_filter());

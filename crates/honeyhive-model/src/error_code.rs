@@ -1,4 +1,6 @@
-//! The platform's closed set of error codes, mapped once to HTTP and gRPC statuses.
+//! The platform's closed set of error codes, mapped once to HTTP and gRPC
+//! statuses, and [`ErrorCoded`], what every error a client can be answered with
+//! tells about itself.
 
 use serde::{Deserialize, Serialize};
 
@@ -113,5 +115,64 @@ impl ErrorCode {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// An error a client can be answered with: its stable [`ErrorCode`], the
+/// message the client is shown, what to do about it, and when to retry.
+///
+/// Every error a server answers with implements it, and the server turns any
+/// of them into its HTTP or gRPC answer in one place, so an error is worded,
+/// hinted and coded where it is defined, not where it is answered.
+///
+/// ```
+/// use std::time::Duration;
+/// use honeyhive_model::{ErrorCode, ErrorCoded};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("the queue is full")]
+/// struct QueueFull;
+///
+/// impl ErrorCoded for QueueFull {
+///     fn code(&self) -> ErrorCode {
+///         ErrorCode::Unavailable
+///     }
+///     fn hint(&self) -> Option<&str> {
+///         Some("retry after the delay in Retry-After")
+///     }
+///     fn retry_after(&self) -> Option<Duration> {
+///         Some(Duration::from_secs(1))
+///     }
+/// }
+///
+/// assert_eq!(QueueFull.code().http_status(), 503);
+/// assert_eq!(QueueFull.public_message(), "the queue is full");
+/// assert!(!QueueFull.is_server_fault());
+/// ```
+pub trait ErrorCoded: std::error::Error {
+    /// The stable code the client is answered with; it decides the status.
+    fn code(&self) -> ErrorCode;
+
+    /// What the client can do about it, if anything useful can be said.
+    fn hint(&self) -> Option<&str> {
+        None
+    }
+
+    /// How long the client should wait before retrying, when retrying later
+    /// will help.
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// The message the client is shown: the error's own (lower case, no
+    /// trailing punctuation) unless that would expose the server's internals.
+    fn public_message(&self) -> String {
+        self.to_string()
+    }
+
+    /// Whether the server's log should record this error: a fault of the
+    /// server or of its stored data, not of the request.
+    fn is_server_fault(&self) -> bool {
+        matches!(self.code(), ErrorCode::Internal | ErrorCode::CorruptData)
     }
 }

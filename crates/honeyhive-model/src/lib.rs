@@ -7,7 +7,9 @@
 //! - [`price`]: the model price table behind computed costs.
 //! - [`cost`]: what decoding a body will cost in memory, read off its bytes first.
 //! - [`limits`]: the depth bounds every stored JSON document keeps.
-//! - [`ErrorCode`]: the platform's closed error set; [`ModelError`]: this crate's errors.
+//! - [`ErrorCode`]: the platform's closed error set; [`ErrorCoded`]: what an
+//!   error a client is answered with tells about itself; [`ModelError`]: this
+//!   crate's errors.
 
 pub mod cost;
 mod error;
@@ -21,5 +23,5 @@ pub mod price;
 pub mod rollup;
 
 pub use error::ModelError;
-pub use error_code::ErrorCode;
+pub use error_code::{ErrorCode, ErrorCoded};
 pub use event::{Event, EventType};

@@ -4,7 +4,7 @@
 
 use honeyhive_model::mapping::map_request;
 use honeyhive_model::otlp::{decode_json, gunzip};
-use honeyhive_model::{ErrorCode, ModelError};
+use honeyhive_model::{ErrorCode, ErrorCoded, ModelError};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};

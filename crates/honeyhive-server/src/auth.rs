@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use honeyhive_model::ErrorCode;
+use honeyhive_model::{ErrorCode, ErrorCoded};
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 
@@ -114,24 +114,42 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
-impl AuthError {
-    /// The code a client is answered with.
-    pub fn code(&self) -> ErrorCode {
+/// A missing, malformed or unknown key is answered 401 with what to send; a
+/// store that cannot be asked, as the store's error.
+impl ErrorCoded for AuthError {
+    fn code(&self) -> ErrorCode {
         match self {
             AuthError::Missing | AuthError::NotBearer | AuthError::Unknown => {
                 ErrorCode::Unauthenticated
             }
-            AuthError::Store(_) => ErrorCode::Unavailable,
+            AuthError::Store(e) => e.code(),
         }
     }
 
-    /// What the client should do.
-    pub fn hint(&self) -> &'static str {
+    fn hint(&self) -> Option<&str> {
         match self {
-            AuthError::Missing | AuthError::NotBearer => "send `Authorization: Bearer <key>`",
-            AuthError::Unknown => "create one with `hh keys create --project NAME`",
-            AuthError::Store(_) => "retry later; the server log has the cause",
+            AuthError::Missing | AuthError::NotBearer => Some("send `Authorization: Bearer <key>`"),
+            AuthError::Unknown => Some("create one with `hh keys create --project NAME`"),
+            AuthError::Store(e) => e.hint(),
         }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AuthError::Store(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            AuthError::Store(e) => e.public_message(),
+            other => other.to_string(),
+        }
+    }
+
+    fn is_server_fault(&self) -> bool {
+        matches!(self, AuthError::Store(e) if e.is_server_fault())
     }
 }
 

@@ -32,15 +32,6 @@ pub(crate) async fn authenticate(
     Ok(state.keys.authenticate(state.store.as_ref(), key).await?)
 }
 
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> ApiError {
-        match e {
-            AuthError::Store(e) => e.into(),
-            other => ApiError::new(other.code(), other.to_string()).with_hint(other.hint()),
-        }
-    }
-}
-
 /// Handlers take a `Tenant` argument to require a valid `Authorization: Bearer <key>`.
 /// A request this layer already authenticated carries its tenant.
 impl FromRequestParts<AppState> for Tenant {

@@ -68,26 +68,20 @@ pub(crate) fn charge(state: &AppState, budget: &RequestBudget, bytes: u64) -> Re
         .map_err(|refusal| over_budget(state, refusal, budget.charged().saturating_add(bytes)))
 }
 
-/// The answer to a request the in-flight budget cannot take (counted).
+/// The answer to a request the in-flight budget cannot take (counted): the
+/// refusal's code and hint, with the budget's own figures and retry delay.
 pub(crate) fn over_budget(state: &AppState, refusal: Refusal, needed: usize) -> ApiError {
     state.metrics.over_budget();
+    let answer = |message: String| ApiError::new(refusal.code(), message).with_hint(refusal.hint());
     match refusal {
-        Refusal::NotNow => ApiError::new(
-            ErrorCode::OverBudget,
-            "server is over its in-flight memory budget",
-        )
-        .with_hint("retry after the delay in Retry-After")
-        .with_retry_after(state.config.retry_after_secs),
-        Refusal::Never => ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!(
-                "decoding this request would take about {} MiB, more than the server's \
-                 in-flight memory budget of {} MiB",
-                needed.div_ceil(1 << 20),
-                state.budget.max_bytes() >> 20
-            ),
-        )
-        .with_hint("send smaller requests (fewer spans or events each), or raise the server's max_inflight_bytes"),
+        Refusal::NotNow => answer("server is over its in-flight memory budget".to_string())
+            .with_retry_after(state.config.retry_after_secs),
+        Refusal::Never => answer(format!(
+            "decoding this request would take about {} MiB, more than the server's \
+             in-flight memory budget of {} MiB",
+            needed.div_ceil(1 << 20),
+            state.budget.max_bytes() >> 20
+        )),
     }
 }
 

@@ -1,11 +1,15 @@
-//! Where the server answers errors: [`ApiError`], its JSON body and status,
-//! and what each server-side error becomes.
+//! Where the server answers errors: [`ApiError`], its JSON body and HTTP
+//! status, and its gRPC status.
+//!
+//! Every server-side error implements [`ErrorCoded`] where it is defined
+//! (store, read, auth, body and decoding errors) and becomes an `ApiError`
+//! through the one conversion here; handlers add a route's own hint where they
+//! know better (`read_error`, `hinted`).
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use honeyhive_model::{ErrorCode, ModelError};
+use honeyhive_model::{ErrorCode, ErrorCoded};
 
-use crate::ingest::events::InvalidBody;
 use crate::store::{ReadError, StoreError};
 
 /// An error answered as `{"error": {"code", "message", "hint"}}` with the
@@ -92,58 +96,55 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            StoreError::Invalid(why) => ApiError::bad_request(why),
-            StoreError::Busy => {
-                ApiError::new(ErrorCode::Unavailable, "the store's write queue is full")
-                    .with_hint("retry after the delay in Retry-After")
-                    .with_retry_after(1)
-            }
-            StoreError::Backend(why) => {
-                tracing::error!(error = %why, "store failure");
-                ApiError::new(
-                    ErrorCode::Unavailable,
-                    "the store failed to serve this request",
-                )
-                .with_hint("retry later; the server log has the cause")
-                .with_retry_after(1)
-            }
-            corrupt @ StoreError::Corrupt { .. } => {
-                tracing::error!(error = %corrupt, "corrupt stored data");
-                ApiError::new(ErrorCode::CorruptData, corrupt.to_string())
-                    .with_hint("retrying will not help; an operator can delete or rewrite that row")
-            }
+/// The one way a server-side error becomes an answer: its code, the message
+/// the client is shown, its hint and retry delay. A fault of the server or of
+/// its stored data is logged here, with the error's own message.
+///
+/// ```
+/// use honeyhive_model::ErrorCode;
+/// use honeyhive_server::api::ApiError;
+/// use honeyhive_server::store::StoreError;
+/// let e = ApiError::from(StoreError::Busy);
+/// assert_eq!((e.code, e.retry_after), (ErrorCode::Unavailable, Some(1)));
+/// assert_eq!(e.message, "the store's write queue is full");
+/// ```
+impl<E: ErrorCoded> From<E> for ApiError {
+    fn from(e: E) -> ApiError {
+        let code = e.code();
+        if e.is_server_fault() {
+            tracing::error!(code = code.as_str(), error = %e, "request failed on the server's side");
+        }
+        ApiError {
+            code,
+            message: e.public_message(),
+            hint: e.hint().map(str::to_string),
+            retry_after: e
+                .retry_after()
+                .map(|delay| delay.as_secs_f64().ceil() as u64),
         }
     }
 }
 
-impl From<ReadError> for ApiError {
-    fn from(e: ReadError) -> ApiError {
-        match e {
-            ReadError::Store(e) => e.into(),
-            ReadError::TooLarge(limit) => ApiError::new(
-                ErrorCode::ResultTooLarge,
-                format!("the answer would be larger than the read limit of {limit}"),
-            )
-            .with_hint("ask for fewer events: narrow the filters or the time range, or page"),
+/// The gRPC answer of an API error: its code, its message and hint, and its
+/// retry delay as `grpc-retry-pushback-ms`.
+#[cfg(feature = "grpc")]
+impl From<ApiError> for tonic::Status {
+    fn from(e: ApiError) -> tonic::Status {
+        let code = tonic::Code::from_i32(e.code.grpc_code());
+        let message = match &e.hint {
+            Some(hint) => format!("{} ({hint})", e.message),
+            None => e.message.clone(),
+        };
+        let mut status = tonic::Status::new(code, message);
+        if let Some(seconds) = e.retry_after
+            && let Ok(value) =
+                tonic::metadata::MetadataValue::try_from((seconds * 1000).to_string())
+        {
+            status
+                .metadata_mut()
+                .insert("grpc-retry-pushback-ms", value);
         }
-    }
-}
-
-impl From<ModelError> for ApiError {
-    fn from(e: ModelError) -> ApiError {
-        // Only filter parsing reaches `?` on these routes today; anything else keeps
-        // its own code and message instead of being worded as a filter problem.
-        if !e.is_filter() {
-            return ApiError::new(e.code(), e.to_string());
-        }
-        ApiError::bad_request(format!("invalid filter: {e}")).with_hint(
-            "filters are [{\"field\": \"metadata.run_id\", \"operator\": \"is\", \"value\": \"...\", \"type\": \"string\"}]; \
-             operators: is, is not, contains, not contains, greater than, less than, after, before, exists, not exists",
-        )
+        status
     }
 }
 
@@ -153,12 +154,6 @@ pub(crate) fn read_error(e: ReadError, hint: &str) -> ApiError {
     match e {
         ReadError::TooLarge(_) => ApiError::from(e).with_hint(hint),
         ReadError::Store(e) => e.into(),
-    }
-}
-
-impl From<InvalidBody> for ApiError {
-    fn from(e: InvalidBody) -> ApiError {
-        ApiError::bad_request(e.0).with_hint("see GET /openapi.json for the body schema")
     }
 }
 

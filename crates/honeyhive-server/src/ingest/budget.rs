@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use axum::body::{Body, Bytes};
+use honeyhive_model::{ErrorCode, ErrorCoded};
 use http_body::{Frame, SizeHint};
 use parking_lot::Mutex;
 
@@ -34,6 +35,26 @@ pub enum Refusal {
     NotNow,
     /// The request alone would pass the whole budget (413).
     Never,
+}
+
+impl Refusal {
+    /// The code a refused request is answered with.
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Refusal::NotNow => ErrorCode::OverBudget,
+            Refusal::Never => ErrorCode::PayloadTooLarge,
+        }
+    }
+
+    /// What the client can do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Refusal::NotNow => "retry after the delay in Retry-After",
+            Refusal::Never => {
+                "send smaller requests (fewer spans or events each), or raise the server's max_inflight_bytes"
+            }
+        }
+    }
 }
 
 impl Budget {
@@ -210,6 +231,16 @@ impl RequestBudget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("request body does not fit the server's in-flight memory budget")]
 pub struct BodyOverBudget(pub Refusal);
+
+impl ErrorCoded for BodyOverBudget {
+    fn code(&self) -> ErrorCode {
+        self.0.code()
+    }
+
+    fn hint(&self) -> Option<&str> {
+        Some(self.0.hint())
+    }
+}
 
 /// A request body that charges each chunk to the request's budget as it
 /// arrives, beyond the `prepaid` bytes charged at admission.

@@ -5,7 +5,7 @@
 //! `is_single_session`; `session` or `session_properties`), so every reader
 //! here accepts all of them.
 
-use honeyhive_model::{Event, EventType};
+use honeyhive_model::{ErrorCode, ErrorCoded, Event, EventType};
 use serde_json::{Map, Value};
 
 use crate::clock::now_ms;
@@ -13,12 +13,17 @@ use crate::ids::new_id;
 use crate::store::Enrichment;
 
 /// Why a body was refused (answered as 400).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct InvalidBody(pub String);
 
-impl std::fmt::Display for InvalidBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl ErrorCoded for InvalidBody {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::BadRequest
+    }
+
+    fn hint(&self) -> Option<&str> {
+        Some("see GET /openapi.json for the body schema")
     }
 }
 

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use std::io::Read;
 
-use honeyhive_model::ModelError;
 use honeyhive_model::mapping::{MappedBatch, RejectedSpan, SessionSeen, map_request};
 use honeyhive_model::otlp::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, decode_json,
     decode_protobuf,
 };
+use honeyhive_model::{ErrorCode, ErrorCoded, ModelError};
 use prost::Message;
 
 use crate::ingest::budget::{Refusal, RequestBudget};
@@ -130,6 +130,27 @@ pub enum InflateError {
     /// The inflated bytes do not fit the request's budget.
     #[error("decompressed body does not fit the in-flight memory budget")]
     OverBudget(Refusal),
+}
+
+/// A body that is not gzip is a bad request; one that inflates past the limit
+/// or the budget is too large (a server answers a budget refusal with its
+/// budget's own figures and retry delay, see [`Refusal`]).
+impl ErrorCoded for InflateError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            InflateError::Gzip(_) => ErrorCode::BadRequest,
+            InflateError::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            InflateError::OverBudget(refusal) => refusal.code(),
+        }
+    }
+
+    fn hint(&self) -> Option<&str> {
+        match self {
+            InflateError::Gzip(_) => None,
+            InflateError::TooLarge { .. } => Some("send smaller batches"),
+            InflateError::OverBudget(refusal) => Some(refusal.hint()),
+        }
+    }
 }
 
 /// Inflates a gzip body (concatenated members read as one stream), charging

@@ -13,13 +13,13 @@ use axum::response::Response;
 use axum::routing::post;
 use honeyhive_model::otlp::ExportTraceServiceResponse;
 use prost::Message as _;
+use tonic::Status;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{BoxFuture, Context, Poll, Service};
-use tonic::{Status, metadata::MetadataValue};
 
 use super::otlp::{Message, ingest};
 use crate::api::admission::authenticate;
-use crate::api::{ApiError, AppState, over_budget};
+use crate::api::{AppState, over_budget};
 use crate::ingest::budget::{Budget, BudgetedBody, RequestBudget};
 use crate::ingest::otlp::OtlpEncoding;
 use crate::store::Tenant;
@@ -42,33 +42,14 @@ async fn unimplemented() -> Response {
     .into_http::<Body>()
 }
 
-/// A gRPC status for an API error: its code, its message and hint, and its
-/// retry delay as `grpc-retry-pushback-ms`.
-fn status(e: ApiError) -> Status {
-    let code = tonic::Code::from_i32(e.code.grpc_code());
-    let message = match &e.hint {
-        Some(hint) => format!("{} ({hint})", e.message),
-        None => e.message.clone(),
-    };
-    let mut status = Status::new(code, message);
-    if let Some(seconds) = e.retry_after
-        && let Ok(value) = MetadataValue::try_from((seconds * 1000).to_string())
-    {
-        status
-            .metadata_mut()
-            .insert("grpc-retry-pushback-ms", value);
-    }
-    status
-}
-
 async fn export(State(state): State<AppState>, req: Request) -> Response {
     let tenant = match authenticate(&state, req.headers()).await {
         Ok(tenant) => tenant,
-        Err(e) => return status(e).into_http(),
+        Err(e) => return Status::from(e).into_http(),
     };
     let budget = match Budget::try_acquire(&state.budget, 0) {
         Ok(permit) => RequestBudget::new(permit),
-        Err(refusal) => return status(over_budget(&state, refusal, 0)).into_http(),
+        Err(refusal) => return Status::from(over_budget(&state, refusal, 0)).into_http(),
     };
     let body_budget = budget.clone();
     let req = req.map(|body| Body::new(BudgetedBody::new(body, body_budget, 0)));
@@ -87,7 +68,7 @@ async fn export(State(state): State<AppState>, req: Request) -> Response {
     if let Some(refusal) = budget.refusal()
         && !response_is_ok(&response)
     {
-        return status(over_budget(&state, refusal, limit)).into_http();
+        return Status::from(over_budget(&state, refusal, limit)).into_http();
     }
     response.map(Body::new)
 }
@@ -128,7 +109,7 @@ impl Service<tonic::Request<Bytes>> for Export {
                 OtlpEncoding::Protobuf,
             )
             .await
-            .map_err(status)?;
+            .map_err(Status::from)?;
             this.state.metrics.otlp_request("grpc");
             Ok(tonic::Response::new(response))
         })

@@ -149,14 +149,7 @@ fn decode_charged(
                         InflateError::OverBudget(refusal) => {
                             over_budget(state, refusal, state.config.max_decompressed_bytes)
                         }
-                        InflateError::TooLarge { limit } => ApiError::new(
-                            ErrorCode::PayloadTooLarge,
-                            format!("decompressed body exceeds {limit} bytes"),
-                        )
-                        .with_hint("send smaller batches"),
-                        InflateError::Gzip(why) => {
-                            ApiError::bad_request(format!("invalid gzip body: {why}"))
-                        }
+                        other => ApiError::from(other),
                     },
                 )?;
             &inflated
@@ -182,9 +175,7 @@ fn decode_charged(
     // The raw bytes are charged already; what decoding adds is not.
     let decoding = memory_estimate(format, raw.len(), cost.values).saturating_sub(raw.len() as u64);
     charge(state, budget, decoding)?;
-    let request = decode(raw, encoding).map_err(|e| {
-        ApiError::new(e.code(), e.to_string()).with_hint("send an OTLP ExportTraceServiceRequest")
-    })?;
+    let request = decode(raw, encoding)?;
     let spans = span_count(&request);
     if spans > max_spans {
         return Err(too_many_spans(spans, max_spans));
