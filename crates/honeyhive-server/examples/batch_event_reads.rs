@@ -86,7 +86,7 @@ fn main() -> StoreResult<()> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| honeyhive_server::store::StoreError::Backend(e.to_string()))?;
+        .map_err(|e| honeyhive_server::store::StoreError::Backend(Box::new(e)))?;
     runtime.block_on(async {
         compare(1, 2000).await?;
         compare(200, 10).await

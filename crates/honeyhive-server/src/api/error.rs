@@ -167,3 +167,88 @@ pub(crate) fn hinted(e: StoreError, hint: &str) -> ApiError {
         error
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use honeyhive_model::filter::FilterSet;
+
+    use super::*;
+    use crate::auth::AuthError;
+
+    #[test]
+    fn a_store_failure_is_answered_503_with_a_retry_delay_and_its_cause_kept_for_the_log() {
+        let cause = rusqlite::Error::InvalidQuery;
+        let failure = StoreError::Backend(Box::new(cause));
+        let kept = failure
+            .source()
+            .and_then(|s| s.downcast_ref::<rusqlite::Error>());
+        assert!(
+            matches!(kept, Some(rusqlite::Error::InvalidQuery)),
+            "{kept:?}"
+        );
+        assert!(failure.to_string().starts_with("backend: "), "{failure}");
+
+        let answer = ApiError::from(failure);
+        assert_eq!(answer.code, ErrorCode::Unavailable);
+        assert_eq!(answer.message, "the store failed to serve this request");
+        assert_eq!(
+            answer.hint.as_deref(),
+            Some("retry later; the server log has the cause")
+        );
+        assert_eq!(answer.retry_after, Some(1));
+    }
+
+    #[test]
+    fn an_auth_error_from_the_store_is_answered_as_the_store_answers_it() {
+        let busy = ApiError::from(AuthError::Store(StoreError::Busy));
+        assert_eq!(
+            (busy.code, busy.retry_after, busy.message.as_str()),
+            (
+                ErrorCode::Unavailable,
+                Some(1),
+                "the store's write queue is full"
+            )
+        );
+        let unknown = ApiError::from(AuthError::Unknown);
+        assert_eq!(
+            (unknown.code, unknown.hint.as_deref()),
+            (
+                ErrorCode::Unauthenticated,
+                Some("create one with `hh keys create --project NAME`")
+            )
+        );
+    }
+
+    #[test]
+    fn a_filter_error_names_itself_and_shows_how_filters_are_written() {
+        let Err(error) = FilterSet::from_json(&serde_json::json!(42)) else {
+            panic!("42 is not a filter list");
+        };
+        let answer = ApiError::from(error);
+        assert_eq!(answer.code, ErrorCode::BadRequest);
+        assert!(answer.message.starts_with("invalid filter: "), "{answer}");
+        assert!(
+            answer
+                .hint
+                .is_some_and(|h| h.contains("operators: is, is not"))
+        );
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn the_grpc_status_carries_the_message_hint_and_retry_delay() {
+        let status = tonic::Status::from(ApiError::from(StoreError::Busy));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            "the store's write queue is full (retry after the delay in Retry-After)"
+        );
+        let pushback = status
+            .metadata()
+            .get("grpc-retry-pushback-ms")
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(pushback, Some("1000"));
+    }
+}

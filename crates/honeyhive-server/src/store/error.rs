@@ -13,9 +13,10 @@ pub enum StoreError {
     /// The input is invalid for the store (bad filter field, bad id).
     #[error("invalid: {0}")]
     Invalid(String),
-    /// The backend failed (I/O, corruption, connection).
+    /// The backend failed (I/O, corruption, connection); the cause is kept as
+    /// the error's source, for the server's log.
     #[error("backend: {0}")]
-    Backend(String),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The backend's write queue is full; retry shortly.
     #[error("the store's write queue is full")]
     Busy,

@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 
 use super::backend;
-use crate::store::{StoreError, StoreResult};
+use crate::store::StoreResult;
 
 /// One schema change.
 #[derive(Debug, Clone, Copy)]
@@ -201,7 +201,7 @@ pub(crate) fn all() -> StoreResult<Vec<Migration>> {
     list.sort_by_key(|m| m.version);
     for pair in list.windows(2) {
         if pair[0].version == pair[1].version {
-            return Err(StoreError::Backend(format!(
+            return Err(backend(format!(
                 "two migrations share version {}",
                 pair[0].version
             )));
@@ -230,7 +230,7 @@ pub(crate) fn run(conn: &mut Connection) -> StoreResult<()> {
             continue;
         }
         tx.execute_batch(migration.sql).map_err(|e| {
-            StoreError::Backend(format!(
+            backend(format!(
                 "migration {} ({}): {e}",
                 migration.version, migration.name
             ))

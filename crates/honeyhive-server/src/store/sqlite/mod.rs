@@ -119,8 +119,10 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// A backend failure, keeping its cause: a SQLite error, or what went wrong
+/// in words.
+pub(crate) fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+    StoreError::Backend(e.into())
 }
 
 /// A row read's error: the [`StoreError`] a row decoder raised (a corrupt

@@ -201,13 +201,15 @@ pub(super) fn writer_loop(
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let message = format!("begin transaction: {e}");
             for job in jobs {
-                job.reply(Err(backend(&message)));
+                job.reply(Err(backend(message.clone())));
             }
             continue;
         }
         let count = jobs.len() as u64;
+        // Shared by every job's answer, each keeping it as its source.
         let commit = run_group(&conn, &mut jobs)
-            .and_then(|()| conn.execute_batch("COMMIT").map_err(backend));
+            .and_then(|()| conn.execute_batch("COMMIT").map_err(backend))
+            .map_err(Arc::new);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -222,7 +224,7 @@ pub(super) fn writer_loop(
         for job in jobs {
             let outcome = match &commit {
                 Ok(()) => Ok(()),
-                Err(e) => Err(backend(e)),
+                Err(e) => Err(backend(Arc::clone(e))),
             };
             job.reply(outcome);
         }
@@ -366,7 +368,7 @@ mod tests {
         ));
         assert!(matches!(
             answer_panicking.try_recv().expect("answered"),
-            Err(StoreError::Backend(m)) if m.contains("panicked")
+            Err(StoreError::Backend(m)) if m.to_string().contains("panicked")
         ));
     }
 }

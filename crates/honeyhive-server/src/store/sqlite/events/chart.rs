@@ -59,7 +59,7 @@ fn field_value(
         (FieldPath::Column(_), ValueRef::Real(x)) => Value::from(x),
         (FieldPath::Column(_), ValueRef::Integer(i)) => Value::from(i as f64),
         (_, other) => {
-            return Err(StoreError::Backend(format!(
+            return Err(backend(format!(
                 "unexpected {:?} value for {}",
                 other.data_type(),
                 field.dotted()
