@@ -39,7 +39,6 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::writer::WriterCounters;
 use super::{StoreResult, backend};
 
 /// When checkpoints run; [`CheckpointPolicy::default`] is the store's.
@@ -124,7 +123,7 @@ pub(super) struct Checkpoints {
     requests: Option<crossbeam_channel::Sender<Request>>,
     busy: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    counters: Arc<WriterCounters>,
+    counters: Arc<CheckpointCounters>,
     /// WAL pages when the checkpointer was last asked to copy.
     requested_at: u32,
 }
@@ -136,7 +135,7 @@ impl Checkpoints {
         conn: &Connection,
         path: &Path,
         policy: CheckpointPolicy,
-        counters: Arc<WriterCounters>,
+        counters: Arc<CheckpointCounters>,
     ) -> StoreResult<Checkpoints> {
         let checkpoint_conn = Connection::open_with_flags(
             path,
@@ -154,7 +153,7 @@ impl Checkpoints {
             .name("hh-sqlite-ckpt".into())
             .spawn(move || {
                 for request in received {
-                    serve(&checkpoint_conn, request, &thread_counters.checkpoints);
+                    serve(&checkpoint_conn, request, &thread_counters);
                     thread_busy.store(false, Ordering::Release);
                 }
             })
@@ -176,7 +175,7 @@ impl Checkpoints {
     pub(super) fn idle_timeout(&self) -> Option<Duration> {
         if WAL_PAGES.get() > self.requested_at {
             Some(self.policy.idle_after)
-        } else if self.counters.checkpoints.oversized.load(Ordering::Acquire) {
+        } else if self.counters.oversized.load(Ordering::Acquire) {
             Some(self.policy.shrink_after)
         } else {
             None
@@ -187,13 +186,9 @@ impl Checkpoints {
     pub(super) fn after_commit(&mut self, conn: &Connection) {
         let pages = WAL_PAGES.get();
         if pages > self.policy.keep_pages {
-            self.counters
-                .checkpoints
-                .oversized
-                .store(true, Ordering::Release);
+            self.counters.oversized.store(true, Ordering::Release);
         }
         self.counters
-            .checkpoints
             .wal_pages
             .store(u64::from(pages), Ordering::Relaxed);
         if pages < self.requested_at {
@@ -216,7 +211,7 @@ impl Checkpoints {
         let pages = WAL_PAGES.get();
         if pages > self.requested_at {
             self.request(pages);
-        } else if self.counters.checkpoints.oversized.load(Ordering::Acquire) {
+        } else if self.counters.oversized.load(Ordering::Acquire) {
             // Until it succeeds, the next idle moment asks again.
             self.send(Request::Shrink);
         }
@@ -251,7 +246,7 @@ impl Checkpoints {
         if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
             tracing::warn!(error = %e, "WAL checkpoint on the writer failed");
         }
-        let counters = &self.counters.checkpoints;
+        let counters = &self.counters;
         counters.on_writer.fetch_add(1, Ordering::Relaxed);
         counters
             .micros

@@ -27,6 +27,7 @@ mod ingest;
 mod keys;
 mod limits;
 pub(crate) mod migrations;
+mod params;
 mod rows;
 mod runs;
 mod sessions;
@@ -172,7 +173,12 @@ impl SqliteStore {
         migrations::run(&mut conn)?;
 
         let counters = Arc::new(WriterCounters::default());
-        let checkpoints = Checkpoints::start(&conn, &path, checkpoint_policy, counters.clone())?;
+        let checkpoints = Checkpoints::start(
+            &conn,
+            &path,
+            checkpoint_policy,
+            counters.checkpoints.clone(),
+        )?;
         let (tx, rx) = crossbeam_channel::bounded(WRITE_QUEUE_CAPACITY);
         let thread_counters = counters.clone();
         let handle = std::thread::Builder::new()

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::documents::{delete_row, from_doc, id_and_doc, to_doc};
-use super::events::to_sql_value;
+use super::params::{IDS_PER_STATEMENT, to_sql_value};
 use super::rows::{event_type_at, json_text, map_from_text, row_failure};
 use super::{SqliteStore, backend, read_error};
 use crate::store::{
@@ -146,10 +146,6 @@ pub(super) fn list_runs(
     })
 }
 
-/// Session ids bound per statement of [`run_events`]: one statement per chunk
-/// keeps the parameter count bounded however many sessions a run has.
-pub(super) const RUN_SESSION_CHUNK: usize = 500;
-
 /// The columns [`run_event_from_row`] reads, in order.
 const RUN_EVENT_COLUMNS: &str =
     "event_id, session_id, parent_id, event_type, event_name, start_time, error, metrics, metadata";
@@ -254,7 +250,7 @@ pub(super) fn events_of_sessions(
     let cond = filters.to_sql(&DefaultSqlColumns);
     let filter_params: Vec<SqlValue> = cond.params.into_iter().map(to_sql_value).collect();
     let mut events = Vec::new();
-    for chunk in sessions.chunks(RUN_SESSION_CHUNK) {
+    for chunk in sessions.chunks(IDS_PER_STATEMENT) {
         if events.len() >= limit {
             break;
         }

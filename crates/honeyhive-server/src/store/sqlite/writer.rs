@@ -83,7 +83,7 @@ pub(super) struct WriterCounters {
     pub(super) commits: AtomicU64,
     pub(super) commit_micros: AtomicU64,
     pub(super) jobs_committed: AtomicU64,
-    pub(super) checkpoints: CheckpointCounters,
+    pub(super) checkpoints: Arc<CheckpointCounters>,
 }
 
 /// Runs one cached statement that returns no rows.

@@ -10,9 +10,10 @@ use rusqlite::Connection;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::Value;
 
-use super::{count_events, to_sql_value, where_clause};
+use super::{count_events, where_clause};
 use crate::store::sqlite::backend;
 use crate::store::sqlite::limits::ReadBudget;
+use crate::store::sqlite::params::to_sql_value;
 use crate::store::{
     Chart, ChartBucket, ChartQuery, ReadError, ReadResult, StoreError, StoreResult, Tenant,
 };

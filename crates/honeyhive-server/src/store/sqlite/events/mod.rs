@@ -8,13 +8,13 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use honeyhive_model::Event;
-use honeyhive_model::filter::{DefaultSqlColumns, JsonRoot, SqlParam};
+use honeyhive_model::filter::{DefaultSqlColumns, JsonRoot};
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
 use super::limits::ReadBudget;
+use super::params::{IDS_PER_STATEMENT, to_sql_value};
 use super::rows::{EVENT_COLUMNS, event_from_row, load_event};
-use super::runs::RUN_SESSION_CHUNK;
 use super::{SqliteStore, backend, read_error, sessions};
 use crate::store::{
     Chart, ChartQuery, EventPayloads, EventQuery, EventStore, Page, ReadError, ReadResult,
@@ -23,14 +23,6 @@ use crate::store::{
 
 /// Most session ids one query may name (keeps the statement's parameter count bounded).
 const MAX_SESSION_IDS: usize = 10_000;
-
-pub(super) fn to_sql_value(p: SqlParam) -> SqlValue {
-    match p {
-        SqlParam::Text(s) => SqlValue::Text(s),
-        SqlParam::Real(f) => SqlValue::Real(f),
-        SqlParam::Integer(i) => SqlValue::Integer(i),
-    }
-}
 
 /// The WHERE clause (without `WHERE`) and its parameters for `query`.
 pub(super) fn where_clause(tenant: &Tenant, query: &EventQuery) -> (String, Vec<SqlValue>) {
@@ -149,7 +141,7 @@ pub(super) fn events_by_ids(
     let unique: Vec<&String> = ids.iter().filter(|id| seen.insert(id.as_str())).collect();
     let mut budget = ReadBudget::new(u64::MAX, max_bytes);
     let mut events = Vec::with_capacity(unique.len());
-    for chunk in unique.chunks(RUN_SESSION_CHUNK) {
+    for chunk in unique.chunks(IDS_PER_STATEMENT) {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ? AND event_id IN ({})",
             vec!["?"; chunk.len()].join(",")
