@@ -19,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+mod error;
 pub mod ids;
 pub mod ingest;
 mod listen;
@@ -30,21 +31,5 @@ mod sweep;
 pub mod testing;
 
 pub use config::{ServerConfig, SyncMode};
+pub use error::ServerError;
 pub use server::{RunningServer, Server, create_api_key};
-
-/// Errors starting, running or stopping the server.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// A listener could not bind or serve.
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-    /// The store failed to open or write.
-    #[error("store: {0}")]
-    Store(#[from] store::StoreError),
-    /// A server task ended abnormally.
-    #[error("server task failed: {0}")]
-    Task(String),
-    /// Invalid configuration or argument.
-    #[error("invalid: {0}")]
-    Invalid(String),
-}

@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use crate::ServerError;
+use crate::error::ServerError;
 use crate::metrics::{CloseReason, Metrics};
 
 /// How long a connection that was asked to close may take to finish the

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::ServerError;
 use crate::api::{AppState, router};
 use crate::auth::{KeyStrength, check_operator_key, generate_key, hash_key};
 use crate::config::ServerConfig;
+use crate::error::ServerError;
 use crate::listen::{ConnectionGate, ConnectionLimits, Listening};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{CatalogStore, Store};

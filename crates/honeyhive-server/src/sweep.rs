@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::ServerError;
 use crate::api::AppState;
 use crate::clock::now_ms;
+use crate::error::ServerError;
 
 /// Bounds of how often the sweep runs: a quarter of the TTL within these.
 const MIN_PERIOD: Duration = Duration::from_millis(100);

@@ -12,7 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{RunningServer, Server, ServerConfig, SyncMode};
+use crate::config::{ServerConfig, SyncMode};
+use crate::server::{RunningServer, Server};
 
 /// The project the test key belongs to.
 pub const TEST_PROJECT: &str = "test-project";
