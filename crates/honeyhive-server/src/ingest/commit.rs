@@ -8,8 +8,9 @@
 
 use crate::store::{Store, StoreResult, Tenant, WriteBatch, WriteSummary};
 
-/// Most events (or enrichments) written in one transaction: about 20 ms of
-/// the writer's time at the measured ingest rate.
+/// Most events (or enrichments) written in one transaction, so that a small
+/// write queued behind a large request waits for one bounded commit, not for
+/// the whole request.
 pub const EVENTS_PER_PART: usize = 1000;
 
 /// Writes `batch` for `tenant` in parts of at most [`EVENTS_PER_PART`] events;

@@ -3,8 +3,7 @@
 //! A checkpoint copies the WAL's pages into the database file and syncs both
 //! files. SQLite's autocheckpoint runs it inside the commit that crossed the
 //! threshold, on the writer thread, so every request queued behind that commit
-//! waited for it: in the experiment bench, each 10 000-page checkpoint spent
-//! 170–230 ms in `fsync` while nothing could commit, several times a run.
+//! would wait for its `fsync`, and nothing could commit meanwhile.
 //!
 //! Here the writer only learns how many pages the WAL holds after each commit
 //! (a WAL hook, which also switches autocheckpoint off) and asks a
@@ -21,11 +20,11 @@
 //!   so commits slow down to the pace the disk takes them.
 //!
 //! Starting over does not shrink the WAL file (no `journal_size_limit`): the
-//! next commits overwrite it in place. With a limit, the first commit after a
-//! burst truncated the file on the writer thread, and dropping a 300 MB WAL
-//! from the page cache, waiting for its writeback, held that commit and every
-//! one queued behind it for 150 ms (`BENCHMARKS.md`). A file grown past
-//! [`CheckpointPolicy::keep_pages`] is cut back by the checkpointer instead,
+//! next commits overwrite it in place. Truncating it on the writer thread
+//! would hold the first commit after a burst, and every one queued behind it,
+//! while the kernel drops a large file from its page cache and waits for its
+//! writeback. A file grown past [`CheckpointPolicy::keep_pages`] is cut back
+//! by the checkpointer instead,
 //! once the writer has been idle for [`CheckpointPolicy::shrink_after`] more.
 //! If anyone is reading or writing then, it gives up at once and tries again
 //! after the next such pause; a commit that arrives while it truncates waits.
@@ -46,9 +45,8 @@ use super::{StoreResult, backend};
 pub(crate) struct CheckpointPolicy {
     /// WAL pages added since the last request after which the checkpointer copies.
     ///
-    /// 10 000 pages (~80 MB at 8 KiB): smaller steps copy a hot index page again
-    /// for every step; with SQLite's 1000 that copying was 16 % of the server's
-    /// CPU in a busy ingest.
+    /// 10 000 pages (~80 MB at 8 KiB): a hot index page is copied again at
+    /// every step, so smaller steps copy the same pages many more times.
     pub(crate) every_pages: u32,
     /// WAL pages past which the writer copies each step itself.
     pub(crate) wal_limit_pages: u32,
@@ -65,10 +63,10 @@ impl Default for CheckpointPolicy {
     fn default() -> Self {
         CheckpointPolicy {
             every_pages: 10_000,
-            // 512 MiB at 8 KiB. A 10 000-datapoint experiment writes about 40 000
-            // pages without a pause; at a 40 000 limit the writer still ran one
-            // checkpoint in each such run. An idle store gives the space
-            // back (`keep_pages`).
+            // 512 MiB at 8 KiB: well above the 40 000 or so pages a 10 000-datapoint
+            // experiment writes without a pause, so such a run never waits for
+            // a checkpoint on the writer. An idle store gives the space back
+            // (`keep_pages`).
             wal_limit_pages: 64_000,
             idle_after: Duration::from_secs(1),
             // 64 MiB at 8 KiB.

@@ -90,8 +90,7 @@ CREATE TABLE pending_enrichments (
         name: "one time index for time ranges and type filters",
         // `events_by_type_time` could never serve a query: type filters are
         // rendered as `COALESCE(event_type = ?, 0)`, which no index matches,
-        // yet it cost a b-tree insert per event (a fifth of ingest's index
-        // work). Putting `event_type` after `start_time` keeps time-range
+        // yet it cost a b-tree insert per event. Putting `event_type` after `start_time` keeps time-range
         // scans and ordering as before and lets the type test (e.g. the
         // `totalEvents` count of a type-filtered `GET /events`) read the index
         // instead of every row.

@@ -5,8 +5,9 @@
 //! `BEGIN IMMEDIATE` transaction, commits once, and only then answers each job.
 //! A failing job does not affect the others: when one fails, the group is
 //! rolled back and run again with a savepoint per job, and the failing job
-//! rolls back only its own. (Jobs are re-runnable for this; a savepoint per job
-//! on every group cost the writer a copy of each page a job first touched.)
+//! rolls back only its own. (Jobs are re-runnable for this: a savepoint per
+//! job in every group would cost the writer a copy of each page a job first
+//! touches.)
 //! Reads use a small pool of connections on the blocking thread pool; WAL lets
 //! them run alongside the writer.
 //!
@@ -65,20 +66,17 @@ pub const DB_FILE_NAME: &str = "honeyhive.db";
 /// Ingest dirties index leaves at random (event and session ids are random),
 /// so each commit writes, syncs and later checkpoints roughly one page per
 /// trace and index. With 8 KiB pages the b-trees are a level shallower and a
-/// commit handles fewer, fuller pages: about 6 % less server CPU per span
-/// than 4 KiB in `hh bench ingest` (2 KiB: 8 % more, 16 KiB and up: no gain).
+/// commit handles fewer, fuller pages (`BENCHMARKS.md` compares the sizes).
 const PAGE_SIZE: u32 = 8192;
 
 /// The writer connection's page cache, in KiB (SQLite's negative `cache_size`).
 ///
 /// Ids from most clients are random (the Python SDK's UUIDv4; this SDK's are
 /// time-first), so a write lands on a random leaf of the primary key and of
-/// each index. Once those b-trees outgrow the cache, writes first read the
-/// page back, from the WAL or the database file (a `pread` each): with 16 MiB
-/// that was a sixth of the writer's CPU in a 23 000-datapoint experiment bench;
-/// with 64 MiB the writer thread's CPU there fell from 5.3–6.1 s to 4.6–4.7 s
-/// (3 alternated runs each; `BENCHMARKS.md`). The cache
-/// fills only as the database grows, so a small store never holds 64 MiB.
+/// each index. Once those b-trees outgrow the cache, a write first reads its
+/// page back from the WAL or the database file (a `pread` each), on the one
+/// writer thread every commit waits for. The cache fills only as the
+/// database grows, so a small store never holds 64 MiB.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
 
 /// Prepared statements the writer connection keeps.
@@ -157,8 +155,8 @@ impl SqliteStore {
             .map_err(|e| backend(format!("create data dir {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE_NAME);
         let mut conn = Connection::open(&path).map_err(backend)?;
-        // The writer runs the ingest statements plus the experiments store's;
-        // rusqlite's default cache of 16 would evict and re-parse some of them.
+        // The writer runs the write statements of every resource; rusqlite's
+        // default cache of 16 would evict and re-parse some of them.
         conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
         let synchronous = match sync {
             SyncMode::Full => "FULL",
@@ -254,7 +252,7 @@ impl SqliteStore {
 
     /// Runs `f` on a pooled read-only connection on the current thread
     /// (for callers already off the async runtime).
-    #[allow(dead_code)] // offered to the experiments side
+    #[cfg(test)]
     pub(crate) fn read_blocking<T>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<T>,
