@@ -3,11 +3,12 @@
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use honeyhive_model::{ErrorCode, Event};
+use honeyhive_model::Event;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
+use super::error::WorkFailed;
 use crate::store::Tenant;
 
 /// The event as the API shows it, with its tenancy ids ([`EventAnswer`] as a
@@ -52,8 +53,8 @@ pub(crate) async fn json_answer(
 ) -> Result<Response, ApiError> {
     let body = tokio::task::spawn_blocking(serialize)
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("answer task failed: {e}")))?
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("answer not serializable: {e}")))?;
+        .map_err(|e| WorkFailed::new("answer task failed", e))?
+        .map_err(|e| WorkFailed::new("answer not serializable", e))?;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -5,8 +5,8 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
-use honeyhive_model::ErrorCode;
-use honeyhive_model::cost::{Format, json_cost, memory_estimate};
+use honeyhive_model::cost::{Format, ScanError, json_cost, memory_estimate};
+use honeyhive_model::{ErrorCode, ErrorCoded};
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState};
@@ -34,8 +34,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         }
         let budget = req.extensions().get::<RequestBudget>().cloned();
         let bytes = read_body(state, req).await?;
-        let cost = json_cost(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))?;
+        let cost = json_cost(&bytes).map_err(InvalidJson::from)?;
         let max_field = state.config.max_field_bytes as u64;
         if cost.longest_string > max_field {
             return Err(ApiError::new(
@@ -55,7 +54,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("invalid json body: {e}")))
+            .map_err(|e| InvalidJson::from(e).into())
+    }
+}
+
+/// A JSON body that does not parse, or is nested past what a parser accepts
+/// (answered 400).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InvalidJson {
+    /// Found before parsing, by the scan that measures the body.
+    #[error("invalid json body: {0}")]
+    Scan(#[from] ScanError),
+    /// Found by the parser.
+    #[error("invalid json body: {0}")]
+    Parse(#[from] serde_json::Error),
+}
+
+impl ErrorCoded for InvalidJson {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::BadRequest
     }
 }
 

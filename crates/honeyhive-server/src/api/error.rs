@@ -148,6 +148,40 @@ impl From<ApiError> for tonic::Status {
     }
 }
 
+/// The server's own work failed: a task on the blocking pool that did not
+/// come back (it panicked, or the runtime is stopping), or an answer that
+/// would not encode. Answered 500 with what failed; the cause goes to the log.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub(crate) struct WorkFailed {
+    what: &'static str,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl WorkFailed {
+    /// `what` failed (lower case, no trailing punctuation), because of `source`.
+    pub(crate) fn new(
+        what: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> WorkFailed {
+        WorkFailed {
+            what,
+            source: source.into(),
+        }
+    }
+}
+
+impl ErrorCoded for WorkFailed {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::Internal
+    }
+
+    fn public_message(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 /// A bounded read's error: past a limit, 422 `result_too_large` with `hint`
 /// (how to ask for less on this route); anything else as the store's error.
 pub(crate) fn read_error(e: ReadError, hint: &str) -> ApiError {
@@ -234,6 +268,25 @@ mod tests {
                 .hint
                 .is_some_and(|h| h.contains("operators: is, is not"))
         );
+    }
+
+    #[tokio::test]
+    async fn work_that_did_not_come_back_is_answered_500_naming_it_and_its_cause_kept_for_the_log()
+    {
+        let work = || -> u8 { panic!("a detail the client is not shown") };
+        let Err(panicked) = tokio::task::spawn_blocking(work).await else {
+            panic!("the task panicked");
+        };
+        let failure = WorkFailed::new("run task failed", panicked);
+        let kept = failure
+            .source()
+            .and_then(|s| s.downcast_ref::<tokio::task::JoinError>());
+        assert!(kept.is_some_and(|e| e.is_panic()), "{failure:?}");
+
+        let answer = ApiError::from(failure);
+        assert_eq!(answer.code, ErrorCode::Internal);
+        assert_eq!(answer.message, "run task failed");
+        assert_eq!(answer.retry_after, None);
     }
 
     #[cfg(feature = "grpc")]

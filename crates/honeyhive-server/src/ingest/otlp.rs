@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use std::io::Read;
 
+use honeyhive_model::cost::{DecodeCost, Format, json_cost, protobuf_trace_cost};
 use honeyhive_model::mapping::{MappedBatch, RejectedSpan, SessionSeen, map_request};
 use honeyhive_model::otlp::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, decode_json,
@@ -112,6 +113,31 @@ pub fn decode(raw: &[u8], encoding: OtlpEncoding) -> Result<ExportTraceServiceRe
     match encoding {
         OtlpEncoding::Protobuf => decode_protobuf(raw),
         OtlpEncoding::Json => decode_json(raw),
+    }
+}
+
+/// What decoding an OTLP body (already decompressed) will take, read off its
+/// bytes before any of it is decoded. A body the scan cannot read is refused
+/// as [`decode`] refuses an undecodable one.
+///
+/// ```
+/// use honeyhive_model::{ErrorCode, ErrorCoded};
+/// use honeyhive_server::ingest::otlp::{OtlpEncoding, measure};
+/// let (_, cost) = measure(br#"{"resourceSpans": []}"#, OtlpEncoding::Json).unwrap();
+/// assert!(cost.values > 0);
+/// let deep = "[".repeat(200);
+/// let refused = measure(deep.as_bytes(), OtlpEncoding::Json).unwrap_err();
+/// assert_eq!(refused.code(), ErrorCode::BadRequest);
+/// assert_eq!(refused.hint(), Some("send an OTLP ExportTraceServiceRequest"));
+/// ```
+pub fn measure(raw: &[u8], encoding: OtlpEncoding) -> Result<(Format, DecodeCost), ModelError> {
+    match encoding {
+        OtlpEncoding::Json => json_cost(raw)
+            .map(|cost| (Format::OtlpJson, cost))
+            .map_err(|e| ModelError::Json(e.to_string())),
+        OtlpEncoding::Protobuf => protobuf_trace_cost(raw)
+            .map(|cost| (Format::OtlpProtobuf, cost))
+            .map_err(|e| ModelError::Protobuf(e.to_string())),
     }
 }
 

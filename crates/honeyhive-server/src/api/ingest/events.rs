@@ -10,6 +10,7 @@ use honeyhive_model::{ErrorCode, EventType};
 use serde_json::{Value, json};
 
 use crate::api::answer::EventAnswer;
+use crate::api::error::WorkFailed;
 use crate::api::{ApiError, AppState, JsonBody};
 use crate::ingest::commit::commit;
 use crate::ingest::events::{self as bodies, EventDefaults};
@@ -71,7 +72,7 @@ async fn start_session(
     // The answer is encoded before the session moves into the write, so the
     // session is not cloned; it is sent only once the write committed.
     let answer = serde_json::to_vec(&EventAnswer::new(&session, &tenant))
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("encoding the session: {e}")))?;
+        .map_err(|e| WorkFailed::new("encoding the session", e))?;
     let batch = WriteBatch {
         events: vec![session],
         ..WriteBatch::default()

@@ -15,14 +15,15 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use honeyhive_model::ErrorCode;
-use honeyhive_model::cost::{DecodeCost, Format, json_cost, memory_estimate, protobuf_trace_cost};
+use honeyhive_model::cost::memory_estimate;
 use honeyhive_model::otlp::ExportTraceServiceResponse;
 
+use crate::api::error::WorkFailed;
 use crate::api::{ApiError, AppState, charge, over_budget, read_body};
 use crate::ingest::budget::RequestBudget;
 use crate::ingest::commit::commit;
 use crate::ingest::otlp::{
-    InflateError, OtlpEncoding, PreparedBatch, decode, encode_response, inflate, prepare,
+    InflateError, OtlpEncoding, PreparedBatch, decode, encode_response, inflate, measure, prepare,
     span_count,
 };
 use crate::store::Tenant;
@@ -124,7 +125,7 @@ pub(crate) async fn ingest(
         decode_charged(&work_state, &work_budget, message, encoding)
     })
     .await
-    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("decode task failed: {e}")))?;
+    .map_err(|e| WorkFailed::new("decode task failed", e))?;
     let prepared = prepared.inspect_err(|e| {
         if e.code == ErrorCode::BadRequest {
             state.metrics.rejected("undecodable_request", 1);
@@ -160,14 +161,7 @@ fn decode_charged(
             body
         }
     };
-    let (format, cost) = match encoding {
-        OtlpEncoding::Json => (Format::OtlpJson, json_cost(raw)),
-        OtlpEncoding::Protobuf => (Format::OtlpProtobuf, protobuf_trace_cost(raw)),
-    };
-    let cost: DecodeCost = cost.map_err(|e| {
-        ApiError::bad_request(format!("invalid otlp body: {e}"))
-            .with_hint("send an OTLP ExportTraceServiceRequest")
-    })?;
+    let (format, cost) = measure(raw, encoding)?;
     let max_spans = state.config.max_spans_per_request as u64;
     if cost.spans > max_spans {
         return Err(too_many_spans(cost.spans, max_spans));

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use super::document::{compare_body, result_document, run_object};
 use super::result::{Aggregation, MetricDefinition, PassRule, RunEvaluation, evaluate_run_events};
 use crate::api::answer::{event_json, json_answer};
-use crate::api::error::read_error;
+use crate::api::error::{WorkFailed, read_error};
 use crate::api::query::{parse_date_range, parse_filters, parse_paging, qs_tree, string_param};
 use crate::api::{ApiError, AppState, QueryParams};
 use crate::store::{ResourceKind, Run, RunEvent, RunEventsQuery, RunQuery, Tenant};
@@ -35,7 +35,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("run task failed: {e}")))
+        .map_err(|e| WorkFailed::new("run task failed", e).into())
 }
 
 fn too_many_events(what: &str, limit: u64, hint: &str) -> ApiError {
