@@ -1,6 +1,6 @@
-//! Query-string and body helpers shared by the experiments routes: qs-style nested
-//! parameters (`filters[0][field]=x`, `ids[]=a`), filters, date ranges, paging and
-//! projections.
+//! Query-string and body helpers shared by the resource routes (events, runs,
+//! datasets, the catalog): qs-style nested parameters (`filters[0][field]=x`,
+//! `ids[]=a`), filters, date ranges, paging and projections.
 
 use honeyhive_model::filter::{FilterSet, parse_datetime_ms};
 use serde_json::{Map, Value};

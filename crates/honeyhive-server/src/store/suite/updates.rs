@@ -1,6 +1,7 @@
-//! Behaviour suite cases for the experiment side's updates: patches applied in
-//! one step (also when many race), dataset membership kept consistent on both
-//! sides, paged listings, event payload reads and the key's own project.
+//! Behaviour suite cases for updates of runs, datasets, datapoints and events:
+//! patches applied in one step (also when many race), dataset membership kept
+//! consistent on both sides, paged listings, event payload reads and the key's
+//! own project.
 //! Run through [`crate::store_behaviour_suite!`] with the other cases.
 //!
 //! Test code: cases panic on a failed assertion.
