@@ -7,7 +7,7 @@
 //!
 //! Here the writer only learns how many pages the WAL holds after each commit
 //! (a WAL hook, which also switches autocheckpoint off) and asks a
-//! [`Checkpointer`] thread, with a connection of its own, to run a `PASSIVE`
+//! checkpointer thread, with a connection of its own, to run a `PASSIVE`
 //! checkpoint. That copies alongside commits and never blocks one.
 //!
 //! A passive checkpoint cannot finish while commits keep landing, and SQLite
@@ -15,9 +15,16 @@
 //! - when the writer has been idle for [`CheckpointPolicy::idle_after`], it
 //!   asks for one more checkpoint, which then copies everything, and the next
 //!   commit starts the WAL over;
-//! - under unbroken load the WAL is bounded: past [`CheckpointPolicy::wal_limit_pages`]
-//!   the writer copies each step itself again, as SQLite's autocheckpoint did,
-//!   so commits slow down to the pace the disk takes them.
+//! - under unbroken load the WAL is bounded: the first commit past
+//!   [`CheckpointPolicy::wal_limit_pages`] copies the rest on the writer, as
+//!   SQLite's autocheckpoint did, so the next commit starts the WAL over and
+//!   commits slow down to the pace the disk takes them. SQLite runs one
+//!   checkpoint at a time, so if the checkpointer is still copying, the writer
+//!   first waits for it: skipping instead would let the WAL grow for as long
+//!   as that copy and its `fsync` take, which the load on the disk decides.
+//!   Only a read still using an older snapshot keeps the WAL past the limit
+//!   (no checkpoint copies over pages it may read); the writer then copies
+//!   again at each further step until the WAL starts over.
 //!
 //! Starting over does not shrink the WAL file (no `journal_size_limit`): the
 //! next commits overwrite it in place. Truncating it on the writer thread
@@ -36,6 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use parking_lot::{Condvar, Mutex};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{StoreResult, backend};
@@ -48,7 +56,9 @@ pub(crate) struct CheckpointPolicy {
     /// 10 000 pages (~80 MB at 8 KiB): a hot index page is copied again at
     /// every step, so smaller steps copy the same pages many more times.
     pub(crate) every_pages: u32,
-    /// WAL pages past which the writer copies each step itself.
+    /// WAL pages past which the writer copies the rest itself (after the
+    /// checkpointer, if it is copying), and again at each step while a reader
+    /// keeps the WAL from starting over.
     pub(crate) wal_limit_pages: u32,
     /// A writer idle this long hands the rest of the WAL to the checkpointer.
     pub(crate) idle_after: Duration,
@@ -115,11 +125,54 @@ enum Request {
     Shrink,
 }
 
+/// Whether the checkpointer is serving a request; the writer can wait for it.
+#[derive(Default)]
+struct Serving {
+    busy: Mutex<bool>,
+    finished: Condvar,
+}
+
+impl Serving {
+    /// Runs `hand_over` unless a request is still being served; true (and busy
+    /// from then on) when it handed one over.
+    fn hand_over(&self, hand_over: impl FnOnce() -> bool) -> bool {
+        let mut busy = self.busy.lock();
+        if *busy {
+            return false;
+        }
+        *busy = hand_over();
+        *busy
+    }
+
+    /// Blocks until no request is being served.
+    fn wait(&self) {
+        let mut busy = self.busy.lock();
+        while *busy {
+            self.finished.wait(&mut busy);
+        }
+    }
+
+    fn finish(&self) {
+        *self.busy.lock() = false;
+        self.finished.notify_all();
+    }
+}
+
+/// Finishes the request being served when dropped, also when serving it
+/// panicked: a writer waiting for it must not wait forever.
+struct Served<'a>(&'a Serving);
+
+impl Drop for Served<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
 /// The writer's side: decides after each commit, hands the copying over.
 pub(super) struct Checkpoints {
     policy: CheckpointPolicy,
     requests: Option<crossbeam_channel::Sender<Request>>,
-    busy: Arc<AtomicBool>,
+    serving: Arc<Serving>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<CheckpointCounters>,
     /// WAL pages when the checkpointer was last asked to copy.
@@ -135,6 +188,18 @@ impl Checkpoints {
         policy: CheckpointPolicy,
         counters: Arc<CheckpointCounters>,
     ) -> StoreResult<Checkpoints> {
+        Checkpoints::start_serving(conn, path, policy, counters, serve)
+    }
+
+    /// [`Checkpoints::start`] with the checkpointer running each request
+    /// through `serve_one` (tests hold it there to play a slow disk).
+    fn start_serving(
+        conn: &Connection,
+        path: &Path,
+        policy: CheckpointPolicy,
+        counters: Arc<CheckpointCounters>,
+        serve_one: impl Fn(&Connection, Request, &CheckpointCounters) + Send + 'static,
+    ) -> StoreResult<Checkpoints> {
         let checkpoint_conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -144,15 +209,23 @@ impl Checkpoints {
             .busy_timeout(CHECKPOINTER_BUSY_TIMEOUT)
             .map_err(backend)?;
         let (requests, received) = crossbeam_channel::bounded::<Request>(1);
-        let busy = Arc::new(AtomicBool::new(false));
-        let thread_busy = busy.clone();
+        let serving = Arc::new(Serving::default());
+        let thread_serving = serving.clone();
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name("hh-sqlite-ckpt".into())
             .spawn(move || {
                 for request in received {
-                    serve(&checkpoint_conn, request, &thread_counters);
-                    thread_busy.store(false, Ordering::Release);
+                    let started = Instant::now();
+                    let served = Served(&thread_serving);
+                    serve_one(&checkpoint_conn, request, &thread_counters);
+                    drop(served);
+                    // Counted once the checkpointer takes requests again, so
+                    // whoever sees the count can have the next one served.
+                    thread_counters.background.fetch_add(1, Ordering::Relaxed);
+                    thread_counters
+                        .micros
+                        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
                 }
             })
             .map_err(backend)?;
@@ -160,7 +233,7 @@ impl Checkpoints {
         Ok(Checkpoints {
             policy,
             requests: Some(requests),
-            busy,
+            serving,
             thread: Some(thread),
             counters,
             requested_at: 0,
@@ -193,12 +266,17 @@ impl Checkpoints {
             // The WAL started over.
             self.requested_at = 0;
         }
-        if pages - self.requested_at < self.policy.every_pages {
-            return;
-        }
+        let step_due = pages - self.requested_at >= self.policy.every_pages;
         if pages < self.policy.wal_limit_pages {
-            self.request(pages);
-        } else if !self.busy.load(Ordering::Acquire) {
+            if step_due {
+                self.request(pages);
+            }
+        } else if step_due || self.requested_at < self.policy.wal_limit_pages {
+            // The first commit past the limit, or a step on while a reader
+            // holds the WAL: copy the rest here, after whatever the
+            // checkpointer still copies (a second checkpoint would find SQLite's
+            // checkpoint lock taken and copy nothing).
+            self.serving.wait();
             self.checkpoint_here(conn);
             self.requested_at = pages;
         }
@@ -225,17 +303,11 @@ impl Checkpoints {
 
     /// Hands `request` to the checkpointer; false when it is still busy.
     fn send(&self, request: Request) -> bool {
-        if self.busy.swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        let sent = self
-            .requests
-            .as_ref()
-            .is_some_and(|requests| requests.try_send(request).is_ok());
-        if !sent {
-            self.busy.store(false, Ordering::Release);
-        }
-        sent
+        self.serving.hand_over(|| {
+            self.requests
+                .as_ref()
+                .is_some_and(|requests| requests.try_send(request).is_ok())
+        })
     }
 
     /// A passive checkpoint on the writer's own connection.
@@ -265,7 +337,6 @@ const CHECKPOINTER_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs one request on the checkpointer's connection.
 fn serve(conn: &Connection, request: Request, counters: &CheckpointCounters) {
-    let started = Instant::now();
     let mode = match request {
         Request::Copy => "PASSIVE",
         Request::Shrink => "TRUNCATE",
@@ -291,10 +362,6 @@ fn serve(conn: &Connection, request: Request, counters: &CheckpointCounters) {
         (Ok(_), _) => {}
         (Err(e), _) => tracing::warn!(error = %e, mode, "background WAL checkpoint failed"),
     }
-    counters.background.fetch_add(1, Ordering::Relaxed);
-    counters
-        .micros
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
 }
 
 impl Drop for Checkpoints {
@@ -304,222 +371,5 @@ impl Drop for Checkpoints {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::StoreStats;
-    use crate::store::sqlite::{SqliteStore, SyncMode};
-    use crate::testing::TempDir;
-
-    const NEVER: Duration = Duration::from_secs(3600);
-
-    fn open(policy: CheckpointPolicy) -> (TempDir, SqliteStore, tokio::runtime::Runtime) {
-        let dir = TempDir::new();
-        let store = SqliteStore::open_with(dir.path(), SyncMode::Normal, policy).expect("open");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime
-            .block_on(store.write(|conn| {
-                conn.execute_batch("CREATE TABLE IF NOT EXISTS pages (v BLOB)")
-                    .map_err(backend)
-            }))
-            .expect("table");
-        (dir, store, runtime)
-    }
-
-    /// Commits one row of about a page; the stats after it.
-    fn write_page(store: &SqliteStore, runtime: &tokio::runtime::Runtime) -> StoreStats {
-        runtime
-            .block_on(store.write(|conn| {
-                conn.execute("INSERT INTO pages (v) VALUES (zeroblob(7000))", [])
-                    .map_err(backend)
-            }))
-            .expect("write");
-        store.writer_stats()
-    }
-
-    fn wal_file_len(dir: &TempDir) -> u64 {
-        let name = format!("{}-wal", super::super::DB_FILE_NAME);
-        std::fs::metadata(dir.path().join(name))
-            .map(|m| m.len())
-            .unwrap_or(0)
-    }
-
-    /// Polls `done` every 20 ms for up to 5 s.
-    fn eventually(mut done: impl FnMut() -> bool) -> bool {
-        (0..250).any(|_| {
-            std::thread::sleep(Duration::from_millis(20));
-            done()
-        })
-    }
-
-    fn rows(store: &SqliteStore) -> i64 {
-        store
-            .read_blocking(|conn| {
-                conn.query_row("SELECT count(*) FROM pages", [], |row| row.get(0))
-                    .map_err(backend)
-            })
-            .expect("count")
-    }
-
-    #[test]
-    fn the_checkpointer_thread_copies_while_the_writer_commits() {
-        let (_dir, store, runtime) = open(CheckpointPolicy {
-            every_pages: 20,
-            wal_limit_pages: u32::MAX,
-            idle_after: NEVER,
-            keep_pages: u32::MAX,
-            shrink_after: NEVER,
-        });
-        for _ in 0..150 {
-            let stats = write_page(&store, &runtime);
-            assert_eq!(stats.checkpoints_on_writer, 0);
-        }
-        store.close();
-        let stats = store.writer_stats();
-        assert!(stats.checkpoints_background >= 2, "{stats:?}");
-        assert!(stats.checkpoint_seconds_sum > 0.0, "{stats:?}");
-        assert_eq!(rows(&store), 150);
-    }
-
-    #[test]
-    fn an_idle_writer_hands_the_rest_over_and_the_wal_starts_over() {
-        // No checkpoint by page count: only the idle one can empty the WAL.
-        let (_dir, store, runtime) = open(CheckpointPolicy {
-            every_pages: u32::MAX,
-            wal_limit_pages: u32::MAX,
-            idle_after: Duration::from_millis(50),
-            keep_pages: u32::MAX,
-            shrink_after: NEVER,
-        });
-        let mut peak = 0;
-        for _ in 0..40 {
-            peak = peak.max(write_page(&store, &runtime).wal_pages);
-        }
-        assert!(peak >= 20, "the WAL grew under writes: {peak} pages");
-        // Each pause lets the idle checkpoint copy everything; the next commit
-        // then writes from the WAL's start.
-        let restarted = (0..50).any(|_| {
-            std::thread::sleep(Duration::from_millis(200));
-            write_page(&store, &runtime).wal_pages <= 3
-        });
-        let stats = store.writer_stats();
-        assert!(restarted, "the WAL never started over: {stats:?}");
-        assert!(stats.checkpoints_background >= 1, "{stats:?}");
-        assert_eq!(stats.checkpoints_on_writer, 0);
-        assert!(rows(&store) >= 41);
-    }
-
-    #[test]
-    fn past_the_limit_the_writer_checkpoints_itself_until_the_wal_starts_over() {
-        let (dir, store, runtime) = open(CheckpointPolicy {
-            every_pages: 20,
-            wal_limit_pages: 60,
-            idle_after: NEVER,
-            keep_pages: u32::MAX,
-            shrink_after: NEVER,
-        });
-        // A reader in the middle of a long query pins its snapshot: no checkpoint
-        // can copy past it, so the WAL cannot start over while it reads.
-        let reader = Connection::open(dir.path().join(super::super::DB_FILE_NAME)).expect("reader");
-        reader.execute_batch("BEGIN").expect("begin read");
-        let pinned: i64 = reader
-            .query_row("SELECT count(*) FROM pages", [], |row| row.get(0))
-            .expect("read");
-        let mut peak = 0;
-        for _ in 0..120 {
-            peak = peak.max(write_page(&store, &runtime).wal_pages);
-        }
-        let pinned_stats = store.writer_stats();
-        assert!(peak > 60, "{pinned_stats:?}");
-        assert!(pinned_stats.checkpoints_on_writer >= 1, "{pinned_stats:?}");
-        reader.execute_batch("COMMIT").expect("end read");
-        assert_eq!(pinned, 0);
-
-        // Released: the WAL starts over, again and again, instead of growing.
-        // (The writer skips its own checkpoint while the checkpointer still
-        // copies, whose fsync can outlast many commits on a loaded machine:
-        // hence up to 2 000 writes rather than a fixed few.)
-        let mut after: Vec<u64> = Vec::new();
-        let mut restarts = 0;
-        while restarts < 2 && after.len() < 2000 {
-            after.push(write_page(&store, &runtime).wal_pages);
-            restarts = after.windows(2).filter(|w| w[1] < w[0]).count();
-        }
-        assert!(restarts >= 2, "{after:?}");
-        assert_eq!(rows(&store), 120 + after.len() as i64);
-    }
-
-    #[test]
-    fn a_wal_that_starts_over_keeps_its_file_and_an_idle_store_cuts_it_back() {
-        let (dir, store, runtime) = open(CheckpointPolicy {
-            every_pages: u32::MAX,
-            wal_limit_pages: u32::MAX,
-            idle_after: Duration::from_millis(50),
-            keep_pages: 10,
-            shrink_after: Duration::from_millis(300),
-        });
-        let mut peak = 0;
-        for _ in 0..40 {
-            peak = peak.max(write_page(&store, &runtime).wal_pages);
-        }
-        let grown = wal_file_len(&dir);
-        assert!(grown >= peak * 8192, "{grown} bytes for {peak} pages");
-        // The idle hand-over copies everything; the next commit starts the WAL
-        // over without truncating the file on the writer.
-        std::thread::sleep(Duration::from_millis(150));
-        let restarted = write_page(&store, &runtime);
-        assert!(restarted.wal_pages <= 3, "{restarted:?}");
-        assert_eq!(restarted.wal_shrinks, 0);
-        assert_eq!(wal_file_len(&dir), grown);
-        // Left idle, the checkpointer cuts the file back (and counts it after).
-        assert!(
-            eventually(|| store.writer_stats().wal_shrinks == 1),
-            "{:?}",
-            store.writer_stats()
-        );
-        assert_eq!(wal_file_len(&dir), 0);
-        // Once cut back, an idle store leaves the file alone.
-        std::thread::sleep(Duration::from_millis(1000));
-        assert_eq!(store.writer_stats().wal_shrinks, 1);
-        write_page(&store, &runtime);
-        assert_eq!(rows(&store), 42);
-    }
-
-    #[test]
-    fn a_shrink_gives_up_while_someone_reads_and_commits_go_on() {
-        let (dir, store, runtime) = open(CheckpointPolicy {
-            every_pages: u32::MAX,
-            wal_limit_pages: u32::MAX,
-            idle_after: Duration::from_millis(30),
-            keep_pages: 10,
-            shrink_after: Duration::from_millis(30),
-        });
-        for _ in 0..40 {
-            write_page(&store, &runtime);
-        }
-        let reader = Connection::open(dir.path().join(super::super::DB_FILE_NAME)).expect("reader");
-        reader.execute_batch("BEGIN").expect("begin read");
-        let pinned: i64 = reader
-            .query_row("SELECT count(*) FROM pages", [], |row| row.get(0))
-            .expect("read");
-        assert_eq!(pinned, 40);
-        // Hand-over and shrinks come and go while the snapshot is held.
-        assert!(eventually(
-            || store.writer_stats().checkpoints_background >= 3
-        ));
-        assert_eq!(store.writer_stats().wal_shrinks, 0);
-        assert!(wal_file_len(&dir) > 0);
-        write_page(&store, &runtime);
-        reader.execute_batch("COMMIT").expect("end read");
-        // Released: a later idle moment tries again and succeeds.
-        assert!(
-            eventually(|| store.writer_stats().wal_shrinks == 1),
-            "{:?}",
-            store.writer_stats()
-        );
-        assert_eq!(wal_file_len(&dir), 0);
-        assert_eq!(rows(&store), 41);
-    }
-}
+#[path = "checkpoint_tests.rs"]
+mod tests;
