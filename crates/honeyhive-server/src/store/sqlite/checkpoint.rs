@@ -73,7 +73,7 @@ impl Default for CheckpointPolicy {
     fn default() -> Self {
         CheckpointPolicy {
             every_pages: 10_000,
-            // 512 MiB at 8 KiB: well above the 40 000 or so pages a 10 000-datapoint
+            // 500 MiB at 8 KiB: well above the 40 000 or so pages a 10 000-datapoint
             // experiment writes without a pause, so such a run never waits for
             // a checkpoint on the writer. An idle store gives the space back
             // (`keep_pages`).
