@@ -1,6 +1,7 @@
 //! The data model shared by the honeyhive SDK and the platform.
 //!
 //! - [`Event`]: the one row shape every span, session and REST call becomes.
+//! - [`attributes`]: the span attribute keys HoneyHive writes and reads.
 //! - [`otlp`]: decoding OTLP trace requests (protobuf, lenient JSON, gzip).
 //! - [`mapping`]: OTLP spans to events for every convention the platform reads.
 //! - [`rollup`]: session roll-ups (event counts, tokens, cost, feedback).
@@ -11,6 +12,7 @@
 //!   error a client is answered with tells about itself; [`ModelError`]: this
 //!   crate's errors.
 
+pub mod attributes;
 pub mod cost;
 mod error;
 mod error_code;

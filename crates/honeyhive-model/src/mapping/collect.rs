@@ -2,26 +2,16 @@
 
 use serde_json::{Map, Value};
 
-use super::keys::{self as k, KNOWN, NAMESPACES};
+use super::keys::{self as k, KNOWN};
 use super::tree::Tree;
 use super::values::{as_text, is_present, lenient_json};
-
-/// Indexes into [`Collected::namespaces`], in the order of [`NAMESPACES`].
-#[derive(Clone, Copy)]
-pub(super) enum Namespace {
-    Inputs,
-    Outputs,
-    Config,
-    Metadata,
-    Metrics,
-    Feedback,
-    UserProperties,
-}
+use crate::attributes::Namespace;
 
 /// The attributes of a span, sorted into buckets in one pass.
 #[derive(Default)]
 pub(super) struct Collected {
     pub(super) known: Vec<(&'static str, Value)>,
+    /// One per [`Namespace`], indexed by its discriminant.
     pub(super) namespaces: [Tree; 7],
     pub(super) prompts: Tree,
     pub(super) completions: Tree,
@@ -43,24 +33,21 @@ impl Collected {
             }
             return;
         }
-        for (index, prefix) in NAMESPACES.iter().enumerate() {
-            if let Some(rest) = key.strip_prefix(prefix) {
-                if let Some(path) = rest.strip_prefix('.') {
-                    self.namespaces[index].insert_dotted(path, lenient_json(value));
-                    return;
-                }
-                if rest.is_empty() {
-                    match lenient_json(value) {
-                        Value::Object(entries) => {
-                            for (entry_key, entry_value) in entries {
-                                self.namespaces[index].insert_key(&entry_key, entry_value);
-                            }
-                        }
-                        other => self.unknown.push((key.to_owned(), other)),
-                    }
-                    return;
-                }
+        if let Some((namespace, path)) = Namespace::parse_key(key) {
+            let tree = &mut self.namespaces[namespace as usize];
+            if let Some(path) = path {
+                tree.insert_dotted(path, lenient_json(value));
+                return;
             }
+            match lenient_json(value) {
+                Value::Object(entries) => {
+                    for (entry_key, entry_value) in entries {
+                        tree.insert_key(&entry_key, entry_value);
+                    }
+                }
+                other => self.unknown.push((key.to_owned(), other)),
+            }
+            return;
         }
         let flat: [(&str, &mut Tree); 6] = [
             (k::FLAT_PROMPTS, &mut self.prompts),

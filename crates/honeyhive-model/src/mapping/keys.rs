@@ -6,46 +6,40 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
+use crate::attributes as hh;
+
 pub(crate) const SESSION_ID: &[&str] = &[
-    "honeyhive.session_id",
-    "honeyhive_session_id",
-    "traceloop.association.properties.session_id",
+    hh::SESSION_ID,
+    hh::SESSION_ID_UNDERSCORE,
+    hh::TRACELOOP_SESSION_ID,
     "session.id",
     "gen_ai.conversation.id",
     "ai.telemetry.metadata.sessionId",
 ];
 pub(crate) const SESSION_NAME: &[&str] = &[
-    "honeyhive.session_name",
-    "honeyhive_session_name",
-    "traceloop.association.properties.session_name",
+    hh::SESSION_NAME,
+    hh::SESSION_NAME_UNDERSCORE,
+    hh::TRACELOOP_SESSION_NAME,
 ];
-pub(crate) const PROJECT: &[&str] = &[
-    "honeyhive.project",
-    "honeyhive_project",
-    "traceloop.association.properties.project",
-];
-pub(crate) const SOURCE: &[&str] = &[
-    "honeyhive.source",
-    "honeyhive_source",
-    "traceloop.association.properties.source",
-];
+pub(crate) const PROJECT: &[&str] = &[hh::PROJECT, hh::PROJECT_UNDERSCORE, hh::TRACELOOP_PROJECT];
+pub(crate) const SOURCE: &[&str] = &[hh::SOURCE, hh::SOURCE_UNDERSCORE, hh::TRACELOOP_SOURCE];
 /// Resource attributes that name the source when no span attribute does.
 pub(crate) const RESOURCE_SOURCE: &[&str] =
     &["deployment.environment.name", "deployment.environment"];
 pub(crate) const USER_ID: &[&str] = &[
-    "honeyhive_user_id",
-    "honeyhive.user_id",
-    "traceloop.association.properties.user_id",
+    hh::USER_ID,
+    hh::USER_ID_DOTTED,
+    hh::TRACELOOP_USER_ID,
     "user.id",
     "enduser.id",
     "ai.telemetry.metadata.userId",
 ];
 
-pub(crate) const EVENT_TYPE: &str = "honeyhive_event_type";
-pub(crate) const EVENT_NAME: &str = "honeyhive_event_name";
-pub(crate) const DURATION_MS: &str = "honeyhive_duration_ms";
-pub(crate) const ERROR: &str = "honeyhive_error";
-pub(crate) const ERROR_TYPE: &str = "honeyhive_error_type";
+pub(crate) const EVENT_TYPE: &str = hh::EVENT_TYPE;
+pub(crate) const EVENT_NAME: &str = hh::EVENT_NAME;
+pub(crate) const DURATION_MS: &str = hh::DURATION_MS;
+pub(crate) const ERROR: &str = hh::ERROR;
+pub(crate) const ERROR_TYPE: &str = hh::ERROR_TYPE;
 pub(crate) const OPENINFERENCE_KIND: &str = "openinference.span.kind";
 pub(crate) const GEN_AI_OPERATION: &str = "gen_ai.operation.name";
 pub(crate) const TRACELOOP_KIND: &str = "traceloop.span.kind";
@@ -166,21 +160,8 @@ pub(crate) const FLAT_LLM_FUNCTIONS: &str = "llm.request.functions.";
 /// Prefixes whose remainder is a config key.
 pub(crate) const CONFIG_PREFIXES: &[&str] = &["gen_ai.request.", "ai.settings."];
 /// Prefixes whose remainder is a metadata key.
-pub(crate) const METADATA_PREFIXES: &[&str] = &[
-    "traceloop.association.properties.",
-    "ai.telemetry.metadata.",
-];
-
-/// The HoneyHive namespaces, in the order of [`super::span::Namespace`].
-pub(crate) const NAMESPACES: [&str; 7] = [
-    "honeyhive_inputs",
-    "honeyhive_outputs",
-    "honeyhive_config",
-    "honeyhive_metadata",
-    "honeyhive_metrics",
-    "honeyhive_feedback",
-    "honeyhive_user_properties",
-];
+pub(crate) const METADATA_PREFIXES: &[&str] =
+    &[hh::TRACELOOP_ASSOCIATION_PREFIX, "ai.telemetry.metadata."];
 
 /// Every exact key the mapping consumes.
 pub(crate) static KNOWN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {

@@ -4,13 +4,14 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 use serde_json::{Map, Value};
 
-use super::collect::{Collected, Namespace};
+use super::collect::Collected;
 use super::keys as k;
 use super::messages::{normalize_list, normalize_message, normalize_tool_calls};
 use super::tree::Tree;
 use super::values::{
     any_to_json, as_f64, as_text, as_u64, insert_missing, is_present, lenient_json, merge_payload,
 };
+use crate::attributes::Namespace;
 use crate::{Event, EventType, price};
 
 /// What one span contributes to a batch, besides its event.
