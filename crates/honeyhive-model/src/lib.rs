@@ -5,6 +5,7 @@
 //! - [`otlp`]: decoding OTLP trace requests (protobuf, lenient JSON, gzip).
 //! - [`mapping`]: OTLP spans to events for every convention the platform reads.
 //! - [`rollup`]: session roll-ups (event counts, tokens, cost, feedback).
+//! - [`run`]: experiment runs.
 //! - [`price`]: the model price table behind computed costs.
 //! - [`cost`]: what decoding a body will cost in memory, read off its bytes first.
 //! - [`limits`]: the depth bounds every stored JSON document keeps.
@@ -23,6 +24,7 @@ pub mod mapping;
 pub mod otlp;
 pub mod price;
 pub mod rollup;
+pub mod run;
 
 pub use error::ModelError;
 pub use error_code::{ErrorCode, ErrorCoded};

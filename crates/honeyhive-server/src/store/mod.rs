@@ -56,7 +56,7 @@ pub use events::{
 };
 pub use ingest::{Enrichment, IngestStore, SessionSighting, StoreStats, WriteBatch, WriteSummary};
 pub use limits::{DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_SESSION_EVENTS, ReadLimits};
-pub use runs::{Run, RunEvent, RunEventsQuery, RunPatch, RunQuery, RunStore};
+pub use runs::{RunEventsQuery, RunPatch, RunQuery, RunStore};
 pub use sessions::{SessionStore, SessionTree, apply_rollup};
 
 use serde_json::{Map, Value};

@@ -6,13 +6,14 @@ use std::collections::{HashMap, HashSet};
 
 use honeyhive_model::EventType;
 use honeyhive_model::filter::format_datetime_ms;
+use honeyhive_model::run::Run;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::result::{
     Aggregation, DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success,
 };
-use crate::store::{Run, Tenant};
+use crate::store::Tenant;
 
 /// Metric names in first-seen order across datapoints.
 fn metric_names<'a>(evals: &[&'a RunEvaluation]) -> Vec<&'a str> {

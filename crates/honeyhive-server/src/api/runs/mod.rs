@@ -8,13 +8,14 @@ pub mod result;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use honeyhive_model::run::Run;
 use serde_json::{Map, Value, json};
 
 use crate::api::query::{parse_date_range, parse_paging, qs_tree, string_list, string_param};
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
 use crate::clock::now_ms;
 use crate::ids::new_id;
-use crate::store::{Run, RunPatch, RunQuery, SortOrder, StoreError, Tenant};
+use crate::store::{RunPatch, RunQuery, SortOrder, StoreError, Tenant};
 use document::run_object;
 
 const RUN_STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];

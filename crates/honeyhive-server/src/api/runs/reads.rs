@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
+use honeyhive_model::run::{Run, RunEvent};
 use honeyhive_model::{ErrorCode, Event, EventType};
 use serde_json::{Map, Value, json};
 
@@ -24,7 +25,7 @@ use crate::api::answer::{event_json, json_answer};
 use crate::api::error::{WorkFailed, read_error};
 use crate::api::query::{parse_date_range, parse_filters, parse_paging, qs_tree, string_param};
 use crate::api::{ApiError, AppState, QueryParams};
-use crate::store::{ResourceKind, Run, RunEvent, RunEventsQuery, RunQuery, Tenant};
+use crate::store::{ResourceKind, RunEventsQuery, RunQuery, Tenant};
 
 /// Most runs `/v1/runs/schema` reads.
 const MAX_SCHEMA_RUNS: u64 = 200;

@@ -22,10 +22,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use honeyhive_model::run::{Run, RunEvent};
 use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value, json};
-
-use crate::store::{Run, RunEvent};
 
 /// How per-datapoint metric values are folded into one number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

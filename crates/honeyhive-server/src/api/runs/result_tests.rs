@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::api::runs::document::{compare_body, result_document};
-use crate::store::Run;
+use honeyhive_model::run::Run;
 
 /// The `/result` body as a JSON value, to index into.
 fn result_body(run: &Run, eval: &RunEvaluation, agg: Aggregation, run_object: Value) -> Value {

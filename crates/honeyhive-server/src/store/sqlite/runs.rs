@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use honeyhive_model::filter::{DefaultSqlColumns, FilterSet};
+use honeyhive_model::run::{Run, RunEvent};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
@@ -15,8 +16,7 @@ use super::params::{IDS_PER_STATEMENT, to_sql_value};
 use super::rows::{event_type_at, json_text, map_from_text, row_failure};
 use super::{SqliteStore, backend, read_error};
 use crate::store::{
-    Page, Run, RunEvent, RunEventsQuery, RunPatch, RunQuery, RunStore, SortOrder, StoreError,
-    StoreResult, Tenant,
+    Page, RunEventsQuery, RunPatch, RunQuery, RunStore, SortOrder, StoreError, StoreResult, Tenant,
 };
 
 /// Fewest sessions worth a read of their own in [`RunStore::run_events`].

@@ -8,10 +8,11 @@
 
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 use honeyhive_model::limits::{MAX_JSON_DEPTH, object_depth};
+use honeyhive_model::run::Run;
 use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value, json};
 
-use crate::store::{Enrichment, EventQuery, Run, Store, Tenant, WriteBatch};
+use crate::store::{Enrichment, EventQuery, Store, Tenant, WriteBatch};
 
 async fn tenant(store: &dyn Store, hash: &str, project: &str) -> Tenant {
     store.put_api_key(hash, project).await.expect("put key")

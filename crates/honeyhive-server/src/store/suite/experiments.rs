@@ -8,12 +8,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_model::filter::FilterSet;
+use honeyhive_model::run::Run;
 use honeyhive_model::{Event, EventType};
 use serde_json::json;
 
 use crate::store::{
-    Datapoint, DatapointQuery, DatapointSelection, Dataset, DatasetQuery, EventQuery, Run,
-    RunQuery, SortOrder, Store, Tenant, WriteBatch,
+    Datapoint, DatapointQuery, DatapointSelection, Dataset, DatasetQuery, EventQuery, RunQuery,
+    SortOrder, Store, Tenant, WriteBatch,
 };
 
 fn by_dataset(id: &str) -> DatapointQuery {

@@ -12,13 +12,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
+use honeyhive_model::run::Run;
 use honeyhive_model::{Event, EventType};
 use serde_json::json;
 
 use crate::store::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, Dataset, DatasetPatch,
-    DatasetQuery, ProjectPatch, Resource, ResourceKind, ResourcePatch, Run, RunPatch, Store,
-    StoreError, Tenant, WriteBatch,
+    DatasetQuery, ProjectPatch, Resource, ResourceKind, ResourcePatch, RunPatch, Store, StoreError,
+    Tenant, WriteBatch,
 };
 
 /// Updates raced in the concurrency cases.
