@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use super::result::{
     Aggregation, DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success,
 };
-use crate::store::Tenant;
 
 /// Metric names in first-seen order across datapoints.
 fn metric_names<'a>(evals: &[&'a RunEvaluation]) -> Vec<&'a str> {
@@ -375,8 +374,8 @@ fn metric_changes<'a>(
     by_name
 }
 
-/// The spec's `ExperimentRunObject` for `run`.
-pub(super) fn run_object(run: &Run, tenant: &Tenant) -> Value {
+/// The spec's `ExperimentRunObject` for `run` of project `project_id`.
+pub fn run_object(run: &Run, project_id: &str) -> Value {
     json!({
         "id": run.run_id,
         "run_id": run.run_id,
@@ -395,8 +394,8 @@ pub(super) fn run_object(run: &Run, tenant: &Tenant) -> Value {
         "created_at": format_datetime_ms(run.created_at),
         "updated_at": format_datetime_ms(run.updated_at),
         "scope_type": "project",
-        "scope_id": tenant.project_id,
-        "project_id": tenant.project_id,
+        "scope_id": project_id,
+        "project_id": project_id,
         "dataset_id": run.dataset_id,
     })
 }

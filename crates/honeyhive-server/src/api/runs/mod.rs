@@ -145,7 +145,7 @@ async fn create_run(
     patch.apply_to(&mut run);
     state.store.put_run(&tenant, &run).await?;
     Ok(Json(
-        json!({"run_id": run.run_id, "evaluation": run_object(&run, &tenant)}),
+        json!({"run_id": run.run_id, "evaluation": run_object(&run, &tenant.project_id)}),
     ))
 }
 
@@ -155,7 +155,9 @@ async fn get_run(
     Path(run_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let run = state.store.get_run(&tenant, &run_id).await?;
-    Ok(Json(json!({"evaluation": run_object(&run, &tenant)})))
+    Ok(Json(
+        json!({"evaluation": run_object(&run, &tenant.project_id)}),
+    ))
 }
 
 async fn update_run(
@@ -175,7 +177,7 @@ async fn update_run(
             other => other.into(),
         })?;
     Ok(Json(
-        json!({"evaluation": run_object(&run, &tenant), "warning": null}),
+        json!({"evaluation": run_object(&run, &tenant.project_id), "warning": null}),
     ))
 }
 
@@ -229,7 +231,7 @@ async fn list_runs(
         .total;
     let total_pages = result.total.div_ceil(limit);
     Ok(Json(json!({
-        "evaluations": result.items.iter().map(|r| run_object(r, &tenant)).collect::<Vec<_>>(),
+        "evaluations": result.items.iter().map(|r| run_object(r, &tenant.project_id)).collect::<Vec<_>>(),
         "pagination": {
             "page": page,
             "limit": limit,

@@ -139,7 +139,7 @@ pub(super) async fn run_result(
     let rows = run_rows(&state, &tenant, &run, filters, NARROW_WITH_FILTERS).await?;
     json_answer(move || {
         let eval = evaluate_run_events(&run, &rows, &defs);
-        let object = run_object(&run, &tenant);
+        let object = run_object(&run, &tenant.project_id);
         serde_json::to_vec(&result_document(&run, &eval, agg, object))
     })
     .await
@@ -175,8 +175,8 @@ pub(super) async fn compare_runs(
             &new_eval,
             &old_eval,
             agg,
-            run_object(&new_run, &tenant),
-            run_object(&old_run, &tenant),
+            run_object(&new_run, &tenant.project_id),
+            run_object(&old_run, &tenant.project_id),
         ))
     })
     .await
