@@ -6,6 +6,7 @@
 //! - [`mapping`]: OTLP spans to events for every convention the platform reads.
 //! - [`rollup`]: session roll-ups (event counts, tokens, cost, feedback).
 //! - [`run`]: experiment runs.
+//! - [`run_result`]: run results and run comparisons, computed from a run's events.
 //! - [`price`]: the model price table behind computed costs.
 //! - [`cost`]: what decoding a body will cost in memory, read off its bytes first.
 //! - [`limits`]: the depth bounds every stored JSON document keeps.
@@ -25,6 +26,7 @@ pub mod otlp;
 pub mod price;
 pub mod rollup;
 pub mod run;
+pub mod run_result;
 
 pub use error::ModelError;
 pub use error_code::{ErrorCode, ErrorCoded};

@@ -18,10 +18,10 @@ use super::query::{
     parse_count, parse_date_range, parse_filters, parse_paging, project, qs_tree, string_list,
     string_param,
 };
-use super::runs::result::Aggregation;
 use super::sessions::session_tree_answer;
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
 use crate::store::{ChartBucket, ChartQuery, EventQuery, SortOrder, Tenant};
+use honeyhive_model::run_result::Aggregation;
 
 /// Most events a chart reads (the oldest that match).
 const MAX_CHART_EVENTS: u64 = 50_000;

@@ -1,9 +1,7 @@
 //! Experiment runs: `/v1/runs` CRUD here; `/result`, `/compare-with/`,
 //! `/metrics`, `/schema` and `/v1/runs/compare/events` in `reads.rs`.
 
-pub mod document;
 mod reads;
-pub mod result;
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -16,7 +14,7 @@ use crate::api::{ApiError, AppState, JsonBody, QueryParams};
 use crate::clock::now_ms;
 use crate::ids::new_id;
 use crate::store::{RunPatch, RunQuery, SortOrder, StoreError, Tenant};
-use document::run_object;
+use honeyhive_model::run_result::document::run_object;
 
 const RUN_STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
 

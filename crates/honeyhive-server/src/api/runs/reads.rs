@@ -16,11 +16,13 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 use honeyhive_model::run::{Run, RunEvent};
+use honeyhive_model::run_result::document::{compare_body, result_document, run_object};
+use honeyhive_model::run_result::{
+    Aggregation, MetricDefinition, PassRule, RunEvaluation, evaluate_run_events,
+};
 use honeyhive_model::{ErrorCode, Event, EventType};
 use serde_json::{Map, Value, json};
 
-use super::document::{compare_body, result_document, run_object};
-use super::result::{Aggregation, MetricDefinition, PassRule, RunEvaluation, evaluate_run_events};
 use crate::api::answer::{event_json, json_answer};
 use crate::api::error::{WorkFailed, read_error};
 use crate::api::query::{parse_date_range, parse_filters, parse_paging, qs_tree, string_param};

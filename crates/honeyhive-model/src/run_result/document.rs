@@ -4,15 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use honeyhive_model::EventType;
-use honeyhive_model::filter::format_datetime_ms;
-use honeyhive_model::run::Run;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::result::{
-    Aggregation, DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success,
-};
+use super::{Aggregation, DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success};
+use crate::EventType;
+use crate::filter::format_datetime_ms;
+use crate::run::Run;
 
 /// Metric names in first-seen order across datapoints.
 fn metric_names<'a>(evals: &[&'a RunEvaluation]) -> Vec<&'a str> {

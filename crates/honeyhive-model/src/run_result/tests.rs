@@ -1,11 +1,11 @@
 use std::collections::HashMap;
 
-use honeyhive_model::{Event, EventType};
 use serde_json::{Value, json};
 
+use super::document::{compare_body, result_document};
 use super::*;
-use crate::api::runs::document::{compare_body, result_document};
-use honeyhive_model::run::Run;
+use crate::run::Run;
+use crate::{Event, EventType};
 
 /// The `/result` body as a JSON value, to index into.
 fn result_body(run: &Run, eval: &RunEvaluation, agg: Aggregation, run_object: Value) -> Value {

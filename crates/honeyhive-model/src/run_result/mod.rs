@@ -1,7 +1,7 @@
 //! Run results and run comparisons, computed from the events of a run's sessions.
 //!
 //! Pure functions: the route handlers fetch the run and its events, these turn
-//! them into a [`RunEvaluation`], which [`super::document`] turns into the
+//! them into a [`RunEvaluation`], which [`document`] turns into the
 //! bodies of `GET /v1/runs/{id}/result` and `GET /v1/runs/{new}/compare-with/{old}`.
 //!
 //! Rules (documented for users in the report and the API docs):
@@ -22,9 +22,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use honeyhive_model::run::{Run, RunEvent};
-use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value, json};
+
+use crate::run::{Run, RunEvent};
+use crate::{Event, EventType};
+
+pub mod document;
 
 /// How per-datapoint metric values are folded into one number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +56,7 @@ impl Aggregation {
     /// Parses `aggregate_function`; `None` or empty means `average`.
     ///
     /// ```
-    /// use honeyhive_server::api::runs::result::Aggregation;
+    /// use honeyhive_model::run_result::Aggregation;
     /// assert_eq!(Aggregation::parse(Some("p90")), Ok(Aggregation::P90));
     /// assert_eq!(Aggregation::parse(None), Ok(Aggregation::Average));
     /// assert!(Aggregation::parse(Some("mode")).is_err());
@@ -97,7 +100,7 @@ impl Aggregation {
     /// between the closest ranks (numpy's default).
     ///
     /// ```
-    /// use honeyhive_server::api::runs::result::Aggregation;
+    /// use honeyhive_model::run_result::Aggregation;
     /// assert_eq!(Aggregation::Median.apply(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
     /// assert_eq!(Aggregation::P90.apply(&[1.0, 2.0, 3.0, 4.0, 5.0]), Some(4.6));
     /// assert_eq!(Aggregation::Average.apply(&[]), None);
@@ -268,7 +271,7 @@ pub fn evaluate_run(
     evaluate_run_events(run, &events, definitions)
 }
 
-/// [`evaluate_run`] over the slim rows [`crate::store::RunStore::run_events`]
+/// [`evaluate_run`] over the slim rows a store reads for run results
 /// returns: the same outcome without loading whole events.
 pub fn evaluate_run_events(
     run: &Run,
@@ -428,5 +431,4 @@ pub fn run_success(run: &Run, eval: &RunEvaluation) -> bool {
 }
 
 #[cfg(test)]
-#[path = "result_tests.rs"]
 mod tests;
