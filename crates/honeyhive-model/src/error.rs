@@ -2,8 +2,9 @@
 
 use crate::{ErrorCode, ErrorCoded};
 
-/// Everything that can go wrong while decoding or mapping telemetry, or parsing
-/// filter objects ([`crate::filter`]).
+/// Everything that can go wrong while decoding or mapping telemetry, parsing
+/// filter objects ([`crate::filter`]), or reading a run's wire names
+/// ([`crate::run`]).
 ///
 /// Messages are lower-case and punctuation-free so they can be shown to clients
 /// as-is; [`ErrorCoded::code`] gives the stable [`ErrorCode`] to answer with.
@@ -61,6 +62,14 @@ pub enum ModelError {
         /// The value type it was given.
         value_type: &'static str,
     },
+    /// A run status that is not one of [`crate::run::RunStatus`]'s wire names.
+    #[error("unknown run status {0:?}")]
+    UnknownRunStatus(String),
+    /// An aggregation that is not one of [`crate::run::Aggregation`]'s names.
+    #[error(
+        "unknown aggregate_function {0:?}; use average, min, max, median, p90, p95, p99, sum or count"
+    )]
+    UnknownAggregation(String),
 }
 
 /// How a filter object is written, for the hint of a filter error.
@@ -93,6 +102,9 @@ impl ErrorCoded for ModelError {
             | ModelError::FilterUnknownType(_)
             | ModelError::FilterInvalidValue { .. }
             | ModelError::FilterOperatorMismatch { .. } => ErrorCode::BadRequest,
+            ModelError::UnknownRunStatus(_) | ModelError::UnknownAggregation(_) => {
+                ErrorCode::BadRequest
+            }
         }
     }
 
@@ -101,6 +113,9 @@ impl ErrorCoded for ModelError {
             _ if self.is_filter() => Some(FILTER_HINT),
             ModelError::Protobuf(_) | ModelError::Json(_) => {
                 Some("send an OTLP ExportTraceServiceRequest")
+            }
+            ModelError::UnknownRunStatus(_) => {
+                Some("use pending, running, completed, failed or cancelled")
             }
             _ => None,
         }

@@ -231,6 +231,12 @@ fn runs_crud_and_listing() {
     let list = h.get("/v1/runs?status=completed").json();
     assert_eq!(list["evaluations"].as_array().expect("list").len(), 1);
     assert_eq!(list["pagination"]["total"], json!(1));
+    let unknown = h.get("/v1/runs?status=done");
+    assert_eq!(unknown.status, 400);
+    assert_eq!(
+        unknown.json()["error"]["message"],
+        "unknown run status \"done\""
+    );
     assert_eq!(
         h.put_json(&format!("/v1/runs/{run_id}"), &json!({"status": "done"}))
             .status,

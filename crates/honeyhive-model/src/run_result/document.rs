@@ -7,10 +7,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Aggregation, DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success};
+use super::{DatapointOutcome, MetricValue, PassRule, RunEvaluation, run_success};
 use crate::EventType;
-use crate::filter::format_datetime_ms;
-use crate::run::Run;
+use crate::run::{Aggregation, Run, RunObject, RunStatus};
 
 /// Metric names in first-seen order across datapoints.
 fn metric_names<'a>(evals: &[&'a RunEvaluation]) -> Vec<&'a str> {
@@ -70,14 +69,14 @@ fn aggregate_of(summary: &MetricSummary<'_>, agg: Aggregation) -> Option<f64> {
 #[derive(Debug, Serialize)]
 pub struct ResultDocument<'a> {
     run_id: &'a str,
-    status: &'a str,
+    status: RunStatus,
     success: bool,
     passed: Vec<&'a str>,
     failed: Vec<&'a str>,
     metrics: MetricsSection<'a>,
     datapoints: Vec<DatapointDocument<'a>>,
     event_details: Vec<EventDetail<'a>>,
-    run_object: Value,
+    run_object: RunObject,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,7 +90,7 @@ struct MetricDetail<'a> {
     metric_name: &'a str,
     metric_type: String,
     event_name: Option<&'a str>,
-    event_type: Option<&'static str>,
+    event_type: Option<EventType>,
     aggregate: Option<f64>,
     values: Vec<f64>,
     datapoints: PassedFailed<'a>,
@@ -118,7 +117,7 @@ struct DatapointDocument<'a> {
 struct DatapointMetric<'a> {
     name: &'a str,
     event_name: &'a str,
-    event_type: &'static str,
+    event_type: EventType,
     value: &'a Value,
     passed: bool,
 }
@@ -126,7 +125,7 @@ struct DatapointMetric<'a> {
 #[derive(Debug, Serialize)]
 struct EventDetail<'a> {
     event_name: &'a str,
-    event_type: &'static str,
+    event_type: EventType,
 }
 
 /// [`ResultDocument`] for `run` and its evaluation.
@@ -134,7 +133,7 @@ pub fn result_document<'a>(
     run: &'a Run,
     eval: &'a RunEvaluation,
     agg: Aggregation,
-    run_object: Value,
+    run_object: RunObject,
 ) -> ResultDocument<'a> {
     let keys_where = |passed: bool| -> Vec<&'a str> {
         eval.datapoints
@@ -162,7 +161,7 @@ pub fn result_document<'a>(
                 metric_name: name,
                 metric_type: metric_type_of(eval, name),
                 event_name: first.map(|m| m.event_name.as_str()),
-                event_type: first.map(|m| m.event_type.as_str()),
+                event_type: first.map(|m| m.event_type),
                 aggregate: aggregate_of(&summary, agg),
                 values: summary.values.iter().map(|m| m.numeric).collect(),
                 datapoints: PassedFailed {
@@ -187,7 +186,7 @@ pub fn result_document<'a>(
                 .map(|m| DatapointMetric {
                     name: &m.name,
                     event_name: &m.event_name,
-                    event_type: m.event_type.as_str(),
+                    event_type: m.event_type,
                     value: &m.raw,
                     passed: m.passed,
                 })
@@ -196,7 +195,7 @@ pub fn result_document<'a>(
         .collect();
     ResultDocument {
         run_id: &run.run_id,
-        status: &run.status,
+        status: run.status,
         success: run_success(run, eval),
         passed: keys_where(true),
         failed: keys_where(false),
@@ -210,7 +209,7 @@ pub fn result_document<'a>(
             .iter()
             .map(|(event_name, event_type)| EventDetail {
                 event_name,
-                event_type: event_type.as_str(),
+                event_type: *event_type,
             })
             .collect(),
         run_object,
@@ -228,8 +227,8 @@ pub fn compare_body(
     new: &RunEvaluation,
     old: &RunEvaluation,
     agg: Aggregation,
-    new_object: Value,
-    old_object: Value,
+    new_object: RunObject,
+    old_object: RunObject,
 ) -> Value {
     let old_keys: HashSet<&str> = old
         .datapoints
@@ -271,7 +270,7 @@ pub fn compare_body(
                 "metric_name": name,
                 "metric_type": metric_type_of(new, name),
                 "event_name": first.map(|m| m.event_name.clone()),
-                "event_type": first.map(|m| m.event_type.as_str()),
+                "event_type": first.map(|m| m.event_type),
                 "old_aggregate": old_agg,
                 "new_aggregate": new_agg,
                 "difference": difference,
@@ -305,13 +304,11 @@ pub fn compare_body(
         } else {
             "new"
         };
-        event_details
-            .push(json!({"event_name": name, "event_type": ty.as_str(), "presence": presence}));
+        event_details.push(json!({"event_name": name, "event_type": ty, "presence": presence}));
     }
     for (name, ty) in &old.event_details {
         if !in_new.contains(&(name.as_str(), *ty)) {
-            event_details
-                .push(json!({"event_name": name, "event_type": ty.as_str(), "presence": "old"}));
+            event_details.push(json!({"event_name": name, "event_type": ty, "presence": "old"}));
         }
     }
     json!({
@@ -370,30 +367,4 @@ fn metric_changes<'a>(
         }
     }
     by_name
-}
-
-/// The spec's `ExperimentRunObject` for `run` of project `project_id`.
-pub fn run_object(run: &Run, project_id: &str) -> Value {
-    json!({
-        "id": run.run_id,
-        "run_id": run.run_id,
-        "name": run.name,
-        "description": run.description,
-        "status": run.status,
-        "metadata": run.metadata,
-        "results": run.results,
-        "event_ids": run.event_ids,
-        "session_ids": run.session_ids,
-        "datapoint_ids": run.datapoint_ids,
-        "configuration": run.configuration,
-        "evaluators": run.evaluators,
-        "passing_ranges": run.passing_ranges,
-        "is_active": true,
-        "created_at": format_datetime_ms(run.created_at),
-        "updated_at": format_datetime_ms(run.updated_at),
-        "scope_type": "project",
-        "scope_id": project_id,
-        "project_id": project_id,
-        "dataset_id": run.dataset_id,
-    })
 }

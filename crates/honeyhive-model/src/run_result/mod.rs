@@ -1,8 +1,10 @@
 //! Run results and run comparisons, computed from the events of a run's sessions.
 //!
-//! Pure functions: the route handlers fetch the run and its events, these turn
-//! them into a [`RunEvaluation`], which [`document`] turns into the
-//! bodies of `GET /v1/runs/{id}/result` and `GET /v1/runs/{new}/compare-with/{old}`.
+//! Pure functions: a caller (the server's run routes) fetches the run and its
+//! events, these turn them into a [`RunEvaluation`], which [`document`] turns
+//! into the bodies of `GET /v1/runs/{id}/result` and
+//! `GET /v1/runs/{new}/compare-with/{old}`, folding values with an
+//! [`Aggregation`](crate::run::Aggregation).
 //!
 //! Rules (documented for users in the report and the API docs):
 //! - A run's sessions are its `event_ids`, then its `session_ids`, then any other
@@ -24,114 +26,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use crate::run::{Run, RunEvent};
+use crate::run::{Run, RunEvent, RunStatus};
 use crate::{Event, EventType};
 
 pub mod document;
-
-/// How per-datapoint metric values are folded into one number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregation {
-    /// Arithmetic mean (booleans count as 1/0: the pass rate).
-    Average,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-    /// 50th percentile.
-    Median,
-    /// 90th percentile.
-    P90,
-    /// 95th percentile.
-    P95,
-    /// 99th percentile.
-    P99,
-    /// Sum.
-    Sum,
-    /// Number of values.
-    Count,
-}
-
-impl Aggregation {
-    /// Parses `aggregate_function`; `None` or empty means `average`.
-    ///
-    /// ```
-    /// use honeyhive_model::run_result::Aggregation;
-    /// assert_eq!(Aggregation::parse(Some("p90")), Ok(Aggregation::P90));
-    /// assert_eq!(Aggregation::parse(None), Ok(Aggregation::Average));
-    /// assert!(Aggregation::parse(Some("mode")).is_err());
-    /// ```
-    pub fn parse(s: Option<&str>) -> Result<Aggregation, String> {
-        let s = s.map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
-        Ok(match s.as_str() {
-            "" | "average" | "avg" | "mean" => Aggregation::Average,
-            "min" => Aggregation::Min,
-            "max" => Aggregation::Max,
-            "median" | "p50" => Aggregation::Median,
-            "p90" => Aggregation::P90,
-            "p95" => Aggregation::P95,
-            "p99" => Aggregation::P99,
-            "sum" => Aggregation::Sum,
-            "count" => Aggregation::Count,
-            other => {
-                return Err(format!(
-                    "unknown aggregate_function {other:?}; use average, min, max, median, p90, p95, p99, sum or count"
-                ));
-            }
-        })
-    }
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Aggregation::Average => "average",
-            Aggregation::Min => "min",
-            Aggregation::Max => "max",
-            Aggregation::Median => "median",
-            Aggregation::P90 => "p90",
-            Aggregation::P95 => "p95",
-            Aggregation::P99 => "p99",
-            Aggregation::Sum => "sum",
-            Aggregation::Count => "count",
-        }
-    }
-
-    /// Folds `values`; `None` when there are none. Percentiles interpolate linearly
-    /// between the closest ranks (numpy's default).
-    ///
-    /// ```
-    /// use honeyhive_model::run_result::Aggregation;
-    /// assert_eq!(Aggregation::Median.apply(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
-    /// assert_eq!(Aggregation::P90.apply(&[1.0, 2.0, 3.0, 4.0, 5.0]), Some(4.6));
-    /// assert_eq!(Aggregation::Average.apply(&[]), None);
-    /// ```
-    pub fn apply(self, values: &[f64]) -> Option<f64> {
-        if values.is_empty() {
-            return None;
-        }
-        let n = values.len() as f64;
-        Some(match self {
-            Aggregation::Average => values.iter().sum::<f64>() / n,
-            Aggregation::Sum => values.iter().sum(),
-            Aggregation::Count => n,
-            Aggregation::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
-            Aggregation::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            Aggregation::Median => percentile(values, 0.5),
-            Aggregation::P90 => percentile(values, 0.9),
-            Aggregation::P95 => percentile(values, 0.95),
-            Aggregation::P99 => percentile(values, 0.99),
-        })
-    }
-}
-
-fn percentile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    let (a, b) = (sorted[lo], sorted[hi.min(sorted.len() - 1)]);
-    a + (b - a) * (rank - lo as f64)
-}
 
 /// A pass criterion for one metric.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -426,7 +324,7 @@ pub fn evaluate_run_events(
 
 /// Whether the run counts as a success: no failed datapoint and not failed/cancelled.
 pub fn run_success(run: &Run, eval: &RunEvaluation) -> bool {
-    !matches!(run.status.as_str(), "failed" | "cancelled")
+    !matches!(run.status, RunStatus::Failed | RunStatus::Cancelled)
         && eval.datapoints.iter().all(|d| d.passed)
 }
 

@@ -4,11 +4,11 @@ use serde_json::{Value, json};
 
 use super::document::{compare_body, result_document};
 use super::*;
-use crate::run::Run;
+use crate::run::{Aggregation, Run, RunObject, RunStatus};
 use crate::{Event, EventType};
 
 /// The `/result` body as a JSON value, to index into.
-fn result_body(run: &Run, eval: &RunEvaluation, agg: Aggregation, run_object: Value) -> Value {
+fn result_body(run: &Run, eval: &RunEvaluation, agg: Aggregation, run_object: RunObject) -> Value {
     serde_json::to_value(result_document(run, eval, agg, run_object)).expect("serializes")
 }
 
@@ -36,7 +36,7 @@ fn fixture_run(run_id: &str, exact: [f64; 3], lengths: [i64; 3]) -> (Run, Vec<Ev
     let mut events = Vec::new();
     let mut run = Run {
         run_id: run_id.into(),
-        status: "completed".into(),
+        status: RunStatus::Completed,
         ..Run::default()
     };
     for (i, (score, len)) in exact.iter().zip(lengths).enumerate() {
@@ -92,8 +92,11 @@ fn fixture_run(run_id: &str, exact: [f64; 3], lengths: [i64; 3]) -> (Run, Vec<Ev
     (run, events)
 }
 
-fn object(v: &Value) -> Value {
-    json!({"id": v})
+fn object(id: &str) -> RunObject {
+    RunObject {
+        id: id.into(),
+        ..RunObject::default()
+    }
 }
 
 #[test]
@@ -120,7 +123,7 @@ fn aggregations() {
 fn fixture_run_result_matches_the_python_client_shape() {
     let (run, events) = fixture_run("r1", [1.0, 0.0, 1.0], [3, 5, 1]);
     let eval = evaluate_run(&run, &events, &HashMap::new());
-    let body = result_body(&run, &eval, Aggregation::Average, object(&json!("r1")));
+    let body = result_body(&run, &eval, Aggregation::Average, object("r1"));
     assert_eq!(body["status"], "completed");
     assert_eq!(body["passed"], json!(["EXT-dp0", "EXT-dp1"]));
     // The third datapoint's boolean metric is false, so it fails.
@@ -161,7 +164,7 @@ fn fixture_run_result_matches_the_python_client_shape() {
         body["event_details"][0],
         json!({"event_name": "wire-capture-exp", "event_type": "session"})
     );
-    assert_eq!(body["run_object"], object(&json!("r1")));
+    assert_eq!(body["run_object"]["id"], "r1");
 }
 
 #[test]
@@ -169,7 +172,8 @@ fn other_aggregations_over_the_fixture() {
     let (run, events) = fixture_run("r1", [1.0, 0.0, 1.0], [3, 5, 1]);
     let eval = evaluate_run(&run, &events, &HashMap::new());
     let detail = |agg: Aggregation| {
-        result_body(&run, &eval, agg, Value::Null)["metrics"]["details"][1]["aggregate"].clone()
+        result_body(&run, &eval, agg, RunObject::default())["metrics"]["details"][1]["aggregate"]
+            .clone()
     };
     assert_eq!(detail(Aggregation::Sum), json!(9.0));
     assert_eq!(detail(Aggregation::Min), json!(1.0));
@@ -196,7 +200,7 @@ fn passing_ranges_errors_and_definitions_decide_pass_fail() {
         .map(|d| d.key())
         .collect();
     assert_eq!(failed, ["EXT-dp1"]);
-    let body = result_body(&run, &eval, Aggregation::Average, Value::Null);
+    let body = result_body(&run, &eval, Aggregation::Average, RunObject::default());
     assert_eq!(
         body["metrics"]["details"][0]["passing_range"],
         json!({"min": 1.0})
@@ -219,7 +223,8 @@ fn passing_ranges_errors_and_definitions_decide_pass_fail() {
         .collect();
     assert_eq!(failed, ["EXT-dp1"]);
     assert_eq!(
-        result_body(&run, &eval, Aggregation::Average, Value::Null)["metrics"]["details"][1]["metric_type"],
+        result_body(&run, &eval, Aggregation::Average, RunObject::default())["metrics"]["details"]
+            [1]["metric_type"],
         "PYTHON"
     );
 
@@ -307,13 +312,13 @@ fn comparison_reports_deltas_and_per_datapoint_changes() {
     let (new_run, new_events) = fixture_run("new", [1.0, 1.0, 0.0], [2, 5, 4]);
     let old = evaluate_run(&old_run, &old_events, &HashMap::new());
     let new = evaluate_run(&new_run, &new_events, &HashMap::new());
-    let body = compare_body(&new, &old, Aggregation::Average, json!("N"), json!("O"));
+    let body = compare_body(&new, &old, Aggregation::Average, object("N"), object("O"));
     assert_eq!(
         body["commonDatapoints"],
         json!(["EXT-dp0", "EXT-dp1", "EXT-dp2"])
     );
     assert_eq!(
-        (body["new_run"].clone(), body["old_run"].clone()),
+        (body["new_run"]["id"].clone(), body["old_run"]["id"].clone()),
         (json!("N"), json!("O"))
     );
     let exact = &body["metrics"][0];

@@ -21,7 +21,7 @@ use super::query::{
 use super::sessions::session_tree_answer;
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
 use crate::store::{ChartBucket, ChartQuery, EventQuery, SortOrder, Tenant};
-use honeyhive_model::run_result::Aggregation;
+use honeyhive_model::run::Aggregation;
 
 /// Most events a chart reads (the oldest that match).
 const MAX_CHART_EVENTS: u64 = 50_000;
@@ -203,7 +203,7 @@ async fn chart(
             return Err(ApiError::bad_request("aggregation p75 is not supported")
                 .with_hint("use p50, p90, p95 or p99"));
         }
-        other => Aggregation::parse(other).map_err(ApiError::bad_request)?,
+        other => Aggregation::parse(other)?,
     };
     let _ = parse_count(params.get("limit"), "limit")?;
     let query = ChartQuery {

@@ -3,10 +3,9 @@
 
 use async_trait::async_trait;
 use honeyhive_model::filter::FilterSet;
-use honeyhive_model::run::{Run, RunEvent};
-use serde_json::{Map, Value};
+use honeyhive_model::run::{Run, RunEvent, RunStatus, RunUpdate};
 
-use super::{Page, SortOrder, StoreResult, Tenant, merge};
+use super::{Page, SortOrder, StoreResult, Tenant};
 
 /// Experiment runs, and the events of their sessions that run results read.
 #[async_trait]
@@ -52,7 +51,7 @@ pub struct RunQuery {
     /// Only runs whose name contains this.
     pub name: Option<String>,
     /// Only runs with this status.
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// Only runs created at or after (ms).
     pub created_min: Option<f64>,
     /// Only runs created at or before (ms).
@@ -78,34 +77,13 @@ pub struct RunEventsQuery {
     pub limit: u64,
 }
 
-/// A change to a run (`PUT /v1/runs/{id}`): objects merge key by key, lists
-/// and scalars replace.
+/// A change to a run: the body of `POST /v1/runs` or `PUT /v1/runs/{id}`
+/// ([`RunUpdate`]: objects merge key by key, lists and scalars replace) and
+/// the run's new `updated_at`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunPatch {
-    /// Replaces `name`.
-    pub name: Option<String>,
-    /// Replaces `description`.
-    pub description: Option<String>,
-    /// Replaces `status` (validated by the caller).
-    pub status: Option<String>,
-    /// Replaces `dataset_id` when `Some` (`Some(None)` clears it).
-    pub dataset_id: Option<Option<String>>,
-    /// Merged into `metadata`.
-    pub metadata: Map<String, Value>,
-    /// Merged into `results`.
-    pub results: Map<String, Value>,
-    /// Merged into `configuration`.
-    pub configuration: Map<String, Value>,
-    /// Merged into `passing_ranges`.
-    pub passing_ranges: Map<String, Value>,
-    /// Replaces `event_ids`.
-    pub event_ids: Option<Vec<String>>,
-    /// Replaces `session_ids`.
-    pub session_ids: Option<Vec<String>>,
-    /// Replaces `datapoint_ids`.
-    pub datapoint_ids: Option<Vec<String>>,
-    /// Replaces `evaluators`.
-    pub evaluators: Option<Vec<Value>>,
+    /// What the body changes (validated by the caller).
+    pub update: RunUpdate,
     /// The run's new `updated_at`, ms since epoch.
     pub updated_at: f64,
 }
@@ -114,44 +92,15 @@ impl RunPatch {
     /// Applies the patch to `run`.
     ///
     /// ```
-    /// use honeyhive_model::run::Run;
+    /// use honeyhive_model::run::{Run, RunStatus, RunUpdate};
     /// use honeyhive_server::store::RunPatch;
     /// let mut run = Run { run_id: "r".into(), ..Run::default() };
-    /// run.metadata.insert("a".into(), 1.into());
-    /// let mut patch = RunPatch { status: Some("completed".into()), ..RunPatch::default() };
-    /// patch.metadata.insert("b".into(), 2.into());
-    /// patch.apply_to(&mut run);
-    /// assert_eq!((run.status.as_str(), run.metadata.len()), ("completed", 2));
+    /// let update = RunUpdate { status: Some(RunStatus::Completed), ..RunUpdate::default() };
+    /// RunPatch { update, updated_at: 5.0 }.apply_to(&mut run);
+    /// assert_eq!((run.status, run.updated_at), (RunStatus::Completed, 5.0));
     /// ```
     pub fn apply_to(&self, run: &mut Run) {
-        if let Some(name) = &self.name {
-            run.name = Some(name.clone());
-        }
-        if let Some(description) = &self.description {
-            run.description = Some(description.clone());
-        }
-        if let Some(status) = &self.status {
-            run.status = status.clone();
-        }
-        if let Some(dataset_id) = &self.dataset_id {
-            run.dataset_id = dataset_id.clone();
-        }
-        merge(&mut run.metadata, &self.metadata);
-        merge(&mut run.results, &self.results);
-        merge(&mut run.configuration, &self.configuration);
-        merge(&mut run.passing_ranges, &self.passing_ranges);
-        for (list, target) in [
-            (&self.event_ids, &mut run.event_ids),
-            (&self.session_ids, &mut run.session_ids),
-            (&self.datapoint_ids, &mut run.datapoint_ids),
-        ] {
-            if let Some(list) = list {
-                target.clone_from(list);
-            }
-        }
-        if let Some(evaluators) = &self.evaluators {
-            run.evaluators.clone_from(evaluators);
-        }
+        self.update.apply_to(run);
         run.updated_at = self.updated_at;
     }
 }

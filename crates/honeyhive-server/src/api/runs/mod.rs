@@ -6,7 +6,7 @@ mod reads;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use honeyhive_model::run::Run;
+use honeyhive_model::run::{Run, RunObject, RunStatus, RunUpdate};
 use serde_json::{Map, Value, json};
 
 use crate::api::query::{parse_date_range, parse_paging, qs_tree, string_list, string_param};
@@ -14,9 +14,6 @@ use crate::api::{ApiError, AppState, JsonBody, QueryParams};
 use crate::clock::now_ms;
 use crate::ids::new_id;
 use crate::store::{RunPatch, RunQuery, SortOrder, StoreError, Tenant};
-use honeyhive_model::run_result::document::run_object;
-
-const RUN_STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -78,40 +75,40 @@ fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String
     }
 }
 
-/// A create/update body as a patch, validated: objects (`metadata`, `results`,
-/// `configuration`, `passing_ranges`) merge key by key; lists and scalars replace.
+/// A create/update body as a patch, validated field by field (each wrong field
+/// named in the answer): objects (`metadata`, `results`, `configuration`,
+/// `passing_ranges`) merge key by key; lists and scalars replace. A create's
+/// `run_id` is read by [`create_run`].
 fn run_patch(body: &Map<String, Value>) -> Result<RunPatch, ApiError> {
-    let status = optional_string(body, "status")?;
-    if let Some(status) = &status
-        && !RUN_STATUSES.contains(&status.as_str())
-    {
-        return Err(
-            ApiError::bad_request(format!("unknown run status {status:?}"))
-                .with_hint("use pending, running, completed, failed or cancelled"),
-        );
-    }
+    let status = optional_string(body, "status")?
+        .map(|s| s.parse::<RunStatus>())
+        .transpose()?;
     let evaluators = match body.get("evaluators") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => Some(items.clone()),
         Some(_) => return Err(ApiError::bad_request("`evaluators` must be an array")),
     };
-    Ok(RunPatch {
+    let update = RunUpdate {
         name: optional_string(body, "name")?,
         description: optional_string(body, "description")?,
         status,
+        metadata: object_field(body, "metadata")?,
+        results: object_field(body, "results")?,
+        event_ids: string_array(body, "event_ids")?,
+        session_ids: string_array(body, "session_ids")?,
+        configuration: object_field(body, "configuration")?,
+        evaluators,
+        datapoint_ids: string_array(body, "datapoint_ids")?,
         dataset_id: if body.contains_key("dataset_id") {
             Some(optional_string(body, "dataset_id")?)
         } else {
             None
         },
-        metadata: object_field(body, "metadata")?.unwrap_or_default(),
-        results: object_field(body, "results")?.unwrap_or_default(),
-        configuration: object_field(body, "configuration")?.unwrap_or_default(),
-        passing_ranges: object_field(body, "passing_ranges")?.unwrap_or_default(),
-        event_ids: string_array(body, "event_ids")?,
-        session_ids: string_array(body, "session_ids")?,
-        datapoint_ids: string_array(body, "datapoint_ids")?,
-        evaluators,
+        passing_ranges: object_field(body, "passing_ranges")?,
+        run_id: None,
+    };
+    Ok(RunPatch {
+        update,
         updated_at: now_ms(),
     })
 }
@@ -136,14 +133,14 @@ async fn create_run(
         .unwrap_or_else(new_id);
     let mut run = Run {
         run_id,
-        status: "pending".into(),
+        status: RunStatus::Pending,
         created_at: patch.updated_at,
         ..Run::default()
     };
     patch.apply_to(&mut run);
     state.store.put_run(&tenant, &run).await?;
     Ok(Json(
-        json!({"run_id": run.run_id, "evaluation": run_object(&run, &tenant.project_id)}),
+        json!({"run_id": run.run_id, "evaluation": RunObject::new(&run, &tenant.project_id)}),
     ))
 }
 
@@ -154,7 +151,7 @@ async fn get_run(
 ) -> Result<Json<Value>, ApiError> {
     let run = state.store.get_run(&tenant, &run_id).await?;
     Ok(Json(
-        json!({"evaluation": run_object(&run, &tenant.project_id)}),
+        json!({"evaluation": RunObject::new(&run, &tenant.project_id)}),
     ))
 }
 
@@ -175,7 +172,7 @@ async fn update_run(
             other => other.into(),
         })?;
     Ok(Json(
-        json!({"evaluation": run_object(&run, &tenant.project_id), "warning": null}),
+        json!({"evaluation": RunObject::new(&run, &tenant.project_id), "warning": null}),
     ))
 }
 
@@ -208,7 +205,9 @@ async fn list_runs(
         dataset_id: string_param(params.get("dataset_id")),
         run_ids: string_list(params.get("run_ids")),
         name: string_param(params.get("name")),
-        status: string_param(params.get("status")),
+        status: string_param(params.get("status"))
+            .map(|s| s.parse::<RunStatus>())
+            .transpose()?,
         created_min,
         created_max,
         limit,
@@ -229,7 +228,7 @@ async fn list_runs(
         .total;
     let total_pages = result.total.div_ceil(limit);
     Ok(Json(json!({
-        "evaluations": result.items.iter().map(|r| run_object(r, &tenant.project_id)).collect::<Vec<_>>(),
+        "evaluations": result.items.iter().map(|r| RunObject::new(r, &tenant.project_id)).collect::<Vec<_>>(),
         "pagination": {
             "page": page,
             "limit": limit,

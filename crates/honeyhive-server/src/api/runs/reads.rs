@@ -15,11 +15,9 @@ use std::collections::{HashMap, HashSet};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
-use honeyhive_model::run::{Run, RunEvent};
-use honeyhive_model::run_result::document::{compare_body, result_document, run_object};
-use honeyhive_model::run_result::{
-    Aggregation, MetricDefinition, PassRule, RunEvaluation, evaluate_run_events,
-};
+use honeyhive_model::run::{Aggregation, Run, RunEvent, RunObject};
+use honeyhive_model::run_result::document::{compare_body, result_document};
+use honeyhive_model::run_result::{MetricDefinition, PassRule, RunEvaluation, evaluate_run_events};
 use honeyhive_model::{ErrorCode, Event, EventType};
 use serde_json::{Map, Value, json};
 
@@ -122,8 +120,9 @@ async fn metric_definitions(
 }
 
 fn aggregation(params: &Map<String, Value>) -> Result<Aggregation, ApiError> {
-    Aggregation::parse(string_param(params.get("aggregate_function")).as_deref())
-        .map_err(ApiError::bad_request)
+    Ok(Aggregation::parse(
+        string_param(params.get("aggregate_function")).as_deref(),
+    )?)
 }
 
 /// `GET /v1/runs/{id}/result` (and `/summary`).
@@ -141,7 +140,7 @@ pub(super) async fn run_result(
     let rows = run_rows(&state, &tenant, &run, filters, NARROW_WITH_FILTERS).await?;
     json_answer(move || {
         let eval = evaluate_run_events(&run, &rows, &defs);
-        let object = run_object(&run, &tenant.project_id);
+        let object = RunObject::new(&run, &tenant.project_id);
         serde_json::to_vec(&result_document(&run, &eval, agg, object))
     })
     .await
@@ -177,8 +176,8 @@ pub(super) async fn compare_runs(
             &new_eval,
             &old_eval,
             agg,
-            run_object(&new_run, &tenant.project_id),
-            run_object(&old_run, &tenant.project_id),
+            RunObject::new(&new_run, &tenant.project_id),
+            RunObject::new(&old_run, &tenant.project_id),
         ))
     })
     .await

@@ -36,7 +36,7 @@ pub(super) fn put_run(conn: &Connection, tenant: &Tenant, run: &Run) -> StoreRes
             tenant.project_id,
             run.run_id,
             run.name,
-            run.status,
+            run.status.as_str(),
             run.dataset_id,
             run.created_at,
             run.updated_at,
@@ -88,7 +88,7 @@ pub(super) fn list_runs(
     }
     if let Some(status) = &query.status {
         clause.push_str(" AND status = ?");
-        params.push(SqlValue::Text(status.clone()));
+        params.push(SqlValue::Text(status.as_str().to_string()));
     }
     if let Some(name) = &query.name {
         clause.push_str(" AND instr(COALESCE(name, ''), ?) > 0");

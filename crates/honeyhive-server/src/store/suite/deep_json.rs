@@ -8,7 +8,7 @@
 
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 use honeyhive_model::limits::{MAX_JSON_DEPTH, object_depth};
-use honeyhive_model::run::Run;
+use honeyhive_model::run::{Run, RunStatus};
 use honeyhive_model::{Event, EventType};
 use serde_json::{Map, Value, json};
 
@@ -101,7 +101,7 @@ pub async fn deep_json_is_stored_within_the_depth_bound(store: &dyn Store) {
 
     let run = Run {
         run_id: "deep-run".into(),
-        status: "pending".into(),
+        status: RunStatus::Pending,
         metadata: nested_object(DEPTH),
         ..Run::default()
     };

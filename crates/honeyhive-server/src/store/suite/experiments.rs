@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_model::filter::FilterSet;
-use honeyhive_model::run::Run;
+use honeyhive_model::run::{Run, RunStatus};
 use honeyhive_model::{Event, EventType};
 use serde_json::json;
 
@@ -237,11 +237,18 @@ pub async fn event_queries_page_order_range_and_isolate(store: &dyn Store) {
 pub async fn runs_datasets_and_datapoints_round_trip_per_project(store: &dyn Store) {
     let t = tenant(store, "alpha").await;
     let other = tenant(store, "beta").await;
-    for (i, status) in ["pending", "completed", "completed"].iter().enumerate() {
+    for (i, status) in [
+        RunStatus::Pending,
+        RunStatus::Completed,
+        RunStatus::Completed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let run = Run {
             run_id: format!("run-{i}"),
             name: Some(format!("exp {i}")),
-            status: status.to_string(),
+            status,
             dataset_id: Some("ds".into()),
             event_ids: vec!["s0".into()],
             created_at: i as f64,
@@ -252,13 +259,13 @@ pub async fn runs_datasets_and_datapoints_round_trip_per_project(store: &dyn Sto
     }
     let mut run = store.get_run(&t, "run-0").await.expect("get");
     assert_eq!(run.event_ids, ["s0"]);
-    run.status = "completed".into();
+    run.status = RunStatus::Completed;
     store.put_run(&t, &run).await.expect("update");
     let page = store
         .list_runs(
             &t,
             &RunQuery {
-                status: Some("completed".into()),
+                status: Some(RunStatus::Completed),
                 limit: 2,
                 order: SortOrder::Descending,
                 ..RunQuery::default()

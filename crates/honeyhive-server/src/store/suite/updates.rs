@@ -12,9 +12,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
-use honeyhive_model::run::Run;
+use honeyhive_model::run::{Run, RunStatus, RunUpdate};
 use honeyhive_model::{Event, EventType};
-use serde_json::json;
+use serde_json::{Map, json};
 
 use crate::store::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, Dataset, DatasetPatch,
@@ -118,23 +118,25 @@ pub async fn run_patches_merge_and_racing_ones_all_land(store: &dyn Store) {
     let other = tenant(store, "h2", "other").await;
     let mut run = Run {
         run_id: "r".into(),
-        status: "pending".into(),
+        status: RunStatus::Pending,
         event_ids: vec!["old".into()],
         ..Run::default()
     };
     run.metadata.insert("kept".into(), json!(true));
     store.put_run(&t, &run).await.expect("put run");
 
-    let mut patch = RunPatch {
-        status: Some("completed".into()),
-        event_ids: Some(vec!["s1".into()]),
+    let patch = RunPatch {
+        update: RunUpdate {
+            status: Some(RunStatus::Completed),
+            event_ids: Some(vec!["s1".into()]),
+            metadata: Some(Map::from_iter([("added".to_string(), json!(1))])),
+            ..RunUpdate::default()
+        },
         updated_at: 5.0,
-        ..RunPatch::default()
     };
-    patch.metadata.insert("added".into(), json!(1));
     let updated = store.update_run(&t, "r", &patch).await.expect("update");
     assert_eq!(updated, store.get_run(&t, "r").await.expect("get"));
-    assert_eq!(updated.status, "completed");
+    assert_eq!(updated.status, RunStatus::Completed);
     assert_eq!(updated.event_ids, ["s1"]);
     assert_eq!(updated.updated_at, 5.0);
     assert_eq!(updated.metadata["kept"], true);
@@ -143,7 +145,7 @@ pub async fn run_patches_merge_and_racing_ones_all_land(store: &dyn Store) {
     let t = &t;
     let racing = (0..RACERS).map(|i| {
         let mut patch = RunPatch::default();
-        patch.metadata.insert(format!("k{i}"), json!(i));
+        patch.update.metadata = Some(Map::from_iter([(format!("k{i}"), json!(i))]));
         // Every fourth names no run: its failure must not undo its neighbours.
         let id = if i % 4 == 3 { "missing" } else { "r" };
         async move { store.update_run(t, id, &patch).await }
