@@ -1,6 +1,7 @@
 //! The data model shared by the honeyhive SDK and the platform.
 //!
-//! - [`Event`]: the one row shape every span, session and REST call becomes.
+//! - [`Event`]: the one row shape every span, session and REST call becomes;
+//!   [`EventUpdate`]: a partial update of one (`PUT /events`).
 //! - [`attributes`]: the span attribute keys HoneyHive writes and reads.
 //! - [`otlp`]: decoding OTLP trace requests (protobuf, lenient JSON, gzip).
 //! - [`mapping`]: OTLP spans to events for every convention the platform reads.
@@ -30,4 +31,4 @@ pub mod run_result;
 
 pub use error::ModelError;
 pub use error_code::{ErrorCode, ErrorCoded};
-pub use event::{Event, EventType};
+pub use event::{Event, EventType, EventUpdate};

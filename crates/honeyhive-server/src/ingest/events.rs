@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::now_ms;
 use crate::ids::new_id;
-use crate::store::Enrichment;
+use honeyhive_model::EventUpdate;
 
 /// Why a body was refused (answered as 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -301,13 +301,13 @@ pub fn event_batch(
 }
 
 /// `PUT /events`: `{"event_id", "metadata", "feedback", ...}`.
-pub fn enrichment(body: Value) -> Result<Enrichment, InvalidBody> {
+pub fn enrichment(body: Value) -> Result<EventUpdate, InvalidBody> {
     let Value::Object(mut map) = decode_if_string(body)? else {
         return Err(invalid("body must be a json object"));
     };
     let event_id =
         take_string(&mut map, "event_id").ok_or_else(|| invalid("missing `event_id`"))?;
-    let mut enrichment = Enrichment {
+    let mut enrichment = EventUpdate {
         event_id,
         config: take_object(&mut map, "config"),
         inputs: take_object(&mut map, "inputs"),

@@ -8,7 +8,7 @@
 use honeyhive_model::Event;
 use serde_json::{Map, Value};
 
-use crate::store::Enrichment;
+use honeyhive_model::EventUpdate;
 
 /// A field over the cap: its name and a lower bound of its size in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub fn oversized_field(event: &Event, max_bytes: usize) -> Option<OversizedField
 }
 
 /// The first field of `enrichment` whose JSON text passes `max_bytes`.
-pub fn oversized_enrichment(enrichment: &Enrichment, max_bytes: usize) -> Option<OversizedField> {
+pub fn oversized_enrichment(enrichment: &EventUpdate, max_bytes: usize) -> Option<OversizedField> {
     first_oversized(
         &enrichment.json_fields(),
         enrichment.error.as_deref(),

@@ -2,7 +2,7 @@
 //! what a committed one did, and the writer's counters.
 
 use async_trait::async_trait;
-use honeyhive_model::Event;
+use honeyhive_model::{Event, EventUpdate};
 use serde_json::{Map, Value};
 
 use super::{StoreResult, Tenant};
@@ -45,133 +45,6 @@ pub struct SessionSighting {
     pub end_time: Option<f64>,
 }
 
-/// A partial update merged into an existing event (`PUT /events`).
-///
-/// Object fields are merged key by key (new keys win); scalar fields replace.
-/// An enrichment for an event that does not exist yet is kept and applied when
-/// the event arrives, so an enrichment racing its own spans is never lost.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Enrichment {
-    /// The event to enrich; a session id enriches the session event.
-    pub event_id: String,
-    /// Merged into `config`.
-    pub config: Map<String, Value>,
-    /// Merged into `inputs`.
-    pub inputs: Map<String, Value>,
-    /// Merged into `outputs`.
-    pub outputs: Map<String, Value>,
-    /// Merged into `metadata`.
-    pub metadata: Map<String, Value>,
-    /// Merged into `metrics`.
-    pub metrics: Map<String, Value>,
-    /// Merged into `feedback`.
-    pub feedback: Map<String, Value>,
-    /// Merged into `user_properties`.
-    pub user_properties: Map<String, Value>,
-    /// Replaces `error` when set.
-    pub error: Option<String>,
-    /// Replaces `duration` when set.
-    pub duration: Option<f64>,
-    /// Replaces `end_time` when set.
-    pub end_time: Option<f64>,
-}
-
-impl Enrichment {
-    /// Merges this enrichment into `event` (the one rule every backend applies).
-    ///
-    /// ```
-    /// use honeyhive_model::Event;
-    /// use honeyhive_server::store::Enrichment;
-    /// let mut e = Event { event_id: "e".into(), ..Event::default() };
-    /// e.metadata.insert("a".into(), 1.into());
-    /// let mut en = Enrichment { event_id: "e".into(), ..Enrichment::default() };
-    /// en.metadata.insert("b".into(), 2.into());
-    /// en.apply_to(&mut e);
-    /// assert_eq!(e.metadata.len(), 2);
-    /// ```
-    pub fn apply_to(&self, event: &mut Event) {
-        fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
-            for (k, v) in from {
-                into.insert(k.clone(), v.clone());
-            }
-        }
-        merge(&mut event.config, &self.config);
-        merge(&mut event.inputs, &self.inputs);
-        merge(&mut event.outputs, &self.outputs);
-        merge(&mut event.metadata, &self.metadata);
-        merge(&mut event.metrics, &self.metrics);
-        merge(&mut event.feedback, &self.feedback);
-        merge(&mut event.user_properties, &self.user_properties);
-        if let Some(error) = &self.error {
-            event.error = Some(error.clone());
-        }
-        if let Some(duration) = self.duration {
-            event.duration = duration;
-        }
-        if let Some(end_time) = self.end_time {
-            event.end_time = end_time;
-        }
-    }
-
-    /// Keeps every JSON field within
-    /// [`MAX_JSON_DEPTH`](honeyhive_model::limits::MAX_JSON_DEPTH), as the
-    /// fields of an event are. Returns how many subtrees were flattened.
-    pub fn bound_json_depth(&mut self) -> usize {
-        use honeyhive_model::limits::{MAX_JSON_DEPTH, bound_object_depth};
-        self.json_fields_mut()
-            .into_iter()
-            .map(|(_, map)| bound_object_depth(map, MAX_JSON_DEPTH))
-            .sum()
-    }
-
-    /// The seven JSON documents the enrichment merges, by field name (as
-    /// [`Event::json_fields`]).
-    pub fn json_fields(&self) -> [(&'static str, &Map<String, Value>); 7] {
-        [
-            ("config", &self.config),
-            ("inputs", &self.inputs),
-            ("outputs", &self.outputs),
-            ("metadata", &self.metadata),
-            ("metrics", &self.metrics),
-            ("feedback", &self.feedback),
-            ("user_properties", &self.user_properties),
-        ]
-    }
-
-    /// [`Enrichment::json_fields`], mutable.
-    pub fn json_fields_mut(&mut self) -> [(&'static str, &mut Map<String, Value>); 7] {
-        [
-            ("config", &mut self.config),
-            ("inputs", &mut self.inputs),
-            ("outputs", &mut self.outputs),
-            ("metadata", &mut self.metadata),
-            ("metrics", &mut self.metrics),
-            ("feedback", &mut self.feedback),
-            ("user_properties", &mut self.user_properties),
-        ]
-    }
-
-    /// Folds a later enrichment of the same event into this one.
-    pub fn absorb(&mut self, later: Enrichment) {
-        self.config.extend(later.config);
-        self.inputs.extend(later.inputs);
-        self.outputs.extend(later.outputs);
-        self.metadata.extend(later.metadata);
-        self.metrics.extend(later.metrics);
-        self.feedback.extend(later.feedback);
-        self.user_properties.extend(later.user_properties);
-        if later.error.is_some() {
-            self.error = later.error;
-        }
-        if later.duration.is_some() {
-            self.duration = later.duration;
-        }
-        if later.end_time.is_some() {
-            self.end_time = later.end_time;
-        }
-    }
-}
-
 /// One atomic, durable write: everything in it commits together or not at all.
 ///
 /// Events are inserted if absent (a retried export does not duplicate and does
@@ -185,7 +58,7 @@ pub struct WriteBatch {
     /// Sessions to create on first sight.
     pub sessions: Vec<SessionSighting>,
     /// Enrichments to merge (or defer until their event arrives).
-    pub enrichments: Vec<Enrichment>,
+    pub enrichments: Vec<EventUpdate>,
 }
 
 impl WriteBatch {
@@ -204,12 +77,12 @@ impl WriteBatch {
     /// sessions first, the events in their order, the enrichments last.
     ///
     /// ```
-    /// use honeyhive_model::Event;
-    /// use honeyhive_server::store::{Enrichment, SessionSighting, WriteBatch};
+    /// use honeyhive_model::{Event, EventUpdate};
+    /// use honeyhive_server::store::{SessionSighting, WriteBatch};
     /// let batch = WriteBatch {
     ///     events: (0..5).map(|i| Event { event_id: i.to_string(), ..Event::default() }).collect(),
     ///     sessions: vec![SessionSighting::default()],
-    ///     enrichments: vec![Enrichment::default()],
+    ///     enrichments: vec![EventUpdate::default()],
     /// };
     /// let parts = batch.into_parts(2);
     /// assert_eq!(parts.iter().map(|p| p.events.len()).collect::<Vec<_>>(), [2, 2, 1, 0]);

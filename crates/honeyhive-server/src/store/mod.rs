@@ -54,7 +54,7 @@ pub use error::{ReadError, ReadLimit, ReadResult, StoreError, StoreResult};
 pub use events::{
     Chart, ChartBucket, ChartQuery, EventPayload, EventPayloads, EventQuery, EventStore,
 };
-pub use ingest::{Enrichment, IngestStore, SessionSighting, StoreStats, WriteBatch, WriteSummary};
+pub use ingest::{IngestStore, SessionSighting, StoreStats, WriteBatch, WriteSummary};
 pub use limits::{DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_SESSION_EVENTS, ReadLimits};
 pub use runs::{RunEventsQuery, RunPatch, RunQuery, RunStore};
 pub use sessions::{SessionStore, SessionTree, apply_rollup};

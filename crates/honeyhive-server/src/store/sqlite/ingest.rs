@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use honeyhive_model::limits::{MAX_JSON_DEPTH, bounded_object_text, object_depth};
-use honeyhive_model::{Event, EventType};
+use honeyhive_model::{Event, EventType, EventUpdate};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -16,8 +16,8 @@ use super::rows::{corrupt, load_event};
 use super::{SqliteStore, backend};
 use crate::clock::now_ms;
 use crate::store::{
-    Enrichment, IngestStore, SessionSighting, StoreError, StoreResult, StoreStats, Tenant,
-    WriteBatch, WriteSummary,
+    IngestStore, SessionSighting, StoreError, StoreResult, StoreStats, Tenant, WriteBatch,
+    WriteSummary,
 };
 
 // `run_id` mirrors `metadata.run_id` (see `run_id_of`) so a run's tagged
@@ -333,7 +333,7 @@ struct ParkedEnrichment {
 
 /// The parked body, kept within [`MAX_JSON_DEPTH`] from its root: each
 /// field one level less, written without copying the fields.
-fn enrichment_to_text(e: &Enrichment) -> String {
+fn enrichment_to_text(e: &EventUpdate) -> String {
     let fields = [
         ("config", &e.config),
         ("inputs", &e.inputs),
@@ -356,7 +356,7 @@ fn enrichment_to_text(e: &Enrichment) -> String {
     body
 }
 
-fn enrichment_from_text(event_id: &str, text: &str) -> StoreResult<Enrichment> {
+fn enrichment_from_text(event_id: &str, text: &str) -> StoreResult<EventUpdate> {
     let parked: ParkedEnrichment = serde_json::from_str(text).map_err(|e| {
         corrupt(
             format!("pending enrichment of event {event_id}"),
@@ -364,7 +364,7 @@ fn enrichment_from_text(event_id: &str, text: &str) -> StoreResult<Enrichment> {
             e.to_string(),
         )
     })?;
-    Ok(Enrichment {
+    Ok(EventUpdate {
         event_id: event_id.to_string(),
         config: parked.config,
         inputs: parked.inputs,
@@ -381,7 +381,7 @@ fn enrichment_from_text(event_id: &str, text: &str) -> StoreResult<Enrichment> {
 
 /// Merges into the stored event, or parks the enrichment until it arrives.
 /// True when applied now.
-fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: &Enrichment) -> StoreResult<bool> {
+fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: &EventUpdate) -> StoreResult<bool> {
     if merge_into_stored(conn, tenant, &en.event_id, |stored| en.apply_to(stored))? {
         return Ok(true);
     }

@@ -9,10 +9,10 @@
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 use honeyhive_model::limits::{MAX_JSON_DEPTH, object_depth};
 use honeyhive_model::run::{Run, RunStatus};
-use honeyhive_model::{Event, EventType};
+use honeyhive_model::{Event, EventType, EventUpdate};
 use serde_json::{Map, Value, json};
 
-use crate::store::{Enrichment, EventQuery, Store, Tenant, WriteBatch};
+use crate::store::{EventQuery, Store, Tenant, WriteBatch};
 
 async fn tenant(store: &dyn Store, hash: &str, project: &str) -> Tenant {
     store.put_api_key(hash, project).await.expect("put key")
@@ -57,10 +57,10 @@ pub async fn deep_json_is_stored_within_the_depth_bound(store: &dyn Store) {
         .insert("nested".into(), nested_object(DEPTH).into());
     let mut plain = event("plain", 2.0);
     plain.metadata.insert("x".into(), json!("plain"));
-    let early = Enrichment {
+    let early = EventUpdate {
         event_id: "late".into(),
         feedback: nested_object(DEPTH),
-        ..Enrichment::default()
+        ..EventUpdate::default()
     };
     let batch = WriteBatch {
         events: vec![deep, plain],

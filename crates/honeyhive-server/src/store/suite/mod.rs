@@ -16,14 +16,14 @@
 // Test support: a failed expectation is the calling test's failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use honeyhive_model::{Event, EventType};
+use honeyhive_model::{Event, EventType, EventUpdate};
 use serde_json::json;
 
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 
 use super::{
-    Enrichment, ReadError, ReadLimit, ReadLimits, RunEventsQuery, SessionSighting, Store,
-    StoreError, Tenant, WriteBatch,
+    ReadError, ReadLimit, ReadLimits, RunEventsQuery, SessionSighting, Store, StoreError, Tenant,
+    WriteBatch,
 };
 
 mod deep_json;
@@ -193,10 +193,10 @@ pub async fn enrichment_merges_into_a_stored_event(store: &dyn Store) {
         )
         .await
         .expect("write");
-    let mut en = Enrichment {
+    let mut en = EventUpdate {
         event_id: "e1".into(),
         duration: Some(99.0),
-        ..Enrichment::default()
+        ..EventUpdate::default()
     };
     en.metadata.insert("added".into(), json!(1));
     en.feedback.insert("rating".into(), json!(5));
@@ -218,10 +218,10 @@ pub async fn enrichment_merges_into_a_stored_event(store: &dyn Store) {
     assert_eq!(stored.duration, 99.0);
 
     // A later enrichment changes only what it names: an error and one output.
-    let mut later = Enrichment {
+    let mut later = EventUpdate {
         event_id: "e1".into(),
         error: Some("timed out".into()),
-        ..Enrichment::default()
+        ..EventUpdate::default()
     };
     later.outputs.insert("partial".into(), json!("ab"));
     store
@@ -253,19 +253,19 @@ pub async fn enrichment_merges_into_a_stored_event(store: &dyn Store) {
 /// Enrichments for an event (or session) not yet stored wait for it.
 pub async fn enrichment_before_its_event_is_applied_on_arrival(store: &dyn Store) {
     let t = tenant(store, "h", "p").await;
-    let mut first = Enrichment {
+    let mut first = EventUpdate {
         event_id: "later".into(),
-        ..Enrichment::default()
+        ..EventUpdate::default()
     };
     first.metrics.insert("a".into(), json!(1));
-    let mut second = Enrichment {
+    let mut second = EventUpdate {
         event_id: "later".into(),
-        ..Enrichment::default()
+        ..EventUpdate::default()
     };
     second.metrics.insert("b".into(), json!(2));
-    let mut for_session = Enrichment {
+    let mut for_session = EventUpdate {
         event_id: "sess".into(),
-        ..Enrichment::default()
+        ..EventUpdate::default()
     };
     for_session.outputs.insert("final".into(), json!("done"));
     let summary = store
@@ -415,9 +415,9 @@ pub async fn projects_are_isolated(store: &dyn Store) {
         store.session_tree(&b, "s", ReadLimits::default()).await,
         Err(ReadError::Store(StoreError::NotFound(_)))
     ));
-    let mut en = Enrichment {
+    let mut en = EventUpdate {
         event_id: "same".into(),
-        ..Enrichment::default()
+        ..EventUpdate::default()
     };
     en.metadata.insert("b".into(), json!(true));
     let summary = store
@@ -576,9 +576,9 @@ pub async fn run_events_cover_listed_and_tagged_sessions(store: &dyn Store) {
         .await
         .expect("write other project");
     // s6 joins the run through an enrichment of its metadata.
-    let mut join = Enrichment {
+    let mut join = EventUpdate {
         event_id: "s6".into(),
-        ..Enrichment::default()
+        ..EventUpdate::default()
     };
     join.metadata.insert("run_id".into(), json!("r1"));
     store
