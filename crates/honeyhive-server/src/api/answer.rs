@@ -68,7 +68,7 @@ pub(crate) async fn json_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::events as bodies;
+    use crate::ingest::events::{self as bodies, Stamp};
 
     #[test]
     fn the_session_start_answer_is_event_json_without_the_value_tree() {
@@ -85,7 +85,11 @@ mod tests {
             "metadata": {"run_id": "r1", "datapoint_id": "d1"},
             "user_properties": {"plan": "pro"},
         }});
-        let mut session = bodies::session_start(body, &tenant.project_name).expect("body");
+        let stamp = Stamp {
+            now_ms: 1000.0,
+            new_id: &crate::ids::new_id,
+        };
+        let mut session = bodies::session_start(body, &tenant.project_name, &stamp).expect("body");
         session.project_id = tenant.project_id.clone();
         session.tenant = tenant.org_id.clone();
 

@@ -8,8 +8,6 @@
 use honeyhive_model::{ErrorCode, ErrorCoded, Event, EventType};
 use serde_json::{Map, Value};
 
-use crate::clock::now_ms;
-use crate::ids::new_id;
 use honeyhive_model::EventUpdate;
 
 /// Why a body was refused (answered as 400).
@@ -89,12 +87,44 @@ fn take_object(map: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
     }
 }
 
-/// Fills start/end/duration from whichever of them were given.
-fn settle_times(e: &mut Event, start: Option<f64>, end: Option<f64>, duration: Option<f64>) {
-    let start = start.unwrap_or_else(|| match (end, duration) {
+/// What the caller stamps on what a body leaves out: the time of an event
+/// that names none of its times, and the ids of events and sessions posted
+/// without one.
+///
+/// ```
+/// use honeyhive_server::ingest::events::{Stamp, single_event, EventDefaults};
+/// let stamp = Stamp { now_ms: 1000.0, new_id: &|| "fresh".to_string() };
+/// let event = single_event(serde_json::json!({"event_type": "tool"}), "event", &EventDefaults::default(), &stamp).unwrap();
+/// assert_eq!((event.event_id.as_str(), event.start_time), ("fresh", 1000.0));
+/// ```
+#[derive(Clone, Copy)]
+pub struct Stamp<'a> {
+    /// Now, in ms since the epoch.
+    pub now_ms: f64,
+    /// A fresh, unique id.
+    pub new_id: &'a dyn Fn() -> String,
+}
+
+impl std::fmt::Debug for Stamp<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stamp")
+            .field("now_ms", &self.now_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Fills start/end/duration from whichever of them were given, else from `now`.
+fn settle_times(
+    e: &mut Event,
+    start: Option<f64>,
+    end: Option<f64>,
+    duration: Option<f64>,
+    now: f64,
+) {
+    let start = start.unwrap_or(match (end, duration) {
         (Some(end), Some(d)) => end - d,
         (Some(end), None) => end,
-        _ => now_ms(),
+        _ => now,
     });
     let end = end.unwrap_or(start + duration.unwrap_or(0.0));
     e.start_time = start;
@@ -115,6 +145,7 @@ pub struct EventDefaults {
 pub fn event_from_object(
     mut map: Map<String, Value>,
     defaults: &EventDefaults,
+    stamp: &Stamp<'_>,
 ) -> Result<Event, InvalidBody> {
     let event_type = match take_string(&mut map, "event_type") {
         Some(name) => EventType::parse(&name).ok_or_else(|| {
@@ -126,14 +157,14 @@ pub fn event_from_object(
             .event_type
             .ok_or_else(|| invalid("missing `event_type` (session, model, chain or tool)"))?,
     };
-    let event_id = take_string(&mut map, "event_id").unwrap_or_else(new_id);
+    let event_id = take_string(&mut map, "event_id").unwrap_or_else(stamp.new_id);
     let session_id = match event_type {
         EventType::Session => {
             take_string(&mut map, "session_id").unwrap_or_else(|| event_id.clone())
         }
         _ => take_string(&mut map, "session_id")
             .or_else(|| defaults.session_id.clone())
-            .unwrap_or_else(new_id),
+            .unwrap_or_else(stamp.new_id),
     };
     let parent_id = match event_type {
         EventType::Session => None,
@@ -163,7 +194,7 @@ pub fn event_from_object(
         user_properties: take_object(&mut map, "user_properties"),
         ..Event::default()
     };
-    settle_times(&mut event, start, end, duration);
+    settle_times(&mut event, start, end, duration, stamp.now_ms);
     // The key decides the project; the rest are model-event fields or extras.
     for ignored in [
         "project",
@@ -213,13 +244,17 @@ pub fn event_from_object(
 
 /// `POST /session/start`: `{"session": {...}}` (object or JSON string, or the
 /// bare session object) → the session event.
-pub fn session_start(body: Value, default_name: &str) -> Result<Event, InvalidBody> {
+pub fn session_start(
+    body: Value,
+    default_name: &str,
+    stamp: &Stamp<'_>,
+) -> Result<Event, InvalidBody> {
     let mut map = wrapped_object(body, "session", true)?;
     map.insert("event_type".into(), Value::String("session".into()));
     if let Some(id) = take_string(&mut map, "session_id") {
         map.insert("event_id".into(), Value::String(id));
     }
-    let mut event = event_from_object(map, &EventDefaults::default())?;
+    let mut event = event_from_object(map, &EventDefaults::default(), stamp)?;
     if event.event_name == "session" {
         event.event_name = default_name.to_string();
     }
@@ -232,8 +267,9 @@ pub fn single_event(
     body: Value,
     wrapper: &str,
     defaults: &EventDefaults,
+    stamp: &Stamp<'_>,
 ) -> Result<Event, InvalidBody> {
-    event_from_object(wrapped_object(body, wrapper, true)?, defaults)
+    event_from_object(wrapped_object(body, wrapper, true)?, defaults, stamp)
 }
 
 /// A batch body: its events and, for a single-session batch, the session.
@@ -251,6 +287,7 @@ pub fn event_batch(
     list_key: &str,
     defaults: &EventDefaults,
     default_name: &str,
+    stamp: &Stamp<'_>,
 ) -> Result<EventBatchBody, InvalidBody> {
     let Value::Object(mut outer) = body else {
         return Err(invalid("body must be a json object"));
@@ -278,7 +315,7 @@ pub fn event_batch(
         if let Some(id) = take_string(&mut props, "session_id") {
             props.insert("event_id".into(), Value::String(id));
         }
-        let mut session = event_from_object(props, &EventDefaults::default())?;
+        let mut session = event_from_object(props, &EventDefaults::default(), stamp)?;
         if session.event_name == "session" {
             session.event_name = default_name.to_string();
         }
@@ -291,7 +328,7 @@ pub fn event_batch(
         .into_iter()
         .enumerate()
         .map(|(i, item)| match decode_if_string(item) {
-            Ok(Value::Object(map)) => event_from_object(map, &defaults)
+            Ok(Value::Object(map)) => event_from_object(map, &defaults, stamp)
                 .map_err(|e| invalid(format!("{list_key}[{i}]: {e}"))),
             Ok(_) => Err(invalid(format!("{list_key}[{i}] must be an object"))),
             Err(e) => Err(invalid(format!("{list_key}[{i}]: {e}"))),
@@ -329,11 +366,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn new_id() -> String {
+        "generated".to_string()
+    }
+
+    const STAMP: Stamp<'static> = Stamp {
+        now_ms: 1000.0,
+        new_id: &new_id,
+    };
+
     #[test]
     fn session_start_accepts_object_string_and_bare() {
         let as_object = session_start(
             json!({"session": {"session_name": "s", "source": "x"}}),
             "p",
+            &STAMP,
         )
         .unwrap();
         assert_eq!(as_object.event_type, EventType::Session);
@@ -341,13 +388,13 @@ mod tests {
         assert_eq!(as_object.source, "x");
         assert_eq!(as_object.event_id, as_object.session_id);
         let as_string =
-            session_start(json!({"session": "{\"session_id\": \"abc\"}"}), "p").unwrap();
+            session_start(json!({"session": "{\"session_id\": \"abc\"}"}), "p", &STAMP).unwrap();
         assert_eq!(as_string.session_id, "abc");
         assert_eq!(as_string.event_name, "p");
-        let bare = session_start(json!({"session_name": "b"}), "p").unwrap();
+        let bare = session_start(json!({"session_name": "b"}), "p", &STAMP).unwrap();
         assert_eq!(bare.event_name, "b");
-        assert!(session_start(json!({"session": "{not json"}), "p").is_err());
-        assert!(session_start(json!([1]), "p").is_err());
+        assert!(session_start(json!({"session": "{not json"}), "p", &STAMP).is_err());
+        assert!(session_start(json!([1]), "p", &STAMP).is_err());
     }
 
     #[test]
@@ -360,6 +407,7 @@ mod tests {
             json!({"model_event": {"model": "gpt-4o", "messages": [{"role": "user"}], "response": {"content": "hi"}, "usage": {"total_tokens": 3}, "session_id": "s1"}}),
             "model_event",
             &defaults,
+            &STAMP,
         )
         .unwrap();
         assert_eq!(e.event_type, EventType::Model);
@@ -376,9 +424,15 @@ mod tests {
             json!({"event": {"event_type": "llm"}}),
             "event",
             &EventDefaults::default(),
+            &STAMP,
         );
         assert!(err.is_err());
-        let err = single_event(json!({"event": {}}), "event", &EventDefaults::default());
+        let err = single_event(
+            json!({"event": {}}),
+            "event",
+            &EventDefaults::default(),
+            &STAMP,
+        );
         assert!(err.is_err());
     }
 
@@ -389,6 +443,7 @@ mod tests {
             "events",
             &EventDefaults::default(),
             "p",
+            &STAMP,
         )
         .unwrap();
         let session = b.session.expect("session");

@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use crate::api::answer::EventAnswer;
 use crate::api::error::WorkFailed;
 use crate::api::{ApiError, AppState, JsonBody};
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::ingest::commit::commit;
-use crate::ingest::events::{self as bodies, EventDefaults};
+use crate::ingest::events::{self as bodies, EventDefaults, Stamp};
 use crate::ingest::fields::{OversizedField, oversized_enrichment, oversized_field};
 use crate::store::{Tenant, WriteBatch};
 
@@ -27,6 +29,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/events/batch", post(create_event_batch))
         .route("/events/model", post(create_model_event))
         .route("/events/model/batch", post(create_model_event_batch))
+}
+
+/// The server's clock and id generator, for what a body leaves out.
+fn stamp() -> Stamp<'static> {
+    Stamp {
+        now_ms: now_ms(),
+        new_id: &new_id,
+    }
 }
 
 async fn write(state: &AppState, tenant: &Tenant, batch: WriteBatch) -> Result<(), ApiError> {
@@ -66,7 +76,7 @@ async fn start_session(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let mut session = bodies::session_start(body, &tenant.project_name)?;
+    let mut session = bodies::session_start(body, &tenant.project_name, &stamp())?;
     session.project_id = tenant.project_id.clone();
     session.tenant = tenant.org_id.clone();
     // The answer is encoded before the session moves into the write, so the
@@ -86,7 +96,7 @@ async fn create_event(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let event = bodies::single_event(body, "event", &EventDefaults::default())?;
+    let event = bodies::single_event(body, "event", &EventDefaults::default(), &stamp())?;
     let event_id = event.event_id.clone();
     write(
         &state,
@@ -109,7 +119,7 @@ async fn create_model_event(
         event_type: Some(EventType::Model),
         session_id: None,
     };
-    let event = bodies::single_event(body, "model_event", &defaults)?;
+    let event = bodies::single_event(body, "model_event", &defaults, &stamp())?;
     let event_id = event.event_id.clone();
     write(
         &state,
@@ -130,7 +140,7 @@ async fn batch(
     list_key: &str,
     defaults: EventDefaults,
 ) -> Result<Json<Value>, ApiError> {
-    let parsed = bodies::event_batch(body, list_key, &defaults, &tenant.project_name)?;
+    let parsed = bodies::event_batch(body, list_key, &defaults, &tenant.project_name, &stamp())?;
     let event_ids: Vec<String> = parsed.events.iter().map(|e| e.event_id.clone()).collect();
     let session_id = parsed.session.as_ref().map(|s| s.session_id.clone());
     let mut events = parsed.events;
