@@ -3,6 +3,8 @@
 //! - [`Event`]: the one row shape every span, session and REST call becomes;
 //!   [`EventUpdate`]: a partial update of one (`PUT /events`).
 //! - [`attributes`]: the span attribute keys HoneyHive writes and reads.
+//! - [`event_api`]: HoneyHive event API bodies (`/session/start`, `POST` and
+//!   `PUT /events`) to events and updates.
 //! - [`otlp`]: decoding OTLP trace requests (protobuf, lenient JSON, gzip).
 //! - [`mapping`]: OTLP spans to events for every convention the platform reads.
 //! - [`rollup`]: session roll-ups (event counts, tokens, cost, feedback).
@@ -20,6 +22,7 @@ pub mod cost;
 mod error;
 mod error_code;
 mod event;
+pub mod event_api;
 pub mod filter;
 pub mod limits;
 pub mod mapping;

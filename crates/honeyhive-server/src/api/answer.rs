@@ -68,7 +68,7 @@ pub(crate) async fn json_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::events::{self as bodies, Stamp};
+    use honeyhive_model::event_api::{self as bodies, Stamp};
 
     #[test]
     fn the_session_start_answer_is_event_json_without_the_value_tree() {

@@ -3,6 +3,5 @@
 
 pub mod budget;
 pub mod commit;
-pub mod events;
 pub mod fields;
 pub mod otlp;

@@ -15,9 +15,9 @@ use crate::api::{ApiError, AppState, JsonBody};
 use crate::clock::now_ms;
 use crate::ids::new_id;
 use crate::ingest::commit::commit;
-use crate::ingest::events::{self as bodies, EventDefaults, Stamp};
 use crate::ingest::fields::{OversizedField, oversized_enrichment, oversized_field};
 use crate::store::{Tenant, WriteBatch};
+use honeyhive_model::event_api::{self as bodies, EventDefaults, Stamp};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

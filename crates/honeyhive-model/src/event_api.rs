@@ -5,10 +5,9 @@
 //! `is_single_session`; `session` or `session_properties`), so every reader
 //! here accepts all of them.
 
-use honeyhive_model::{ErrorCode, ErrorCoded, Event, EventType};
 use serde_json::{Map, Value};
 
-use honeyhive_model::EventUpdate;
+use crate::{ErrorCode, ErrorCoded, Event, EventType, EventUpdate};
 
 /// Why a body was refused (answered as 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,7 +91,7 @@ fn take_object(map: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
 /// without one.
 ///
 /// ```
-/// use honeyhive_server::ingest::events::{Stamp, single_event, EventDefaults};
+/// use honeyhive_model::event_api::{Stamp, single_event, EventDefaults};
 /// let stamp = Stamp { now_ms: 1000.0, new_id: &|| "fresh".to_string() };
 /// let event = single_event(serde_json::json!({"event_type": "tool"}), "event", &EventDefaults::default(), &stamp).unwrap();
 /// assert_eq!((event.event_id.as_str(), event.start_time), ("fresh", 1000.0));
