@@ -1,9 +1,32 @@
-//! HoneyHive event API bodies → events and enrichments.
+//! HoneyHive event API bodies to events and updates: the REST counterpart of
+//! [`crate::mapping`] (OTLP spans to events).
+//!
+//! - `POST /session/start` → [`session_start`]; `POST /events` and
+//!   `/events/model` → [`single_event`]; their batches → [`event_batch`];
+//!   `PUT /events` → [`event_update`]. A refused body is an [`InvalidBody`] (400).
+//! - Model-event fields land where the OTLP mapping puts them: `model`,
+//!   `provider`, `hyperparameters`, ... in `config`; `messages` as
+//!   `inputs.chat_history`; `response` in `outputs`; `usage` in `metadata`;
+//!   anything else in `metadata`. JSON-in-string fields are parsed and kept
+//!   within [`MAX_JSON_DEPTH`](crate::limits::MAX_JSON_DEPTH).
+//! - What a body leaves out (times, ids) comes from the caller's [`Stamp`], so
+//!   the reading is pure.
 //!
 //! The real client and the spec disagree on details (an object or a
 //! JSON-encoded string under `session` / `event`; `single_session` or
 //! `is_single_session`; `session` or `session_properties`), so every reader
 //! here accepts all of them.
+//!
+//! ```
+//! use honeyhive_model::EventType;
+//! use honeyhive_model::event_api::{Stamp, session_start};
+//! let stamp = Stamp { now_ms: 1.7e12, new_id: &|| "generated".to_string() };
+//! let body = serde_json::json!({"session": "{\"session_name\": \"chat\", \"source\": \"evaluation\"}"});
+//! let session = session_start(body, "my-project", &stamp).unwrap();
+//! assert_eq!((session.event_type, session.event_name.as_str()), (EventType::Session, "chat"));
+//! assert_eq!(session.session_id, "generated");
+//! assert_eq!(session.start_time, 1.7e12);
+//! ```
 
 use serde_json::{Map, Value};
 
@@ -241,6 +264,29 @@ pub fn event_from_object(
     Ok(event)
 }
 
+/// A session object (of `/session/start`, or a single-session batch) → the
+/// session event: always of type session, its `session_id` its event id, named
+/// `default_name` when it names itself nothing.
+fn session_from_object(
+    mut map: Map<String, Value>,
+    default_name: &str,
+    stamp: &Stamp<'_>,
+) -> Result<Event, InvalidBody> {
+    map.remove("event_type");
+    if let Some(id) = take_string(&mut map, "session_id") {
+        map.insert("event_id".into(), Value::String(id));
+    }
+    let defaults = EventDefaults {
+        event_type: Some(EventType::Session),
+        session_id: None,
+    };
+    let mut event = event_from_object(map, &defaults, stamp)?;
+    if event.event_name == EventType::Session.as_str() {
+        event.event_name = default_name.to_string();
+    }
+    Ok(event)
+}
+
 /// `POST /session/start`: `{"session": {...}}` (object or JSON string, or the
 /// bare session object) → the session event.
 pub fn session_start(
@@ -248,16 +294,7 @@ pub fn session_start(
     default_name: &str,
     stamp: &Stamp<'_>,
 ) -> Result<Event, InvalidBody> {
-    let mut map = wrapped_object(body, "session", true)?;
-    map.insert("event_type".into(), Value::String("session".into()));
-    if let Some(id) = take_string(&mut map, "session_id") {
-        map.insert("event_id".into(), Value::String(id));
-    }
-    let mut event = event_from_object(map, &EventDefaults::default(), stamp)?;
-    if event.event_name == "session" {
-        event.event_name = default_name.to_string();
-    }
-    Ok(event)
+    session_from_object(wrapped_object(body, "session", true)?, default_name, stamp)
 }
 
 /// `POST /events` (`{"event": ...}` or bare) and `POST /events/model`
@@ -301,7 +338,7 @@ pub fn event_batch(
         .any(|k| outer.get(*k).and_then(Value::as_bool).unwrap_or(false));
     let mut defaults = defaults.clone();
     let session = if single {
-        let mut props = match ["session_properties", "session"]
+        let props = match ["session_properties", "session"]
             .iter()
             .find_map(|k| outer.remove(*k))
             .map(decode_if_string)
@@ -310,14 +347,7 @@ pub fn event_batch(
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        props.insert("event_type".into(), Value::String("session".into()));
-        if let Some(id) = take_string(&mut props, "session_id") {
-            props.insert("event_id".into(), Value::String(id));
-        }
-        let mut session = event_from_object(props, &EventDefaults::default(), stamp)?;
-        if session.event_name == "session" {
-            session.event_name = default_name.to_string();
-        }
+        let session = session_from_object(props, default_name, stamp)?;
         defaults.session_id = Some(session.session_id.clone());
         Some(session)
     } else {
@@ -336,14 +366,16 @@ pub fn event_batch(
     Ok(EventBatchBody { events, session })
 }
 
-/// `PUT /events`: `{"event_id", "metadata", "feedback", ...}`.
-pub fn enrichment(body: Value) -> Result<EventUpdate, InvalidBody> {
+/// `PUT /events`: `{"event_id", "metadata", "feedback", ...}` (an object or
+/// a JSON string of one) → the update; a field that is not an object is kept
+/// under `value`.
+pub fn event_update(body: Value) -> Result<EventUpdate, InvalidBody> {
     let Value::Object(mut map) = decode_if_string(body)? else {
         return Err(invalid("body must be a json object"));
     };
     let event_id =
         take_string(&mut map, "event_id").ok_or_else(|| invalid("missing `event_id`"))?;
-    let mut enrichment = EventUpdate {
+    let mut update = EventUpdate {
         event_id,
         config: take_object(&mut map, "config"),
         inputs: take_object(&mut map, "inputs"),
@@ -356,8 +388,8 @@ pub fn enrichment(body: Value) -> Result<EventUpdate, InvalidBody> {
         duration: take_f64(&mut map, "duration"),
         end_time: take_f64(&mut map, "end_time"),
     };
-    enrichment.bound_json_depth();
-    Ok(enrichment)
+    update.bound_json_depth();
+    Ok(update)
 }
 
 #[cfg(test)]
@@ -451,8 +483,8 @@ mod tests {
     }
 
     #[test]
-    fn enrichment_reads_every_field() {
-        let en = enrichment(
+    fn an_update_reads_every_field() {
+        let en = event_update(
             json!({"event_id": "e", "metadata": {"a": 1}, "duration": 5, "outputs": "text"}),
         )
         .unwrap();
@@ -460,6 +492,6 @@ mod tests {
         assert_eq!(en.metadata["a"], 1);
         assert_eq!(en.duration, Some(5.0));
         assert_eq!(en.outputs["value"], "text");
-        assert!(enrichment(json!({"metadata": {}})).is_err());
+        assert!(event_update(json!({"metadata": {}})).is_err());
     }
 }

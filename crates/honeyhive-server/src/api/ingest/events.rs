@@ -186,7 +186,7 @@ async fn update_event(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let enrichment = bodies::enrichment(body)?;
+    let enrichment = bodies::event_update(body)?;
     let event_id = enrichment.event_id.clone();
     let max_field = state.config.max_field_bytes;
     if let Some(oversized) = oversized_enrichment(&enrichment, max_field) {
