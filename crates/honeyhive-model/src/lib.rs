@@ -3,6 +3,7 @@
 //! - [`Event`]: the one row shape every span, session and REST call becomes;
 //!   [`EventUpdate`]: a partial update of one (`PUT /events`).
 //! - [`attributes`]: the span attribute keys HoneyHive writes and reads.
+//! - [`dataset`]: datasets and datapoints as the REST API answers them.
 //! - [`event_api`]: HoneyHive event API bodies (`/session/start`, `POST` and
 //!   `PUT /events`) to events and updates.
 //! - [`otlp`]: decoding OTLP trace requests (protobuf, lenient JSON, gzip).
@@ -19,6 +20,7 @@
 
 pub mod attributes;
 pub mod cost;
+pub mod dataset;
 mod error;
 mod error_code;
 mod event;

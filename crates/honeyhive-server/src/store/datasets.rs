@@ -73,7 +73,9 @@ pub trait DatasetStore: Send + Sync {
     async fn delete_datapoint(&self, tenant: &Tenant, datapoint_id: &str) -> StoreResult<bool>;
 }
 
-/// A dataset: a named, ordered list of datapoints.
+/// A dataset as stored: a named, ordered list of datapoints, times in ms
+/// since the epoch. The API answers it as a
+/// [`DatasetObject`](honeyhive_model::dataset::DatasetObject).
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Dataset {
@@ -106,7 +108,9 @@ pub struct DatasetQuery {
     pub offset: u64,
 }
 
-/// One datapoint: inputs, expected outputs and provenance.
+/// One datapoint as stored: inputs, expected outputs and provenance, times in
+/// ms since the epoch. The API answers it as a
+/// [`DatapointObject`](honeyhive_model::dataset::DatapointObject).
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Datapoint {

@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use honeyhive_model::ErrorCode;
+use honeyhive_model::dataset::DatapointObject;
 use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
@@ -64,18 +65,19 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn datapoint_json(d: &Datapoint) -> Value {
-    json!({
-        "id": d.id,
-        "inputs": d.inputs,
-        "history": d.history,
-        "ground_truth": d.ground_truth,
-        "metadata": d.metadata,
-        "linked_event": d.linked_event,
-        "linked_datasets": d.linked_datasets,
-        "created_at": format_datetime_ms(d.created_at),
-        "updated_at": format_datetime_ms(d.updated_at),
-    })
+/// The datapoint as the API answers it.
+fn datapoint_object(d: &Datapoint) -> DatapointObject {
+    DatapointObject {
+        id: d.id.clone(),
+        inputs: d.inputs.clone(),
+        history: d.history.clone(),
+        ground_truth: d.ground_truth.clone(),
+        metadata: d.metadata.clone(),
+        linked_event: d.linked_event.clone(),
+        linked_datasets: d.linked_datasets.clone(),
+        created_at: format_datetime_ms(d.created_at),
+        updated_at: format_datetime_ms(d.updated_at),
+    }
 }
 
 fn too_many(what: &str, limit: u64) -> ApiError {
@@ -240,7 +242,7 @@ async fn list_datapoints(
     };
     let datapoints = state.store.list_datapoints(&tenant, &query).await?;
     Ok(Json(json!({
-        "datapoints": datapoints.items.iter().map(datapoint_json).collect::<Vec<_>>(),
+        "datapoints": datapoints.items.iter().map(datapoint_object).collect::<Vec<_>>(),
         "pagination": pagination(page, limit, datapoints.total),
     })))
 }
@@ -260,7 +262,7 @@ async fn get_datapoint(
         .ok_or_else(|| {
             ApiError::not_found(format!("datapoint {id} not found")).with_hint(DATAPOINT_HINT)
         })?;
-    Ok(Json(json!({"datapoint": [datapoint_json(&dp)]})))
+    Ok(Json(json!({"datapoint": [datapoint_object(&dp)]})))
 }
 
 /// A create/update body as a patch: each field present replaces the stored one.

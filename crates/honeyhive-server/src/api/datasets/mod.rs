@@ -10,6 +10,7 @@ mod datapoints;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use honeyhive_model::dataset::DatasetObject;
 use honeyhive_model::filter::format_datetime_ms;
 use serde_json::{Map, Value, json};
 
@@ -41,16 +42,17 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn dataset_json(d: &Dataset) -> Value {
-    json!({
-        "id": d.id,
-        "name": d.name,
-        "description": d.description,
-        "datapoints": d.datapoint_ids,
-        "metadata": d.metadata,
-        "created_at": format_datetime_ms(d.created_at),
-        "updated_at": format_datetime_ms(d.updated_at),
-    })
+/// The dataset as the API answers it.
+fn dataset_object(d: &Dataset) -> DatasetObject {
+    DatasetObject {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        description: d.description.clone(),
+        datapoints: d.datapoint_ids.clone(),
+        metadata: d.metadata.clone(),
+        created_at: format_datetime_ms(d.created_at),
+        updated_at: format_datetime_ms(d.updated_at),
+    }
 }
 
 /// The dataset `id`, or a 404 with a hint.
@@ -91,7 +93,7 @@ async fn list_datasets(
     };
     let datasets = state.store.list_datasets(&tenant, &query).await?;
     Ok(Json(json!({
-        "datasets": datasets.items.iter().map(dataset_json).collect::<Vec<_>>(),
+        "datasets": datasets.items.iter().map(dataset_object).collect::<Vec<_>>(),
         "pagination": pagination(page, limit, datasets.total),
     })))
 }
@@ -103,7 +105,7 @@ async fn get_dataset(
 ) -> Result<Json<Value>, ApiError> {
     let dataset = find_dataset(&state, &tenant, &id).await?;
     Ok(Json(
-        json!({"datasets": [dataset_json(&dataset)], "dataset": dataset_json(&dataset)}),
+        json!({"datasets": [dataset_object(&dataset)], "dataset": dataset_object(&dataset)}),
     ))
 }
 
@@ -153,7 +155,7 @@ async fn apply_dataset_update(
         .update_dataset(tenant, id, &patch)
         .await
         .map_err(|e| hinted(e, LIST_DATASETS_HINT))?;
-    Ok(Json(json!({"result": dataset_json(&dataset)})))
+    Ok(Json(json!({"result": dataset_object(&dataset)})))
 }
 
 async fn update_dataset_legacy(
