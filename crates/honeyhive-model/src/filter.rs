@@ -8,7 +8,7 @@
 //!   AST with clear errors; they never panic on any input.
 //! - [`FilterSet::matches`] evaluates the filters over an [`Event`](crate::Event) (tests, and backends
 //!   without pushdown).
-//! - [`FilterSet::to_sql`] renders a parameterised SQL condition (SQLite JSON functions):
+//! - [`filters_sql`] renders a parameterised SQL condition (SQLite JSON functions):
 //!   values and JSON paths are bound parameters, column names come from a closed set,
 //!   so nothing user-supplied is ever spliced into the SQL text.
 //!
@@ -32,7 +32,9 @@ mod parse;
 mod sql;
 
 pub use datetime::{format_datetime_ms, parse_datetime_ms};
-pub use sql::{DefaultSqlColumns, SqlColumns, SqlCondition, SqlParam};
+pub use sql::{
+    DefaultSqlColumns, SqlColumns, SqlCondition, SqlParam, field_value_sql, filter_sql, filters_sql,
+};
 
 /// A top-level scalar column of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

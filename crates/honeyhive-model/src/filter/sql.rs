@@ -50,66 +50,43 @@ impl SqlColumns for DefaultSqlColumns {
     }
 }
 
-impl FilterSet {
-    /// The conjunction of all filters as one SQL condition (`1` when empty).
-    ///
-    /// ```
-    /// use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, SqlParam};
-    /// let set = FilterSet::from_json(&serde_json::json!([
-    ///     {"field": "metadata.run_id", "operator": "is", "value": "r1", "type": "string"}
-    /// ])).unwrap();
-    /// let cond = set.to_sql(&DefaultSqlColumns);
-    /// assert!(!cond.sql.contains("r1") && !cond.sql.contains("run_id"));
-    /// assert_eq!(cond.params.last(), Some(&SqlParam::Text("r1".into())));
-    /// ```
-    pub fn to_sql(&self, columns: &dyn SqlColumns) -> SqlCondition {
-        if self.filters.is_empty() {
-            return SqlCondition {
-                sql: "1".into(),
-                params: Vec::new(),
-            };
-        }
-        let mut sql = String::new();
-        let mut params = Vec::new();
-        for (i, filter) in self.filters.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(" AND ");
-            }
-            let cond = filter.to_sql(columns);
-            sql.push('(');
-            sql.push_str(&cond.sql);
-            sql.push(')');
-            params.extend(cond.params);
-        }
-        SqlCondition { sql, params }
+/// The conjunction of all filters of `set` as one SQL condition (`1` when empty).
+pub fn filters_sql(set: &FilterSet, columns: &dyn SqlColumns) -> SqlCondition {
+    if set.filters.is_empty() {
+        return SqlCondition {
+            sql: "1".into(),
+            params: Vec::new(),
+        };
     }
+    let mut sql = String::new();
+    let mut params = Vec::new();
+    for (i, filter) in set.filters.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(" AND ");
+        }
+        let cond = filter_sql(filter, columns);
+        sql.push('(');
+        sql.push_str(&cond.sql);
+        sql.push(')');
+        params.extend(cond.params);
+    }
+    SqlCondition { sql, params }
 }
 
-impl FieldPath {
-    /// The field's stored value as a SQL expression, for reading only the
-    /// fields a query needs: a scalar field is its column; a JSON field is the
-    /// JSON text of the value at its path (SQLite's `->`), `NULL` when the path
-    /// is absent. The path is a bound parameter, like a filter's.
-    ///
-    /// ```
-    /// use honeyhive_model::filter::{DefaultSqlColumns, FieldPath, SqlParam};
-    /// let expr = FieldPath::parse("metrics.score").unwrap().to_sql_value(&DefaultSqlColumns);
-    /// assert_eq!(expr.sql, "metrics -> ?");
-    /// assert_eq!(expr.params, [SqlParam::Text("$.\"score\"".into())]);
-    /// let expr = FieldPath::parse("duration").unwrap().to_sql_value(&DefaultSqlColumns);
-    /// assert_eq!((expr.sql.as_str(), expr.params.len()), ("duration", 0));
-    /// ```
-    pub fn to_sql_value(&self, columns: &dyn SqlColumns) -> SqlCondition {
-        match self {
-            FieldPath::Column(column) => SqlCondition {
-                sql: columns.column(*column).to_string(),
-                params: Vec::new(),
-            },
-            FieldPath::Json { root, path } => SqlCondition {
-                sql: format!("{} -> ?", columns.json_column(*root)),
-                params: vec![SqlParam::Text(json_path(path))],
-            },
-        }
+/// A field's stored value as a SQL expression, for reading only the fields a
+/// query needs: a scalar field is its column; a JSON field is the JSON text of
+/// the value at its path (SQLite's `->`), `NULL` when the path is absent. The
+/// path is a bound parameter, like a filter's.
+pub fn field_value_sql(field: &FieldPath, columns: &dyn SqlColumns) -> SqlCondition {
+    match field {
+        FieldPath::Column(column) => SqlCondition {
+            sql: columns.column(*column).to_string(),
+            params: Vec::new(),
+        },
+        FieldPath::Json { root, path } => SqlCondition {
+            sql: format!("{} -> ?", columns.json_column(*root)),
+            params: vec![SqlParam::Text(json_path(path))],
+        },
     }
 }
 
@@ -136,32 +113,30 @@ fn value_param(value: &FilterValue) -> SqlParam {
 
 const NUMERIC_JSON_TYPES: &str = "('integer','real','true','false')";
 
-impl Filter {
-    /// This filter alone as a SQL condition.
-    pub fn to_sql(&self, columns: &dyn SqlColumns) -> SqlCondition {
-        let mut params = Vec::new();
-        let sql = match &self.field {
-            FieldPath::Column(column) => {
-                let col = columns.column(*column);
-                column_sql(col, self.operator, &self.value, &mut params)
-            }
-            FieldPath::Json { root, path } if path.is_empty() => {
-                let col = columns.json_column(*root);
-                whole_object_sql(col, self.operator, &self.value, &mut params)
-            }
-            FieldPath::Json { root, path } => {
-                let col = columns.json_column(*root);
-                json_value_sql(
-                    col,
-                    &json_path(path),
-                    self.operator,
-                    &self.value,
-                    &mut params,
-                )
-            }
-        };
-        SqlCondition { sql, params }
-    }
+/// One filter alone as a SQL condition.
+pub fn filter_sql(filter: &Filter, columns: &dyn SqlColumns) -> SqlCondition {
+    let mut params = Vec::new();
+    let sql = match &filter.field {
+        FieldPath::Column(column) => {
+            let col = columns.column(*column);
+            column_sql(col, filter.operator, &filter.value, &mut params)
+        }
+        FieldPath::Json { root, path } if path.is_empty() => {
+            let col = columns.json_column(*root);
+            whole_object_sql(col, filter.operator, &filter.value, &mut params)
+        }
+        FieldPath::Json { root, path } => {
+            let col = columns.json_column(*root);
+            json_value_sql(
+                col,
+                &json_path(path),
+                filter.operator,
+                &filter.value,
+                &mut params,
+            )
+        }
+    };
+    SqlCondition { sql, params }
 }
 
 fn column_sql(col: &str, op: Operator, value: &FilterValue, params: &mut Vec<SqlParam>) -> String {
@@ -265,3 +240,7 @@ fn negate_if_needed(op: Operator, positive: String) -> String {
         positive
     }
 }
+
+#[cfg(test)]
+#[path = "sql_tests.rs"]
+mod tests;

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use honeyhive_model::filter::{DefaultSqlColumns, FilterSet};
+use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, filters_sql};
 use honeyhive_model::run::{Run, RunEvent};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -247,7 +247,7 @@ pub(super) fn events_of_sessions(
     limit: u64,
 ) -> StoreResult<Vec<RunEvent>> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let cond = filters.to_sql(&DefaultSqlColumns);
+    let cond = filters_sql(filters, &DefaultSqlColumns);
     let filter_params: Vec<SqlValue> = cond.params.into_iter().map(to_sql_value).collect();
     let mut events = Vec::new();
     for chunk in sessions.chunks(IDS_PER_STATEMENT) {

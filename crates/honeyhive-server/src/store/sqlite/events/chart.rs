@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use honeyhive_model::EventType;
-use honeyhive_model::filter::{Column, DefaultSqlColumns, FieldPath, SqlCondition};
+use honeyhive_model::filter::{
+    Column, DefaultSqlColumns, FieldPath, SqlCondition, field_value_sql,
+};
 use rusqlite::Connection;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::Value;
@@ -21,7 +23,7 @@ use crate::store::{
 /// The SQL value of `field`, or `NULL` when there is none.
 fn field_expr(field: Option<&FieldPath>) -> SqlCondition {
     match field {
-        Some(field) => field.to_sql_value(&DefaultSqlColumns),
+        Some(field) => field_value_sql(field, &DefaultSqlColumns),
         None => SqlCondition {
             sql: "NULL".into(),
             params: Vec::new(),
@@ -29,7 +31,7 @@ fn field_expr(field: Option<&FieldPath>) -> SqlCondition {
     }
 }
 
-/// Reads `field`'s value from what [`FieldPath::to_sql_value`] selected, as
+/// Reads `field`'s value from what [`field_value_sql`] selected, as
 /// [`FieldPath::value_in`] would find it in the decoded event (`None` when
 /// absent or null); `what` names the row.
 fn field_value(

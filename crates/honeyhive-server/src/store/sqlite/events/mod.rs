@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use honeyhive_model::Event;
-use honeyhive_model::filter::{DefaultSqlColumns, JsonRoot};
+use honeyhive_model::filter::{DefaultSqlColumns, JsonRoot, filters_sql};
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
@@ -44,7 +44,7 @@ pub(super) fn where_clause(tenant: &Tenant, query: &EventQuery) -> (String, Vec<
         sql.push(')');
         params.extend(ids.iter().map(|id| SqlValue::Text(id.clone())));
     }
-    let cond = query.filters.to_sql(&DefaultSqlColumns);
+    let cond = filters_sql(&query.filters, &DefaultSqlColumns);
     sql.push_str(" AND (");
     sql.push_str(&cond.sql);
     sql.push(')');
