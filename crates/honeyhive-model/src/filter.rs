@@ -29,12 +29,8 @@
 mod datetime;
 mod eval;
 mod parse;
-mod sql;
 
 pub use datetime::{format_datetime_ms, parse_datetime_ms};
-pub use sql::{
-    DefaultSqlColumns, SqlColumns, SqlCondition, SqlParam, field_value_sql, filter_sql, filters_sql,
-};
 
 /// A top-level scalar column of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -24,6 +24,7 @@ mod checkpoint;
 mod datasets;
 mod documents;
 mod events;
+mod filter;
 mod ingest;
 mod keys;
 mod limits;

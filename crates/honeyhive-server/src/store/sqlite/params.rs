@@ -1,7 +1,7 @@
 //! Bound statement parameters shared by the readers: filter parameters as
 //! SQLite values, and how many ids one statement binds.
 
-use honeyhive_model::filter::SqlParam;
+use super::filter::SqlParam;
 use rusqlite::types::Value as SqlValue;
 
 /// Ids bound per statement when a read names many (the sessions of a run,

@@ -5,13 +5,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use honeyhive_model::filter::{DefaultSqlColumns, FilterSet, filters_sql};
+use honeyhive_model::filter::FilterSet;
 use honeyhive_model::run::{Run, RunEvent};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::documents::{delete_row, from_doc, id_and_doc, to_doc};
+use super::filter::{DefaultSqlColumns, filters_sql};
 use super::params::{IDS_PER_STATEMENT, to_sql_value};
 use super::rows::{event_type_at, json_text, map_from_text, row_failure};
 use super::{SqliteStore, backend, read_error};

@@ -5,15 +5,14 @@
 use std::collections::BTreeMap;
 
 use honeyhive_model::EventType;
-use honeyhive_model::filter::{
-    Column, DefaultSqlColumns, FieldPath, SqlCondition, field_value_sql,
-};
+use honeyhive_model::filter::{Column, FieldPath};
 use rusqlite::Connection;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::Value;
 
 use super::{count_events, where_clause};
 use crate::store::sqlite::backend;
+use crate::store::sqlite::filter::{DefaultSqlColumns, SqlCondition, field_value_sql};
 use crate::store::sqlite::limits::ReadBudget;
 use crate::store::sqlite::params::to_sql_value;
 use crate::store::{

@@ -8,10 +8,11 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use honeyhive_model::Event;
-use honeyhive_model::filter::{DefaultSqlColumns, JsonRoot, filters_sql};
+use honeyhive_model::filter::JsonRoot;
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
+use super::filter::{DefaultSqlColumns, filters_sql};
 use super::limits::ReadBudget;
 use super::params::{IDS_PER_STATEMENT, to_sql_value};
 use super::rows::{EVENT_COLUMNS, event_from_row, load_event};

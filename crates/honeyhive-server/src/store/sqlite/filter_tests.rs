@@ -1,6 +1,8 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+use honeyhive_model::filter::{FieldPath, Filter, FilterSet};
+
 use super::*;
 
 fn filter(v: Value) -> Filter {

@@ -5,7 +5,9 @@
 //! parameters, in order. The semantics match the in-memory evaluator (`eval.rs`); JSON
 //! columns are expected to hold compact JSON object text.
 
-use super::{Column, FieldPath, Filter, FilterSet, FilterValue, JsonRoot, Operator};
+use honeyhive_model::filter::{
+    Column, FieldPath, Filter, FilterSet, FilterValue, JsonRoot, Operator,
+};
 
 /// One bound parameter of an [`SqlCondition`].
 #[derive(Debug, Clone, PartialEq)]
@@ -242,5 +244,5 @@ fn negate_if_needed(op: Operator, positive: String) -> String {
 }
 
 #[cfg(test)]
-#[path = "sql_tests.rs"]
+#[path = "filter_tests.rs"]
 mod tests;
