@@ -1,4 +1,4 @@
-//! HoneyHive filter objects: parsing, evaluation over an [`Event`](crate::Event), and SQL translation.
+//! HoneyHive filter objects: parsing, and evaluation over an [`Event`](crate::Event).
 //!
 //! The REST API selects events with filter objects shaped like the spec's
 //! `SingleFilter`: `{"field": "metadata.run_id", "operator": "is", "value": "r1",
@@ -8,9 +8,9 @@
 //!   AST with clear errors; they never panic on any input.
 //! - [`FilterSet::matches`] evaluates the filters over an [`Event`](crate::Event) (tests, and backends
 //!   without pushdown).
-//! - [`filters_sql`] renders a parameterised SQL condition (SQLite JSON functions):
-//!   values and JSON paths are bound parameters, column names come from a closed set,
-//!   so nothing user-supplied is ever spliced into the SQL text.
+//!
+//! A store that pushes filters down renders this AST in its own dialect (the
+//! server's SQLite store does, with every value and JSON path a bound parameter).
 //!
 //! ```
 //! use honeyhive_model::filter::FilterSet;

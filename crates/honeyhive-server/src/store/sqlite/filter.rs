@@ -2,7 +2,8 @@
 //!
 //! Column names come from [`SqlColumns`], which only hands out `&'static str`, so no
 //! request data can reach the SQL text: values *and* JSON paths are bound as `?`
-//! parameters, in order. The semantics match the in-memory evaluator (`eval.rs`); JSON
+//! parameters, in order. The semantics match the model's in-memory evaluator
+//! ([`FilterSet::matches`]; the store behaviour suite checks they agree); JSON
 //! columns are expected to hold compact JSON object text.
 
 use honeyhive_model::filter::{
