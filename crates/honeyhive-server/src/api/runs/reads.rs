@@ -252,7 +252,7 @@ impl SchemaFields {
                     _ => continue,
                 };
                 if self.seen.insert((name.clone(), e.event_name.clone())) {
-                    self.fields.push(json!({"name": name, "event_name": e.event_name, "event_type": e.event_type.as_str(), "type": kind, "field": format!("metrics.{name}")}));
+                    self.fields.push(json!({"name": name, "event_name": e.event_name, "event_type": e.event_type, "type": kind, "field": format!("metrics.{name}")}));
                 }
             }
         }
