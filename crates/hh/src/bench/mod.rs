@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use honeyhive_model::EventType;
+use honeyhive_model::attributes::{self as attr, Namespace};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -259,18 +261,18 @@ fn build_request(request_index: usize, batch: usize) -> Vec<u8> {
         let start = base_ns + t as u64 * 1000;
         for k in 0..5u64 {
             let (name, kind, model) = match k {
-                0 => ("agent.run", "chain", false),
-                1 => ("openai.chat", "model", true),
-                2 => ("retrieve_docs", "tool", false),
-                3 => ("anthropic.messages", "model", true),
-                _ => ("send_reply", "tool", false),
+                0 => ("agent.run", EventType::Chain, false),
+                1 => ("openai.chat", EventType::Model, true),
+                2 => ("retrieve_docs", EventType::Tool, false),
+                3 => ("anthropic.messages", EventType::Model, true),
+                _ => ("send_reply", EventType::Tool, false),
             };
             let mut attributes = vec![
-                kv_str("honeyhive.session_id", &session_id_of(trace_no)),
-                kv_str("honeyhive.source", "bench"),
-                kv_str("honeyhive_event_type", kind),
-                kv_str("honeyhive_inputs.prompt", TEXT_120),
-                kv_str("honeyhive_outputs.result", TEXT_120),
+                kv_str(attr::SESSION_ID, &session_id_of(trace_no)),
+                kv_str(attr::SOURCE, "bench"),
+                kv_str(attr::EVENT_TYPE, kind.as_str()),
+                kv_str(&Namespace::Inputs.key("prompt"), TEXT_120),
+                kv_str(attr::OUTPUTS_RESULT, TEXT_120),
             ];
             if model {
                 attributes.push(kv_str(

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use honeyhive_model::EventType;
+use honeyhive_model::run::{RunStatus, RunUpdate};
 use serde_json::{Value, json};
 
 use super::{
@@ -311,7 +313,7 @@ fn describe(label: &str, body: &Value) -> String {
 fn datapoint_events(run: &str, i: usize, accuracy: f64) -> Vec<Value> {
     let session = format!("{run}-s{i}");
     let start = BASE_MS + i as f64 * 100.0;
-    let step = |k: usize, kind: &str, name: String| {
+    let step = |k: usize, kind: EventType, name: String| {
         json!({
             "event_id": format!("{run}-{i}-{k}"),
             "session_id": session,
@@ -324,7 +326,7 @@ fn datapoint_events(run: &str, i: usize, accuracy: f64) -> Vec<Value> {
             "outputs": {"answer": format!("answer {i} of {run}")},
         })
     };
-    let mut app = step(1, "chain", "app".to_string());
+    let mut app = step(1, EventType::Chain, "app".to_string());
     app["metrics"] = json!({
         "accuracy": accuracy,
         "relevance": (i % 7) as f64 / 7.0,
@@ -334,16 +336,16 @@ fn datapoint_events(run: &str, i: usize, accuracy: f64) -> Vec<Value> {
         json!({
             "event_id": session,
             "session_id": session,
-            "event_type": "session",
+            "event_type": EventType::Session,
             "event_name": "bench-eval",
             "start_time": start,
             "end_time": start + 10.0,
             "metadata": {"run_id": run, "datapoint_id": format!("dp-{i}")},
         }),
         app,
-        step(2, "model", "llm".to_string()),
-        step(3, "tool", format!("lookup-{i}")),
-        step(4, "tool", "format".to_string()),
+        step(2, EventType::Model, "llm".to_string()),
+        step(3, EventType::Tool, format!("lookup-{i}")),
+        step(4, EventType::Tool, "format".to_string()),
     ]
 }
 
@@ -386,10 +388,14 @@ fn seed(base: &str, run: &str, datapoints: usize, accuracy: fn(usize) -> f64) ->
     new_agent()
         .post(&format!("{base}/v1/runs"))
         .header("Authorization", &format!("Bearer {BENCH_KEY}"))
-        .send_json(json!({
-            "run_id": run, "name": run, "status": "completed",
-            "event_ids": sessions, "datapoint_ids": datapoint_ids,
-        }))
+        .send_json(RunUpdate {
+            run_id: Some(run.to_string()),
+            name: Some(run.to_string()),
+            status: Some(RunStatus::Completed),
+            event_ids: Some(sessions),
+            datapoint_ids: Some(datapoint_ids),
+            ..RunUpdate::default()
+        })
         .with_context(|| format!("creating run {run}"))?;
     Ok(())
 }
