@@ -8,12 +8,10 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{ServerProcess, TEST_KEY, python};
+use crate::common::{ServerProcess, TEST_KEY, python};
 
 #[test]
 fn official_python_client_works_unmodified() {

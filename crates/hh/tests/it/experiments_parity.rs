@@ -9,14 +9,12 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{ServerProcess, TEST_KEY, python};
+use crate::common::{ServerProcess, TEST_KEY, python};
 use honeyhive::experiments::{Aggregate, Datapoint, evaluate};
 use serde_json::{Value, json};
 

@@ -3,9 +3,7 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{Harness, fixture};
+use crate::common::{Answer, Harness, fixture};
 use honeyhive_model::otlp::decode_json;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -73,7 +71,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-fn assert_sane(answer: &common::Answer) -> Result<(), TestCaseError> {
+fn assert_sane(answer: &Answer) -> Result<(), TestCaseError> {
     prop_assert!(
         answer.status < 500,
         "status {} body {}",

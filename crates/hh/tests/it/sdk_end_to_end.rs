@@ -3,12 +3,10 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{ServerProcess, TEST_KEY};
+use crate::common::{ServerProcess, TEST_KEY};
 use honeyhive::{Enrichment, Tracer, enrich_span, trace};
 use serde_json::{Value, json};
 

@@ -4,9 +4,7 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{Harness, fixture};
+use crate::common::{Harness, fixture};
 use serde_json::{Value, json};
 
 /// The session ids fixture 02's spans name, in the order of its `/session/start` calls.

@@ -3,9 +3,9 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
-use common::{map_one, request, span};
+use crate::common::{map_one, request, span};
 use honeyhive_model::EventType;
 use honeyhive_model::mapping::{event_id_for, map_request, session_id_for_trace};
 use opentelemetry_proto::tonic::common::v1::KeyValue;

@@ -3,12 +3,10 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{ServerProcess, TEST_KEY};
+use crate::common::{ServerProcess, TEST_KEY};
 use serde_json::{Value, json};
 
 fn agent() -> ureq::Agent {

@@ -2,13 +2,11 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{Harness, flatten_tree};
+use crate::common::{Answer, Harness, flatten_tree};
 use honeyhive_model::otlp::decode_json;
 use serde_json::{Value, json};
 
-fn assert_error(answer: &common::Answer, status: u16, code: &str) {
+fn assert_error(answer: &Answer, status: u16, code: &str) {
     assert_eq!(
         answer.status,
         status,

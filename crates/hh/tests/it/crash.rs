@@ -3,13 +3,11 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{ServerProcess, TEST_KEY};
+use crate::common::{ServerProcess, TEST_KEY};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 

@@ -3,13 +3,11 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{ServerProcess, TEST_KEY};
+use crate::common::{ServerProcess, TEST_KEY};
 use serde_json::{Value, json};
 
 /// Four datapoints: two the uppercasing app gets right, one it gets wrong

@@ -3,11 +3,9 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::io::Write;
 
-use common::{Harness, fixture, flatten_tree, otlp_spans, span_attr};
+use crate::common::{Harness, fixture, flatten_tree, otlp_spans, span_attr};
 use honeyhive_model::otlp::{ExportTraceServiceResponse, decode_json};
 use prost::Message;
 use serde_json::{Value, json};

@@ -6,12 +6,10 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{ServerProcess, TEST_KEY};
+use crate::common::{ServerProcess, TEST_KEY};
 use honeyhive_model::otlp::decode_json;
 use prost::Message;
 use serde_json::{Value, json};

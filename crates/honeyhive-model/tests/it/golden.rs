@@ -5,7 +5,7 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use honeyhive_model::mapping::{MappedBatch, event_id_for, map_request};
 use honeyhive_model::otlp::{ExportTraceServiceRequest, decode_json, decode_protobuf, encode_json};
@@ -17,9 +17,9 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use prost::Message;
 use serde_json::{Value, json};
 
-const TRACING: &str = include_str!("fixtures/01_tracing_basic.json");
-const EVALUATE: &str = include_str!("fixtures/02_evaluate_inline_dataset.json");
-const PROTOBUF: &str = include_str!("fixtures/03_protobuf_nobatch_multi_tracer.json");
+const TRACING: &str = include_str!("../fixtures/01_tracing_basic.json");
+const EVALUATE: &str = include_str!("../fixtures/02_evaluate_inline_dataset.json");
+const PROTOBUF: &str = include_str!("../fixtures/03_protobuf_nobatch_multi_tracer.json");
 
 fn map_fixture_json(fixture: &str) -> Vec<MappedBatch> {
     common::otlp_json_bodies(fixture)

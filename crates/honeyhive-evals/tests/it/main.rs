@@ -1,0 +1,7 @@
+//! The integration tests of honeyhive-evals: one module per concern, all in one binary
+//! so the crate and its dependencies are linked once.
+// A test's failed expectation is its failure: unwrap, expect and panic say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fidelity;
+mod judge;
