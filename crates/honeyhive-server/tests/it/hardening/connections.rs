@@ -6,6 +6,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use rusty_fork::rusty_fork_test;
+
 use crate::common::Harness;
 
 /// Longest a test waits for the server to close a connection it should close.
@@ -145,17 +147,21 @@ fn file_limits() -> Option<(u64, u64)> {
     Some((numbers.next()?, numbers.next()?))
 }
 
-#[test]
-fn the_soft_file_limit_is_raised_to_the_hard_one_at_start() {
-    let (_, hard) = file_limits().expect("linux /proc/self/limits");
-    let lowered = hard.min(512);
-    rlimit::setrlimit(rlimit::Resource::NOFILE, lowered, hard).expect("lower the soft limit");
-    let h = Harness::start();
-    let (soft, hard_after) = file_limits().expect("limits");
-    assert_eq!(hard_after, hard);
-    assert_eq!(
-        soft, hard,
-        "the server raised the soft limit to the hard one"
-    );
-    assert_eq!(h.get("/healthz").status, 200);
+// The limit is the process's: lowered in a process of its own, so that the other
+// tests of this binary keep theirs.
+rusty_fork_test! {
+    #[test]
+    fn the_soft_file_limit_is_raised_to_the_hard_one_at_start() {
+        let (_, hard) = file_limits().expect("linux /proc/self/limits");
+        let lowered = hard.min(512);
+        rlimit::setrlimit(rlimit::Resource::NOFILE, lowered, hard).expect("lower the soft limit");
+        let h = Harness::start();
+        let (soft, hard_after) = file_limits().expect("limits");
+        assert_eq!(hard_after, hard);
+        assert_eq!(
+            soft, hard,
+            "the server raised the soft limit to the hard one"
+        );
+        assert_eq!(h.get("/healthz").status, 200);
+    }
 }
