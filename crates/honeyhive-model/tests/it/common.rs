@@ -101,17 +101,3 @@ pub fn map_one(name: &str, attrs: Value) -> Event {
     assert_eq!(batch.events.len(), 1);
     batch.events.into_iter().next().unwrap()
 }
-
-/// Reads a fixture's OTLP/JSON bodies (requests to `/opentelemetry/v1/traces`).
-pub fn otlp_json_bodies(fixture: &str) -> Vec<Vec<u8>> {
-    let fixture: Value = serde_json::from_str(fixture).unwrap();
-    fixture["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r["path"] == "/opentelemetry/v1/traces" && r["body"].get("resourceSpans").is_some()
-        })
-        .map(|r| serde_json::to_vec(&r["body"]).unwrap())
-        .collect()
-}

@@ -11,18 +11,28 @@ use honeyhive_model::mapping::{MappedBatch, event_id_for, map_request};
 use honeyhive_model::otlp::{ExportTraceServiceRequest, decode_json, decode_protobuf, encode_json};
 use honeyhive_model::rollup::rollup;
 use honeyhive_model::{Event, EventType};
+use honeyhive_testkit::fixtures::Fixture;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
 use serde_json::{Value, json};
 
-const TRACING: &str = include_str!("../fixtures/01_tracing_basic.json");
-const EVALUATE: &str = include_str!("../fixtures/02_evaluate_inline_dataset.json");
-const PROTOBUF: &str = include_str!("../fixtures/03_protobuf_nobatch_multi_tracer.json");
+const TRACING: Fixture = Fixture::TracingBasic;
+const EVALUATE: Fixture = Fixture::EvaluateInlineDataset;
+const PROTOBUF: Fixture = Fixture::ProtobufNobatchMultiTracer;
 
-fn map_fixture_json(fixture: &str) -> Vec<MappedBatch> {
-    common::otlp_json_bodies(fixture)
+/// A fixture's OTLP/JSON bodies as the bytes a client sends.
+fn otlp_json_bodies(fixture: Fixture) -> Vec<Vec<u8>> {
+    fixture
+        .otlp_json_bodies()
+        .iter()
+        .map(|body| serde_json::to_vec(body).unwrap())
+        .collect()
+}
+
+fn map_fixture_json(fixture: Fixture) -> Vec<MappedBatch> {
+    otlp_json_bodies(fixture)
         .iter()
         .map(|body| map_request(&decode_json(body).expect("fixture body decodes")))
         .collect()
@@ -139,7 +149,7 @@ fn tracing_fixture_maps_every_span_with_tree_links() {
 
 #[test]
 fn mapping_is_deterministic_so_retries_upsert() {
-    let body = &common::otlp_json_bodies(TRACING)[0];
+    let body = &otlp_json_bodies(TRACING)[0];
     let first = map_request(&decode_json(body).unwrap());
     let second = map_request(&decode_json(body).unwrap());
     assert_eq!(first, second);
@@ -290,10 +300,8 @@ fn protobuf_span(span: &Value) -> Span {
 
 #[test]
 fn protobuf_fixture_maps_through_decode_protobuf() {
-    let fixture: Value = serde_json::from_str(PROTOBUF).unwrap();
-    let events: Vec<Event> = fixture["requests"]
-        .as_array()
-        .unwrap()
+    let events: Vec<Event> = PROTOBUF
+        .requests()
         .iter()
         .filter(|r| r["path"] == "/opentelemetry/v1/traces")
         .flat_map(|r| {
@@ -342,7 +350,7 @@ fn protobuf_fixture_maps_through_decode_protobuf() {
 #[test]
 fn fixture_requests_round_trip_through_encode_json_and_protobuf() {
     for fixture in [TRACING, EVALUATE] {
-        for body in common::otlp_json_bodies(fixture) {
+        for body in otlp_json_bodies(fixture) {
             let request = decode_json(&body).unwrap();
             assert_eq!(decode_json(&encode_json(&request)).unwrap(), request);
             assert_eq!(decode_protobuf(&request.encode_to_vec()).unwrap(), request);

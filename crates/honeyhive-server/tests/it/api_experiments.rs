@@ -4,7 +4,8 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::{Harness, fixture};
+use crate::common::Harness;
+use honeyhive_testkit::fixtures::Fixture;
 use serde_json::{Value, json};
 
 /// The session ids fixture 02's spans name, in the order of its `/session/start` calls.
@@ -18,13 +19,13 @@ const FIXTURE_SESSIONS: [&str; 3] = [
 /// under a new run id, with the session ids our server hands out, and optionally
 /// with other exact_match scores; returns the run id.
 fn replay_evaluate(h: &Harness, run_id: &str, exact_match: Option<[f64; 3]>) -> String {
-    let fx = fixture("02_evaluate_inline_dataset.json");
-    let original_run = fx["requests"][0]["body"]["run_id"]
+    let requests = Fixture::EvaluateInlineDataset.requests();
+    let original_run = requests[0]["body"]["run_id"]
         .as_str()
         .expect("run id")
         .to_string();
     let mut sessions: Vec<(String, String)> = Vec::new();
-    for request in fx["requests"].as_array().expect("requests") {
+    for request in &requests {
         let method = request["method"].as_str().unwrap_or("");
         if method == "GET" {
             continue;

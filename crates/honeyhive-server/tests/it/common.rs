@@ -37,12 +37,6 @@ impl Answer {
     }
 }
 
-pub fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).expect("fixture is json")
-}
-
 impl Harness {
     pub fn start() -> Harness {
         Harness::start_with(|_| {})

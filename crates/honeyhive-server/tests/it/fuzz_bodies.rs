@@ -3,8 +3,9 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::{Answer, Harness, fixture};
+use crate::common::{Answer, Harness};
 use honeyhive_model::otlp::decode_json;
+use honeyhive_testkit::fixtures::Fixture;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use prost::Message;
@@ -116,12 +117,7 @@ fn random_bytes_to_otlp_endpoints_never_crash() {
 fn corrupted_protobuf_exports_never_crash() {
     let h = Harness::start();
     let key = h.key();
-    let fx = fixture("01_tracing_basic.json");
-    let otlp = fx["requests"]
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["path"] == "/opentelemetry/v1/traces"))
-        .expect("otlp request")["body"]
-        .clone();
+    let otlp = Fixture::TracingBasic.otlp_json_bodies().remove(0);
     let valid = decode_json(&serde_json::to_vec(&otlp).expect("json"))
         .expect("decodes")
         .encode_to_vec();

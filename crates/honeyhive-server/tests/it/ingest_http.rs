@@ -5,20 +5,16 @@
 
 use std::io::Write;
 
-use crate::common::{Harness, fixture, flatten_tree, otlp_spans, span_attr};
+use crate::common::{Harness, flatten_tree, otlp_spans, span_attr};
 use honeyhive_model::otlp::{ExportTraceServiceResponse, decode_json};
+use honeyhive_testkit::fixtures::Fixture;
 use prost::Message;
 use serde_json::{Value, json};
 
 /// The first OTLP body of fixture 01 and the session its spans name.
 fn tracing_fixture() -> (Value, Vec<Value>, String) {
-    let fx = fixture("01_tracing_basic.json");
-    let requests = fx["requests"].as_array().expect("requests").clone();
-    let otlp = requests
-        .iter()
-        .find(|r| r["path"] == "/opentelemetry/v1/traces")
-        .expect("an otlp request")["body"]
-        .clone();
+    let requests = Fixture::TracingBasic.requests();
+    let otlp = Fixture::TracingBasic.otlp_json_bodies().remove(0);
     let session_id = span_attr(otlp_spans(&otlp)[0], "honeyhive.session_id")
         .expect("spans name their session")
         .to_string();
@@ -172,10 +168,9 @@ fn session_start_answers_what_the_python_client_reads() {
 #[test]
 fn evaluate_fixture_sessions_carry_metrics_outputs_and_feedback() {
     let h = Harness::start();
-    let fx = fixture("02_evaluate_inline_dataset.json");
-    let requests = fx["requests"].as_array().expect("requests");
+    let requests = Fixture::EvaluateInlineDataset.requests();
     let mut puts = Vec::new();
-    for request in requests {
+    for request in &requests {
         let path = request["path"].as_str().unwrap_or("");
         // Runs belong to the experiments API; everything else is ingest.
         if path.starts_with("/v1/runs") {

@@ -1,0 +1,11 @@
+//! What the workspace's test suites share, in one place (tracing-mock's pattern): a
+//! dev-dependency of the crates whose tests use it, never a dependency of a shipped
+//! crate, never published.
+//!
+//! - [`fixtures`]: the wire captures of the official Python SDK, one copy.
+//!
+//! A helper here fails the test that called it with a message saying what went wrong,
+//! so its `unwrap`, `expect` and `panic` are the test's own failures.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod fixtures;
