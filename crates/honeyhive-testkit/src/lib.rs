@@ -3,9 +3,12 @@
 //! crate, never published.
 //!
 //! - [`fixtures`]: the wire captures of the official Python SDK, one copy.
+//! - [`python`]: the interpreter of the tests that check against Python, and when
+//!   such a test runs, fails or is skipped.
 //!
 //! A helper here fails the test that called it with a message saying what went wrong,
 //! so its `unwrap`, `expect` and `panic` are the test's own failures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod fixtures;
+pub mod python;

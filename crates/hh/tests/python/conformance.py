@@ -1,6 +1,6 @@
 """Conformance: the official honeyhive 1.7.0 client, unmodified, against `hh serve`.
 
-Driven by crates/hh/tests/python_conformance.rs, which starts the server and sets
+Driven by crates/hh/tests/it/python_conformance.rs, which starts the server and sets
 HH_API_URL, HH_API_KEY, HH_PROJECT and HH_GRPC_ENDPOINT. Every scenario sends through
 the real client, then asserts through our REST API. Exits non-zero on the first
 failed check, printing what differed.

@@ -1,5 +1,5 @@
 """Parity: the official honeyhive 1.7.0 `evaluate()` over the dataset and evaluators
-that crates/hh/tests/experiments_parity.rs also runs through the Rust SDK.
+that crates/hh/tests/it/experiments_parity.rs also runs through the Rust SDK.
 
 Driven by experiments_parity.rs, which starts `hh serve` and sets HH_API_URL and
 HH_API_KEY. Prints one JSON line: {"run_id": ...}. Keep DATASET and the evaluators

@@ -1,83 +1,22 @@
 //! ROUGE-1/2/L (stemming off and on) and BLEU equal the Python reference
-//! implementations (`rouge-score`, `sacrebleu`, pinned in
-//! `crates/hh/tests/python/requirements.txt`) to 1e-6 on the committed corpus
+//! implementations (`rouge-score`, `sacrebleu`, pinned in the testkit's
+//! `python/requirements.txt`) to 1e-6 on the committed corpus
 //! `tests/data/rouge_bleu_corpus.jsonl` (regenerate with `tests/data/gen_corpus.py`).
 //!
-//! The interpreter is `HH_CONFORMANCE_PYTHON` if set, else the CI venv
-//! `target/conformance-venv`; the venv is created, and either interpreter completed
-//! from the requirements file, when the reference packages are missing.
+//! The interpreter comes from `honeyhive_testkit::python` (skipped outside CI on a
+//! machine without `python3`).
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use honeyhive_evals::metrics::{RougeKind, porter_stem, rouge, rouge_tokenize, sentence_bleu};
+use honeyhive_testkit::python;
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-6;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/honeyhive-evals sits two levels below the workspace root")
-        .to_path_buf()
-}
-
-fn python() -> PathBuf {
-    // Tests of one binary run in parallel: one of them prepares the venv while
-    // the others wait, instead of all creating it at once on a fresh machine.
-    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    PYTHON.get_or_init(prepare_python).clone()
-}
-
-fn prepare_python() -> PathBuf {
-    let root = workspace_root();
-    let venv = root.join("target/conformance-venv");
-    let py = std::env::var_os("HH_CONFORMANCE_PYTHON")
-        .map_or_else(|| venv.join("bin/python"), PathBuf::from);
-    let requirements = root.join("crates/hh/tests/python/requirements.txt");
-    let has_references = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import rouge_score, sacrebleu"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if has_references(&py) {
-        return py;
-    }
-    // A venv made before the reference packages joined requirements.txt (CI reuses
-    // it) is completed rather than failing the test.
-    if !py.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 must be installed for the fidelity test");
-        assert!(status.success(), "creating {} failed", venv.display());
-    }
-    let status = Command::new(&py)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements)
-        .status()
-        .expect("run pip");
-    assert!(
-        status.success(),
-        "pip install -r {} failed",
-        requirements.display()
-    );
-    py
-}
 
 fn corpus() -> (String, Vec<(String, String)>) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rouge_bleu_corpus.jsonl");
@@ -98,8 +37,8 @@ fn corpus() -> (String, Vec<(String, String)>) {
 }
 
 /// Runs a Python program with `input` on stdin and returns its stdout lines.
-fn run_python(args: &[&str], input: &str) -> Vec<String> {
-    let mut child = Command::new(python())
+fn run_python(python: &Path, args: &[&str], input: &str) -> Vec<String> {
+    let mut child = Command::new(python)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -128,10 +67,10 @@ fn run_python(args: &[&str], input: &str) -> Vec<String> {
         .collect()
 }
 
-fn reference_scores(corpus_text: &str) -> Vec<Value> {
+fn reference_scores(python: &Path, corpus_text: &str) -> Vec<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/reference_scores.py");
     let script = script.to_str().expect("utf-8 path");
-    run_python(&[script], corpus_text)
+    run_python(python, &[script], corpus_text)
         .iter()
         .map(|l| serde_json::from_str(l).expect("reference lines are json"))
         .collect()
@@ -139,6 +78,9 @@ fn reference_scores(corpus_text: &str) -> Vec<Value> {
 
 #[test]
 fn porter_stemmer_equals_nltk_on_every_corpus_and_suffix_word() {
+    let Some(py) = python::interpreter() else {
+        return;
+    };
     let (_, pairs) = corpus();
     let list = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/stemmer_words.txt"),
@@ -154,7 +96,7 @@ fn porter_stemmer_equals_nltk_on_every_corpus_and_suffix_word() {
     words.dedup();
     assert!(words.len() > 3000, "vocabulary too small: {}", words.len());
     let program = "import sys\nfrom nltk.stem import porter\ns = porter.PorterStemmer()\nfor w in sys.stdin.read().split():\n    print(s.stem(w))";
-    let expected = run_python(&["-c", program], &words.join("\n"));
+    let expected = run_python(&py, &["-c", program], &words.join("\n"));
     assert_eq!(expected.len(), words.len());
     let wrong: Vec<String> = words
         .iter()
@@ -172,13 +114,16 @@ fn porter_stemmer_equals_nltk_on_every_corpus_and_suffix_word() {
 
 #[test]
 fn rouge_and_bleu_equal_the_python_reference_implementations() {
+    let Some(py) = python::interpreter() else {
+        return;
+    };
     let (text, pairs) = corpus();
     assert!(
         pairs.len() >= 200,
         "the corpus must hold at least 200 pairs, has {}",
         pairs.len()
     );
-    let expected = reference_scores(&text);
+    let expected = reference_scores(&py, &text);
     assert_eq!(expected.len(), pairs.len(), "one reference line per pair");
 
     let mut mismatches = Vec::new();
@@ -219,6 +164,9 @@ fn rouge_and_bleu_equal_the_python_reference_implementations() {
 
 #[test]
 fn corpus_generator_is_reproducible() {
+    let Some(py) = python::interpreter() else {
+        return;
+    };
     // The committed corpus must be what the committed generator writes, so the
     // corpus can be extended by editing the script. Compare a fresh run's output in
     // a temp copy against the committed file.
@@ -227,7 +175,7 @@ fn corpus_generator_is_reproducible() {
     std::fs::create_dir_all(&temp).expect("temp dir");
     std::fs::copy(dir.join("gen_corpus.py"), temp.join("gen_corpus.py"))
         .expect("copy the generator");
-    let status = Command::new(python())
+    let status = Command::new(&py)
         .arg(temp.join("gen_corpus.py"))
         .stdout(Stdio::null())
         .status()
