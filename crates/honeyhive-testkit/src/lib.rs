@@ -3,6 +3,7 @@
 //! crate, never published.
 //!
 //! - [`fixtures`]: the wire captures of the official Python SDK, one copy.
+//! - [`http`]: a scripted HTTP server that records what it is sent.
 //! - [`python`]: the interpreter of the tests that check against Python, and when
 //!   such a test runs, fails or is skipped.
 //!
@@ -11,4 +12,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod fixtures;
+pub mod http;
 pub mod python;

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::common::{ServerProcess, TEST_KEY};
+use honeyhive_testkit::http::{Reply, ScriptedServer};
 use serde_json::{Value, json};
 
 /// Four datapoints: two the uppercasing app gets right, one it gets wrong
@@ -160,41 +161,26 @@ fn a_command_function_runs_gates_on_the_pass_rate_and_compares() {
 }
 
 /// The app under test as an HTTP endpoint: uppercases `question`, 500 on `boom`.
-fn start_http_app() -> (String, tokio::runtime::Runtime) {
-    use axum::Json;
-    use axum::http::StatusCode;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr");
-    let app = axum::Router::new().route(
-        "/answer",
-        axum::routing::post(|Json(inputs): Json<Value>| async move {
-            let question = inputs["question"].as_str().unwrap_or_default();
-            if question == "boom" {
-                return Err((StatusCode::INTERNAL_SERVER_ERROR, "exploded"));
-            }
-            Ok(Json(json!(question.to_uppercase())))
-        }),
-    );
-    runtime.spawn(async move {
-        if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-            let _ = axum::serve(listener, app).await;
+fn start_http_app() -> ScriptedServer {
+    ScriptedServer::start(|request| {
+        let inputs: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let question = inputs["question"].as_str().unwrap_or_default();
+        if request.path != "/answer" {
+            Reply::status(404)
+        } else if question == "boom" {
+            Reply::text(500, "exploded")
+        } else {
+            Reply::json(200, &json!(question.to_uppercase()))
         }
-    });
-    (format!("http://{addr}/answer"), runtime)
+    })
 }
 
 #[test]
 fn an_http_function_runs_and_fails_the_gate() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = ServerProcess::start(&data.path().join("store"), "eval-run-http");
-    let (url, runtime) = start_http_app();
-    let function = format!("url = \"{url}\"");
+    let app = start_http_app();
+    let function = format!("url = \"{}/answer\"", app.url());
 
     let experiment = write_experiment(data.path(), "http", &function, 0.9);
     let output = hh_eval_run(&server, &experiment, &[]);
@@ -207,7 +193,6 @@ fn an_http_function_runs_and_fails_the_gate() {
     let passing = write_experiment(data.path(), "http-ok", &function, 0.5);
     let output = hh_eval_run(&server, &passing, &[]);
     assert!(output.status.success(), "{}", text(&output));
-    runtime.shutdown_background();
 }
 
 #[test]

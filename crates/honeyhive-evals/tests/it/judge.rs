@@ -1,135 +1,56 @@
 //! LLM-as-judge and embedding similarity against a local OpenAI-compatible test
-//! server (axum on 127.0.0.1:0) that answers with scripted responses, including
-//! malformed verdicts, server errors and rate limits.
+//! server (the testkit's scripted server) that answers with scripted responses,
+//! including malformed verdicts, server errors and rate limits.
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::{HashSet, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
 use honeyhive_evals::judge::{LlmJudge, Rubric};
 use honeyhive_evals::metrics::EmbeddingSimilarity;
 use honeyhive_evals::{EndpointConfig, EvalError, EvalInput, EvalValue, Evaluator};
+use honeyhive_testkit::http::{Reply, Request, ScriptedServer};
 use serde_json::{Value, json};
 
-#[derive(Default)]
-struct Script {
-    replies: VecDeque<(u16, Value)>,
-    requests: Vec<(String, Option<String>, Value)>,
-    /// Client addresses seen: one per connection.
-    peers: HashSet<SocketAddr>,
-}
+const CHAT: &str = "/v1/chat/completions";
+const EMBEDDINGS: &str = "/v1/embeddings";
 
-type Shared = Arc<Mutex<Script>>;
-
-struct TestServer {
-    base_url: String,
-    script: Shared,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        // shutdown_background, unlike a plain drop, is allowed inside async tests.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
+/// An OpenAI-compatible endpoint answering `path` from `replies`, then with a 500.
+struct TestServer(ScriptedServer);
 
 impl TestServer {
-    fn start(replies: Vec<(u16, Value)>) -> Self {
-        let script: Shared = Arc::new(Mutex::new(Script {
-            replies: replies.into(),
-            ..Script::default()
-        }));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        // Bound with std so that starting the server never blocks on a runtime
-        // (tests may already run inside one).
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr");
-        let app = Router::new()
-            .route(
-                "/v1/chat/completions",
-                post(|p, s, h, b| reply("chat", p, s, h, b)),
-            )
-            .route(
-                "/v1/embeddings",
-                post(|p, s, h, b| reply("embeddings", p, s, h, b)),
-            )
-            .with_state(Arc::clone(&script));
-        runtime.spawn(async move {
-            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                let app = app.into_make_service_with_connect_info::<SocketAddr>();
-                let _ = axum::serve(listener, app).await;
-            }
-        });
-        TestServer {
-            base_url: format!("http://{addr}/v1"),
-            script,
-            runtime: Some(runtime),
-        }
+    fn start(replies: Vec<Reply>) -> Self {
+        TestServer::start_at(CHAT, replies)
+    }
+
+    fn start_at(path: &str, replies: Vec<Reply>) -> Self {
+        let server =
+            ScriptedServer::start(|_| Reply::json(500, &json!({"error": "script exhausted"})));
+        server.script(path, replies);
+        TestServer(server)
     }
 
     fn endpoint(&self) -> EndpointConfig {
-        EndpointConfig::new(&self.base_url, "judge-model")
+        EndpointConfig::new(format!("{}/v1", self.0.url()), "judge-model")
             .api_key("test-key")
             .retries(3, Duration::from_millis(1))
     }
 
-    fn requests(&self) -> Vec<(String, Option<String>, Value)> {
-        self.script.lock().unwrap().requests.clone()
+    fn requests(&self) -> Vec<Request> {
+        self.0.requests()
     }
 
     fn connections(&self) -> usize {
-        self.script.lock().unwrap().peers.len()
+        let peers: HashSet<_> = self.requests().iter().map(|r| r.peer).collect();
+        peers.len()
     }
 }
 
-async fn reply(
-    kind: &str,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    State(script): State<Shared>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> (StatusCode, HeaderMap, String) {
-    let mut script = script.lock().unwrap();
-    script.peers.insert(peer);
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    script.requests.push((kind.to_string(), auth, body));
-    let (status, value) = script
-        .replies
-        .pop_front()
-        .unwrap_or((500, json!({"error": "script exhausted"})));
-    let mut out = HeaderMap::new();
-    if status == 429 {
-        out.insert("retry-after", "0".parse().unwrap());
-    }
-    let text = match value {
-        Value::String(raw) => raw,
-        other => other.to_string(),
-    };
-    (StatusCode::from_u16(status).unwrap(), out, text)
-}
-
-fn chat(content: &str) -> (u16, Value) {
-    (
+fn chat(content: &str) -> Reply {
+    Reply::json(
         200,
-        json!({
+        &json!({
             "id": "chatcmpl-1",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 120, "completion_tokens": 15, "total_tokens": 135}
@@ -180,9 +101,13 @@ fn json_verdict_scores_passes_and_reports_the_call() {
 
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
-    let (kind, auth, body) = &requests[0];
-    assert_eq!(kind, "chat");
-    assert_eq!(auth.as_deref(), Some("Bearer test-key"));
+    let (path, auth, body) = (
+        &requests[0].path,
+        requests[0].header("authorization"),
+        requests[0].json(),
+    );
+    assert_eq!(path, CHAT);
+    assert_eq!(auth, Some("Bearer test-key"));
     assert_eq!(body["model"], "judge-model");
     assert_eq!(body["temperature"], 0);
     let prompt = body["messages"][1]["content"].as_str().unwrap();
@@ -233,9 +158,9 @@ fn malformed_verdicts_are_retried_until_one_parses() {
 #[test]
 fn server_errors_and_rate_limits_are_retried() {
     let server = TestServer::start(vec![
-        (500, json!({"error": "overloaded"})),
-        (429, json!({"error": "slow down"})),
-        (200, Value::String("not json at all".into())),
+        Reply::json(500, &json!({"error": "overloaded"})),
+        Reply::json(429, &json!({"error": "slow down"})).header("retry-after", "0"),
+        Reply::text(200, "not json at all"),
         chat("Score: 5/5"),
     ]);
     let judge = LlmJudge::new("quality", five_point(), server.endpoint());
@@ -267,7 +192,7 @@ fn persistent_garbage_fails_with_the_raw_answer() {
 
 #[test]
 fn client_errors_are_not_retried() {
-    let server = TestServer::start(vec![(401, json!({"error": "bad key"}))]);
+    let server = TestServer::start(vec![Reply::json(401, &json!({"error": "bad key"}))]);
     let judge = LlmJudge::new("quality", five_point(), server.endpoint());
     let (out, inp) = (json!("x"), json!({}));
     let err = judge.score(&EvalInput::new(&out, &inp)).unwrap_err();
@@ -294,7 +219,7 @@ fn category_rubric_resolves_passing_categories() {
     let second = judge.score(&EvalInput::new(&out, &inp)).unwrap();
     assert_eq!(second.value, EvalValue::Category("correct".into()));
     assert_eq!(second.passed, Some(true));
-    let prompt = server.requests()[0].2["messages"][1]["content"]
+    let prompt = server.requests()[0].json()["messages"][1]["content"]
         .as_str()
         .unwrap()
         .to_string();
@@ -333,13 +258,16 @@ async fn async_judge_runs_inside_a_single_threaded_runtime() {
 
 #[test]
 fn embedding_similarity_is_the_cosine_of_returned_vectors() {
-    let server = TestServer::start(vec![(
-        200,
-        json!({"data": [
+    let server = TestServer::start_at(
+        EMBEDDINGS,
+        vec![Reply::json(
+            200,
+            &json!({"data": [
             {"index": 1, "embedding": [1.0, 1.0, 0.0]},
             {"index": 0, "embedding": [1.0, 0.0, 0.0]}
         ], "usage": {"prompt_tokens": 4, "total_tokens": 4}}),
-    )]);
+        )],
+    );
     let eval = EmbeddingSimilarity::new(server.endpoint()).threshold(0.8);
     let (out, inp, truth) = (json!("a feline"), json!({}), json!("a cat"));
     let result = eval
@@ -351,7 +279,7 @@ fn embedding_similarity_is_the_cosine_of_returned_vectors() {
         "{cosine}"
     );
     assert_eq!(result.passed, Some(false));
-    let (kind, _, body) = &server.requests()[0];
-    assert_eq!(kind, "embeddings");
-    assert_eq!(body["input"], json!(["a feline", "a cat"]));
+    let request = &server.requests()[0];
+    assert_eq!(request.path, EMBEDDINGS);
+    assert_eq!(request.json()["input"], json!(["a feline", "a cat"]));
 }
