@@ -6,11 +6,11 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::common::{ServerProcess, TEST_KEY};
 use honeyhive_model::otlp::decode_json;
+use honeyhive_testkit::otlp::gzip;
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -37,12 +37,6 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into()
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).expect("gzip");
-    encoder.finish().expect("gzip")
 }
 
 /// An OTLP/JSON body with one span whose attribute holds `value`.

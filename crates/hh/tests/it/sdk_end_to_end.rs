@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::common::{ServerProcess, TEST_KEY};
 use honeyhive::{Enrichment, Tracer, enrich_span, trace};
+use honeyhive_testkit::sessions::tree_nodes;
 use serde_json::{Value, json};
 
 #[derive(Debug)]
@@ -43,15 +44,12 @@ fn get(server: &ServerProcess, path: &str) -> Value {
         .expect("json body")
 }
 
-fn flatten(node: &Value, out: &mut Vec<Value>) {
-    out.push(node.clone());
-    for child in node["children"].as_array().into_iter().flatten() {
-        flatten(child, out);
-    }
-}
-
-fn by_name<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event_name"] == name).collect()
+fn by_name<'a>(events: &[&'a Value], name: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .copied()
+        .filter(|e| e["event_name"] == name)
+        .collect()
 }
 
 /// Traced fn items cannot capture locals, so each test's tracer lives in a static.
@@ -128,8 +126,7 @@ fn traced_calls_arrive_as_a_session_tree() {
     assert_eq!(tree["metadata"]["num_model_events"], 1);
     assert_eq!(tree["metadata"]["total_tokens"], 15);
 
-    let mut events = Vec::new();
-    flatten(&tree, &mut events);
+    let events = tree_nodes(&tree);
     let pipeline_ev = by_name(&events, "pipeline");
     assert_eq!(pipeline_ev.len(), 1);
     let pipeline_ev = pipeline_ev[0];
@@ -217,8 +214,7 @@ fn concurrent_request_sessions_do_not_mix() {
     for (request, session_id) in sessions {
         let tree = get(&server, &format!("/v1/sessions/{session_id}"));
         assert_eq!(tree["event_name"], format!("request-{request}"));
-        let mut events = Vec::new();
-        flatten(&tree, &mut events);
+        let events = tree_nodes(&tree);
         let handled = by_name(&events, "handle");
         assert_eq!(
             handled.len(),

@@ -5,6 +5,7 @@
 use honeyhive_model::mapping::map_request;
 use honeyhive_model::otlp::{decode_json, gunzip};
 use honeyhive_model::{ErrorCode, ErrorCoded, ModelError};
+use honeyhive_testkit::otlp::attr;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};
@@ -13,15 +14,6 @@ fn decode_spans(spans: Value) -> Vec<Span> {
     let body = json!({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]});
     let request = decode_json(&serde_json::to_vec(&body).unwrap()).expect("decodes");
     request.resource_spans[0].scope_spans[0].spans.clone()
-}
-
-fn attribute(span: &Span, key: &str) -> Option<V> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key == key)?
-        .value
-        .clone()?
-        .value
 }
 
 const TRACE_HEX: &str = "5b8efff798038103d269b633813fc60c";
@@ -96,24 +88,19 @@ fn attribute_values_in_every_shape() {
         ]
     }]));
     let span = &spans[0];
-    assert_eq!(attribute(span, "int_string"), Some(V::IntValue(42)));
-    assert_eq!(attribute(span, "int_number"), Some(V::IntValue(42)));
-    assert_eq!(attribute(span, "double"), Some(V::DoubleValue(0.5)));
-    assert_eq!(attribute(span, "double_string"), Some(V::DoubleValue(2.5)));
-    assert!(matches!(attribute(span, "nan"), Some(V::DoubleValue(d)) if d.is_nan()));
-    assert_eq!(
-        attribute(span, "inf"),
-        Some(V::DoubleValue(f64::NEG_INFINITY))
-    );
-    assert_eq!(attribute(span, "bool"), Some(V::BoolValue(true)));
-    assert_eq!(attribute(span, "snake"), Some(V::StringValue("s".into())));
-    assert_eq!(attribute(span, "bytes"), Some(V::BytesValue(vec![1, 2, 3])));
-    assert!(matches!(attribute(span, "array"), Some(V::ArrayValue(a)) if a.values.len() == 2));
-    assert!(
-        matches!(attribute(span, "kvlist"), Some(V::KvlistValue(kv)) if kv.values[0].key == "k")
-    );
-    assert_eq!(attribute(span, "bare"), Some(V::IntValue(7)));
-    assert_eq!(attribute(span, "empty"), None);
+    assert_eq!(attr(span, "int_string"), Some(&V::IntValue(42)));
+    assert_eq!(attr(span, "int_number"), Some(&V::IntValue(42)));
+    assert_eq!(attr(span, "double"), Some(&V::DoubleValue(0.5)));
+    assert_eq!(attr(span, "double_string"), Some(&V::DoubleValue(2.5)));
+    assert!(matches!(attr(span, "nan"), Some(V::DoubleValue(d)) if d.is_nan()));
+    assert_eq!(attr(span, "inf"), Some(&V::DoubleValue(f64::NEG_INFINITY)));
+    assert_eq!(attr(span, "bool"), Some(&V::BoolValue(true)));
+    assert_eq!(attr(span, "snake"), Some(&V::StringValue("s".into())));
+    assert_eq!(attr(span, "bytes"), Some(&V::BytesValue(vec![1, 2, 3])));
+    assert!(matches!(attr(span, "array"), Some(V::ArrayValue(a)) if a.values.len() == 2));
+    assert!(matches!(attr(span, "kvlist"), Some(V::KvlistValue(kv)) if kv.values[0].key == "k"));
+    assert_eq!(attr(span, "bare"), Some(&V::IntValue(7)));
+    assert_eq!(attr(span, "empty"), None);
     // Entries without a key are skipped; the rest survive.
     assert_eq!(span.attributes.len(), 14);
 
@@ -134,9 +121,9 @@ fn attribute_values_in_every_shape() {
 fn attributes_given_as_a_plain_object_are_accepted() {
     let spans = decode_spans(json!([{"traceId": TRACE_HEX, "spanId": SPAN_HEX,
         "attributes": {"a": "x", "b": 2.5, "c": {"intValue": "3"}}}]));
-    assert_eq!(attribute(&spans[0], "a"), Some(V::StringValue("x".into())));
-    assert_eq!(attribute(&spans[0], "b"), Some(V::DoubleValue(2.5)));
-    assert_eq!(attribute(&spans[0], "c"), Some(V::IntValue(3)));
+    assert_eq!(attr(&spans[0], "a"), Some(&V::StringValue("x".into())));
+    assert_eq!(attr(&spans[0], "b"), Some(&V::DoubleValue(2.5)));
+    assert_eq!(attr(&spans[0], "c"), Some(&V::IntValue(3)));
 }
 
 #[test]

@@ -199,12 +199,3 @@ pub fn span_attr<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
         .find(|a| a["key"] == key)
         .and_then(|a| a["value"]["stringValue"].as_str())
 }
-
-/// All nodes of a session tree, depth first.
-pub fn flatten_tree(node: &Value) -> Vec<&Value> {
-    let mut out = vec![node];
-    for child in node["children"].as_array().into_iter().flatten() {
-        out.extend(flatten_tree(child));
-    }
-    out
-}

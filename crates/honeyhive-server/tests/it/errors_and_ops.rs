@@ -2,8 +2,9 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::{Answer, Harness, flatten_tree};
+use crate::common::{Answer, Harness};
 use honeyhive_model::otlp::decode_json;
+use honeyhive_testkit::sessions::tree_nodes;
 use serde_json::{Value, json};
 
 fn assert_error(answer: &Answer, status: u16, code: &str) {
@@ -217,12 +218,12 @@ fn projects_never_see_each_others_rows() {
     assert_eq!(h.post_json_as(&key_b, "/v1/traces", &body_b).status, 200);
     let tree_a = h.get_as(&key_a, "/v1/sessions/shared-session").json();
     let tree_b = h.get_as(&key_b, "/v1/sessions/shared-session").json();
-    assert_eq!(flatten_tree(&tree_a)[1]["event_name"], "op");
-    assert_eq!(flatten_tree(&tree_b)[1]["event_name"], "b-op");
+    assert_eq!(tree_nodes(&tree_a)[1]["event_name"], "op");
+    assert_eq!(tree_nodes(&tree_b)[1]["event_name"], "b-op");
     assert_ne!(tree_a["project_id"], tree_b["project_id"]);
 
     // Enriching across projects does not reach the other project's event.
-    let event_id = flatten_tree(&tree_a)[1]["event_id"].clone();
+    let event_id = tree_nodes(&tree_a)[1]["event_id"].clone();
     let put = serde_json::to_vec(&json!({"event_id": event_id, "metadata": {"from_b": true}}))
         .expect("json");
     assert_eq!(
@@ -237,7 +238,7 @@ fn projects_never_see_each_others_rows() {
         200
     );
     let tree_a = h.get_as(&key_a, "/v1/sessions/shared-session").json();
-    assert!(flatten_tree(&tree_a)[1]["metadata"].get("from_b").is_none());
+    assert!(tree_nodes(&tree_a)[1]["metadata"].get("from_b").is_none());
 }
 
 #[test]
@@ -297,5 +298,5 @@ fn grpc_export_is_authenticated_and_stored() {
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
     let tree = h.get("/v1/sessions/grpc-session");
     assert_eq!(tree.status, 200);
-    assert_eq!(flatten_tree(&tree.json()).len(), 2);
+    assert_eq!(tree_nodes(&tree.json()).len(), 2);
 }

@@ -3,11 +3,11 @@
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-
-use crate::common::{Harness, flatten_tree, otlp_spans, span_attr};
+use crate::common::{Harness, otlp_spans, span_attr};
 use honeyhive_model::otlp::{ExportTraceServiceResponse, decode_json};
 use honeyhive_testkit::fixtures::Fixture;
+use honeyhive_testkit::otlp::gzip;
+use honeyhive_testkit::sessions::tree_nodes;
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -66,7 +66,7 @@ fn tracing_fixture_replays_into_the_session_tree() {
 
     // Every span became exactly one event of the tree, names and ids intact.
     let spans = otlp_spans(&otlp);
-    let nodes = flatten_tree(&tree);
+    let nodes = tree_nodes(&tree);
     assert_eq!(nodes.len(), spans.len() + 1, "session + one node per span");
     let mut names: Vec<&str> = nodes[1..]
         .iter()
@@ -198,14 +198,8 @@ fn evaluate_fixture_sessions_carry_metrics_outputs_and_feedback() {
                 assert_eq!(&tree[field][k], v, "{session_id} {field}.{k}");
             }
         }
-        assert!(flatten_tree(&tree).len() > 1, "the session has its spans");
+        assert!(tree_nodes(&tree).len() > 1, "the session has its spans");
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(bytes).expect("gzip");
-    encoder.finish().expect("gzip")
 }
 
 #[test]
@@ -238,7 +232,7 @@ fn protobuf_gzip_export_is_stored_and_answered_in_protobuf() {
         ExportTraceServiceResponse::decode(answer.body.as_slice()).expect("protobuf answer");
     assert_eq!(response.partial_success, None);
     let tree = h.get(&format!("/v1/sessions/{session_id}")).json();
-    assert_eq!(flatten_tree(&tree).len(), otlp_spans(&otlp).len() + 1);
+    assert_eq!(tree_nodes(&tree).len(), otlp_spans(&otlp).len() + 1);
 }
 
 #[test]
@@ -276,7 +270,7 @@ fn retried_exports_do_not_duplicate_events() {
         assert_eq!(h.post_json("/opentelemetry/v1/traces", &otlp).status, 200);
     }
     let tree = h.get(&format!("/v1/sessions/{session_id}")).json();
-    assert_eq!(flatten_tree(&tree).len(), otlp_spans(&otlp).len() + 1);
+    assert_eq!(tree_nodes(&tree).len(), otlp_spans(&otlp).len() + 1);
     let metrics = String::from_utf8_lossy(&h.get("/metrics").body).to_string();
     let spans = otlp_spans(&otlp).len();
     assert!(
@@ -301,7 +295,7 @@ fn acknowledged_data_survives_a_restart() {
     let after = h.get(&format!("/v1/sessions/{session_id}"));
     assert_eq!(after.status, 200);
     let after = after.json();
-    assert_eq!(flatten_tree(&after).len(), otlp_spans(&otlp).len() + 1);
+    assert_eq!(tree_nodes(&after).len(), otlp_spans(&otlp).len() + 1);
     assert_eq!(
         before, after,
         "the tree reads back identically after a restart"
@@ -329,7 +323,7 @@ fn event_api_creates_events_and_sessions() {
     );
 
     let tree = h.get("/v1/sessions/sess-a").json();
-    let nodes = flatten_tree(&tree);
+    let nodes = tree_nodes(&tree);
     assert_eq!(nodes.len(), 3);
     assert!(
         nodes
@@ -366,7 +360,7 @@ fn event_api_creates_events_and_sessions() {
     let enrich = h.put_json("/events", &json!({"event_id": single["event_id"], "metrics": {"score": 0.9}, "feedback": {"ok": true}}));
     assert_eq!(enrich.status, 200);
     let tree = h.get("/v1/sessions/sess-a").json();
-    let enriched = flatten_tree(&tree)
+    let enriched = tree_nodes(&tree)
         .into_iter()
         .find(|n| n["event_id"] == single["event_id"])
         .expect("event")

@@ -8,16 +8,11 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use honeyhive_model::otlp::{ExportTraceServiceRequest, ExportTraceServiceResponse, decode_json};
+use honeyhive_testkit::otlp::gzip;
 use prost::Message;
 use serde_json::{Value, json};
 
 use crate::common::{Answer, Harness};
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).expect("gzip");
-    encoder.finish().expect("gzip")
-}
 
 fn assert_error(answer: &Answer, status: u16, code: &str) -> Value {
     let body = answer.json();
