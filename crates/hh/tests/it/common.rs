@@ -1,8 +1,7 @@
 //! A real `hh serve` child process on free loopback ports with its own data dir.
-#![allow(dead_code)]
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,6 @@ pub struct ServerProcess {
     pub child: Child,
     pub http_port: u16,
     pub grpc_port: u16,
-    pub data_dir: PathBuf,
 }
 
 pub fn free_port() -> u16 {
@@ -50,7 +48,6 @@ impl ServerProcess {
             child,
             http_port,
             grpc_port,
-            data_dir: data_dir.to_path_buf(),
         };
         server.wait_ready();
         server

@@ -1,7 +1,5 @@
 //! `hh eval events` against a real `hh serve`: select stored events by filter,
 //! score them, and write the scores back as metrics.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Command, Output};
 use std::time::Duration;

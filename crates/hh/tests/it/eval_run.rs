@@ -1,7 +1,5 @@
 //! `hh eval run` as a user runs it: the real binary, a real `hh serve`, and the
 //! function under test as a shell command or as an HTTP endpoint.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::{Command, Output};

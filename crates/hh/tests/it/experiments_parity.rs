@@ -5,8 +5,6 @@
 //!
 //! The Python side is `tests/python/experiments_parity.py`; its interpreter comes from
 //! `honeyhive_testkit::python` (skipped outside CI on a machine without `python3`).
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,8 +3,6 @@
 //! far more than their size, gzip bombs, chunked bodies and large legitimate
 //! exports, all at once. Measured as the server process's peak resident set
 //! (`VmHWM` in `/proc/PID/status`).
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

@@ -4,8 +4,6 @@
 //! The Python side lives in `tests/python/conformance.py`; it drives the clients and
 //! asserts through our REST API. Its interpreter comes from
 //! `honeyhive_testkit::python` (skipped outside CI on a machine without `python3`).
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,5 @@
 //! End to end: `#[trace]` in the Rust SDK → OTLP → a real `hh serve` → the stored
 //! session tree read back through the REST API.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! LLM-as-judge and embedding similarity against a local OpenAI-compatible test
 //! server (the testkit's scripted server) that answers with scripted responses,
 //! including malformed verdicts, server errors and rate limits.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 use std::time::Duration;

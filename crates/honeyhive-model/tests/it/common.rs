@@ -1,7 +1,5 @@
 //! Helpers shared by the integration tests: building OTLP requests tersely.
 
-#![allow(dead_code)]
-
 use honeyhive_model::Event;
 use honeyhive_model::mapping::{MappedBatch, map_request};
 use honeyhive_model::otlp::ExportTraceServiceRequest;

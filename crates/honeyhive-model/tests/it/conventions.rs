@@ -1,7 +1,5 @@
 //! One test per span convention: OTel gen_ai (current and deprecated names),
 //! OpenLLMetry, OpenInference, Vercel AI, and the rules that tie them together.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
 

@@ -2,8 +2,6 @@
 //! decoding really takes, measured by a counting allocator, for the shapes that
 //! cost the most per byte. The allocator's peak is process-wide, so the test runs in
 //! a process of its own, where nothing else allocates while it measures.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_model::cost::{Format, json_cost, memory_estimate, protobuf_trace_cost};
 use honeyhive_model::mapping::map_request;

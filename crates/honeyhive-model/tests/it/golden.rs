@@ -2,8 +2,6 @@
 //!
 //! Expected values are read off the fixtures by hand (span ids, attributes,
 //! timestamps), not copied from the mapper's output.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
 

@@ -1,6 +1,4 @@
 //! The lenient OTLP/JSON decoder against what real exporters send.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_model::mapping::map_request;
 use honeyhive_model::otlp::{decode_json, gunzip};

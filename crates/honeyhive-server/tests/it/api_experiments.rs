@@ -1,8 +1,6 @@
 //! The experiments REST API over real HTTP and a real SQLite file: runs with
 //! results and comparisons (replaying the Python client's evaluate() capture),
 //! datasets and datapoints, `GET /events` filters and paging, tenancy, errors.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::Harness;
 use honeyhive_testkit::fixtures::Fixture;

@@ -1,6 +1,5 @@
 //! Shared test harness: a real server on its own runtime, driven over HTTP
 //! with a blocking client from the test thread.
-#![allow(dead_code)]
 
 use std::io::Read;
 

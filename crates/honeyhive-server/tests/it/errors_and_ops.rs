@@ -1,6 +1,4 @@
 //! Error statuses and bodies, tenancy, ops endpoints, OTLP/gRPC.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::{Answer, Harness};
 use honeyhive_model::otlp::decode_json;

@@ -1,7 +1,5 @@
 //! End to end over real HTTP: wire fixtures of the Python client in, session
 //! trees out; protobuf + gzip; partial success; idempotency; durability.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::{Harness, otlp_spans, span_attr};
 use honeyhive_model::otlp::{ExportTraceServiceResponse, decode_json};

@@ -1,6 +1,4 @@
 //! The store behaviour suite against the SQLite backend (real files in a temp dir).
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use honeyhive_server::store::sqlite::{SqliteStore, SyncMode};
 use honeyhive_server::testing::TempDir;
