@@ -599,7 +599,7 @@ fn metrics_configurations_and_projects() {
         json!(1)
     );
 
-    // A key manages its own project only (tests/hardening/updates.rs has the rest).
+    // A key manages its own project only (hardening::updates has the rest).
     let project = honeyhive_server::testing::TEST_PROJECT;
     assert_eq!(
         h.post_json(

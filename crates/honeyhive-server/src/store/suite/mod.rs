@@ -2,7 +2,7 @@
 //! traits only. Each case takes a fresh, empty store.
 //!
 //! A backend's tests instantiate it with [`crate::store_behaviour_suite!`]
-//! (as `tests/store_suite.rs` does for SQLite):
+//! (as `tests/it/store_suite.rs` does for SQLite):
 //!
 //! ```text
 //! honeyhive_server::store_behaviour_suite!(|| {
