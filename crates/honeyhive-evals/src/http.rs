@@ -135,7 +135,7 @@ impl EndpointConfig {
         agents
             .entry(self.timeout)
             .or_insert_with(|| {
-                crate::transport::agent(
+                honeyhive_transport::agent(
                     ureq::Agent::config_builder()
                         .timeout_global(Some(self.timeout))
                         .http_status_as_error(false)

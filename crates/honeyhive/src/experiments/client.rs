@@ -70,7 +70,7 @@ pub(crate) fn resolve_connection(
 
 impl RestClient {
     pub(crate) fn new(api_key: &str, server_url: &str, pool: usize) -> RestClient {
-        let agent = honeyhive_evals::transport::agent(
+        let agent = honeyhive_transport::agent(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .timeout_global(Some(Duration::from_secs(60)))

@@ -33,7 +33,7 @@ const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
 impl HttpClient {
     pub(crate) fn new(config: &ResolvedConfig) -> HttpClient {
-        let agent = honeyhive_evals::transport::agent(
+        let agent = honeyhive_transport::agent(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .timeout_global(Some(config.export.request_timeout))

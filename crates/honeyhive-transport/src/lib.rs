@@ -32,7 +32,7 @@ pub const RESOLVE_TTL: Duration = Duration::from_secs(60);
 /// let config = ureq::Agent::config_builder()
 ///     .timeout_global(Some(Duration::from_secs(5)))
 ///     .build();
-/// let agent = honeyhive_evals::transport::agent(config);
+/// let agent = honeyhive_transport::agent(config);
 /// # drop(agent);
 /// ```
 pub fn agent(config: Config) -> ureq::Agent {
