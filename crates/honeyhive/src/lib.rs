@@ -52,36 +52,4 @@
 //! | `tls`     | yes     | `https://` servers (rustls) |
 //! | `tracing` | no      | `HoneyHiveLayer`: `tracing` spans (`#[tracing::instrument]`) as HoneyHive events |
 
-mod attributes;
-mod config;
-mod default_tracer;
-mod enrich;
-mod error;
-pub mod experiments;
-mod export;
-mod instrument;
-#[cfg(feature = "tracing")]
-mod layer;
-mod log;
-pub mod propagation;
-mod record;
-mod span;
-mod tracer;
-
-#[doc(hidden)]
-pub mod __private;
-
-pub use config::{
-    BreakerPolicy, DEFAULT_SERVER_URL, ExportOptions, Protocol, RetryPolicy, Sampling,
-    TracerBuilder,
-};
-pub use default_tracer::{clear_default_tracer, default_tracer, set_default_tracer};
-pub use enrich::{Enrichment, enrich_span};
-pub use error::{Error, Result};
-pub use export::{BreakerState, DropCounts, DropReason, FlushReport, Health};
-pub use honeyhive_macros::trace;
-pub use instrument::{Instrumented, with_current_context};
-#[cfg(feature = "tracing")]
-pub use layer::HoneyHiveLayer;
-pub use span::SpanGuard;
-pub use tracer::{Session, Tracer, current_session_id};
+pub use honeyhive_tracer::*;
