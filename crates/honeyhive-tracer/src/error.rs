@@ -14,21 +14,6 @@ use std::time::Duration;
 /// assert_eq!(err.code(), "HH-E102");
 /// assert!(!err.hint().is_empty());
 /// ```
-///
-/// Experiments fail with the same type. Failures of one datapoint or one evaluator are
-/// not errors: they are recorded in the summary and the run completes; only what stops
-/// an experiment (or a run query) as a whole is reported here.
-///
-/// ```
-/// use honeyhive::experiments::{evaluate, Dataset};
-/// let err = evaluate(|_dp| Ok::<_, String>(serde_json::json!(null)))
-///     .dataset(Dataset::jsonl("/nonexistent/eval.jsonl"))
-///     .api_key("k")
-///     .server_url("http://127.0.0.1:9")
-///     .run()
-///     .unwrap_err();
-/// assert_eq!(err.code(), "HH-E302");
-/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

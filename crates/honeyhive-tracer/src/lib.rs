@@ -9,7 +9,6 @@ mod config;
 mod default_tracer;
 mod enrich;
 mod error;
-pub mod experiments;
 mod export;
 mod instrument;
 #[cfg(feature = "tracing")]
@@ -36,4 +35,4 @@ pub use instrument::{Instrumented, with_current_context};
 #[cfg(feature = "tracing")]
 pub use layer::HoneyHiveLayer;
 pub use span::SpanGuard;
-pub use tracer::{Session, Tracer, current_session_id};
+pub use tracer::{Session, Tracer, current_session_id, new_session_id};

@@ -315,6 +315,20 @@ impl ScopedSession {
     }
 }
 
+/// A new session id, minted as the tracer mints its own: a UUIDv7, time first.
+///
+/// For code that starts a session with its own request (the experiments runner
+/// sends `POST /session/start` itself) and then records spans into it.
+///
+/// ```
+/// let (a, b) = (honeyhive::new_session_id(), honeyhive::new_session_id());
+/// assert_eq!(a.len(), 36);
+/// assert_ne!(a, b);
+/// ```
+pub fn new_session_id() -> String {
+    crate::record::ids::session_id()
+}
+
 /// The session id spans of `tracer` get in the current context.
 ///
 /// ```

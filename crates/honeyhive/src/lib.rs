@@ -51,5 +51,10 @@
 //! |-----------|---------|------|
 //! | `tls`     | yes     | `https://` servers (rustls) |
 //! | `tracing` | no      | `HoneyHiveLayer`: `tracing` spans (`#[tracing::instrument]`) as HoneyHive events |
+//! | `experiments` | no  | [`experiments`]: `evaluate()`, `compare_runs`, `evaluate_events` |
 
 pub use honeyhive_tracer::*;
+
+#[cfg(feature = "experiments")]
+#[doc(inline)]
+pub use honeyhive_experiments as experiments;

@@ -1,22 +1,18 @@
 //! honeyhive-evals evaluators (built-ins and an LLM judge) inside `evaluate()`,
 //! against a real in-process server and a local OpenAI-compatible judge that
 //! answers from the request content (so concurrency cannot reorder verdicts).
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod experiments_support;
 
 use std::sync::Arc;
 
+use crate::support::Server;
 use axum::Json;
 use axum::routing::post;
-use experiments_support::Server;
-use honeyhive::experiments::evals::judge::{LlmJudge, Rubric};
-use honeyhive::experiments::evals::metrics::{EventBudget, TokenF1};
-use honeyhive::experiments::evals::{
+use honeyhive_experiments::evals::judge::{LlmJudge, Rubric};
+use honeyhive_experiments::evals::metrics::{EventBudget, TokenF1};
+use honeyhive_experiments::evals::{
     EndpointConfig, Evaluator, EvaluatorExt, PassCriteria, builtin,
 };
-use honeyhive::experiments::{Datapoint, evaluate};
+use honeyhive_experiments::{Datapoint, evaluate};
 use serde_json::{Map, Value, json};
 
 /// Judge replies: a 5 for Paris, a 2 for anything else, and a malformed verdict

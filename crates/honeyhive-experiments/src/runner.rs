@@ -18,7 +18,7 @@ use super::execute::{AsyncRuntime, RunContext, summarize};
 use super::sender::Lanes;
 use super::summary::{Aggregate, EvaluationSummary};
 use crate::Error;
-use crate::Tracer;
+use honeyhive_tracer::Tracer;
 
 type SyncFn = dyn Fn(&Datapoint) -> Result<Value, String> + Send + Sync;
 type BoxedFuture = Pin<Box<dyn Future<Output = Result<Value, String>>>>;
@@ -117,7 +117,7 @@ fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
 /// error; a panic is caught and recorded as that datapoint's failure.
 ///
 /// ```no_run
-/// use honeyhive::experiments::{evaluate, Datapoint};
+/// use honeyhive_experiments::{evaluate, Datapoint};
 /// use serde_json::json;
 ///
 /// fn app(dp: &Datapoint) -> Result<serde_json::Value, String> {
@@ -132,7 +132,7 @@ fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
 ///     })
 ///     .run()?;
 /// println!("{} passed, exact_match = {:?}", summary.passed.len(), summary.metric("exact_match"));
-/// # Ok::<(), honeyhive::Error>(())
+/// # Ok::<(), honeyhive_experiments::Error>(())
 /// ```
 pub fn evaluate<F, T, E>(function: F) -> EvaluateBuilder
 where
@@ -153,7 +153,7 @@ where
 /// else on a runtime the run creates (so `tokio::time`, `reqwest`, ... work).
 ///
 /// ```no_run
-/// use honeyhive::experiments::{evaluate_async, Datapoint};
+/// use honeyhive_experiments::{evaluate_async, Datapoint};
 /// use serde_json::json;
 ///
 /// let summary = evaluate_async(|dp: Datapoint| async move {
@@ -162,7 +162,7 @@ where
 /// .dataset(vec![Datapoint::new(json!({"q": 1}))])
 /// .max_concurrency(64)
 /// .run()?;
-/// # Ok::<(), honeyhive::Error>(())
+/// # Ok::<(), honeyhive_experiments::Error>(())
 /// ```
 pub fn evaluate_async<F, Fut, T, E>(function: F) -> EvaluateBuilder
 where
@@ -233,7 +233,7 @@ impl EvaluateBuilder {
     /// datapoint's chain span (see [`from_evals`](super::from_evals)).
     ///
     /// ```no_run
-    /// use honeyhive::experiments::{evaluate, Datapoint};
+    /// use honeyhive_experiments::{evaluate, Datapoint};
     /// use honeyhive_evals::{builtin, metrics::TokenF1, Evaluator};
     /// use serde_json::{json, Map};
     ///
@@ -243,7 +243,7 @@ impl EvaluateBuilder {
     ///     .with_evaluator(exact)
     ///     .with_evaluator(TokenF1::new())
     ///     .run()?;
-    /// # Ok::<(), honeyhive::Error>(())
+    /// # Ok::<(), honeyhive_experiments::Error>(())
     /// ```
     pub fn with_evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
         self.evaluators

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 /// are turned into evaluators with [`evaluator_fn`] or the builder's `.evaluator(name, f)`.
 ///
 /// ```
-/// use honeyhive::experiments::ExperimentEvaluator;
+/// use honeyhive_experiments::ExperimentEvaluator;
 /// use serde_json::{json, Value};
 ///
 /// struct NonEmpty;
@@ -86,7 +86,7 @@ impl<E: honeyhive_evals::Evaluator> ExperimentEvaluator for EvalsAdapter<E> {
 /// pass criteria (a `false` there fails the datapoint on the server).
 ///
 /// ```
-/// use honeyhive::experiments::from_evals;
+/// use honeyhive_experiments::from_evals;
 /// use honeyhive_evals::{metrics::TokenF1, Evaluator};
 /// let boxed: Box<dyn Evaluator> = Box::new(TokenF1::new());
 /// let evaluator = from_evals(boxed);
@@ -144,7 +144,7 @@ where
 /// An evaluator from a name and a closure `(outputs, inputs, ground_truth)`.
 ///
 /// ```
-/// use honeyhive::experiments::evaluator_fn;
+/// use honeyhive_experiments::evaluator_fn;
 /// use serde_json::json;
 ///
 /// let exact = evaluator_fn("exact_match", |out, _inputs, gt| {

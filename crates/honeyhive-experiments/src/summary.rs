@@ -12,7 +12,7 @@ use crate::Error;
 /// (`?aggregate_function=`).
 ///
 /// ```
-/// use honeyhive::experiments::Aggregate;
+/// use honeyhive_experiments::Aggregate;
 /// assert_eq!(Aggregate::default().as_str(), "average");
 /// assert_eq!("p90".parse::<Aggregate>(), Ok(Aggregate::P90));
 /// ```

@@ -21,7 +21,7 @@ const PAGE_SIZE: usize = 500;
 /// a start-time range, as `GET /events` takes them.
 ///
 /// ```
-/// use honeyhive::experiments::EventFilter;
+/// use honeyhive_experiments::EventFilter;
 /// let filter = EventFilter::new()
 ///     .event_name("answer_question")
 ///     .event_type("chain")
@@ -211,14 +211,14 @@ impl std::fmt::Debug for EvaluateEventsBuilder {
 /// a judge's LLM call is recorded as a `model` event under the scored event.
 ///
 /// ```no_run
-/// use honeyhive::experiments::{evaluate_events, EventFilter};
+/// use honeyhive_experiments::{evaluate_events, EventFilter};
 /// use honeyhive_evals::metrics::JsonValid;
 ///
 /// let result = evaluate_events(EventFilter::new().event_type("model").since("2026-01-01T00:00:00Z"))
 ///     .with_evaluator(JsonValid::new())
 ///     .run()?;
 /// println!("scored {} events, json_valid = {:?}", result.events.len(), result.mean("json_valid"));
-/// # Ok::<(), honeyhive::Error>(())
+/// # Ok::<(), honeyhive_experiments::Error>(())
 /// ```
 pub fn evaluate_events(filter: EventFilter) -> EvaluateEventsBuilder {
     EvaluateEventsBuilder {

@@ -2,7 +2,7 @@
 //! server aggregate the scores — the Python SDK's `evaluate()`, on the same wire.
 //!
 //! ```no_run
-//! use honeyhive::experiments::{compare_runs, evaluate, Aggregate, Datapoint};
+//! use honeyhive_experiments::{compare_runs, evaluate, Aggregate, Datapoint};
 //! use serde_json::json;
 //!
 //! let dataset = vec![
@@ -23,7 +23,7 @@
 //! let (old, new) = (run("v1")?, run("v2")?);
 //! let diff = compare_runs(&new.run_id, &old.run_id)?;
 //! println!("exact_match: {:?}", diff.metric("exact_match").and_then(|m| m.difference));
-//! # Ok::<(), honeyhive::Error>(())
+//! # Ok::<(), honeyhive_experiments::Error>(())
 //! ```
 //!
 //! # Wire flow (the Python SDK 1.7's)
@@ -66,14 +66,31 @@ pub use summary::{
 };
 
 use client::{RestClient, resolve_connection};
+/// The SDK's error type, which experiments fail with too.
+///
+/// Failures of one datapoint or one evaluator are not errors: they are recorded in
+/// the summary and the run completes; only what stops an experiment (or a run
+/// query) as a whole is reported here.
+///
+/// ```
+/// use honeyhive_experiments::{evaluate, Dataset};
+/// let err = evaluate(|_dp| Ok::<_, String>(serde_json::json!(null)))
+///     .dataset(Dataset::jsonl("/nonexistent/eval.jsonl"))
+///     .api_key("k")
+///     .server_url("http://127.0.0.1:9")
+///     .run()
+///     .unwrap_err();
+/// assert_eq!(err.code(), "HH-E302");
+/// ```
+pub use honeyhive_tracer::{Error, Result};
 
 /// Read access to runs: results and comparisons.
 ///
 /// ```no_run
-/// use honeyhive::experiments::{Aggregate, ExperimentsClient};
+/// use honeyhive_experiments::{Aggregate, ExperimentsClient};
 /// let client = ExperimentsClient::new(Some("hh_key".into()), Some("http://127.0.0.1:8080".into()))?;
 /// let diff = client.compare_runs("run-new", "run-old", Aggregate::Median)?;
-/// # Ok::<(), honeyhive::Error>(())
+/// # Ok::<(), honeyhive_experiments::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ExperimentsClient {

@@ -1,11 +1,7 @@
 //! Experiment datasets from JSONL and CSV files and from the server.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod experiments_support;
-
-use experiments_support::{Server, app, capture_dataset, exact_match};
-use honeyhive::experiments::{Datapoint, Dataset, evaluate, external_ids};
+use crate::support::{Server, app, capture_dataset, exact_match};
+use honeyhive_experiments::{Datapoint, Dataset, evaluate, external_ids};
 use serde_json::{Value, json};
 
 #[test]

@@ -11,7 +11,7 @@
 //!    background session calls, the flush and the result), and `GET /result` of the
 //!    sync run is timed on its own.
 //!
-//! `cargo bench -p honeyhive --bench experiments`; `HH_BENCH_SLEEP_DATAPOINTS` and
+//! `cargo bench -p honeyhive-experiments --bench experiments`; `HH_BENCH_SLEEP_DATAPOINTS` and
 //! `HH_BENCH_OVERHEAD_DATAPOINTS` change the sizes.
 // A test's failed expectation is its failure: unwrap, expect and panic say so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use honeyhive::experiments::{Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async};
+use honeyhive_experiments::{Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async};
 use honeyhive_server::testing::TestServer;
 use parking_lot::Mutex;
 use serde_json::json;

@@ -1,15 +1,11 @@
-//! `honeyhive::experiments` end to end against a real in-process server.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod experiments_support;
+//! `honeyhive_experiments` end to end against a real in-process server.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use experiments_support::{Server, app, capture_dataset, exact_match, length_check};
-use honeyhive::experiments::{
+use crate::support::{Server, app, capture_dataset, exact_match, length_check};
+use honeyhive_experiments::{
     Aggregate, Datapoint, ExperimentsClient, Progress, evaluate, evaluate_async,
 };
 use parking_lot::Mutex;

@@ -1,10 +1,9 @@
 //! A real in-process server for the experiment tests, and REST helpers to look at
 //! what it stored.
-#![allow(dead_code)]
 
 use std::time::Duration;
 
-use honeyhive::experiments::{Datapoint, EvaluateBuilder};
+use honeyhive_experiments::{Datapoint, EvaluateBuilder};
 use honeyhive_server::testing::TestServer;
 use serde_json::{Value, json};
 

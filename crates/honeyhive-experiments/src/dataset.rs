@@ -18,7 +18,7 @@ use crate::Error;
 /// `EXT-` ids are hashed from.
 ///
 /// ```
-/// use honeyhive::experiments::Datapoint;
+/// use honeyhive_experiments::Datapoint;
 /// use serde_json::json;
 ///
 /// let dp = Datapoint::new(json!({"question": "abc"})).ground_truth(json!({"answer": "ABC"}));
@@ -98,7 +98,7 @@ impl Datapoint {
 /// Where an experiment's datapoints come from.
 ///
 /// ```
-/// use honeyhive::experiments::{Dataset, Datapoint};
+/// use honeyhive_experiments::{Dataset, Datapoint};
 /// let inline = Dataset::from(vec![Datapoint::new(serde_json::json!({"q": 1}))]);
 /// let file = Dataset::jsonl("eval.jsonl");
 /// let stored = Dataset::server("6639e4f2a1b2c3d4e5f60718");
@@ -208,7 +208,7 @@ fn short_hex(digest: &[u8]) -> String {
 /// The `EXT-` ids the Python SDK gives an inline dataset: `(dataset_id, datapoint_ids)`.
 ///
 /// ```
-/// use honeyhive::experiments::{external_ids, Datapoint};
+/// use honeyhive_experiments::{external_ids, Datapoint};
 /// use serde_json::json;
 ///
 /// let (dataset_id, ids) = external_ids(&[
@@ -428,7 +428,7 @@ pub(crate) fn from_server(value: &Value) -> Option<(String, Datapoint)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiments::pyjson::write_value;
+    use crate::pyjson::write_value;
     use serde_json::json;
 
     fn fixture_dataset() -> Vec<Datapoint> {

@@ -1,17 +1,13 @@
-//! `honeyhive::experiments::evaluate_events` against a real in-process server:
+//! `honeyhive_experiments::evaluate_events` against a real in-process server:
 //! time-range and metadata selection, scores written back, judge calls traced.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod experiments_support;
-
+use crate::support::Server;
 use axum::Json;
 use axum::routing::post;
-use experiments_support::Server;
-use honeyhive::experiments::evals::judge::{LlmJudge, Rubric};
-use honeyhive::experiments::evals::metrics::{EventBudget, JsonValid};
-use honeyhive::experiments::evals::{EndpointConfig, Evaluator};
-use honeyhive::experiments::{EventFilter, evaluate_events};
+use honeyhive_experiments::evals::judge::{LlmJudge, Rubric};
+use honeyhive_experiments::evals::metrics::{EventBudget, JsonValid};
+use honeyhive_experiments::evals::{EndpointConfig, Evaluator};
+use honeyhive_experiments::{EventFilter, evaluate_events};
 use serde_json::{Value, json};
 
 async fn judge_reply(Json(body): Json<Value>) -> Json<Value> {

@@ -19,8 +19,7 @@ use super::runner::{EvaluateBuilder, Progress, Target};
 use super::sender::Lanes;
 use super::summary::{Aggregate, DatapointResult, EvaluationSummary, read_result};
 use crate::Error;
-use crate::Tracer;
-use crate::span::SpanGuard;
+use honeyhive_tracer::{SpanGuard, Tracer};
 
 /// Where async functions run.
 pub(crate) enum AsyncRuntime {
@@ -267,7 +266,7 @@ impl RunContext<'_> {
     fn begin(&self, index: usize) -> Running<'_> {
         let dp = &self.dataset.datapoints[index];
         let datapoint_id = &self.dataset.datapoint_ids[index];
-        let session_id = crate::record::ids::session_id();
+        let session_id = honeyhive_tracer::new_session_id();
         let metadata = json!({
             "run_id": self.run_id,
             "dataset_id": self.dataset.dataset_id,
