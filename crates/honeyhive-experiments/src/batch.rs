@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::{RestClient, resolve_connection};
 use super::evaluator::{eval_result_value, flatten_result};
-use crate::Error;
+use crate::error::{ConfigError, EventsError, RequestError};
 
 /// Events fetched per `GET /events` page.
 const PAGE_SIZE: usize = 500;
@@ -218,7 +218,7 @@ impl std::fmt::Debug for EvaluateEventsBuilder {
 ///     .with_evaluator(JsonValid::new())
 ///     .run()?;
 /// println!("scored {} events, json_valid = {:?}", result.events.len(), result.mean("json_valid"));
-/// # Ok::<(), honeyhive_experiments::Error>(())
+/// # Ok::<(), honeyhive_experiments::EventsError>(())
 /// ```
 pub fn evaluate_events(filter: EventFilter) -> EvaluateEventsBuilder {
     EvaluateEventsBuilder {
@@ -264,9 +264,9 @@ impl EvaluateEventsBuilder {
 
     /// Selects, scores and writes back. Fails as a whole only when the events
     /// cannot be read; failed evaluators and writes are reported per event.
-    pub fn run(self) -> crate::Result<EventsEvaluation> {
+    pub fn run(self) -> Result<EventsEvaluation, EventsError> {
         if self.evaluators.is_empty() {
-            return Err(Error::InvalidExperimentConfig("no evaluators given".into()));
+            return Err(ConfigError::new("no evaluators given").into());
         }
         let (key, url) = resolve_connection(self.api_key.clone(), self.server_url.clone())?;
         let client = RestClient::new(&key, &url, self.concurrency);
@@ -274,7 +274,7 @@ impl EvaluateEventsBuilder {
         let next = AtomicUsize::new(0);
         let slots: Mutex<Vec<Option<EventScore>>> = Mutex::new(vec![None; events.len()]);
         let workers = self.concurrency.min(events.len().max(1));
-        std::thread::scope(|scope| -> crate::Result<()> {
+        std::thread::scope(|scope| -> Result<(), EventsError> {
             for index in 0..workers {
                 let work = || {
                     loop {
@@ -287,7 +287,7 @@ impl EvaluateEventsBuilder {
                 std::thread::Builder::new()
                     .name(format!("hh-eval-events-{index}"))
                     .spawn_scoped(scope, work)
-                    .map_err(Error::ExperimentWorker)?;
+                    .map_err(EventsError::Worker)?;
             }
             Ok(())
         })?;
@@ -297,7 +297,7 @@ impl EvaluateEventsBuilder {
         })
     }
 
-    fn fetch(&self, client: &RestClient) -> crate::Result<Vec<Value>> {
+    fn fetch(&self, client: &RestClient) -> Result<Vec<Value>, RequestError> {
         let filters = Value::Array(self.filter.filters.clone()).to_string();
         let date_range = self.filter.date_range();
         let max = self.filter.max_events.unwrap_or(usize::MAX);
@@ -318,10 +318,7 @@ impl EvaluateEventsBuilder {
             let batch = body
                 .get("events")
                 .and_then(Value::as_array)
-                .ok_or_else(|| Error::BadResponse {
-                    path: "/events".into(),
-                    reason: "no events array".into(),
-                })?;
+                .ok_or_else(|| RequestError::bad_response("/events", "no events array"))?;
             let fetched = batch.len();
             events.extend(batch.iter().cloned());
             if fetched < PAGE_SIZE.min(max) || fetched == 0 {

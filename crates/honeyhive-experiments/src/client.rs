@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::Error;
+use crate::error::{ConfigError, RequestError};
 
 /// Largest response body read (run results of big runs can be large).
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
@@ -49,11 +49,11 @@ pub(crate) struct RestClient {
 pub(crate) fn resolve_connection(
     api_key: Option<String>,
     server_url: Option<String>,
-) -> crate::Result<(String, String)> {
+) -> Result<(String, String), ConfigError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let api_key = api_key
         .or_else(|| env("HH_API_KEY"))
-        .ok_or_else(|| Error::InvalidExperimentConfig("missing api key (HH_API_KEY)".into()))?;
+        .ok_or_else(|| ConfigError::new("missing api key (HH_API_KEY)"))?;
     let server_url = server_url
         .or_else(|| env("HH_API_URL"))
         .or_else(|| env("HH_SERVER_URL"))
@@ -61,7 +61,7 @@ pub(crate) fn resolve_connection(
         .unwrap_or_else(|| honeyhive_tracer::DEFAULT_SERVER_URL.to_string());
     let server_url = server_url.trim().trim_end_matches('/').to_string();
     if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
-        return Err(Error::InvalidExperimentConfig(format!(
+        return Err(ConfigError::new(format!(
             "server url {server_url:?} must start with http:// or https://"
         )));
     }
@@ -103,15 +103,12 @@ impl RestClient {
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
-    ) -> crate::Result<Value> {
+    ) -> Result<Value, RequestError> {
         let text = self.call_text(method, path, query, body)?;
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&text).map_err(|e| Error::BadResponse {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })
+        serde_json::from_str(&text).map_err(|e| RequestError::bad_response(path, e.to_string()))
     }
 
     /// One JSON call; returns the response body as text, for callers that
@@ -122,9 +119,9 @@ impl RestClient {
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
-    ) -> crate::Result<String> {
+    ) -> Result<String, RequestError> {
         let bytes = match body {
-            Some(b) => Some(serde_json::to_vec(b).map_err(|e| Error::Http {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| RequestError::Http {
                 method,
                 path: path.to_string(),
                 status: None,
@@ -143,7 +140,7 @@ impl RestClient {
         path: &str,
         query: &[(&str, &str)],
         body: Option<&[u8]>,
-    ) -> crate::Result<String> {
+    ) -> Result<String, RequestError> {
         let url = format!("{}{}", self.base_url, path);
         let timestamp = client_timestamp();
         macro_rules! with_headers {
@@ -158,7 +155,7 @@ impl RestClient {
                 request
             }};
         }
-        let http_error = |status: Option<u16>, reason: String| Error::Http {
+        let http_error = |status: Option<u16>, reason: String| RequestError::Http {
             method,
             path: path.to_string(),
             status,

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::pyjson::{Item, write_object};
 use crate::Error;
+use crate::error::RequestError;
 
 /// One row of a dataset: what the function under test gets.
 ///
@@ -385,18 +386,15 @@ const MAX_SERVER_PAGES: u64 = 100_000;
 /// 1-based page, and pages are read until one says `pagination.has_next` is not
 /// true (a server that does not page answers everything on the first).
 pub(crate) fn server_rows(
-    mut fetch: impl FnMut(u64) -> crate::Result<Value>,
-) -> crate::Result<Vec<Value>> {
+    mut fetch: impl FnMut(u64) -> Result<Value, RequestError>,
+) -> Result<Vec<Value>, RequestError> {
     let mut rows = Vec::new();
     for page in 1..=MAX_SERVER_PAGES {
         let body = fetch(page)?;
         let items = body
             .get("datapoints")
             .and_then(Value::as_array)
-            .ok_or_else(|| Error::BadResponse {
-                path: "/v1/datapoints".into(),
-                reason: "no datapoints array".into(),
-            })?;
+            .ok_or_else(|| RequestError::bad_response("/v1/datapoints", "no datapoints array"))?;
         rows.extend(items.iter().cloned());
         let has_next = body
             .pointer("/pagination/has_next")

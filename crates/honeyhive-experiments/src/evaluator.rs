@@ -7,21 +7,26 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::EvaluatorError;
+
 /// Scores one datapoint's outputs. Object safe: runners hold `Box<dyn ExperimentEvaluator>`.
 ///
-/// Closures `Fn(&Value, &Value, Option<&Value>) -> Result<Value, String>` (outputs,
+/// Closures `Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError>` (outputs,
 /// inputs, ground truth, like Python's `evaluator(outputs, inputs, ground_truth)`)
 /// are turned into evaluators with [`evaluator_fn`] or the builder's `.evaluator(name, f)`.
 ///
 /// ```
-/// use honeyhive_experiments::ExperimentEvaluator;
+/// use honeyhive_experiments::{EvaluatorError, ExperimentEvaluator};
 /// use serde_json::{json, Value};
 ///
 /// struct NonEmpty;
 /// impl ExperimentEvaluator for NonEmpty {
 ///     fn name(&self) -> &str { "non_empty" }
-///     fn evaluate(&self, outputs: &Value, _: &Value, _: Option<&Value>) -> Result<Value, String> {
-///         Ok(json!(!outputs.is_null()))
+///     fn evaluate(&self, outputs: &Value, _: &Value, _: Option<&Value>) -> Result<Value, EvaluatorError> {
+///         match outputs {
+///             Value::Null => Err("no output".into()),
+///             other => Ok(json!(other.to_string().len() > 2)),
+///         }
 ///     }
 /// }
 /// ```
@@ -30,13 +35,13 @@ pub trait ExperimentEvaluator: Send + Sync {
     fn name(&self) -> &str;
 
     /// A number, bool, string, or `{score, explanation, ...}`; `Err` records an
-    /// evaluator failure for this datapoint only.
+    /// evaluator failure (its message) for this datapoint only.
     fn evaluate(
         &self,
         outputs: &Value,
         inputs: &Value,
         ground_truth: Option<&Value>,
-    ) -> Result<Value, String>;
+    ) -> Result<Value, EvaluatorError>;
 
     /// The [`honeyhive_evals::Evaluator`] behind this one, when it wraps one (see
     /// [`from_evals`]). The runner then scores through it directly, so the evaluator
@@ -62,13 +67,11 @@ impl<E: honeyhive_evals::Evaluator> ExperimentEvaluator for EvalsAdapter<E> {
         outputs: &Value,
         inputs: &Value,
         ground_truth: Option<&Value>,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, EvaluatorError> {
         let input =
             honeyhive_evals::EvalInput::new(outputs, inputs).with_ground_truth(ground_truth);
-        self.inner
-            .score(&input)
-            .map(|result| eval_result_value(&result))
-            .map_err(|e| e.to_string())
+        let result = self.inner.score(&input)?;
+        Ok(eval_result_value(&result))
     }
 
     fn evals_evaluator(&self) -> Option<&dyn honeyhive_evals::Evaluator> {
@@ -125,7 +128,7 @@ struct FnEvaluator<F> {
 
 impl<F> ExperimentEvaluator for FnEvaluator<F>
 where
-    F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, String> + Send + Sync,
+    F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError> + Send + Sync,
 {
     fn name(&self) -> &str {
         &self.name
@@ -136,7 +139,7 @@ where
         outputs: &Value,
         inputs: &Value,
         ground_truth: Option<&Value>,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, EvaluatorError> {
         (self.f)(outputs, inputs, ground_truth)
     }
 }
@@ -154,7 +157,7 @@ where
 /// ```
 pub fn evaluator_fn<F>(name: impl Into<String>, f: F) -> Box<dyn ExperimentEvaluator>
 where
-    F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, String> + Send + Sync + 'static,
+    F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError> + Send + Sync + 'static,
 {
     Box::new(FnEvaluator {
         name: name.into(),

@@ -19,6 +19,7 @@ use super::runner::{EvaluateBuilder, Progress, Target};
 use super::sender::Lanes;
 use super::summary::{Aggregate, DatapointResult, EvaluationSummary, read_result};
 use crate::Error;
+use crate::error::RequestError;
 use honeyhive_tracer::{SpanGuard, Tracer};
 
 /// Where async functions run.
@@ -98,7 +99,7 @@ impl RunContext<'_> {
                         tokio::runtime::Builder::new_current_thread()
                             .enable_all()
                             .build()
-                            .map_err(Error::ExperimentWorker)?,
+                            .map_err(Error::Worker)?,
                     ),
                     _ => None,
                 };
@@ -123,7 +124,7 @@ impl RunContext<'_> {
                 std::thread::Builder::new()
                     .name(format!("hh-experiment-{index}"))
                     .spawn_scoped(scope, worker)
-                    .map_err(Error::ExperimentWorker)?;
+                    .map_err(Error::Worker)?;
             }
             Ok(())
         })?;
@@ -495,7 +496,9 @@ fn evaluate_in_place(
     dp: &Datapoint,
 ) -> std::thread::Result<Result<Value, String>> {
     catch_unwind(AssertUnwindSafe(|| {
-        evaluator.evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref())
+        evaluator
+            .evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref())
+            .map_err(|e| e.to_string())
     }))
 }
 
@@ -584,9 +587,8 @@ pub(crate) fn summarize(
     aggregate: Aggregate,
     warnings: Vec<String>,
 ) -> crate::Result<EvaluationSummary> {
-    let reading = read_result(&result).map_err(|e| Error::BadResponse {
-        path: format!("/v1/runs/{run_id}/result"),
-        reason: e.to_string(),
+    let reading = read_result(&result).map_err(|e| {
+        RequestError::bad_response(&format!("/v1/runs/{run_id}/result"), e.to_string())
     })?;
     // Per-datapoint verdicts from the server, matched by session (datapoint ids may repeat).
     let verdicts: std::collections::HashMap<&str, bool> = reading

@@ -46,6 +46,7 @@
 mod batch;
 mod client;
 mod dataset;
+mod error;
 mod evaluator;
 mod execute;
 mod pyjson;
@@ -65,24 +66,12 @@ pub use summary::{
     Aggregate, DatapointResult, EvaluationSummary, MetricAggregate, MetricComparison, RunComparison,
 };
 
+pub use error::{
+    ClientError, ConfigError, Error, EvaluatorError, EventsError, ParseAggregateError,
+    RequestError, Result,
+};
+
 use client::{RestClient, resolve_connection};
-/// The SDK's error type, which experiments fail with too.
-///
-/// Failures of one datapoint or one evaluator are not errors: they are recorded in
-/// the summary and the run completes; only what stops an experiment (or a run
-/// query) as a whole is reported here.
-///
-/// ```
-/// use honeyhive_experiments::{evaluate, Dataset};
-/// let err = evaluate(|_dp| Ok::<_, String>(serde_json::json!(null)))
-///     .dataset(Dataset::jsonl("/nonexistent/eval.jsonl"))
-///     .api_key("k")
-///     .server_url("http://127.0.0.1:9")
-///     .run()
-///     .unwrap_err();
-/// assert_eq!(err.code(), "HH-E302");
-/// ```
-pub use honeyhive_tracer::{Error, Result};
 
 /// Read access to runs: results and comparisons.
 ///
@@ -90,7 +79,7 @@ pub use honeyhive_tracer::{Error, Result};
 /// use honeyhive_experiments::{Aggregate, ExperimentsClient};
 /// let client = ExperimentsClient::new(Some("hh_key".into()), Some("http://127.0.0.1:8080".into()))?;
 /// let diff = client.compare_runs("run-new", "run-old", Aggregate::Median)?;
-/// # Ok::<(), honeyhive_experiments::Error>(())
+/// # Ok::<(), honeyhive_experiments::ClientError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ExperimentsClient {
@@ -102,7 +91,7 @@ impl ExperimentsClient {
     pub fn new(
         api_key: Option<String>,
         server_url: Option<String>,
-    ) -> crate::Result<ExperimentsClient> {
+    ) -> Result<ExperimentsClient, ConfigError> {
         let (key, url) = resolve_connection(api_key, server_url)?;
         Ok(ExperimentsClient {
             client: RestClient::new(&key, &url, 1),
@@ -116,7 +105,7 @@ impl ExperimentsClient {
         new_run_id: &str,
         old_run_id: &str,
         aggregate: Aggregate,
-    ) -> crate::Result<RunComparison> {
+    ) -> Result<RunComparison, RequestError> {
         let raw = self.client.call(
             "GET",
             &format!("/v1/runs/{new_run_id}/compare-with/{old_run_id}"),
@@ -131,7 +120,7 @@ impl ExperimentsClient {
         &self,
         run_id: &str,
         aggregate: Aggregate,
-    ) -> crate::Result<serde_json::Value> {
+    ) -> Result<serde_json::Value, RequestError> {
         self.client.call(
             "GET",
             &format!("/v1/runs/{run_id}/result"),
@@ -143,6 +132,7 @@ impl ExperimentsClient {
 
 /// Compares two runs with the average aggregate, connecting through `HH_API_KEY` /
 /// `HH_API_URL`. See [`ExperimentsClient::compare_runs`] for other settings.
-pub fn compare_runs(new_run_id: &str, old_run_id: &str) -> crate::Result<RunComparison> {
-    ExperimentsClient::new(None, None)?.compare_runs(new_run_id, old_run_id, Aggregate::Average)
+pub fn compare_runs(new_run_id: &str, old_run_id: &str) -> Result<RunComparison, ClientError> {
+    let client = ExperimentsClient::new(None, None)?;
+    Ok(client.compare_runs(new_run_id, old_run_id, Aggregate::Average)?)
 }

@@ -18,6 +18,7 @@ use super::execute::{AsyncRuntime, RunContext, summarize};
 use super::sender::Lanes;
 use super::summary::{Aggregate, EvaluationSummary};
 use crate::Error;
+use crate::error::{ConfigError, EvaluatorError};
 use honeyhive_tracer::Tracer;
 
 type SyncFn = dyn Fn(&Datapoint) -> Result<Value, String> + Send + Sync;
@@ -214,7 +215,10 @@ impl EvaluateBuilder {
     /// bool, string or `{score, explanation, ...}`.
     pub fn evaluator<F>(mut self, name: impl Into<String>, f: F) -> Self
     where
-        F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, String> + Send + Sync + 'static,
+        F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError>
+            + Send
+            + Sync
+            + 'static,
     {
         self.evaluators.push(evaluator_fn(name, f));
         self
@@ -317,9 +321,7 @@ impl EvaluateBuilder {
     /// recorded in the summary.
     pub fn run(mut self) -> crate::Result<EvaluationSummary> {
         if self.max_concurrency == 0 {
-            return Err(Error::InvalidExperimentConfig(
-                "max_concurrency must be at least 1".into(),
-            ));
+            return Err(ConfigError::new("max_concurrency must be at least 1").into());
         }
         let dataset = self.dataset.take().ok_or(Error::MissingDataset)?;
         let (api_key, server_url) =
@@ -364,7 +366,7 @@ impl EvaluateBuilder {
                 .session_name(run_name.as_str())
                 .start_session(false)
                 .build()
-                .map_err(|e| Error::ExperimentTracer(Box::new(e)))?,
+                .map_err(Error::Tracer)?,
         };
         let lanes = Lanes::start(&client, send_lanes(prepared.datapoints.len()))?;
         let (results, _runtime) = {

@@ -25,6 +25,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::client::{RestClient, USER_AGENT, client_timestamp, python_headers};
 use crate::Error;
+use crate::error::ConfigError;
 
 /// How long one call may take, connecting included (as the blocking client).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -64,7 +65,7 @@ impl Lanes {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(Error::ExperimentWorker)?;
+            .map_err(Error::Worker)?;
         let (lanes, receivers): (Vec<_>, Vec<_>) = (0..count.max(1))
             .map(|_| unbounded_channel::<Call>())
             .unzip();
@@ -82,7 +83,7 @@ impl Lanes {
                 // Every call is answered; a host lookup still running must not hold us.
                 runtime.shutdown_background();
             })
-            .map_err(Error::ExperimentWorker)?;
+            .map_err(Error::Worker)?;
         Ok(Lanes {
             lanes,
             thread: Some(thread),
@@ -139,10 +140,9 @@ struct Target {
 }
 
 impl Target {
-    fn new(client: &RestClient) -> crate::Result<Target> {
+    fn new(client: &RestClient) -> Result<Target, ConfigError> {
         let base = client.base_url();
-        let invalid =
-            |reason: &str| Error::InvalidExperimentConfig(format!("server url {base:?}: {reason}"));
+        let invalid = |reason: &str| ConfigError::new(format!("server url {base:?}: {reason}"));
         let uri: http::Uri = base.parse().map_err(|_| invalid("not a URL"))?;
         let tls = uri.scheme_str() == Some("https");
         let host = uri.host().ok_or_else(|| invalid("no host"))?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::Error;
+use crate::error::{ParseAggregateError, RequestError};
 
 /// How the server folds per-datapoint metric values into one aggregate
 /// (`?aggregate_function=`).
@@ -49,9 +49,9 @@ impl Aggregate {
 }
 
 impl std::str::FromStr for Aggregate {
-    type Err = String;
+    type Err = ParseAggregateError;
 
-    fn from_str(s: &str) -> Result<Aggregate, String> {
+    fn from_str(s: &str) -> Result<Aggregate, ParseAggregateError> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
             "average" | "avg" | "mean" => Aggregate::Average,
             "min" => Aggregate::Min,
@@ -60,9 +60,9 @@ impl std::str::FromStr for Aggregate {
             "p90" => Aggregate::P90,
             "sum" => Aggregate::Sum,
             other => {
-                return Err(format!(
-                    "unknown aggregate function {other:?}; use average, min, max, median, p90 or sum"
-                ));
+                return Err(ParseAggregateError {
+                    name: other.to_string(),
+                });
             }
         })
     }
@@ -419,13 +419,15 @@ impl RunComparison {
         self.metrics.iter().find(|m| m.name == name)
     }
 
-    pub(crate) fn parse(new: &str, old: &str, raw: Value) -> crate::Result<RunComparison> {
+    pub(crate) fn parse(new: &str, old: &str, raw: Value) -> Result<RunComparison, RequestError> {
         let metrics = raw
             .get("metrics")
             .and_then(Value::as_array)
-            .ok_or_else(|| Error::BadResponse {
-                path: format!("/v1/runs/{new}/compare-with/{old}"),
-                reason: "no metrics array".into(),
+            .ok_or_else(|| {
+                RequestError::bad_response(
+                    &format!("/v1/runs/{new}/compare-with/{old}"),
+                    "no metrics array",
+                )
             })?
             .iter()
             .filter_map(|m| {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::BuildError;
 use crate::tracer::Tracer;
 
 /// Default server: HoneyHive's hosted service.
@@ -323,7 +323,7 @@ impl TracerBuilder {
 
     /// Validate the configuration and start the tracer. Never blocks on the network:
     /// the session id is minted here and the session start is sent by the export worker.
-    pub fn build(self) -> Result<Tracer> {
+    pub fn build(self) -> Result<Tracer, BuildError> {
         let env: &dyn Fn(&str) -> Option<String> = if self.ignore_env {
             &|_| None
         } else {
@@ -333,11 +333,14 @@ impl TracerBuilder {
         Tracer::start(resolved)
     }
 
-    pub(crate) fn resolve(self, env: &dyn Fn(&str) -> Option<String>) -> Result<ResolvedConfig> {
-        let flag = |name: &'static str| -> Result<Option<bool>> {
+    pub(crate) fn resolve(
+        self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ResolvedConfig, BuildError> {
+        let flag = |name: &'static str| -> Result<Option<bool>, BuildError> {
             match env(name) {
                 None => Ok(None),
-                Some(v) => parse_bool(&v).map(Some).ok_or(Error::InvalidConfig {
+                Some(v) => parse_bool(&v).map(Some).ok_or(BuildError::InvalidConfig {
                     field: name,
                     reason: format!("{v:?} is not a boolean"),
                 }),
@@ -352,7 +355,7 @@ impl TracerBuilder {
         };
         let api_key = self.api_key.or_else(|| env("HH_API_KEY"));
         if api_key.is_none() && !test_mode {
-            return Err(Error::MissingApiKey);
+            return Err(BuildError::MissingApiKey);
         }
         let server_url = self
             .server_url
@@ -365,7 +368,7 @@ impl TracerBuilder {
             Some(p) => p,
             None => match env("HH_OTLP_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL")) {
                 None => Protocol::default(),
-                Some(v) => Protocol::parse(&v).ok_or(Error::InvalidConfig {
+                Some(v) => Protocol::parse(&v).ok_or(BuildError::InvalidConfig {
                     field: "HH_OTLP_PROTOCOL",
                     reason: format!("{v:?} is not http/protobuf or http/json"),
                 })?,
@@ -451,8 +454,8 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-fn validate_url(url: &str) -> Result<String> {
-    let invalid = |reason: &str| Error::InvalidServerUrl {
+fn validate_url(url: &str) -> Result<String, BuildError> {
+    let invalid = |reason: &str| BuildError::InvalidServerUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),
     };
@@ -476,24 +479,27 @@ fn validate_url(url: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
-fn sampling_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Sampling> {
+fn sampling_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Sampling, BuildError> {
     let Some(sampler) = env("OTEL_TRACES_SAMPLER") else {
         return Ok(Sampling::always());
     };
-    let ratio = || -> Result<f64> {
+    let ratio = || -> Result<f64, BuildError> {
         match env("OTEL_TRACES_SAMPLER_ARG") {
             None => Ok(1.0),
-            Some(v) => v.trim().parse::<f64>().map_err(|_| Error::InvalidConfig {
-                field: "OTEL_TRACES_SAMPLER_ARG",
-                reason: format!("{v:?} is not a number"),
-            }),
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| BuildError::InvalidConfig {
+                    field: "OTEL_TRACES_SAMPLER_ARG",
+                    reason: format!("{v:?} is not a number"),
+                }),
         }
     };
     match sampler.trim() {
         "always_on" | "parentbased_always_on" => Ok(Sampling::always()),
         "always_off" | "parentbased_always_off" => Ok(Sampling::ratio(0.0)),
         "traceidratio" | "parentbased_traceidratio" => Ok(Sampling::ratio(ratio()?)),
-        other => Err(Error::InvalidConfig {
+        other => Err(BuildError::InvalidConfig {
             field: "OTEL_TRACES_SAMPLER",
             reason: format!("unsupported sampler {other:?}"),
         }),
@@ -503,15 +509,15 @@ fn sampling_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Sampling> {
 fn apply_otel_export_env(
     export: &mut ExportOptions,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<()> {
-    let number = |name: &'static str| -> Result<Option<u64>> {
+) -> Result<(), BuildError> {
+    let number = |name: &'static str| -> Result<Option<u64>, BuildError> {
         match env(name) {
             None => Ok(None),
             Some(v) => v
                 .trim()
                 .parse::<u64>()
                 .map(Some)
-                .map_err(|_| Error::InvalidConfig {
+                .map_err(|_| BuildError::InvalidConfig {
                     field: name,
                     reason: format!("{v:?} is not a whole number"),
                 }),

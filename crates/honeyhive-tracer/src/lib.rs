@@ -28,7 +28,7 @@ pub use config::{
 };
 pub use default_tracer::{clear_default_tracer, default_tracer, set_default_tracer};
 pub use enrich::{Enrichment, enrich_span};
-pub use error::{Error, Result};
+pub use error::{BuildError, FlushError};
 pub use export::{BreakerState, DropCounts, DropReason, FlushReport, Health};
 pub use honeyhive_macros::trace;
 pub use instrument::{Instrumented, with_current_context};

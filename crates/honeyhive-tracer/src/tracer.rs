@@ -9,7 +9,7 @@ use opentelemetry::{Context, ContextGuard};
 
 use crate::config::{ResolvedConfig, Sampler, TracerBuilder};
 use crate::enrich::Enrichment;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, FlushError};
 use crate::export::{Control, FlushReport, Health, Pipeline};
 use crate::record::SessionInfo;
 use crate::span::{self, SpanGuard};
@@ -89,11 +89,11 @@ impl Tracer {
     }
 
     /// A tracer configured from `HH_*` and `OTEL_*` environment variables only.
-    pub fn from_env() -> Result<Tracer> {
+    pub fn from_env() -> Result<Tracer, BuildError> {
         TracerBuilder::default().build()
     }
 
-    pub(crate) fn start(config: ResolvedConfig) -> Result<Tracer> {
+    pub(crate) fn start(config: ResolvedConfig) -> Result<Tracer, BuildError> {
         crate::log::set_verbose(config.verbose);
         let session = Arc::new(SessionInfo {
             session_id: Arc::from(config.session_id.as_str()),
@@ -216,7 +216,7 @@ impl Tracer {
     /// let report = tracer.flush(std::time::Duration::from_secs(1)).unwrap();
     /// assert_eq!(report.dropped.total(), 0);
     /// ```
-    pub fn flush(&self, timeout: Duration) -> Result<FlushReport> {
+    pub fn flush(&self, timeout: Duration) -> Result<FlushReport, FlushError> {
         match &self.inner().pipeline {
             Some(pipeline) => pipeline.flush(timeout),
             None => Ok(FlushReport::default()),
@@ -225,10 +225,10 @@ impl Tracer {
 
     /// Flush (bounded by the configured drop deadline) and stop exporting. Spans ended
     /// afterwards are dropped and counted as `shutdown`.
-    pub fn shutdown(&self) -> Result<FlushReport> {
+    pub fn shutdown(&self) -> Result<FlushReport, FlushError> {
         let inner = self.inner();
         if inner.shut_down.swap(true, Ordering::SeqCst) {
-            return Err(Error::ShutDown);
+            return Err(FlushError::ShutDown);
         }
         crate::default_tracer::forget_if_default(inner.id);
         match &inner.pipeline {

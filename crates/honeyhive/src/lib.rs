@@ -46,6 +46,13 @@
 //! that does not arrive is counted by [`DropReason`] in [`FlushReport`] and
 //! [`Tracer::health`].
 //!
+//! # Errors
+//! Each function returns only the errors it can produce: [`BuildError`] from
+//! [`TracerBuilder::build`] and [`Tracer::from_env`], [`FlushError`] from
+//! [`Tracer::flush`] and [`Tracer::shutdown`], and the `experiments` module's own
+//! types. Every one has a stable code and a hint, and all convert into [`Error`]
+//! for callers that handle them alike.
+//!
 //! # Features
 //! | feature   | default | what |
 //! |-----------|---------|------|
@@ -53,6 +60,9 @@
 //! | `tracing` | no      | `HoneyHiveLayer`: `tracing` spans (`#[tracing::instrument]`) as HoneyHive events |
 //! | `experiments` | no  | [`experiments`]: `evaluate()`, `compare_runs`, `evaluate_events` |
 
+mod error;
+
+pub use error::{Error, Result};
 pub use honeyhive_tracer::*;
 
 #[cfg(feature = "experiments")]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use honeyhive_experiments::{Datapoint, EvaluateBuilder};
+use honeyhive_experiments::{Datapoint, EvaluateBuilder, EvaluatorError};
 use honeyhive_server::testing::TestServer;
 use serde_json::{Value, json};
 
@@ -134,7 +134,11 @@ pub fn app(dp: &Datapoint) -> Result<Value, String> {
     Ok(json!({"answer": q.to_uppercase()}))
 }
 
-pub fn exact_match(out: &Value, _inputs: &Value, gt: Option<&Value>) -> Result<Value, String> {
+pub fn exact_match(
+    out: &Value,
+    _inputs: &Value,
+    gt: Option<&Value>,
+) -> Result<Value, EvaluatorError> {
     let gt = gt.ok_or("no ground truth")?;
     Ok(json!(if out["answer"] == gt["answer"] {
         1.0
@@ -143,7 +147,11 @@ pub fn exact_match(out: &Value, _inputs: &Value, gt: Option<&Value>) -> Result<V
     }))
 }
 
-pub fn length_check(out: &Value, _inputs: &Value, _gt: Option<&Value>) -> Result<Value, String> {
+pub fn length_check(
+    out: &Value,
+    _inputs: &Value,
+    _gt: Option<&Value>,
+) -> Result<Value, EvaluatorError> {
     let len = out["answer"].as_str().map(str::len).unwrap_or(0);
     Ok(json!({"score": len, "explanation": "answer length", "long_enough": len > 2}))
 }

@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 pub use breaker::BreakerState;
 
 use crate::config::ResolvedConfig;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, FlushError};
 use crate::record::{SessionInfo, SpanRecord};
 
 /// How many emptied records the worker keeps for producers to reuse (about 0.5 KB
@@ -275,7 +275,7 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn start(config: &ResolvedConfig) -> Result<Pipeline> {
+    pub(crate) fn start(config: &ResolvedConfig) -> Result<Pipeline, BuildError> {
         let (spans_tx, spans_rx) = crossbeam_channel::unbounded();
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
@@ -294,7 +294,7 @@ impl Pipeline {
         let handle = std::thread::Builder::new()
             .name("honeyhive-export".into())
             .spawn(move || worker.run())
-            .map_err(Error::WorkerStart)?;
+            .map_err(BuildError::WorkerStart)?;
         Ok(Pipeline {
             spans: spans_tx,
             recycled: recycle_rx,
@@ -370,9 +370,9 @@ impl Pipeline {
         let _ = self.control.send(message);
     }
 
-    pub(crate) fn flush(&self, timeout: Duration) -> Result<FlushReport> {
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<FlushReport, FlushError> {
         if self.closed.load(Ordering::Relaxed) {
-            return Err(Error::ShutDown);
+            return Err(FlushError::ShutDown);
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
         let deadline = Instant::now() + timeout;
@@ -381,7 +381,7 @@ impl Pipeline {
             .send(Control::Flush { deadline, reply })
             .is_err()
         {
-            return Err(Error::ShutDown);
+            return Err(FlushError::ShutDown);
         }
         self.await_report(&answer, timeout)
     }
@@ -390,23 +390,23 @@ impl Pipeline {
         &self,
         answer: &Receiver<FlushReport>,
         timeout: Duration,
-    ) -> Result<FlushReport> {
+    ) -> Result<FlushReport, FlushError> {
         match answer.recv_timeout(timeout + Duration::from_millis(50)) {
             Ok(report) if report.pending == 0 => Ok(report),
-            Ok(report) => Err(Error::FlushTimeout {
+            Ok(report) => Err(FlushError::Timeout {
                 timeout,
                 pending: report.pending,
             }),
-            Err(_) => Err(Error::FlushTimeout {
+            Err(_) => Err(FlushError::Timeout {
                 timeout,
                 pending: self.stats.pending.load(Ordering::Relaxed),
             }),
         }
     }
 
-    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<FlushReport> {
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<FlushReport, FlushError> {
         if self.closed.swap(true, Ordering::SeqCst) {
-            return Err(Error::ShutDown);
+            return Err(FlushError::ShutDown);
         }
         let (reply, answer) = crossbeam_channel::bounded(1);
         let deadline = Instant::now() + timeout;
@@ -415,7 +415,7 @@ impl Pipeline {
             .send(Control::Shutdown { deadline, reply })
             .is_err()
         {
-            return Err(Error::ShutDown);
+            return Err(FlushError::ShutDown);
         }
         let result = self.await_report(&answer, timeout);
         if let Some(handle) = self.worker.lock().take() {

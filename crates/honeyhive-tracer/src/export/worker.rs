@@ -14,7 +14,7 @@ use super::http::{HttpClient, Outcome};
 use super::spool::Spool;
 use super::{Control, DropReason, FlushReport, Stats};
 use crate::config::{ResolvedConfig, RetryPolicy};
-use crate::error::{Error, Result};
+use crate::error::BuildError;
 use crate::log::{debug_verbose, warn_once};
 use crate::record::SpanRecord;
 
@@ -84,18 +84,17 @@ impl Worker {
         config: &ResolvedConfig,
         queues: Queues,
         stats: Arc<Stats>,
-    ) -> Result<Worker> {
-        let spool = match &config.spool_dir {
-            None => None,
-            Some(dir) => {
-                Some(
-                    Spool::open(dir, config).map_err(|source| Error::SpoolUnavailable {
+    ) -> Result<Worker, BuildError> {
+        let spool =
+            match &config.spool_dir {
+                None => None,
+                Some(dir) => Some(Spool::open(dir, config).map_err(|source| {
+                    BuildError::SpoolUnavailable {
                         path: dir.clone(),
                         source,
-                    })?,
-                )
-            }
-        };
+                    }
+                })?),
+            };
         if let Some(spool) = &spool {
             stats.spooled.store(spool.spans(), Ordering::Relaxed);
         }
