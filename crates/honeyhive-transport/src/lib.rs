@@ -1,13 +1,19 @@
-//! The HTTP agent the honeyhive crates share: ureq with a resolver that does
-//! not cost a thread per request.
+//! The HTTP plumbing the honeyhive crates share; every byte the SDK, the
+//! experiments, the evaluators and `hh` send goes through it.
+//!
+//! - [`agent`]: the ureq agent, with a resolver that does not cost a thread per
+//!   request and connections that send each request's head and body in one write.
+//! - [`USER_AGENT`], [`CLIENT_HEADERS`], [`rest_headers`]: the headers HoneyHive
+//!   APIs expect, as the Python SDK sends them.
+//! - [`Backoff`], [`retry_after`], [`is_retryable_status`]: when to try again.
 //!
 //! ureq resolves the host on every request, pooled connection or not, and when
 //! the request has a deadline it runs that lookup on a freshly spawned thread so
-//! it can give up on time. At a few thousand small requests a second (an
-//! experiment's session starts and updates) the spawns were most of the client's
-//! CPU. [`agent`] keeps the deadline but resolves an IP address in place and
-//! remembers a host name's addresses for [`RESOLVE_TTL`]. Its connections also
-//! send each request's head and body in one write (see `one_write`).
+//! it can give up on time; at a few thousand small requests a second that spawn
+//! dominates the client's CPU. [`agent`] keeps the deadline but resolves an IP
+//! address in place and remembers a host name's addresses for [`RESOLVE_TTL`].
+//! It is built on ureq's `unversioned` transport API, which may change in any
+//! ureq release: the workspace pins ureq to the minor version it was tested with.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,19 +24,25 @@ use ureq::config::Config;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Connector, DefaultConnector, NextTimeout};
 
+mod backoff;
+mod headers;
 mod one_write;
+
+pub use backoff::{Backoff, is_retryable_status, retry_after};
+pub use headers::{CLIENT_HEADERS, USER_AGENT, VERSION, client_timestamp, rest_headers};
 use one_write::OneWriteConnector;
 
 /// How long a host name's resolved addresses are reused.
 pub const RESOLVE_TTL: Duration = Duration::from_secs(60);
 
-/// A ureq agent with `config` and the shared resolver.
+/// A ureq agent with `config`, the shared resolver and one-write connections.
 ///
 /// ```
 /// use std::time::Duration;
 ///
 /// let config = ureq::Agent::config_builder()
 ///     .timeout_global(Some(Duration::from_secs(5)))
+///     .user_agent(honeyhive_transport::USER_AGENT)
 ///     .build();
 /// let agent = honeyhive_transport::agent(config);
 /// # drop(agent);
