@@ -1,4 +1,5 @@
-//! One pooled keep-alive blocking HTTP client (ureq) and response classification.
+//! One pooled keep-alive blocking HTTP client (the shared `honeyhive-transport`
+//! agent) and response classification.
 
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ impl HttpClient {
                 .http_status_as_error(false)
                 .timeout_global(Some(config.export.request_timeout))
                 .max_idle_connections_per_host(4)
-                .user_agent(concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION")))
+                .user_agent(honeyhive_transport::USER_AGENT)
                 .build(),
         );
         HttpClient {
@@ -56,15 +57,15 @@ impl HttpClient {
             Protocol::HttpProtobuf => "application/x-protobuf",
             Protocol::HttpJson => "application/json",
         };
-        let request = self
+        let mut request = self
             .agent
             .post(format!("{}/opentelemetry/v1/traces", self.base_url))
             .header("Authorization", &self.authorization)
             .header("X-Source", &self.source)
-            .header("Content-Type", content_type)
-            .header("hh-client-version", env!("CARGO_PKG_VERSION"))
-            .header("hh-client-language", "rust")
-            .header("hh-client-package", "honeyhive");
+            .header("Content-Type", content_type);
+        for (name, value) in honeyhive_transport::CLIENT_HEADERS {
+            request = request.header(name, value);
+        }
         let result = if self.gzip {
             match super::encode::gzip(body) {
                 Ok(compressed) => request
@@ -90,24 +91,16 @@ impl HttpClient {
                 };
             }
         };
-        let timestamp = crate::record::now_unix_nano().to_string();
-        macro_rules! with_headers {
-            ($request:expr) => {
-                $request
-                    .header("Authorization", &self.authorization)
-                    .header("Content-Type", "application/json")
-                    .header("Accept", "application/json")
-                    .header("hh-client-version", env!("CARGO_PKG_VERSION"))
-                    .header("hh-client-language", "rust")
-                    .header("hh-client-package", "honeyhive")
-                    .header("hh-client-timestamp", &timestamp)
-            };
+        let timestamp = honeyhive_transport::client_timestamp();
+        let mut request = match method {
+            "PUT" => self.agent.put(&url),
+            _ => self.agent.post(&url),
         }
-        let result = match method {
-            "PUT" => with_headers!(self.agent.put(&url)).send(&bytes[..]),
-            _ => with_headers!(self.agent.post(&url)).send(&bytes[..]),
-        };
-        classify(result)
+        .header("Content-Type", "application/json");
+        for (name, value) in honeyhive_transport::rest_headers(&self.authorization, &timestamp) {
+            request = request.header(name, value);
+        }
+        classify(request.send(&bytes[..]))
     }
 }
 
@@ -122,12 +115,7 @@ fn classify(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Ou
         }
     };
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = honeyhive_transport::retry_after(response.headers());
     let body = response
         .body_mut()
         .with_config()
@@ -136,7 +124,7 @@ fn classify(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Ou
         .unwrap_or_default();
     match status {
         200..=299 => Outcome::Success,
-        408 | 429 | 500..=599 => Outcome::Retryable {
+        _ if honeyhive_transport::is_retryable_status(status) => Outcome::Retryable {
             reason: format!("http status {status}"),
             retry_after,
         },

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use honeyhive_transport::Backoff;
 
 use super::breaker::Breaker;
 use super::encode::Encoder;
@@ -76,7 +77,7 @@ pub(crate) struct Worker {
     discard_batches: bool,
     flushes: Vec<(Instant, Sender<FlushReport>)>,
     shutdown: Option<(Instant, Sender<FlushReport>)>,
-    jitter_state: u64,
+    backoff: Backoff,
 }
 
 impl Worker {
@@ -126,7 +127,10 @@ impl Worker {
             discard_batches: config.discard_batches,
             flushes: Vec::new(),
             shutdown: None,
-            jitter_state: crate::record::now_unix_nano() | 1,
+            backoff: Backoff::new(
+                config.export.retry.initial_backoff,
+                config.export.retry.max_backoff,
+            ),
         })
     }
 
@@ -272,8 +276,8 @@ impl Worker {
                         self.calls.pop_front();
                         self.call_failures = 0;
                     }
-                    let wait = retry_after.unwrap_or_else(|| self.backoff(self.call_failures));
-                    self.next_call_at = Some(Instant::now() + wait.min(self.retry.max_backoff));
+                    let wait = self.backoff.delay(self.call_failures.max(1), retry_after);
+                    self.next_call_at = Some(Instant::now() + wait);
                     return;
                 }
             }
@@ -512,27 +516,11 @@ impl Worker {
                     if self.breaker.is_open() {
                         return Sent::Blocked;
                     }
-                    let wait = retry_after
-                        .unwrap_or_else(|| self.backoff(attempt))
-                        .min(self.retry.max_backoff);
+                    let wait = self.backoff.delay(attempt, retry_after);
                     self.sleep_within_deadlines(wait);
                 }
             }
         }
-    }
-
-    /// Exponential backoff with equal jitter: `[b/2, b]` with `b = initial * 2^(n-1)`.
-    fn backoff(&mut self, attempt: u32) -> Duration {
-        let base = self
-            .retry
-            .initial_backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        let base = base.min(self.retry.max_backoff);
-        self.jitter_state ^= self.jitter_state << 13;
-        self.jitter_state ^= self.jitter_state >> 7;
-        self.jitter_state ^= self.jitter_state << 17;
-        let fraction = (self.jitter_state % 1000) as f64 / 1000.0;
-        base.mul_f64(0.5 + fraction / 2.0)
     }
 
     fn sleep_within_deadlines(&mut self, wait: Duration) {
