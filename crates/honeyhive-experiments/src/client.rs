@@ -9,33 +9,6 @@ use crate::error::{ConfigError, RequestError};
 /// Largest response body read (run results of big runs can be large).
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The `User-Agent` of every experiments call.
-pub(crate) const USER_AGENT: &str = concat!("honeyhive-rust/", env!("CARGO_PKG_VERSION"));
-
-/// The headers the Python SDK sends on every call, besides the content type.
-pub(crate) fn python_headers<'a>(
-    authorization: &'a str,
-    timestamp: &'a str,
-) -> [(&'static str, &'a str); 6] {
-    [
-        ("Authorization", authorization),
-        ("Accept", "application/json"),
-        ("hh-client-version", env!("CARGO_PKG_VERSION")),
-        ("hh-client-language", "rust"),
-        ("hh-client-package", "honeyhive"),
-        ("hh-client-timestamp", timestamp),
-    ]
-}
-
-/// `hh-client-timestamp`: nanoseconds since the Unix epoch.
-pub(crate) fn client_timestamp() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-        .to_string()
-}
-
 /// Connection settings shared by the runner and [`super::compare_runs`].
 #[derive(Debug, Clone)]
 pub(crate) struct RestClient {
@@ -76,7 +49,7 @@ impl RestClient {
                 .timeout_global(Some(Duration::from_secs(60)))
                 .max_idle_connections(pool.max(4))
                 .max_idle_connections_per_host(pool.max(4))
-                .user_agent(USER_AGENT)
+                .user_agent(honeyhive_transport::USER_AGENT)
                 .build(),
         );
         RestClient {
@@ -142,11 +115,13 @@ impl RestClient {
         body: Option<&[u8]>,
     ) -> Result<String, RequestError> {
         let url = format!("{}{}", self.base_url, path);
-        let timestamp = client_timestamp();
+        let timestamp = honeyhive_transport::client_timestamp();
         macro_rules! with_headers {
             ($request:expr) => {{
                 let mut request = $request;
-                for (name, value) in python_headers(&self.authorization, &timestamp) {
+                for (name, value) in
+                    honeyhive_transport::rest_headers(&self.authorization, &timestamp)
+                {
                     request = request.header(name, value);
                 }
                 for (k, v) in query {

@@ -7,8 +7,10 @@
 //! client: one thread woken for many ready sockets, instead of a blocked thread
 //! per connection woken for each answer (with ureq, the lanes took a quarter of
 //! an experiment's CPU, mostly in switching threads and per-request setup).
-//! Before the run is completed the lanes are drained, so the server has every
-//! session when it computes the result.
+//! A call the server was too busy for, or that did not get through, is tried
+//! again after the shared backoff (or the server's `Retry-After`); the calls are
+//! idempotent (client-minted ids). Before the run is completed the lanes are
+//! drained, so the server has every session when it computes the result.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
+use honeyhive_transport::Backoff;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -23,12 +26,18 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-use super::client::{RestClient, USER_AGENT, client_timestamp, python_headers};
+use super::client::RestClient;
 use crate::Error;
 use crate::error::ConfigError;
 
 /// How long one call may take, connecting included (as the blocking client).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Attempts per call; the retries wait [`INITIAL_BACKOFF`], doubling, at most
+/// [`MAX_BACKOFF`] each, so a call gives up within a few seconds.
+const MAX_ATTEMPTS: u32 = 5;
+const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One queued REST call, its JSON body already encoded by the datapoint's thread.
 struct Call {
@@ -211,17 +220,52 @@ where
     Ok(sender)
 }
 
-/// Sends a lane's calls in order over one connection, reconnecting after a failure.
+/// Why one attempt of a call failed.
+struct Failure {
+    reason: String,
+    /// The call did not get through, or the server answered that it could not take it now.
+    retryable: bool,
+    /// The server's `Retry-After`.
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    /// The call did not get through (connecting, TLS, a closed connection).
+    fn transport(reason: impl Into<String>) -> Failure {
+        Failure {
+            reason: reason.into(),
+            retryable: true,
+            retry_after: None,
+        }
+    }
+}
+
+/// Sends a lane's calls in order over one connection, reconnecting after a failure
+/// and trying a call again while it is retryable.
 async fn lane(mut calls: UnboundedReceiver<Call>, target: Arc<Target>, stats: Arc<SendStats>) {
     let mut connection = None;
+    let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
     while let Some(Call { method, path, body }) = calls.recv().await {
-        let call = send(&mut connection, &target, method, path, Bytes::from(body));
-        let sent = tokio::time::timeout(CALL_TIMEOUT, call)
-            .await
-            .unwrap_or_else(|_| Err(format!("no answer in {CALL_TIMEOUT:?}")));
-        if let Err(reason) = sent {
+        let body = Bytes::from(body);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let call = send(&mut connection, &target, method, path, body.clone());
+            let failure = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+                Ok(Ok(())) => break,
+                Ok(Err(failure)) => failure,
+                // The server may still be working on it: waiting again could hold the
+                // run for minutes.
+                Err(_) => Failure {
+                    reason: format!("no answer in {CALL_TIMEOUT:?}"),
+                    retryable: false,
+                    retry_after: None,
+                },
+            };
             connection = None;
-            stats.record(|| format!("{method} {path} failed: {reason}"));
+            if !failure.retryable || attempt == MAX_ATTEMPTS {
+                stats.record(|| format!("{method} {path} failed: {}", failure.reason));
+                break;
+            }
+            tokio::time::sleep(backoff.delay(attempt, failure.retry_after)).await;
         }
     }
 }
@@ -233,41 +277,51 @@ async fn send(
     method: &'static str,
     path: &'static str,
     body: Bytes,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let sender = match connection {
         Some(sender) if !sender.is_closed() => sender,
-        _ => connection.insert(target.connect().await?),
+        _ => connection.insert(target.connect().await.map_err(Failure::transport)?),
     };
-    sender.ready().await.map_err(|e| e.to_string())?;
-    let timestamp = client_timestamp();
+    sender
+        .ready()
+        .await
+        .map_err(|e| Failure::transport(e.to_string()))?;
+    let timestamp = honeyhive_transport::client_timestamp();
     let mut request = http::Request::builder()
         .method(method)
         .uri(format!("{}{path}", target.prefix))
         .header(http::header::HOST, &target.authority)
-        .header(http::header::USER_AGENT, USER_AGENT)
+        .header(http::header::USER_AGENT, honeyhive_transport::USER_AGENT)
         .header(http::header::CONTENT_TYPE, "application/json");
-    for (name, value) in python_headers(&target.authorization, &timestamp) {
+    for (name, value) in honeyhive_transport::rest_headers(&target.authorization, &timestamp) {
         request = request.header(name, value);
     }
-    let request = request
-        .body(Full::new(body))
-        .map_err(|e| format!("building the request: {e}"))?;
+    let request = request.body(Full::new(body)).map_err(|e| Failure {
+        reason: format!("building the request: {e}"),
+        retryable: false,
+        retry_after: None,
+    })?;
     let response = sender
         .send_request(request)
         .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
+        .map_err(|e| Failure::transport(e.to_string()))?;
+    let status = response.status().as_u16();
+    let retry_after = honeyhive_transport::retry_after(response.headers());
     let body = response
         .into_body()
         .collect()
         .await
-        .map_err(|e| format!("reading the answer: {e}"))?
+        .map_err(|e| Failure::transport(format!("reading the answer: {e}")))?
         .to_bytes();
-    if status.is_success() {
+    if (200..300).contains(&status) {
         return Ok(());
     }
     let snippet: String = String::from_utf8_lossy(&body).chars().take(500).collect();
-    Err(format!("http status {}: {snippet}", status.as_u16()))
+    Err(Failure {
+        reason: format!("http status {status}: {snippet}"),
+        retryable: honeyhive_transport::is_retryable_status(status),
+        retry_after,
+    })
 }
 
 #[cfg(test)]
@@ -290,6 +344,16 @@ mod tests {
     /// A keep-alive HTTP/1.1 server answering every request with `status` and
     /// `answer`; returns its URL and what it saw.
     fn server(status: u16, answer: &'static str) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        scripted_server(vec![(status, "", answer)])
+    }
+
+    /// A keep-alive HTTP/1.1 server giving the n-th request (over all connections)
+    /// the n-th answer `(status, extra header lines, body)` of `script`, and the last
+    /// one after the script runs out; returns its URL and what it saw.
+    fn scripted_server(
+        script: Vec<(u16, &'static str, &'static str)>,
+    ) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let script = Arc::new(script);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -298,6 +362,7 @@ mod tests {
             for (connection, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { return };
                 let record = record.clone();
+                let script = script.clone();
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
                     let mut writer = stream;
@@ -323,13 +388,17 @@ mod tests {
                             .unwrap_or(0);
                         let mut body = vec![0; length];
                         reader.read_exact(&mut body).expect("body");
-                        record.lock().push(Seen {
-                            connection,
-                            head,
-                            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                        });
+                        let (status, headers, answer) = {
+                            let mut seen = record.lock();
+                            seen.push(Seen {
+                                connection,
+                                head,
+                                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                            });
+                            script[(seen.len() - 1).min(script.len() - 1)]
+                        };
                         let response = format!(
-                            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n{answer}",
+                            "HTTP/1.1 {status} X\r\n{headers}content-length: {}\r\n\r\n{answer}",
                             answer.len()
                         );
                         writer.write_all(response.as_bytes()).expect("answer");
@@ -407,8 +476,8 @@ mod tests {
     }
 
     #[test]
-    fn failed_calls_are_counted_with_the_first_error() {
-        let (url, seen) = server(500, "nope");
+    fn rejected_calls_are_counted_with_the_first_error_and_not_retried() {
+        let (url, seen) = server(400, "nope");
         let lanes = start(&url, 2);
         for i in 0..3 {
             lanes.send(i, "POST", "/session/start", &json!({"i": i}));
@@ -418,7 +487,38 @@ mod tests {
         assert_eq!(stats.failed.load(Ordering::Relaxed), 3);
         let error = stats.first_error.lock().clone().unwrap_or_default();
         assert_eq!(
-            error, "POST /session/start failed: http status 500: nope",
+            error, "POST /session/start failed: http status 400: nope",
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn busy_answers_are_retried_in_order_after_the_delay_the_server_asks() {
+        let (url, seen) = scripted_server(vec![
+            (503, "retry-after: 0\r\n", "busy"),
+            (429, "retry-after: 0\r\n", "over budget"),
+            (200, "", "{}"),
+        ]);
+        let lanes = start(&url, 1);
+        lanes.send(0, "POST", "/session/start", &json!({"call": 0}));
+        lanes.send(0, "PUT", "/events", &json!({"call": 1}));
+        let stats = lanes.finish();
+        assert_eq!(stats.failed.load(Ordering::Relaxed), 0);
+        let calls: Vec<Value> = seen.lock().iter().map(|s| s.body["call"].clone()).collect();
+        assert_eq!(calls, [json!(0), json!(0), json!(0), json!(1)]);
+    }
+
+    #[test]
+    fn a_call_that_keeps_failing_is_given_up_after_the_last_attempt() {
+        let (url, seen) = server(500, "down");
+        let lanes = start(&url, 1);
+        lanes.send(0, "PUT", "/events", &json!({}));
+        let stats = lanes.finish();
+        assert_eq!(seen.lock().len(), MAX_ATTEMPTS as usize);
+        assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
+        let error = stats.first_error.lock().clone().unwrap_or_default();
+        assert_eq!(
+            error, "PUT /events failed: http status 500: down",
             "{error}"
         );
 
