@@ -5,11 +5,14 @@
 //! connection), so a session's start always precedes its update. All lanes run
 //! as tasks on one thread with a current-thread runtime, on hyper's HTTP/1.1
 //! client: one thread woken for many ready sockets, instead of a blocked thread
-//! per connection woken for each answer (with ureq, the lanes took a quarter of
-//! an experiment's CPU, mostly in switching threads and per-request setup).
+//! per connection woken for each answer; a blocking client spends more on
+//! switching threads than on the calls.
+//!
 //! A call the server was too busy for, or that did not get through, is tried
 //! again after the shared backoff (or the server's `Retry-After`); the calls are
-//! idempotent (client-minted ids). Before the run is completed the lanes are
+//! idempotent (client-minted ids).
+//!
+//! Before the run is completed the lanes are
 //! drained, so the server has every session when it computes the result.
 
 use std::sync::Arc;

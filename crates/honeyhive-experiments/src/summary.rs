@@ -138,8 +138,8 @@ pub struct EvaluationSummary {
     /// the tracer could not export).
     pub warnings: Vec<String>,
     /// The server's `/result` body as received, unparsed: the fields above are
-    /// all most callers read, and parsing a 10 000-datapoint body whole took
-    /// ~60 ms. [`EvaluationSummary::raw_result_json`] parses it. Serialised as
+    /// all most callers read, and the body of a large run is costly to parse
+    /// whole. [`EvaluationSummary::raw_result_json`] parses it. Serialised as
     /// the JSON it holds.
     #[serde(serialize_with = "embedded_json")]
     pub raw_result: String,

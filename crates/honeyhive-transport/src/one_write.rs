@@ -2,7 +2,7 @@
 //!
 //! ureq hands its transport the request head, then the body, as separate
 //! writes. With `TCP_NODELAY` (which ureq sets) each write leaves as its own
-//! segment, so every small JSON call cost two sends, two receive wake-ups on
+//! segment, so a small JSON call would cost two sends, two receive wake-ups on
 //! the server (which parses the head, then waits for the body) and, on
 //! loopback, the receiver's packet processing twice on the sender's CPU.
 //! [`OneWriteConnector`] wraps the connection so writes accumulate in ureq's own

@@ -3,9 +3,9 @@
 //!
 //! Starts a fresh `hh serve` child process on free ports with a temporary data
 //! directory, posts pre-built OTLP protobuf batches (5-span LLM-like traces,
-//! ~120-char inputs/outputs) over N keep-alive connections, then measures what
-//! the issue asks for: acknowledged spans/s, time until all are queryable, the
-//! server's CPU-seconds (from `/proc/<pid>/stat`), its RSS, and DB bytes per span.
+//! ~120-char inputs/outputs) over N keep-alive connections, then measures
+//! acknowledged spans/s, the time until all are queryable, the server's
+//! CPU-seconds (from `/proc/<pid>/stat`), its RSS, and DB bytes per span.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
