@@ -34,7 +34,7 @@
 //! [`Session::instrument`]) to carry the span and session into it.
 //!
 //! # OpenTelemetry interop
-//! Spans live in the `opentelemetry` [`Context`](opentelemetry::Context): spans from
+//! Spans live in the OpenTelemetry context (`opentelemetry::Context`): spans from
 //! other OpenTelemetry instrumentation nest under ours and ours under theirs, and
 //! `Context::current().span().set_attribute(..)` enriches a HoneyHive span.
 //!

@@ -597,6 +597,8 @@ mod tests {
     /// Spans that exercise every branch: root and child, sampled or not, every value
     /// type (negative, huge, non-finite), escapes and non-ASCII, empty name and key,
     /// events with and without attributes, each status.
+    // Boxed as the worker's batches are (records are recycled box and all).
+    #[allow(clippy::vec_box)]
     fn records() -> Vec<Box<SpanRecord>> {
         let with_project = Arc::new(SessionInfo {
             session_id: Arc::from("0192f3c4-session"),
