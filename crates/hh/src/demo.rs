@@ -214,7 +214,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         report.dropped.total()
     );
 
-    let agent = ureq::Agent::new_with_defaults();
+    let agent = crate::client::agent(None);
     println!();
     for session_id in &sessions {
         let tree: Value = agent

@@ -1,6 +1,7 @@
 //! `hh`: the one binary of honeyhive-rs — serve, demo, keys, bench.
 
 mod bench;
+mod client;
 mod demo;
 mod eval;
 mod serve;

@@ -1,10 +1,11 @@
 //! OpenAI-compatible endpoints (chat completions, embeddings): configuration,
-//! and POSTs with retries and exponential backoff.
+//! and POSTs with retries (the shared `honeyhive-transport` backoff).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use honeyhive_transport::Backoff;
 use serde_json::Value;
 
 use crate::EvalError;
@@ -38,7 +39,8 @@ pub struct EndpointConfig {
     /// Retries after the first attempt (transport errors, 408/409/429/5xx, and for
     /// judges unparseable verdicts).
     pub max_retries: u32,
-    /// Wait before the first retry; doubles each retry, capped at 30 s.
+    /// Wait before the first retry; doubles each retry (with jitter: each wait is
+    /// between half and all of that), capped at 30 s. A `Retry-After` replaces it.
     pub initial_backoff: Duration,
 }
 
@@ -135,7 +137,7 @@ impl EndpointConfig {
         agents
             .entry(self.timeout)
             .or_insert_with(|| {
-                crate::transport::agent(
+                honeyhive_transport::agent(
                     ureq::Agent::config_builder()
                         .timeout_global(Some(self.timeout))
                         .http_status_as_error(false)
@@ -146,7 +148,8 @@ impl EndpointConfig {
     }
 
     /// POSTs `body` to `path` until `accept` takes the response, retrying transient
-    /// failures (and `accept`'s rejections) with exponential backoff.
+    /// failures (and `accept`'s rejections) with exponential backoff and jitter, or
+    /// after the server's `Retry-After`.
     pub(crate) fn post_with_retries<T>(
         &self,
         path: &str,
@@ -160,6 +163,7 @@ impl EndpointConfig {
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         let attempts_allowed = self.max_retries.saturating_add(1);
+        let mut backoff = self.backoff();
         let mut last_error = EvalError::Endpoint {
             url: url.clone(),
             attempts: 0,
@@ -168,7 +172,11 @@ impl EndpointConfig {
         for attempt in 1..=attempts_allowed {
             let mut retry_after = None;
             match self.post_once(&agent, &url, body) {
-                Ok((status, response)) if (200..300).contains(&status) => match accept(&response) {
+                Ok(Answer {
+                    status,
+                    body: response,
+                    ..
+                }) if (200..300).contains(&status) => match accept(&response) {
                     Ok(value) => {
                         let stats = CallStats {
                             attempts: attempt,
@@ -180,7 +188,11 @@ impl EndpointConfig {
                     }
                     Err(e) => last_error = e,
                 },
-                Ok((status, response)) => {
+                Ok(Answer {
+                    status,
+                    body: response,
+                    retry_after: hinted,
+                }) => {
                     let message = format!(
                         "http status {status}: {}",
                         truncate(&response.to_string(), 500)
@@ -190,10 +202,11 @@ impl EndpointConfig {
                         attempts: attempt,
                         message,
                     };
-                    if !matches!(status, 408 | 409 | 429 | 500..=599) {
+                    // 409 too: a conflict (a lock timeout) clears, and the OpenAI clients retry it.
+                    if status != 409 && !honeyhive_transport::is_retryable_status(status) {
                         return Err(last_error);
                     }
-                    retry_after = response.get("retry_after_seconds").and_then(Value::as_f64);
+                    retry_after = hinted;
                 }
                 Err(message) => {
                     last_error = EvalError::Endpoint {
@@ -204,50 +217,44 @@ impl EndpointConfig {
                 }
             }
             if attempt < attempts_allowed {
-                std::thread::sleep(self.backoff(attempt, retry_after));
+                std::thread::sleep(backoff.delay(attempt, retry_after));
             }
         }
         Err(last_error)
     }
 
-    fn backoff(&self, attempt: u32, retry_after_seconds: Option<f64>) -> Duration {
-        let exponential = self
-            .initial_backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        let hinted = retry_after_seconds
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(MAX_BACKOFF.as_secs_f64())));
-        hinted.unwrap_or(exponential).min(MAX_BACKOFF)
+    fn backoff(&self) -> Backoff {
+        Backoff::new(self.initial_backoff, MAX_BACKOFF)
     }
 
-    /// One POST: the status and the body as JSON (non-JSON bodies become a string).
-    fn post_once(
-        &self,
-        agent: &ureq::Agent,
-        url: &str,
-        body: &Value,
-    ) -> Result<(u16, Value), String> {
+    /// One POST: the status, the body as JSON (non-JSON bodies become a string) and
+    /// the `Retry-After`; `Err` when no answer came.
+    fn post_once(&self, agent: &ureq::Agent, url: &str, body: &Value) -> Result<Answer, String> {
         let mut request = agent.post(url).header("content-type", "application/json");
         if let Some(key) = &self.api_key {
             request = request.header("authorization", &format!("Bearer {key}"));
         }
         let mut response = request.send_json(body).map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok());
+        let retry_after = honeyhive_transport::retry_after(response.headers());
         let text = response
             .body_mut()
             .read_to_string()
             .map_err(|e| e.to_string())?;
-        let mut json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if let (Some(seconds), false) = (retry_after, (200..300).contains(&status)) {
-            json = serde_json::json!({"body": json, "retry_after_seconds": seconds});
-        }
-        Ok((status, json))
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Answer {
+            status,
+            body,
+            retry_after,
+        })
     }
+}
+
+/// An endpoint's answer to one POST.
+struct Answer {
+    status: u16,
+    body: Value,
+    retry_after: Option<Duration>,
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
@@ -304,11 +311,19 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_and_is_capped() {
+    fn backoff_doubles_from_the_configured_start_and_is_capped() {
         let config = EndpointConfig::new("http://x", "m").retries(5, Duration::from_millis(100));
-        assert_eq!(config.backoff(1, None), Duration::from_millis(100));
-        assert_eq!(config.backoff(3, None), Duration::from_millis(400));
-        assert_eq!(config.backoff(40, None), MAX_BACKOFF);
-        assert_eq!(config.backoff(1, Some(2.0)), Duration::from_secs(2));
+        let mut backoff = config.backoff();
+        let third = backoff.delay(3, None);
+        assert!(
+            third >= Duration::from_millis(200) && third <= Duration::from_millis(400),
+            "{third:?}"
+        );
+        assert!(backoff.delay(40, None) <= MAX_BACKOFF);
+        assert_eq!(
+            backoff.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(backoff.delay(1, Some(Duration::from_secs(90))), MAX_BACKOFF);
     }
 }

@@ -48,7 +48,6 @@ pub mod metrics;
 mod registry;
 mod result;
 mod text;
-pub mod transport;
 
 pub use composite::{Combine, Composite};
 pub use error::EvalError;

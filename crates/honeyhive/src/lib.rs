@@ -34,7 +34,7 @@
 //! [`Session::instrument`]) to carry the span and session into it.
 //!
 //! # OpenTelemetry interop
-//! Spans live in the `opentelemetry` [`Context`](opentelemetry::Context): spans from
+//! Spans live in the OpenTelemetry context (`opentelemetry::Context`): spans from
 //! other OpenTelemetry instrumentation nest under ours and ours under theirs, and
 //! `Context::current().span().set_attribute(..)` enriches a HoneyHive span.
 //!
@@ -46,42 +46,25 @@
 //! that does not arrive is counted by [`DropReason`] in [`FlushReport`] and
 //! [`Tracer::health`].
 //!
+//! # Errors
+//! Each function returns only the errors it can produce: [`BuildError`] from
+//! [`TracerBuilder::build`] and [`Tracer::from_env`], [`FlushError`] from
+//! [`Tracer::flush`] and [`Tracer::shutdown`], and the `experiments` module's own
+//! types. Every one has a stable code and a hint, and all convert into [`Error`]
+//! for callers that handle them alike.
+//!
 //! # Features
 //! | feature   | default | what |
 //! |-----------|---------|------|
 //! | `tls`     | yes     | `https://` servers (rustls) |
 //! | `tracing` | no      | `HoneyHiveLayer`: `tracing` spans (`#[tracing::instrument]`) as HoneyHive events |
+//! | `experiments` | no  | [`experiments`]: `evaluate()`, `compare_runs`, `evaluate_events` |
 
-mod attributes;
-mod config;
-mod default_tracer;
-mod enrich;
 mod error;
-pub mod experiments;
-mod export;
-mod instrument;
-#[cfg(feature = "tracing")]
-mod layer;
-mod log;
-pub mod propagation;
-mod record;
-mod span;
-mod tracer;
 
-#[doc(hidden)]
-pub mod __private;
-
-pub use config::{
-    BreakerPolicy, DEFAULT_SERVER_URL, ExportOptions, Protocol, RetryPolicy, Sampling,
-    TracerBuilder,
-};
-pub use default_tracer::{clear_default_tracer, default_tracer, set_default_tracer};
-pub use enrich::{Enrichment, enrich_span};
 pub use error::{Error, Result};
-pub use export::{BreakerState, DropCounts, DropReason, FlushReport, Health};
-pub use honeyhive_macros::trace;
-pub use instrument::{Instrumented, with_current_context};
-#[cfg(feature = "tracing")]
-pub use layer::HoneyHiveLayer;
-pub use span::SpanGuard;
-pub use tracer::{Session, Tracer, current_session_id};
+pub use honeyhive_tracer::*;
+
+#[cfg(feature = "experiments")]
+#[doc(inline)]
+pub use honeyhive_experiments as experiments;

@@ -3,9 +3,9 @@
 //!
 //! Starts a fresh `hh serve` child process on free ports with a temporary data
 //! directory, posts pre-built OTLP protobuf batches (5-span LLM-like traces,
-//! ~120-char inputs/outputs) over N keep-alive connections, then measures what
-//! the issue asks for: acknowledged spans/s, time until all are queryable, the
-//! server's CPU-seconds (from `/proc/<pid>/stat`), its RSS, and DB bytes per span.
+//! ~120-char inputs/outputs) over N keep-alive connections, then measures
+//! acknowledged spans/s, the time until all are queryable, the server's
+//! CPU-seconds (from `/proc/<pid>/stat`), its RSS, and DB bytes per span.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ pub(crate) fn ingest(args: IngestArgs) -> Result<()> {
     std::thread::scope(|scope| {
         for _ in 0..args.connections.max(1) {
             scope.spawn(|| {
-                let agent = ureq::Agent::new_with_defaults();
+                let agent = crate::client::agent(None);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(i) else { break };
@@ -99,7 +99,7 @@ pub(crate) fn ingest(args: IngestArgs) -> Result<()> {
         bail!("{failed} requests were not acknowledged");
     }
 
-    let agent = ureq::Agent::new_with_defaults();
+    let agent = crate::client::agent(None);
     let queryable_after = loop {
         let count = count_events(&agent, &base)?;
         if count >= total_spans as u64 {
@@ -373,7 +373,7 @@ fn spawn_server(
 }
 
 fn wait_ready(base: &str, server: &mut Child) -> Result<()> {
-    let agent = ureq::Agent::new_with_defaults();
+    let agent = crate::client::agent(None);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Some(status) = server.try_wait()? {
@@ -509,7 +509,7 @@ pub(crate) fn events(args: EventsArgs) -> Result<()> {
     let base = format!("http://127.0.0.1:{http_port}");
     wait_ready(&base, &mut server)?;
     let pid = server.id();
-    let agent = ureq::Agent::new_with_defaults();
+    let agent = crate::client::agent(None);
     let (commits_before, jobs_before) = commit_counters(&agent, &base)?;
     let cpu_before = cpu_seconds(pid)?;
     let next = AtomicUsize::new(0);
@@ -518,7 +518,7 @@ pub(crate) fn events(args: EventsArgs) -> Result<()> {
     std::thread::scope(|scope| {
         for _ in 0..args.connections.max(1) {
             scope.spawn(|| {
-                let agent = ureq::Agent::new_with_defaults();
+                let agent = crate::client::agent(None);
                 while next.fetch_add(1, Ordering::Relaxed) < args.sessions {
                     if start_and_enrich(&agent, &base).is_err() {
                         failures.fetch_add(1, Ordering::Relaxed);

@@ -206,10 +206,7 @@ fn measure(args: &RunsArgs, base: &str, datapoints: usize) -> Result<Report> {
 }
 
 fn new_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(1800)))
-        .build()
-        .into()
+    crate::client::agent(Some(Duration::from_secs(1800)))
 }
 
 /// How often `/healthz` is probed.

@@ -348,7 +348,7 @@ impl FunctionRunner {
     /// A runner for this spec.
     pub fn new(spec: FunctionSpec) -> FunctionRunner {
         let timeout = Duration::from_secs(spec.timeout_secs.unwrap_or(60));
-        let agent = honeyhive_evals::transport::agent(
+        let agent = honeyhive_transport::agent(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .timeout_global(Some(timeout))

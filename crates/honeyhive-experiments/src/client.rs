@@ -1,0 +1,169 @@
+//! The REST calls of an experiment, with the Python SDK's bodies and headers.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{ConfigError, RequestError};
+
+/// Largest response body read (run results of big runs can be large).
+const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Connection settings shared by the runner and [`super::compare_runs`].
+#[derive(Debug, Clone)]
+pub(crate) struct RestClient {
+    agent: ureq::Agent,
+    base_url: String,
+    authorization: String,
+}
+
+/// Resolves the api key and server url from explicit values, then the environment
+/// (`HH_API_KEY`; `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`).
+pub(crate) fn resolve_connection(
+    api_key: Option<String>,
+    server_url: Option<String>,
+) -> Result<(String, String), ConfigError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let api_key = api_key
+        .or_else(|| env("HH_API_KEY"))
+        .ok_or_else(|| ConfigError::new("missing api key (HH_API_KEY)"))?;
+    let server_url = server_url
+        .or_else(|| env("HH_API_URL"))
+        .or_else(|| env("HH_SERVER_URL"))
+        .or_else(|| env("HONEYHIVE_SERVER_URL"))
+        .unwrap_or_else(|| honeyhive_tracer::DEFAULT_SERVER_URL.to_string());
+    let server_url = server_url.trim().trim_end_matches('/').to_string();
+    if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
+        return Err(ConfigError::new(format!(
+            "server url {server_url:?} must start with http:// or https://"
+        )));
+    }
+    Ok((api_key, server_url))
+}
+
+impl RestClient {
+    pub(crate) fn new(api_key: &str, server_url: &str, pool: usize) -> RestClient {
+        let agent = honeyhive_transport::agent(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(60)))
+                .max_idle_connections(pool.max(4))
+                .max_idle_connections_per_host(pool.max(4))
+                .user_agent(honeyhive_transport::USER_AGENT)
+                .build(),
+        );
+        RestClient {
+            agent,
+            base_url: server_url.to_string(),
+            authorization: format!("Bearer {api_key}"),
+        }
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The `Authorization` header value.
+    pub(crate) fn authorization(&self) -> &str {
+        &self.authorization
+    }
+
+    /// One JSON call; returns the parsed response body (`null` when empty).
+    pub(crate) fn call(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, RequestError> {
+        let text = self.call_text(method, path, query, body)?;
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| RequestError::bad_response(path, e.to_string()))
+    }
+
+    /// One JSON call; returns the response body as text, for callers that
+    /// read it their own way.
+    pub(crate) fn call_text(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<String, RequestError> {
+        let bytes = match body {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| RequestError::Http {
+                method,
+                path: path.to_string(),
+                status: None,
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+        self.exchange(method, path, query, bytes.as_deref())
+    }
+
+    /// Sends the request with the Python SDK's headers; returns the response
+    /// text. A non-2xx status is an error.
+    fn exchange(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<String, RequestError> {
+        let url = format!("{}{}", self.base_url, path);
+        let timestamp = honeyhive_transport::client_timestamp();
+        macro_rules! with_headers {
+            ($request:expr) => {{
+                let mut request = $request;
+                for (name, value) in
+                    honeyhive_transport::rest_headers(&self.authorization, &timestamp)
+                {
+                    request = request.header(name, value);
+                }
+                for (k, v) in query {
+                    request = request.query(*k, *v);
+                }
+                request
+            }};
+        }
+        let http_error = |status: Option<u16>, reason: String| RequestError::Http {
+            method,
+            path: path.to_string(),
+            status,
+            reason,
+        };
+        let bytes = body.unwrap_or_default();
+        let result = match method {
+            "GET" => with_headers!(self.agent.get(&url)).call(),
+            "PUT" => with_headers!(self.agent.put(&url))
+                .header("Content-Type", "application/json")
+                .send(bytes),
+            _ => with_headers!(self.agent.post(&url))
+                .header("Content-Type", "application/json")
+                .send(bytes),
+        };
+        let mut response = result.map_err(|e| http_error(None, e.to_string()))?;
+        let status = response.status().as_u16();
+        let success = (200..300).contains(&status);
+        let mut reader = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .reader();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut text)
+            .map_err(|e| http_error(Some(status), e.to_string()))?;
+        if !success {
+            let snippet: String = text.chars().take(500).collect();
+            return Err(http_error(
+                Some(status),
+                format!("http status {status}: {snippet}"),
+            ));
+        }
+        Ok(text)
+    }
+}

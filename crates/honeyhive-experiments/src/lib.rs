@@ -1,0 +1,138 @@
+//! Experiments: run a function over a dataset, score it with evaluators, and let the
+//! server aggregate the scores — the Python SDK's `evaluate()`, on the same wire.
+//!
+//! ```no_run
+//! use honeyhive_experiments::{compare_runs, evaluate, Aggregate, Datapoint};
+//! use serde_json::json;
+//!
+//! let dataset = vec![
+//!     Datapoint::new(json!({"question": "abc"})).ground_truth(json!({"answer": "ABC"})),
+//!     Datapoint::new(json!({"question": "x"})).ground_truth(json!({"answer": "X"})),
+//! ];
+//! let run = |version: &'static str| {
+//!     evaluate(move |dp: &Datapoint| {
+//!         let q = dp.inputs["question"].as_str().unwrap_or_default();
+//!         Ok::<_, String>(json!({"answer": if version == "v2" { q.to_uppercase() } else { q.to_string() }}))
+//!     })
+//!     .name(format!("uppercase-{version}"))
+//!     .dataset(dataset.clone())
+//!     .evaluator("exact_match", |out, _, gt| Ok(json!(Some(out) == gt)))
+//!     .aggregate(Aggregate::Average)
+//!     .run()
+//! };
+//! let (old, new) = (run("v1")?, run("v2")?);
+//! let diff = compare_runs(&new.run_id, &old.run_id)?;
+//! println!("exact_match: {:?}", diff.metric("exact_match").and_then(|m| m.difference));
+//! # Ok::<(), honeyhive_experiments::Error>(())
+//! ```
+//!
+//! # Wire flow (the Python SDK 1.7's)
+//! `POST /v1/runs` (pending, `EXT-` ids for datasets not stored on the server) → per
+//! datapoint `POST /session/start` (source `evaluation`, inputs, metadata
+//! `run_id`/`dataset_id`/`datapoint_id`) and a `chain` span named after the function
+//! carrying `honeyhive_metadata.*`, `honeyhive_inputs.dp`, `honeyhive_outputs.result.*`
+//! and the evaluator scores as `honeyhive_metrics.*` → `PUT /events` per session
+//! (outputs, `feedback.ground_truth`) → `PUT /v1/runs/{id}` (completed, `event_ids`)
+//! → `GET /v1/runs/{id}/result?aggregate_function=...`.
+//!
+//! One difference from Python, invisible in the stored data: the session id is minted
+//! client-side and sent in the session start body (`session_id`, part of the same
+//! request schema), so session starts and updates go out from background senders
+//! instead of blocking each datapoint on a round trip.
+//!
+//! Spans recorded inside the function by `#[trace]` (on any tracer) join the
+//! datapoint's session and nest under its chain span.
+
+mod batch;
+mod client;
+mod dataset;
+mod error;
+mod evaluator;
+mod execute;
+mod pyjson;
+mod runner;
+mod sender;
+mod summary;
+
+pub use batch::{
+    EvaluateEventsBuilder, EventFilter, EventScore, EventsEvaluation, evaluate_events,
+};
+pub use dataset::{Datapoint, Dataset, external_ids};
+pub use evaluator::{ExperimentEvaluator, evaluator_fn, from_evals};
+/// The evaluator library (`honeyhive-evals`), re-exported for `with_evaluator`.
+pub use honeyhive_evals as evals;
+pub use runner::{DEFAULT_MAX_CONCURRENCY, EvaluateBuilder, Progress, evaluate, evaluate_async};
+pub use summary::{
+    Aggregate, DatapointResult, EvaluationSummary, MetricAggregate, MetricComparison, RunComparison,
+};
+
+pub use error::{
+    ClientError, ConfigError, Error, EvaluatorError, EventsError, ParseAggregateError,
+    RequestError, Result,
+};
+
+use client::{RestClient, resolve_connection};
+
+/// Read access to runs: results and comparisons.
+///
+/// ```no_run
+/// use honeyhive_experiments::{Aggregate, ExperimentsClient};
+/// let client = ExperimentsClient::new(Some("hh_key".into()), Some("http://127.0.0.1:8080".into()))?;
+/// let diff = client.compare_runs("run-new", "run-old", Aggregate::Median)?;
+/// # Ok::<(), honeyhive_experiments::ClientError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExperimentsClient {
+    client: RestClient,
+}
+
+impl ExperimentsClient {
+    /// A client; `None` values come from `HH_API_KEY` / `HH_API_URL` (and alternates).
+    pub fn new(
+        api_key: Option<String>,
+        server_url: Option<String>,
+    ) -> Result<ExperimentsClient, ConfigError> {
+        let (key, url) = resolve_connection(api_key, server_url)?;
+        Ok(ExperimentsClient {
+            client: RestClient::new(&key, &url, 1),
+        })
+    }
+
+    /// `GET /v1/runs/{new}/compare-with/{old}`: per-metric old/new aggregates,
+    /// difference, percentage change and the common datapoints.
+    pub fn compare_runs(
+        &self,
+        new_run_id: &str,
+        old_run_id: &str,
+        aggregate: Aggregate,
+    ) -> Result<RunComparison, RequestError> {
+        let raw = self.client.call(
+            "GET",
+            &format!("/v1/runs/{new_run_id}/compare-with/{old_run_id}"),
+            &[("aggregate_function", aggregate.as_str())],
+            None,
+        )?;
+        RunComparison::parse(new_run_id, old_run_id, raw)
+    }
+
+    /// `GET /v1/runs/{id}/result` as received.
+    pub fn run_result(
+        &self,
+        run_id: &str,
+        aggregate: Aggregate,
+    ) -> Result<serde_json::Value, RequestError> {
+        self.client.call(
+            "GET",
+            &format!("/v1/runs/{run_id}/result"),
+            &[("aggregate_function", aggregate.as_str())],
+            None,
+        )
+    }
+}
+
+/// Compares two runs with the average aggregate, connecting through `HH_API_KEY` /
+/// `HH_API_URL`. See [`ExperimentsClient::compare_runs`] for other settings.
+pub fn compare_runs(new_run_id: &str, old_run_id: &str) -> Result<RunComparison, ClientError> {
+    let client = ExperimentsClient::new(None, None)?;
+    Ok(client.compare_runs(new_run_id, old_run_id, Aggregate::Average)?)
+}

@@ -1,0 +1,505 @@
+//! The experiment runner: the builder, the worker threads and the Python SDK's
+//! wire flow.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::client::{RestClient, resolve_connection};
+use super::dataset::{self, Datapoint, Dataset, PreparedDataset};
+use super::evaluator::{ExperimentEvaluator, evaluator_fn};
+use super::execute::{AsyncRuntime, RunContext, summarize};
+use super::sender::Lanes;
+use super::summary::{Aggregate, EvaluationSummary};
+use crate::Error;
+use crate::error::{ConfigError, EvaluatorError};
+use honeyhive_tracer::Tracer;
+
+type SyncFn = dyn Fn(&Datapoint) -> Result<Value, String> + Send + Sync;
+type BoxedFuture = Pin<Box<dyn Future<Output = Result<Value, String>>>>;
+type AsyncFn = dyn Fn(Datapoint) -> BoxedFuture + Send + Sync;
+type ProgressFn = dyn Fn(&Progress) + Send + Sync;
+
+pub(crate) enum Target {
+    Sync(Box<SyncFn>),
+    Async(Box<AsyncFn>),
+}
+
+/// How far a run has got; handed to the [`EvaluateBuilder::on_progress`] callback
+/// after each datapoint (from the worker thread that ran it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Datapoints finished so far (including this one).
+    pub completed: usize,
+    /// Datapoints in the run.
+    pub total: usize,
+    /// Datapoints whose function failed so far.
+    pub failed: usize,
+    /// The datapoint just finished.
+    pub datapoint_id: String,
+    /// Its function error, if it failed.
+    pub error: Option<String>,
+    /// Its function + evaluators wall time.
+    pub duration: Duration,
+}
+
+/// Default number of datapoints run at once (the Python SDK's `max_workers`).
+pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
+
+/// Background senders for session starts and updates (queues with a connection
+/// each, on one thread). The server commits concurrent requests in groups, so more
+/// lanes than workers pay off: per-datapoint calls are short, and the run waits
+/// for them all before it completes.
+const MAX_SEND_LANES: usize = 32;
+
+fn send_lanes(datapoints: usize) -> usize {
+    MAX_SEND_LANES.min(datapoints.max(1))
+}
+
+/// How long the end of a run waits for the tracer to export the run's spans.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Configures and runs an experiment; made by [`evaluate`] or [`evaluate_async`].
+#[must_use]
+pub struct EvaluateBuilder {
+    pub(crate) target: Target,
+    pub(crate) function_name: String,
+    dataset: Option<Dataset>,
+    pub(crate) evaluators: Vec<Box<dyn ExperimentEvaluator>>,
+    name: Option<String>,
+    run_id: Option<String>,
+    pub(crate) max_concurrency: usize,
+    aggregate: Aggregate,
+    api_key: Option<String>,
+    server_url: Option<String>,
+    tracer: Option<Tracer>,
+    pub(crate) progress: Option<Arc<ProgressFn>>,
+}
+
+impl std::fmt::Debug for EvaluateBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvaluateBuilder")
+            .field("function_name", &self.function_name)
+            .field("dataset", &self.dataset)
+            .field(
+                "evaluators",
+                &self.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            )
+            .field("name", &self.name)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("aggregate", &self.aggregate)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The function's name for the run configuration and the chain span: the last path
+/// segment of a `fn` item's type name, `function` for closures.
+fn function_name_of<F>() -> String {
+    let full = std::any::type_name::<F>();
+    if full.contains("{{closure}}") || full.contains('<') {
+        return "function".into();
+    }
+    full.rsplit("::").next().unwrap_or("function").to_string()
+}
+
+fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|e| format!("the output is not serializable: {e}"))
+}
+
+/// Runs a synchronous function over a dataset, like the Python SDK's `evaluate()`.
+///
+/// The function gets each [`Datapoint`] and returns any `Serialize` output or an
+/// error; a panic is caught and recorded as that datapoint's failure.
+///
+/// ```no_run
+/// use honeyhive_experiments::{evaluate, Datapoint};
+/// use serde_json::json;
+///
+/// fn app(dp: &Datapoint) -> Result<serde_json::Value, String> {
+///     Ok(json!({"answer": dp.inputs["question"].as_str().unwrap_or("").to_uppercase()}))
+/// }
+///
+/// let summary = evaluate(app)
+///     .name("uppercase-v1")
+///     .dataset(vec![Datapoint::new(json!({"question": "abc"})).ground_truth(json!({"answer": "ABC"}))])
+///     .evaluator("exact_match", |out, _inputs, gt| {
+///         Ok(json!(if Some(out) == gt { 1.0 } else { 0.0 }))
+///     })
+///     .run()?;
+/// println!("{} passed, exact_match = {:?}", summary.passed.len(), summary.metric("exact_match"));
+/// # Ok::<(), honeyhive_experiments::Error>(())
+/// ```
+pub fn evaluate<F, T, E>(function: F) -> EvaluateBuilder
+where
+    F: Fn(&Datapoint) -> Result<T, E> + Send + Sync + 'static,
+    T: Serialize,
+    E: Display,
+{
+    let name = function_name_of::<F>();
+    let target = Target::Sync(Box::new(move |dp: &Datapoint| match function(dp) {
+        Ok(value) => output_value(value),
+        Err(e) => Err(e.to_string()),
+    }));
+    EvaluateBuilder::new(target, name)
+}
+
+/// Runs an async function over a dataset. No runtime is needed from the caller:
+/// the futures run on the caller's multi-threaded tokio runtime when there is one,
+/// else on a runtime the run creates (so `tokio::time`, `reqwest`, ... work).
+///
+/// ```no_run
+/// use honeyhive_experiments::{evaluate_async, Datapoint};
+/// use serde_json::json;
+///
+/// let summary = evaluate_async(|dp: Datapoint| async move {
+///     Ok::<_, String>(json!({"echo": dp.inputs}))
+/// })
+/// .dataset(vec![Datapoint::new(json!({"q": 1}))])
+/// .max_concurrency(64)
+/// .run()?;
+/// # Ok::<(), honeyhive_experiments::Error>(())
+/// ```
+pub fn evaluate_async<F, Fut, T, E>(function: F) -> EvaluateBuilder
+where
+    F: Fn(Datapoint) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, E>> + 'static,
+    T: Serialize,
+    E: Display,
+{
+    let name = function_name_of::<F>();
+    let function = Arc::new(function);
+    let target = Target::Async(Box::new(move |dp: Datapoint| {
+        let future = function(dp);
+        Box::pin(async move {
+            match future.await {
+                Ok(value) => output_value(value),
+                Err(e) => Err(e.to_string()),
+            }
+        }) as BoxedFuture
+    }));
+    EvaluateBuilder::new(target, name)
+}
+
+impl EvaluateBuilder {
+    fn new(target: Target, function_name: String) -> EvaluateBuilder {
+        EvaluateBuilder {
+            target,
+            function_name,
+            dataset: None,
+            evaluators: Vec::new(),
+            name: None,
+            run_id: None,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            aggregate: Aggregate::Average,
+            api_key: None,
+            server_url: None,
+            tracer: None,
+            progress: None,
+        }
+    }
+
+    /// The datapoints: a `Vec<Datapoint>`, [`Dataset::jsonl`], [`Dataset::csv`] or
+    /// [`Dataset::server`].
+    pub fn dataset(mut self, dataset: impl Into<Dataset>) -> Self {
+        self.dataset = Some(dataset.into());
+        self
+    }
+
+    /// Adds an evaluator closure `(outputs, inputs, ground_truth)` returning a number,
+    /// bool, string or `{score, explanation, ...}`.
+    pub fn evaluator<F>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.evaluators.push(evaluator_fn(name, f));
+        self
+    }
+
+    /// Adds an evaluator object.
+    pub fn boxed_evaluator(mut self, evaluator: Box<dyn ExperimentEvaluator>) -> Self {
+        self.evaluators.push(evaluator);
+        self
+    }
+
+    /// Adds a [`honeyhive_evals::Evaluator`]: a built-in metric, an LLM judge, a
+    /// composite, or a `Box<dyn Evaluator>` / `Arc<dyn Evaluator>` of any of them.
+    /// It sees the traced event of the function call, its pass criteria become
+    /// `<name>_passed`, and a judge's LLM call is recorded as a `model` event under the
+    /// datapoint's chain span (see [`from_evals`](super::from_evals)).
+    ///
+    /// ```no_run
+    /// use honeyhive_experiments::{evaluate, Datapoint};
+    /// use honeyhive_evals::{builtin, metrics::TokenF1, Evaluator};
+    /// use serde_json::{json, Map};
+    ///
+    /// let exact: Box<dyn Evaluator> = builtin("exact_match", &Map::new()).unwrap();
+    /// let summary = evaluate(|dp: &Datapoint| Ok::<_, String>(dp.inputs["q"].clone()))
+    ///     .dataset(vec![Datapoint::new(json!({"q": "a"})).ground_truth(json!("a"))])
+    ///     .with_evaluator(exact)
+    ///     .with_evaluator(TokenF1::new())
+    ///     .run()?;
+    /// # Ok::<(), honeyhive_experiments::Error>(())
+    /// ```
+    pub fn with_evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
+        self.evaluators
+            .push(super::evaluator::from_evals(evaluator));
+        self
+    }
+
+    /// The run name (default `experiment-<first 8 chars of the run id>`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The run id to create (default: a fresh UUID; the server's answer wins).
+    pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+
+    /// The function's name in the run configuration and on its chain span
+    /// (default: the `fn` item's name, `function` for closures).
+    pub fn function_name(mut self, name: impl Into<String>) -> Self {
+        self.function_name = name.into();
+        self
+    }
+
+    /// Datapoints run at once (default 10).
+    pub fn max_concurrency(mut self, max: usize) -> Self {
+        self.max_concurrency = max;
+        self
+    }
+
+    /// How the server aggregates each metric (default average).
+    pub fn aggregate(mut self, aggregate: Aggregate) -> Self {
+        self.aggregate = aggregate;
+        self
+    }
+
+    /// API key (default `HH_API_KEY`).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Server URL (default `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`,
+    /// then the hosted service).
+    pub fn server_url(mut self, url: impl Into<String>) -> Self {
+        self.server_url = Some(url.into());
+        self
+    }
+
+    /// The tracer the run's spans go through. Default: one built for the run with
+    /// source `evaluation` and the same key and URL. A tracer given here keeps its
+    /// own source; give it `source("evaluation")` to match the Python SDK.
+    pub fn tracer(mut self, tracer: Tracer) -> Self {
+        self.tracer = Some(tracer);
+        self
+    }
+
+    /// Called after each datapoint; the library itself never prints.
+    pub fn on_progress(mut self, callback: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// Runs the experiment and returns its summary. Blocks; inside an async
+    /// context call it from `tokio::task::spawn_blocking`.
+    ///
+    /// Fails as a whole only when the dataset cannot be loaded or the run cannot
+    /// be created, completed or read back; a failing datapoint or evaluator is
+    /// recorded in the summary.
+    pub fn run(mut self) -> crate::Result<EvaluationSummary> {
+        if self.max_concurrency == 0 {
+            return Err(ConfigError::new("max_concurrency must be at least 1").into());
+        }
+        let dataset = self.dataset.take().ok_or(Error::MissingDataset)?;
+        let (api_key, server_url) =
+            resolve_connection(self.api_key.clone(), self.server_url.clone())?;
+        // The run's own calls, one at a time (the lanes keep connections of their own).
+        let client = RestClient::new(&api_key, &server_url, 1);
+        let prepared = prepare(&client, dataset)?;
+
+        let mut run_id = self
+            .run_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let run_name = self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                format!("experiment-{}", run_id.chars().take(8).collect::<String>())
+            });
+        let created = client.call(
+            "POST",
+            "/v1/runs",
+            &[],
+            Some(&self.create_run_body(&run_id, &run_name, &prepared)),
+        )?;
+        if let Some(id) = created
+            .get("run_id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            run_id = id.to_string();
+        }
+
+        let tracer = match &self.tracer {
+            Some(t) => t.clone(),
+            None => Tracer::builder()
+                .api_key(api_key.as_str())
+                .server_url(server_url.as_str())
+                .source("evaluation")
+                .session_name(run_name.as_str())
+                .start_session(false)
+                .build()
+                .map_err(Error::Tracer)?,
+        };
+        let lanes = Lanes::start(&client, send_lanes(prepared.datapoints.len()))?;
+        let (results, _runtime) = {
+            let runtime = match &self.target {
+                Target::Async(_) => Some(AsyncRuntime::acquire()),
+                Target::Sync(_) => None,
+            };
+            let ctx = RunContext {
+                builder: &self,
+                tracer: &tracer,
+                runtime: runtime.as_ref(),
+                lanes: &lanes,
+                run_id: &run_id,
+                run_name: &run_name,
+                dataset: &prepared,
+                completed: AtomicUsize::new(0),
+                failed: AtomicUsize::new(0),
+            };
+            (ctx.run_all()?, runtime)
+        };
+
+        let mut warnings = Vec::new();
+        match tracer.flush(FLUSH_TIMEOUT) {
+            Ok(report) if report.dropped.total() > 0 => warnings.push(format!(
+                "{} spans of the run could not be exported",
+                report.dropped.total()
+            )),
+            Ok(_) => {}
+            Err(e) => warnings.push(format!("exporting the run's spans: {e}")),
+        }
+        let stats = lanes.finish();
+        let failed_calls = stats.failed.load(Ordering::Relaxed);
+        if failed_calls > 0 {
+            warnings.push(format!(
+                "{failed_calls} session start/update calls failed; first: {}",
+                stats.first_error.lock().clone().unwrap_or_default()
+            ));
+        }
+
+        let mut update = Map::new();
+        update.insert("name".into(), json!(run_name));
+        update.insert("status".into(), json!("completed"));
+        if prepared.is_external() {
+            update.insert(
+                "metadata".into(),
+                json!({"offline_dataset_id": prepared.dataset_id}),
+            );
+        }
+        update.insert(
+            "event_ids".into(),
+            json!(
+                results
+                    .iter()
+                    .map(|r| r.session_id.as_str())
+                    .collect::<Vec<_>>()
+            ),
+        );
+        let run_path = format!("/v1/runs/{run_id}");
+        client.call("PUT", &run_path, &[], Some(&Value::Object(update)))?;
+
+        let result = client.call_text(
+            "GET",
+            &format!("{run_path}/result"),
+            &[("aggregate_function", self.aggregate.as_str())],
+            None,
+        )?;
+        summarize(
+            result,
+            results,
+            &run_id,
+            run_name,
+            prepared.dataset_id,
+            self.aggregate,
+            warnings,
+        )
+    }
+
+    /// `POST /v1/runs` body, field for field the Python SDK's.
+    fn create_run_body(&self, run_id: &str, run_name: &str, prepared: &PreparedDataset) -> Value {
+        let mut metadata = Map::new();
+        if prepared.is_external() {
+            metadata.insert("offline_dataset_id".into(), json!(prepared.dataset_id));
+        }
+        let mut body = Map::new();
+        body.insert("run_id".into(), json!(run_id));
+        body.insert("name".into(), json!(run_name));
+        body.insert("status".into(), json!("pending"));
+        body.insert("metadata".into(), Value::Object(metadata));
+        body.insert("event_ids".into(), json!([]));
+        body.insert(
+            "configuration".into(),
+            json!({
+                "function": self.function_name,
+                "evaluators": self.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>(),
+                "max_workers": self.max_concurrency,
+                "aggregate_function": self.aggregate.as_str(),
+            }),
+        );
+        body.insert("datapoint_ids".into(), json!(prepared.datapoint_ids));
+        if !prepared.is_external() {
+            body.insert("dataset_id".into(), json!(prepared.dataset_id));
+        }
+        Value::Object(body)
+    }
+}
+
+/// Loads the datapoints and assigns their ids.
+fn prepare(client: &RestClient, dataset: Dataset) -> crate::Result<PreparedDataset> {
+    Ok(match dataset {
+        Dataset::Inline(dps) => PreparedDataset::external(dps),
+        Dataset::Jsonl(path) => PreparedDataset::external(dataset::read_jsonl(&path)?),
+        Dataset::Csv(path) => PreparedDataset::external(dataset::read_csv(&path)?),
+        Dataset::Server(id) => {
+            let limit = dataset::SERVER_PAGE_SIZE.to_string();
+            let rows = dataset::server_rows(|page| {
+                let page = page.to_string();
+                let query = [
+                    ("dataset_id", id.as_str()),
+                    ("limit", limit.as_str()),
+                    ("page", page.as_str()),
+                ];
+                client.call("GET", "/v1/datapoints", &query, None)
+            })?;
+            let (datapoint_ids, datapoints): (Vec<String>, Vec<Datapoint>) =
+                rows.iter().filter_map(dataset::from_server).unzip();
+            if datapoints.is_empty() {
+                return Err(Error::EmptyDataset(id));
+            }
+            PreparedDataset {
+                dataset_id: id,
+                datapoints,
+                datapoint_ids,
+            }
+        }
+    })
+}
