@@ -9,11 +9,11 @@ use async_trait::async_trait;
 use honeyhive_model::limits::{MAX_JSON_DEPTH, bounded_object_text, object_depth};
 use honeyhive_model::{Event, EventType, EventUpdate};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::changes::{ChangeLog, Sequence, WriteJob};
-use super::rows::{corrupt, load_event};
+use super::parked::{enrichment_from_text, enrichment_to_text};
+use super::rows::load_event;
 use super::{SqliteStore, backend};
 use crate::clock::now_ms;
 use crate::store::{
@@ -352,70 +352,6 @@ fn apply_sighting(
             .map_err(backend)?;
     }
     Ok(false)
-}
-
-/// A parked enrichment as [`enrichment_to_text`] stores it in
-/// `pending_enrichments.body`.
-#[derive(Deserialize)]
-struct ParkedEnrichment {
-    config: Map<String, Value>,
-    inputs: Map<String, Value>,
-    outputs: Map<String, Value>,
-    metadata: Map<String, Value>,
-    metrics: Map<String, Value>,
-    feedback: Map<String, Value>,
-    user_properties: Map<String, Value>,
-    error: Option<String>,
-    duration: Option<f64>,
-    end_time: Option<f64>,
-}
-
-/// The parked body, kept within [`MAX_JSON_DEPTH`] from its root: each
-/// field one level less, written without copying the fields.
-fn enrichment_to_text(e: &EventUpdate) -> String {
-    let fields = [
-        ("config", &e.config),
-        ("inputs", &e.inputs),
-        ("outputs", &e.outputs),
-        ("metadata", &e.metadata),
-        ("metrics", &e.metrics),
-        ("feedback", &e.feedback),
-        ("user_properties", &e.user_properties),
-    ];
-    let mut body = String::from("{");
-    for (key, map) in fields {
-        let text = bounded_object_text(map, MAX_JSON_DEPTH - 1);
-        body.push_str(&format!("\"{key}\":{text},"));
-    }
-    let error = serde_json::json!(e.error);
-    let (duration, end_time) = (serde_json::json!(e.duration), serde_json::json!(e.end_time));
-    body.push_str(&format!(
-        "\"error\":{error},\"duration\":{duration},\"end_time\":{end_time}}}"
-    ));
-    body
-}
-
-fn enrichment_from_text(event_id: &str, text: &str) -> StoreResult<EventUpdate> {
-    let parked: ParkedEnrichment = serde_json::from_str(text).map_err(|e| {
-        corrupt(
-            format!("pending enrichment of event {event_id}"),
-            "body",
-            e.to_string(),
-        )
-    })?;
-    Ok(EventUpdate {
-        event_id: event_id.to_string(),
-        config: parked.config,
-        inputs: parked.inputs,
-        outputs: parked.outputs,
-        metadata: parked.metadata,
-        metrics: parked.metrics,
-        feedback: parked.feedback,
-        user_properties: parked.user_properties,
-        error: parked.error,
-        duration: parked.duration,
-        end_time: parked.end_time,
-    })
 }
 
 /// Merges into the stored event, or parks the enrichment until it arrives.

@@ -31,6 +31,7 @@ mod keys;
 mod limits;
 pub(crate) mod migrations;
 mod params;
+mod parked;
 mod rows;
 mod runs;
 mod sessions;
