@@ -1,10 +1,12 @@
-//! `hh`: the one binary of honeyhive-rs — serve, demo, keys, bench.
+//! `hh`: the one binary of honeyhive-rs — serve, demo, keys, eval, tail, bench.
 
 mod bench;
 mod client;
 mod demo;
 mod eval;
+mod filters;
 mod serve;
+mod tail;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +41,8 @@ enum Command {
         #[command(subcommand)]
         command: eval::EvalCommand,
     },
+    /// Follow a project's events as they commit, one coloured line each (like `kubectl logs -f`).
+    Tail(tail::TailArgs),
     /// Benchmarks that need a running server.
     Bench {
         #[command(subcommand)]
@@ -167,5 +171,6 @@ fn main() -> Result<()> {
             command: BenchCommand::Runs(args),
         } => bench::runs(args),
         Command::Eval { command } => eval::run(command),
+        Command::Tail(args) => tail::run(args),
     }
 }
