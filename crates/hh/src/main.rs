@@ -147,6 +147,8 @@ enum BenchCommand {
     Events(bench::EventsArgs),
     /// Time run results and comparisons over two seeded runs, and /healthz while they run.
     Runs(bench::RunsArgs),
+    /// Live push: commit → subscriber latency at a steady rate, and ingest throughput with N subscribers vs none.
+    Live(bench::LiveArgs),
 }
 
 fn main() -> Result<()> {
@@ -170,6 +172,9 @@ fn main() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Runs(args),
         } => bench::runs(args),
+        Command::Bench {
+            command: BenchCommand::Live(args),
+        } => bench::live(args),
         Command::Eval { command } => eval::run(command),
         Command::Tail(args) => tail::run(args),
     }

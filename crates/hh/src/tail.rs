@@ -68,19 +68,6 @@ struct Message {
     data: String,
 }
 
-/// Percent-encodes a query parameter value.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Runs `hh tail` until interrupted (or a refusal retrying cannot fix).
 pub(crate) fn run(args: TailArgs) -> Result<()> {
     let filters = args
@@ -91,7 +78,7 @@ pub(crate) fn run(args: TailArgs) -> Result<()> {
     let url = format!(
         "{}/v1/events/stream?filters={}",
         args.server.trim_end_matches('/'),
-        encode(&Value::Array(filters).to_string())
+        crate::client::encode_query(&Value::Array(filters).to_string())
     );
     let agent = crate::client::agent(None);
     let mut out = anstream::stdout();
@@ -304,6 +291,6 @@ mod tests {
 
     #[test]
     fn filters_travel_percent_encoded() {
-        assert_eq!(encode("a b/[]"), "a%20b%2F%5B%5D");
+        assert_eq!(crate::client::encode_query("a b/[]"), "a%20b%2F%5B%5D");
     }
 }
