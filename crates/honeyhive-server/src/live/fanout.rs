@@ -12,6 +12,9 @@ use crate::store::{Change, Committed};
 
 pub(super) enum Message {
     Commit(Vec<Committed>),
+    /// A commit not queued (the queue was full): how many events of each
+    /// project it held, told to their subscribers in its place.
+    Missed(Vec<(String, u64)>),
     Stop,
 }
 
@@ -47,9 +50,26 @@ impl Queue {
             self.queued.fetch_sub(events, Ordering::Relaxed);
             match e.0 {
                 Message::Commit(commit) => commit,
-                Message::Stop => Vec::new(),
+                Message::Missed(_) | Message::Stop => Vec::new(),
             }
         })
+    }
+
+    /// Queues the count of a commit that was not queued itself: it costs a
+    /// few bytes per project, and keeps the notices in commit order.
+    pub(super) fn push_missed(&self, dropped: &[Committed]) {
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        for committed in dropped {
+            let n = committed.changes.len() as u64;
+            match counts
+                .iter_mut()
+                .find(|(project, _)| *project == committed.tenant.project_id)
+            {
+                Some((_, count)) => *count += n,
+                None => counts.push((committed.tenant.project_id.clone(), n)),
+            }
+        }
+        let _ = self.tx.send(Message::Missed(counts));
     }
 
     /// Asks the thread to stop after what is queued.
@@ -58,18 +78,17 @@ impl Queue {
     }
 }
 
-/// Tells every subscriber of the projects of `dropped` that it missed that
-/// project's events (whether or not its filters would have kept them: they
-/// are not looked at on the writer's thread).
-pub(super) fn count_dropped(hub: &LiveHub, dropped: &[Committed]) {
+/// Tells every subscriber of the projects in `counts` that it missed that
+/// many of its project's events (whether or not its filters would have kept
+/// them: a commit not queued is never looked at).
+fn count_missed(hub: &LiveHub, counts: &[(String, u64)]) {
     let directory = hub.directory();
-    for committed in dropped {
-        let Some(subscribers) = directory.get(&committed.tenant.project_id) else {
+    for (project_id, n) in counts {
+        let Some(subscribers) = directory.get(project_id) else {
             continue;
         };
-        let n = committed.changes.len() as u64;
         for subscriber in subscribers {
-            subscriber.miss(n);
+            subscriber.miss(*n);
         }
         hub.missed(n.saturating_mul(subscribers.len() as u64));
     }
@@ -78,7 +97,17 @@ pub(super) fn count_dropped(hub: &LiveHub, dropped: &[Committed]) {
 /// The thread's loop: until stopped, or until the hub is gone.
 pub(super) fn run(hub: Weak<Inner>, commits: &Receiver<Message>) {
     let mut matching = Vec::new();
-    while let Ok(Message::Commit(commit)) = commits.recv() {
+    loop {
+        let commit = match commits.recv() {
+            Ok(Message::Commit(commit)) => commit,
+            Ok(Message::Missed(counts)) => {
+                if let Some(inner) = hub.upgrade() {
+                    count_missed(&LiveHub(inner), &counts);
+                }
+                continue;
+            }
+            Ok(Message::Stop) | Err(_) => return,
+        };
         let Some(inner) = hub.upgrade() else {
             return;
         };
@@ -127,4 +156,47 @@ fn fan_out(
     let counters = &hub.0.counters;
     counters.delivered.fetch_add(delivered, Ordering::Relaxed);
     counters.missed.fetch_add(missed, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ChangeKind, Tenant};
+
+    fn commit(project: &str, events: usize) -> Vec<Committed> {
+        vec![Committed {
+            tenant: Tenant {
+                org_id: "o".into(),
+                project_id: project.into(),
+                project_name: project.into(),
+            },
+            changes: (0..events)
+                .map(|i| Change {
+                    seq: i as u64,
+                    kind: ChangeKind::Created,
+                    event: Default::default(),
+                })
+                .collect(),
+        }]
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_events_and_counts_what_it_turns_away() {
+        let (queue, rx) = Queue::new(3);
+        assert!(queue.push(commit("a", 2)).is_ok());
+        let refused = queue.push(commit("b", 2)).expect_err("past 3 events");
+        queue.push_missed(&refused);
+        let mut kinds = Vec::new();
+        while let Ok(message) = rx.try_recv() {
+            kinds.push(match message {
+                Message::Commit(c) => format!("commit {}", c[0].changes.len()),
+                Message::Missed(counts) => format!("missed {counts:?}"),
+                Message::Stop => "stop".into(),
+            });
+        }
+        assert_eq!(kinds, ["commit 2", "missed [(\"b\", 2)]"]);
+        // A commit alone in the queue is taken whatever its size.
+        let (big, _rx) = Queue::new(3);
+        assert!(big.push(commit("a", 10)).is_ok());
+    }
 }

@@ -364,12 +364,148 @@ impl LiveHub {
 
 impl CommitFeed for LiveHub {
     fn is_listening(&self) -> bool {
-        self.0.subscribers.load(Ordering::Relaxed) > 0
+        // Ordered with the subscription's own increment: a commit that ends
+        // after a subscriber read the store's highest number sees it listening.
+        self.0.subscribers.load(Ordering::SeqCst) > 0
     }
 
     fn committed(&self, commit: Vec<Committed>) {
         if let Err(dropped) = self.0.fanout.push(commit) {
-            fanout::count_dropped(self, &dropped);
+            self.0.fanout.push_missed(&dropped);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use honeyhive_model::EventType;
+    use honeyhive_model::filter::{FieldPath, Filter, FilterValue, Operator};
+
+    use super::*;
+    use crate::store::Change;
+
+    fn tenant(project: &str) -> Tenant {
+        Tenant {
+            org_id: "o".into(),
+            project_id: project.into(),
+            project_name: project.into(),
+        }
+    }
+
+    fn change(seq: u64, name: &str, event_type: EventType) -> Change {
+        Change {
+            seq,
+            kind: ChangeKind::Created,
+            event: Event {
+                event_id: format!("e{seq}"),
+                event_name: name.into(),
+                event_type,
+                ..Event::default()
+            },
+        }
+    }
+
+    fn models_only() -> FilterSet {
+        FilterSet {
+            filters: vec![Filter {
+                field: FieldPath::parse("event_type").expect("field"),
+                operator: Operator::Is,
+                value: FilterValue::Text("model".into()),
+            }],
+        }
+    }
+
+    /// What a subscription reads next, as text: `name@seq` or `lagged N`.
+    async fn read(subscription: &mut Subscription) -> Option<String> {
+        subscription.next().await.map(|m| match m {
+            LiveMessage::Event(e) => format!("{}@{}", e.json(), e.seq),
+            LiveMessage::Lagged { missed } => format!("lagged {missed}"),
+        })
+    }
+
+    #[test]
+    fn commits_reach_the_subscribers_of_their_project_whose_filters_match() {
+        let limits = LiveLimits {
+            buffer_events: 2,
+            ..LiveLimits::default()
+        };
+        let hub = LiveHub::start(limits, |e, t| {
+            format!("{}/{}", t.project_name, e.event_name)
+        })
+        .expect("hub");
+        let (a, b) = (tenant("a"), tenant("b"));
+        let mut all = hub.subscribe(&a, FilterSet::default()).expect("subscribe");
+        let mut models = hub.subscribe(&a, models_only()).expect("subscribe");
+        let mut other = hub.subscribe(&b, FilterSet::default()).expect("subscribe");
+        assert_eq!(hub.stats().subscribers, 3);
+        hub.committed(vec![Committed {
+            tenant: a.clone(),
+            changes: vec![
+                change(1, "t1", EventType::Tool),
+                change(2, "m1", EventType::Model),
+                change(3, "t2", EventType::Tool),
+            ],
+        }]);
+        hub.committed(vec![Committed {
+            tenant: b,
+            changes: vec![change(4, "theirs", EventType::Tool)],
+        }]);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            // Its buffer holds two: the third is missed, and said so.
+            assert_eq!(read(&mut all).await.as_deref(), Some("a/t1@1"));
+            assert_eq!(read(&mut all).await.as_deref(), Some("a/m1@2"));
+            assert_eq!(read(&mut all).await.as_deref(), Some("lagged 1"));
+            assert_eq!(read(&mut models).await.as_deref(), Some("a/m1@2"));
+            assert_eq!(read(&mut other).await.as_deref(), Some("b/theirs@4"));
+        });
+        let stats = hub.stats();
+        assert_eq!(
+            (stats.delivered, stats.missed, stats.lag_notices),
+            (4, 1, 1)
+        );
+        drop(models);
+        assert_eq!(hub.stats().subscribers, 2);
+
+        hub.close();
+        assert!(matches!(
+            hub.subscribe(&a, FilterSet::default()),
+            Err(SubscribeError::Closed)
+        ));
+        runtime.block_on(async {
+            assert_eq!(read(&mut all).await, None, "closed: the stream ends");
+        });
+    }
+
+    #[test]
+    fn subscribers_are_limited_per_project_and_in_all() {
+        let limits = LiveLimits {
+            max_subscribers: 3,
+            max_subscribers_per_project: 2,
+            ..LiveLimits::default()
+        };
+        let hub = LiveHub::start(limits, |e, _| e.event_id.clone()).expect("hub");
+        let (a, b) = (tenant("a"), tenant("b"));
+        let _a1 = hub.subscribe(&a, FilterSet::default()).expect("first");
+        let a2 = hub.subscribe(&a, FilterSet::default()).expect("second");
+        assert_eq!(
+            hub.subscribe(&a, FilterSet::default()).err(),
+            Some(SubscribeError::ProjectFull(2))
+        );
+        let _b1 = hub
+            .subscribe(&b, FilterSet::default())
+            .expect("other project");
+        assert_eq!(
+            hub.subscribe(&b, FilterSet::default()).err(),
+            Some(SubscribeError::ServerFull(3))
+        );
+        drop(a2);
+        hub.subscribe(&b, FilterSet::default())
+            .expect("a slot freed");
+        assert_eq!(hub.stats().refused, 2);
+        hub.close();
     }
 }
