@@ -1,10 +1,12 @@
-//! `hh`: the one binary of honeyhive-rs — serve, demo, keys, bench.
+//! `hh`: the one binary of honeyhive-rs — serve, demo, keys, eval, tail, bench.
 
 mod bench;
 mod client;
 mod demo;
 mod eval;
+mod filters;
 mod serve;
+mod tail;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +41,8 @@ enum Command {
         #[command(subcommand)]
         command: eval::EvalCommand,
     },
+    /// Follow a project's events as they commit, one coloured line each (like `kubectl logs -f`).
+    Tail(tail::TailArgs),
     /// Benchmarks that need a running server.
     Bench {
         #[command(subcommand)]
@@ -143,6 +147,8 @@ enum BenchCommand {
     Events(bench::EventsArgs),
     /// Time run results and comparisons over two seeded runs, and /healthz while they run.
     Runs(bench::RunsArgs),
+    /// Live push: commit → subscriber latency at a steady rate, and ingest throughput with N subscribers vs none.
+    Live(bench::LiveArgs),
 }
 
 fn main() -> Result<()> {
@@ -166,6 +172,10 @@ fn main() -> Result<()> {
         Command::Bench {
             command: BenchCommand::Runs(args),
         } => bench::runs(args),
+        Command::Bench {
+            command: BenchCommand::Live(args),
+        } => bench::live(args),
         Command::Eval { command } => eval::run(command),
+        Command::Tail(args) => tail::run(args),
     }
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::live::LiveLimits;
 pub use crate::store::sqlite::SyncMode;
 use crate::store::{DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_SESSION_EVENTS, ReadLimits};
 
@@ -85,6 +86,9 @@ pub struct ServerConfig {
     /// datapoint id), about 0.5 KiB each; the whole events they answer with
     /// are bounded by `max_read_bytes`.
     pub max_run_events: usize,
+    /// Bounds of live push: subscribers, per project and in all, and each
+    /// subscriber's buffer (see [`LiveLimits`]).
+    pub live: LiveLimits,
 }
 
 impl ServerConfig {
@@ -126,6 +130,7 @@ impl Default for ServerConfig {
             max_read_bytes: DEFAULT_MAX_READ_BYTES as usize,
             max_session_events: DEFAULT_MAX_SESSION_EVENTS as usize,
             max_run_events: 200_000,
+            live: LiveLimits::default(),
         }
     }
 }

@@ -14,6 +14,8 @@
 //! |---------|---------|--------------|
 //! | `grpc`  | yes     | OTLP/gRPC `TraceService/Export` listener (tonic) |
 //! | `test-util` | no  | test support: `testing` (a real server on a temporary data dir) and the store behaviour suite |
+//!
+//! Committed events are pushed live to subscribers ([`live`]; `GET /v1/events/stream`).
 
 pub mod api;
 pub mod auth;
@@ -23,6 +25,7 @@ mod error;
 pub mod ids;
 pub mod ingest;
 mod listen;
+pub mod live;
 pub mod metrics;
 mod server;
 pub mod store;

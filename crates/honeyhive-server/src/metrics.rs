@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use parking_lot::Mutex;
 
+use crate::live::LiveStats;
 use crate::store::StoreStats;
 
 /// Upper bounds (seconds) of the request latency buckets.
@@ -163,6 +164,7 @@ impl Metrics {
     pub fn render(
         &self,
         store: StoreStats,
+        live: LiveStats,
         inflight_bytes: usize,
         inflight_requests: usize,
     ) -> String {
@@ -320,6 +322,36 @@ impl Metrics {
             out,
             "# HELP hh_store_wal_shrinks_total Times an idle store cut its grown write-ahead log file back.\n# TYPE hh_store_wal_shrinks_total counter\nhh_store_wal_shrinks_total {}",
             store.wal_shrinks
+        );
+        gauge(
+            &mut out,
+            "hh_live_subscribers",
+            "Live subscribers following events (GET /v1/events/stream).",
+            live.subscribers as f64,
+        );
+        counter(
+            &mut out,
+            "hh_live_subscribers_refused_total",
+            "Live subscribers refused for the subscriber limits.",
+            live.refused,
+        );
+        counter(
+            &mut out,
+            "hh_live_events_delivered_total",
+            "Committed events put in a live subscriber's buffer (one per subscriber).",
+            live.delivered,
+        );
+        counter(
+            &mut out,
+            "hh_live_events_missed_total",
+            "Committed events a live subscriber missed: its buffer was full (it read too slowly), or the fan-out fell behind.",
+            live.missed,
+        );
+        counter(
+            &mut out,
+            "hh_live_lag_notices_total",
+            "\"lagged, N missed\" notices read by live subscribers.",
+            live.lag_notices,
         );
         let _ = writeln!(
             out,

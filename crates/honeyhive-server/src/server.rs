@@ -12,6 +12,7 @@ use crate::auth::{KeyStrength, check_operator_key, generate_key, hash_key};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::listen::{ConnectionGate, ConnectionLimits, Listening};
+use crate::live::LiveHub;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{CatalogStore, Store};
 
@@ -34,6 +35,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<(), ServerError>>>,
     store: Arc<SqliteStore>,
+    live: LiveHub,
 }
 
 impl Server {
@@ -52,8 +54,10 @@ impl Server {
                 .put_api_key(&hash_key(key.trim()), project.trim())
                 .await?;
         }
+        let live = LiveHub::start(cfg.live, crate::api::event_text)?;
+        store.attach_feed(Arc::new(live.clone()));
         let dyn_store: Arc<dyn Store> = store.clone();
-        let state = AppState::new(dyn_store, &cfg);
+        let state = AppState::new(dyn_store, &cfg, live.clone());
         let (stop, stopped) = watch::channel(false);
         let listening = Listening {
             limits: ConnectionLimits {
@@ -104,6 +108,7 @@ impl Server {
             stop,
             tasks,
             store,
+            live,
         })
     }
 }
@@ -123,6 +128,10 @@ impl RunningServer {
     /// answered only after its commit), stops the store writer and returns.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.stop.send(true);
+        // Live streams never finish on their own: end them, so their
+        // connections close with the others.
+        let live = self.live.clone();
+        let _ = tokio::task::spawn_blocking(move || live.close()).await;
         let mut first_error = None;
         for task in self.tasks {
             let outcome = match task.await {

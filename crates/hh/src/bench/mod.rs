@@ -23,8 +23,10 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use prost::Message as _;
 
+mod live;
 mod runs;
 
+pub(crate) use live::{LiveArgs, live};
 pub(crate) use runs::{RunsArgs, runs};
 
 /// Options of `hh bench ingest`.

@@ -62,54 +62,10 @@ pub fn parse_evaluator(spec: &str) -> Result<Box<dyn honeyhive_evals::Evaluator>
     honeyhive_evals::builtin(name.trim(), &map).with_context(|| format!("evaluator {spec:?}"))
 }
 
-fn number_or_text(raw: &str) -> Value {
-    raw.trim()
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map_or_else(|| Value::String(raw.trim().to_string()), Value::Number)
-}
-
 /// Adds one `--filter` to `filter`.
 pub fn parse_filter(filter: EventFilter, spec: &str) -> Result<EventFilter> {
-    let spec = spec.trim();
-    if spec.starts_with('{') {
-        let raw: Value = serde_json::from_str(spec).context("filter JSON")?;
-        let field = raw.get("field").and_then(Value::as_str);
-        let operator = raw.get("operator").and_then(Value::as_str);
-        let (Some(field), Some(operator)) = (field, operator) else {
-            bail!("a JSON filter needs `field` and `operator`");
-        };
-        let value = raw.get("value").cloned().unwrap_or(Value::Null);
-        return Ok(filter.filter(field, operator, value));
-    }
-    if let Some(field) = spec.strip_suffix('?') {
-        return Ok(filter.filter(field.trim(), "exists", ""));
-    }
-    // Two-character operators first, so `!=` is not read as `=`.
-    for (token, operator, numeric) in [
-        ("!=", "is not", false),
-        ("=", "is", false),
-        (">", "greater than", true),
-        ("<", "less than", true),
-        ("~", "contains", false),
-    ] {
-        if let Some((field, value)) = spec.split_once(token) {
-            let field = field.trim();
-            if field.is_empty() {
-                bail!("filter {spec:?} has no field");
-            }
-            let value = if numeric {
-                number_or_text(value)
-            } else {
-                Value::String(value.trim().to_string())
-            };
-            return Ok(filter.filter(field, operator, value));
-        }
-    }
-    bail!(
-        "cannot read filter {spec:?} (use field=value, field!=value, field>n, field<n, field~text, field?)"
-    )
+    let spec = crate::filters::parse(spec)?;
+    Ok(filter.filter(&spec.field, &spec.operator, spec.value))
 }
 
 /// Runs `hh eval events`.

@@ -12,3 +12,4 @@ mod experiments_parity;
 mod memory_budget;
 mod python_conformance;
 mod sdk_end_to_end;
+mod tail;

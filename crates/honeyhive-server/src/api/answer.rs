@@ -25,6 +25,12 @@ pub(crate) fn event_json(event: &Event, tenant: &Tenant) -> Value {
     value
 }
 
+/// [`event_json`] as text, for an event whose `project_id` is the tenant's:
+/// what live subscribers are sent.
+pub(crate) fn event_text(event: &Event, tenant: &Tenant) -> String {
+    serde_json::to_string(&EventAnswer::new(event, tenant)).unwrap_or_else(|_| "{}".to_string())
+}
+
 /// An event as the API shows it: its fields, then the org as `org_id` and
 /// `workspace_id`. Serialized straight from the event, no `Value` tree; the
 /// event's `project_id` must already be the tenant's (see [`event_json`]).

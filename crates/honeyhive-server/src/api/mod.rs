@@ -17,6 +17,7 @@ use honeyhive_model::ErrorCode;
 use crate::auth::KeyCache;
 use crate::config::ServerConfig;
 use crate::ingest::budget::Budget;
+use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -28,11 +29,13 @@ mod datasets;
 mod error;
 mod events;
 pub(crate) mod ingest;
+mod live;
 pub mod ops;
 mod query;
 pub mod runs;
 mod sessions;
 
+pub(crate) use answer::event_text;
 pub use body::{JsonBody, QueryParams};
 pub(crate) use body::{charge, declared_length, discard_body, over_budget, read_body, too_large};
 pub use error::ApiError;
@@ -58,6 +61,8 @@ pub struct SharedState {
     pub config: Arc<ServerConfig>,
     /// The last readiness probe (`/readyz`).
     pub readiness: ops::Readiness,
+    /// Live push: where `GET /v1/events/stream` subscribes.
+    pub live: LiveHub,
 }
 
 impl std::ops::Deref for AppState {
@@ -69,8 +74,9 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// State over `store` with the limits of `config`.
-    pub fn new(store: Arc<dyn Store>, config: &ServerConfig) -> AppState {
+    /// State over `store` with the limits of `config`; `live` is the hub the
+    /// store feeds its commits to.
+    pub fn new(store: Arc<dyn Store>, config: &ServerConfig, live: LiveHub) -> AppState {
         AppState(Arc::new(SharedState {
             store,
             keys: Arc::new(KeyCache::default()),
@@ -81,6 +87,7 @@ impl AppState {
             )),
             config: Arc::new(config.clone()),
             readiness: ops::Readiness::default(),
+            live,
         }))
     }
 }
@@ -91,6 +98,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ingest::routes())
         .merge(events::routes())
+        .merge(live::routes())
         .merge(sessions::routes())
         .merge(runs::routes())
         .merge(datasets::routes())

@@ -105,6 +105,7 @@ async fn metrics(
     may_read_metrics(&state, &req)?;
     let body = state.metrics.render(
         state.store.stats(),
+        state.live.stats(),
         state.budget.inflight_bytes(),
         state.budget.inflight_requests(),
     );

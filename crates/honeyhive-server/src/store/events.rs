@@ -6,7 +6,10 @@ use honeyhive_model::Event;
 use honeyhive_model::filter::{FieldPath, JsonRoot};
 use serde_json::{Map, Value};
 
-use super::{DEFAULT_MAX_READ_BYTES, Page, ReadResult, SortOrder, StoreResult, Tenant};
+use super::{
+    ChangesPage, ChangesQuery, DEFAULT_MAX_READ_BYTES, Page, ReadResult, SortOrder, StoreResult,
+    Tenant,
+};
 
 /// Events read and deleted one by one or by query: `GET /events`, the export,
 /// charts, and the parts of events datapoints are made from.
@@ -48,6 +51,19 @@ pub trait EventStore: Send + Sync {
 
     /// Deletes one event; false if it was not in this project.
     async fn delete_event(&self, tenant: &Tenant, event_id: &str) -> StoreResult<bool>;
+
+    /// The highest commit sequence number of the project's events (0 when none).
+    async fn last_seq(&self, tenant: &Tenant) -> StoreResult<u64>;
+
+    /// The events whose last change is numbered in `(query.after,
+    /// query.up_to]` and that match `query.filters`, in sequence order, each
+    /// as it stands now (see [`ChangesQuery`]).
+    async fn changes_after(&self, tenant: &Tenant, query: &ChangesQuery)
+    -> ReadResult<ChangesPage>;
+
+    /// How many events [`EventStore::changes_after`] would read without its
+    /// `limit` and `max_bytes`.
+    async fn count_changes(&self, tenant: &Tenant, query: &ChangesQuery) -> StoreResult<u64>;
 }
 
 /// What `GET /events`, the export and the charts select.

@@ -8,7 +8,9 @@
 //! The write side has one entry point, [`IngestStore::write`], taking a
 //! [`WriteBatch`] (events, session sightings, enrichments) that a backend
 //! applies atomically and durably before returning: a caller that gets `Ok`
-//! may acknowledge its client.
+//! may acknowledge its client. Every event a write stores or changes takes
+//! the next number of the commit sequence, and a backend hands each durable
+//! commit to its [`CommitFeed`] (the live feed) in commit order.
 //!
 //! ## Updates
 //!
@@ -25,7 +27,8 @@
 //! | module | what |
 //! |---|---|
 //! | `ingest` | [`IngestStore`]: write batches, parked enrichments, the writer's health |
-//! | `events` | [`EventStore`]: event queries (`GET /events`), exports, charts, deletes |
+//! | `events` | [`EventStore`]: event queries (`GET /events`), exports, charts, deletes, changes after a sequence number |
+//! | `changes` | the commit sequence: [`Change`], [`CommitFeed`] (where a backend sends what it committed) |
 //! | `sessions` | [`SessionStore`]: session trees and roll-ups |
 //! | `runs` | [`RunStore`]: runs and the events run results read |
 //! | `datasets` | [`DatasetStore`]: datasets, datapoints, membership |
@@ -33,6 +36,7 @@
 //! | [`sqlite`] | the embedded backend |
 
 mod catalog;
+mod changes;
 mod datasets;
 mod error;
 mod events;
@@ -46,6 +50,7 @@ pub mod sqlite;
 pub mod suite;
 
 pub use catalog::{CatalogStore, Project, ProjectPatch, Resource, ResourceKind, ResourcePatch};
+pub use changes::{Change, ChangeKind, ChangesPage, ChangesQuery, CommitFeed, Committed};
 pub use datasets::{
     Datapoint, DatapointPatch, DatapointQuery, DatapointSelection, Dataset, DatasetPatch,
     DatasetQuery, DatasetStore, dedup_ids,

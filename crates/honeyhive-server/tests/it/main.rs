@@ -9,4 +9,5 @@ mod errors_and_ops;
 mod fuzz_bodies;
 mod hardening;
 mod ingest_http;
+mod live;
 mod store_suite;

@@ -9,23 +9,26 @@ use async_trait::async_trait;
 use honeyhive_model::limits::{MAX_JSON_DEPTH, bounded_object_text, object_depth};
 use honeyhive_model::{Event, EventType, EventUpdate};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::rows::{corrupt, load_event};
+use super::changes::{ChangeLog, Sequence, WriteJob};
+use super::parked::{enrichment_from_text, enrichment_to_text};
+use super::rows::load_event;
 use super::{SqliteStore, backend};
 use crate::clock::now_ms;
 use crate::store::{
-    IngestStore, SessionSighting, StoreError, StoreResult, StoreStats, Tenant, WriteBatch,
-    WriteSummary,
+    Change, ChangeKind, IngestStore, SessionSighting, StoreError, StoreResult, StoreStats, Tenant,
+    WriteBatch, WriteSummary,
 };
 
 // `run_id` mirrors `metadata.run_id` (see `run_id_of`) so a run's tagged
 // sessions are an index lookup instead of a scan of the project's events.
 const INSERT_IF_ABSENT: &str = "INSERT INTO events (org_id, project_id, event_id, session_id, \
     parent_id, event_type, event_name, source, start_time, end_time, duration, error, config, \
-    inputs, outputs, metadata, metrics, feedback, user_properties, ingested_at, run_id) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+    inputs, outputs, metadata, metrics, feedback, user_properties, ingested_at, run_id, seq, \
+    created_seq) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
+    ?22, ?22) \
     ON CONFLICT (project_id, event_id) DO NOTHING";
 
 // A merge (enrichment, repeated session start) rewrites only the columns it
@@ -63,6 +66,9 @@ const UPDATE_EVENT_TYPE: &str =
 
 const UPDATE_RUN_ID: &str = "UPDATE events SET run_id = ?3 WHERE project_id = ?1 AND event_id = ?2";
 
+// Every change takes the next number of the commit sequence (`events_by_seq`).
+const UPDATE_SEQ: &str = "UPDATE events SET seq = ?3 WHERE project_id = ?1 AND event_id = ?2";
+
 // A span widens its session's window. The end (and the duration) are in no
 // index, so the common case, a later span, rewrites no index entry; the start
 // moves, touching two indexes, only when a span began before the session.
@@ -98,8 +104,13 @@ fn map_to_text(map: &Map<String, Value>) -> Cow<'static, str> {
     Cow::Owned(serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string()))
 }
 
-/// Runs `stmt` (INSERT_IF_ABSENT) with the event's 21 parameters.
-fn bind_event(stmt: &mut CachedStatement<'_>, tenant: &Tenant, e: &Event) -> StoreResult<usize> {
+/// Runs `stmt` (INSERT_IF_ABSENT) with the event's 22 parameters.
+fn bind_event(
+    stmt: &mut CachedStatement<'_>,
+    tenant: &Tenant,
+    e: &Event,
+    seq: u64,
+) -> StoreResult<usize> {
     stmt.execute(params![
         tenant.org_id,
         tenant.project_id,
@@ -122,14 +133,20 @@ fn bind_event(stmt: &mut CachedStatement<'_>, tenant: &Tenant, e: &Event) -> Sto
         map_to_text(&e.user_properties),
         now_ms(),
         run_id_of(e),
+        seq_value(seq),
     ])
     .map_err(backend)
 }
 
-/// Inserts `event` unless its id is already stored; true when inserted.
-fn insert_if_absent(conn: &Connection, tenant: &Tenant, e: &Event) -> StoreResult<bool> {
+/// A sequence number as SQLite stores it (numbers past `i64::MAX` are never reached).
+fn seq_value(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// Inserts `event` as change `seq` unless its id is already stored; true when inserted.
+fn insert_if_absent(conn: &Connection, tenant: &Tenant, e: &Event, seq: u64) -> StoreResult<bool> {
     let mut stmt = conn.prepare_cached(INSERT_IF_ABSENT).map_err(backend)?;
-    Ok(bind_event(&mut stmt, tenant, e)? > 0)
+    Ok(bind_event(&mut stmt, tenant, e, seq)? > 0)
 }
 
 /// Writes what a merge changed in a stored event: `before` as loaded, `after`
@@ -207,11 +224,13 @@ fn update_changed(
 }
 
 /// Loads the stored event `event_id`, merges into it with `merge` and writes
-/// what changed. False when no such event is stored.
+/// what changed, as the next change of the sequence (logged in `log`); a
+/// merge that changes nothing writes nothing. False when no such event is stored.
 fn merge_into_stored(
     conn: &Connection,
     tenant: &Tenant,
     event_id: &str,
+    (sequence, log): (&Sequence, &mut ChangeLog),
     merge: impl FnOnce(&mut Event),
 ) -> StoreResult<bool> {
     let Some(before) = load_event(conn, tenant, event_id)? else {
@@ -219,7 +238,19 @@ fn merge_into_stored(
     };
     let mut after = before.clone();
     merge(&mut after);
+    if after == before {
+        return Ok(true);
+    }
     update_changed(conn, tenant, &before, &after)?;
+    let seq = sequence.take();
+    conn.prepare_cached(UPDATE_SEQ)
+        .and_then(|mut stmt| stmt.execute(params![tenant.project_id, event_id, seq_value(seq)]))
+        .map_err(backend)?;
+    log.changed(Change {
+        seq,
+        kind: ChangeKind::Updated,
+        event: after,
+    });
     Ok(true)
 }
 
@@ -295,8 +326,16 @@ fn apply_sighting(
     conn: &Connection,
     tenant: &Tenant,
     sighting: &SessionSighting,
+    (sequence, log): (&Sequence, &mut ChangeLog),
 ) -> StoreResult<bool> {
-    if insert_if_absent(conn, tenant, &session_event_for(tenant, sighting))? {
+    let session = session_event_for(tenant, sighting);
+    let seq = sequence.take();
+    if insert_if_absent(conn, tenant, &session, seq)? {
+        log.changed(Change {
+            seq,
+            kind: ChangeKind::Created,
+            event: session,
+        });
         return Ok(true);
     }
     for (sql, time) in [
@@ -315,74 +354,17 @@ fn apply_sighting(
     Ok(false)
 }
 
-/// A parked enrichment as [`enrichment_to_text`] stores it in
-/// `pending_enrichments.body`.
-#[derive(Deserialize)]
-struct ParkedEnrichment {
-    config: Map<String, Value>,
-    inputs: Map<String, Value>,
-    outputs: Map<String, Value>,
-    metadata: Map<String, Value>,
-    metrics: Map<String, Value>,
-    feedback: Map<String, Value>,
-    user_properties: Map<String, Value>,
-    error: Option<String>,
-    duration: Option<f64>,
-    end_time: Option<f64>,
-}
-
-/// The parked body, kept within [`MAX_JSON_DEPTH`] from its root: each
-/// field one level less, written without copying the fields.
-fn enrichment_to_text(e: &EventUpdate) -> String {
-    let fields = [
-        ("config", &e.config),
-        ("inputs", &e.inputs),
-        ("outputs", &e.outputs),
-        ("metadata", &e.metadata),
-        ("metrics", &e.metrics),
-        ("feedback", &e.feedback),
-        ("user_properties", &e.user_properties),
-    ];
-    let mut body = String::from("{");
-    for (key, map) in fields {
-        let text = bounded_object_text(map, MAX_JSON_DEPTH - 1);
-        body.push_str(&format!("\"{key}\":{text},"));
-    }
-    let error = serde_json::json!(e.error);
-    let (duration, end_time) = (serde_json::json!(e.duration), serde_json::json!(e.end_time));
-    body.push_str(&format!(
-        "\"error\":{error},\"duration\":{duration},\"end_time\":{end_time}}}"
-    ));
-    body
-}
-
-fn enrichment_from_text(event_id: &str, text: &str) -> StoreResult<EventUpdate> {
-    let parked: ParkedEnrichment = serde_json::from_str(text).map_err(|e| {
-        corrupt(
-            format!("pending enrichment of event {event_id}"),
-            "body",
-            e.to_string(),
-        )
-    })?;
-    Ok(EventUpdate {
-        event_id: event_id.to_string(),
-        config: parked.config,
-        inputs: parked.inputs,
-        outputs: parked.outputs,
-        metadata: parked.metadata,
-        metrics: parked.metrics,
-        feedback: parked.feedback,
-        user_properties: parked.user_properties,
-        error: parked.error,
-        duration: parked.duration,
-        end_time: parked.end_time,
-    })
-}
-
 /// Merges into the stored event, or parks the enrichment until it arrives.
 /// True when applied now.
-fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: &EventUpdate) -> StoreResult<bool> {
-    if merge_into_stored(conn, tenant, &en.event_id, |stored| en.apply_to(stored))? {
+fn apply_enrichment(
+    conn: &Connection,
+    tenant: &Tenant,
+    en: &EventUpdate,
+    changes: (&Sequence, &mut ChangeLog),
+) -> StoreResult<bool> {
+    if merge_into_stored(conn, tenant, &en.event_id, changes, |stored| {
+        en.apply_to(stored)
+    })? {
         return Ok(true);
     }
     let pending: Option<String> = conn
@@ -422,7 +404,12 @@ fn apply_enrichment(conn: &Connection, tenant: &Tenant, en: &EventUpdate) -> Sto
 }
 
 /// Applies parked enrichments to events that just arrived.
-fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> StoreResult<u64> {
+fn apply_pending(
+    conn: &Connection,
+    tenant: &Tenant,
+    arrived: &[String],
+    (sequence, log): (&Sequence, &mut ChangeLog),
+) -> StoreResult<u64> {
     let any: bool = conn
         .prepare_cached("SELECT EXISTS(SELECT 1 FROM pending_enrichments WHERE project_id = ?1)")
         .and_then(|mut stmt| stmt.query_row([&tenant.project_id], |row| row.get(0)))
@@ -443,7 +430,10 @@ fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> Stor
             .map_err(backend)?;
         if let Some(text) = pending {
             let enrichment = enrichment_from_text(event_id, &text)?;
-            if merge_into_stored(conn, tenant, event_id, |stored| enrichment.apply_to(stored))? {
+            let changes = (sequence, &mut *log);
+            if merge_into_stored(conn, tenant, event_id, changes, |stored| {
+                enrichment.apply_to(stored)
+            })? {
                 applied += 1;
             }
         }
@@ -451,13 +441,16 @@ fn apply_pending(conn: &Connection, tenant: &Tenant, arrived: &[String]) -> Stor
     Ok(applied)
 }
 
-/// Applies a whole batch inside the caller's transaction.
+/// Applies a whole batch inside the caller's transaction, numbering each
+/// change from `sequence`; what it changed comes back with the summary.
 pub(crate) fn apply_batch(
     conn: &Connection,
     tenant: &Tenant,
     batch: &WriteBatch,
-) -> StoreResult<WriteSummary> {
+    sequence: &Sequence,
+) -> StoreResult<(WriteSummary, ChangeLog)> {
     let mut summary = WriteSummary::default();
+    let mut log = ChangeLog::default();
     let mut arrived: Vec<String> = Vec::new();
 
     // Every session an event names must exist: add implicit sightings for the
@@ -490,56 +483,73 @@ pub(crate) fn apply_batch(
         }
     }
 
-    for e in &batch.events {
+    for (index, e) in batch.events.iter().enumerate() {
         if e.event_id.is_empty() {
             return Err(StoreError::Invalid("event without event_id".into()));
         }
         if e.event_type == EventType::Session {
-            if merge_into_stored(conn, tenant, &e.event_id, |stored| merge_session(stored, e))? {
+            let changes = (sequence, &mut log);
+            if merge_into_stored(conn, tenant, &e.event_id, changes, |stored| {
+                merge_session(stored, e)
+            })? {
                 summary.duplicates += 1;
             } else {
-                insert_if_absent(conn, tenant, e)?;
+                let seq = sequence.take();
+                if insert_if_absent(conn, tenant, e, seq)? {
+                    log.stored(index, seq);
+                }
                 summary.inserted += 1;
                 summary.sessions_created += 1;
                 arrived.push(e.event_id.clone());
             }
-        } else if insert_if_absent(conn, tenant, e)? {
-            summary.inserted += 1;
-            arrived.push(e.event_id.clone());
         } else {
-            summary.duplicates += 1;
+            let seq = sequence.take();
+            if insert_if_absent(conn, tenant, e, seq)? {
+                log.stored(index, seq);
+                summary.inserted += 1;
+                arrived.push(e.event_id.clone());
+            } else {
+                summary.duplicates += 1;
+            }
         }
     }
     for sighting in batch.sessions.iter().chain(implicit.values()) {
         if sighting.session_id.is_empty() {
             continue;
         }
-        if apply_sighting(conn, tenant, sighting)? {
+        if apply_sighting(conn, tenant, sighting, (sequence, &mut log))? {
             summary.sessions_created += 1;
             arrived.push(sighting.session_id.clone());
         }
     }
-    summary.enriched += apply_pending(conn, tenant, &arrived)?;
+    summary.enriched += apply_pending(conn, tenant, &arrived, (sequence, &mut log))?;
     for en in &batch.enrichments {
         if en.event_id.is_empty() {
             return Err(StoreError::Invalid("enrichment without event_id".into()));
         }
-        if apply_enrichment(conn, tenant, en)? {
+        if apply_enrichment(conn, tenant, en, (sequence, &mut log))? {
             summary.enriched += 1;
         } else {
             summary.deferred += 1;
         }
     }
-    Ok(summary)
+    Ok((summary, log))
 }
 
 #[async_trait]
 impl IngestStore for SqliteStore {
     async fn write(&self, tenant: &Tenant, batch: WriteBatch) -> StoreResult<WriteSummary> {
-        let tenant = tenant.clone();
-        let weight = batch.weight();
-        self.write_weighted(weight, move |conn| apply_batch(conn, &tenant, &batch))
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        self.submit(Box::new(WriteJob {
+            tenant: tenant.clone(),
+            batch,
+            sequence: self.sequence.clone(),
+            outcome: None,
+            answer,
+        }))?;
+        outcome
             .await
+            .map_err(|_| backend("store writer stopped before committing"))?
     }
 
     async fn check_writable(&self) -> StoreResult<()> {

@@ -107,6 +107,19 @@ CREATE INDEX events_by_time ON events (project_id, start_time, event_type);
 CREATE INDEX pending_enrichments_by_age ON pending_enrichments (created_at);
 "#,
     },
+    Migration {
+        version: 4,
+        name: "commit sequence of events",
+        // `seq` numbers an event's last change and `created_seq` its insert,
+        // from one sequence the writer keeps (see `changes.rs`): "what changed
+        // after N" is a range of `events_by_seq`, for the live stream's resume.
+        // Rows stored before have neither and are left out of the index.
+        sql: r#"
+ALTER TABLE events ADD COLUMN seq INTEGER;
+ALTER TABLE events ADD COLUMN created_seq INTEGER;
+CREATE INDEX events_by_seq ON events (project_id, seq) WHERE seq IS NOT NULL;
+"#,
+    },
 ];
 
 /// Experiments tables; versions ≥ 100 (core ingest uses 1..100).
@@ -271,16 +284,33 @@ mod tests {
             .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
             .expect("index list");
         indexes.sort();
-        // `events_by_run` is partial: only rows carrying a run id get an entry.
+        // `events_by_run` is partial: only rows carrying a run id get an entry;
+        // `events_by_seq` leaves out rows stored before the commit sequence.
         assert_eq!(
             indexes,
-            ["events_by_run", "events_by_session", "events_by_time"]
+            [
+                "events_by_run",
+                "events_by_seq",
+                "events_by_session",
+                "events_by_time"
+            ]
         );
-        let partial: Vec<String> = conn
+        let mut partial: Vec<String> = conn
             .prepare("SELECT name FROM pragma_index_list('events') WHERE origin = 'c' AND partial")
             .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
             .expect("partial indexes");
-        assert_eq!(partial, ["events_by_run"]);
+        partial.sort();
+        assert_eq!(partial, ["events_by_run", "events_by_seq"]);
+        for query in [
+            "SELECT max(seq) FROM events WHERE project_id = ?1 AND seq IS NOT NULL",
+            "SELECT event_id FROM events WHERE project_id = ?1 AND seq IS NOT NULL \
+             AND seq > 1 AND seq <= 9 ORDER BY seq",
+        ] {
+            let plan: String = conn
+                .query_row(&format!("EXPLAIN QUERY PLAN {query}"), ["p"], |r| r.get(3))
+                .expect("plan");
+            assert!(plan.contains("events_by_seq"), "{query}: {plan}");
+        }
         let columns: Vec<String> = conn
             .prepare("SELECT name FROM pragma_index_info('events_by_time') ORDER BY seqno")
             .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
@@ -323,7 +353,10 @@ mod tests {
             ("plain", "{}"),
         ] {
             conn.execute(
-                "INSERT INTO events VALUES ('o','p',?1,?1,NULL,'session','n','s',0,0,0,NULL,\
+                "INSERT INTO events (org_id, project_id, event_id, session_id, parent_id, \
+                 event_type, event_name, source, start_time, end_time, duration, error, config, \
+                 inputs, outputs, metadata, metrics, feedback, user_properties, ingested_at) \
+                 VALUES ('o','p',?1,?1,NULL,'session','n','s',0,0,0,NULL,\
                  '{}','{}','{}',?2,'{}','{}','{}',0)",
                 [id, metadata],
             )

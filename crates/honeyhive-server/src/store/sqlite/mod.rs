@@ -20,6 +20,7 @@
 //! survives a process kill (the commit reached the OS) but not power loss.
 
 mod catalog;
+mod changes;
 mod checkpoint;
 mod datasets;
 mod documents;
@@ -30,6 +31,7 @@ mod keys;
 mod limits;
 pub(crate) mod migrations;
 mod params;
+mod parked;
 mod rows;
 mod runs;
 mod sessions;
@@ -43,8 +45,11 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{StoreError, StoreResult, StoreStats};
+use changes::{Sequence, highest_seq};
 use checkpoint::{CheckpointPolicy, Checkpoints};
-use writer::{ClosureJob, WRITE_QUEUE_CAPACITY, WriterCounters, WriterMessage, writer_loop};
+use writer::{
+    ClosureJob, FeedSlot, Job, WRITE_QUEUE_CAPACITY, WriterCounters, WriterMessage, writer_loop,
+};
 
 pub(crate) use rows::{EVENT_COLUMNS, event_from_row};
 
@@ -109,6 +114,8 @@ pub struct SqliteStore {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<ReaderPool>,
     counters: Arc<WriterCounters>,
+    sequence: Arc<Sequence>,
+    feed: Arc<FeedSlot>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -170,6 +177,8 @@ impl SqliteStore {
         ))
         .map_err(backend)?;
         migrations::run(&mut conn)?;
+        let sequence = Arc::new(Sequence::after(highest_seq(&conn)?));
+        let feed = Arc::new(FeedSlot::new());
 
         let counters = Arc::new(WriterCounters::default());
         let checkpoints = Checkpoints::start(
@@ -179,10 +188,10 @@ impl SqliteStore {
             counters.checkpoints.clone(),
         )?;
         let (tx, rx) = crossbeam_channel::bounded(WRITE_QUEUE_CAPACITY);
-        let thread_counters = counters.clone();
+        let (thread_counters, thread_feed) = (counters.clone(), feed.clone());
         let handle = std::thread::Builder::new()
             .name("hh-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, thread_counters, checkpoints))
+            .spawn(move || writer_loop(conn, rx, thread_counters, checkpoints, thread_feed))
             .map_err(backend)?;
         Ok(SqliteStore {
             path: path.clone(),
@@ -194,7 +203,16 @@ impl SqliteStore {
                 slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_READS)),
             }),
             counters,
+            sequence,
+            feed,
         })
+    }
+
+    /// Sends every commit from now on to `feed` (once it listens), in commit
+    /// order, after it is durable and before its writers are answered. A
+    /// store has one feed: false, and `feed` unused, if one is attached.
+    pub fn attach_feed(&self, feed: Arc<dyn crate::store::CommitFeed>) -> bool {
+        self.feed.set(feed).is_ok()
     }
 
     /// The database file.
@@ -283,12 +301,18 @@ impl SqliteStore {
         F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
-        let job = Box::new(ClosureJob {
+        self.submit(Box::new(ClosureJob {
             write: f,
             weight,
             outcome: None,
             answer: tx,
-        });
+        }))?;
+        rx.await
+            .map_err(|_| backend("store writer stopped before committing"))?
+    }
+
+    /// Queues `job` for the writer; `Busy` when the queue is full.
+    fn submit(&self, job: Box<dyn Job>) -> StoreResult<()> {
         self.counters.queue_depth.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.writer.try_send(WriterMessage::Job(job)) {
             self.counters.queue_depth.fetch_sub(1, Ordering::Relaxed);
@@ -297,8 +321,7 @@ impl SqliteStore {
                 crossbeam_channel::TrySendError::Disconnected(_) => backend("store is closed"),
             });
         }
-        rx.await
-            .map_err(|_| backend("store writer stopped before committing"))?
+        Ok(())
     }
 
     /// Live writer counters.

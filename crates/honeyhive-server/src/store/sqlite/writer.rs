@@ -11,7 +11,11 @@ use rusqlite::Connection;
 
 use super::backend;
 use super::checkpoint::{CheckpointCounters, Checkpoints};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{CommitFeed, Committed, StoreError, StoreResult};
+
+/// Where the writer sends what it committed: set once, when the server
+/// attaches its live feed; until then commits are fed nowhere.
+pub(super) type FeedSlot = std::sync::OnceLock<Arc<dyn CommitFeed>>;
 
 /// Most jobs grouped into one commit, so one slow group cannot grow without bound.
 const MAX_JOBS_PER_COMMIT: usize = 256;
@@ -34,6 +38,11 @@ pub(super) trait Job: Send {
     fn reply(self: Box<Self>, commit: Result<(), StoreError>);
     /// Rows the job writes, roughly (see `MAX_WEIGHT_PER_COMMIT`).
     fn weight(&self) -> usize;
+    /// What the job changed, for the commit feed; asked once its group
+    /// committed and only while someone listens, before `reply`.
+    fn take_committed(&mut self) -> Option<Committed> {
+        None
+    }
 }
 
 /// A [`Job`] from a closure and the channel its caller waits on.
@@ -161,11 +170,24 @@ fn fill_group(first: Box<dyn Job>, rx: &crossbeam_channel::Receiver<WriterMessag
     group
 }
 
+/// Hands a committed group's changes to the feed, if anyone listens: one
+/// call per commit, in commit order, before any of its writers is answered.
+fn feed_commit(feed: &FeedSlot, jobs: &mut [Box<dyn Job>]) {
+    let Some(feed) = feed.get().filter(|feed| feed.is_listening()) else {
+        return;
+    };
+    let committed: Vec<Committed> = jobs.iter_mut().filter_map(|j| j.take_committed()).collect();
+    if !committed.is_empty() {
+        feed.committed(committed);
+    }
+}
+
 pub(super) fn writer_loop(
     conn: Connection,
     rx: crossbeam_channel::Receiver<WriterMessage>,
     counters: Arc<WriterCounters>,
     mut checkpoints: Checkpoints,
+    feed: Arc<FeedSlot>,
 ) {
     let mut stopping = false;
     // A job taken off the queue that would have made the last group too heavy.
@@ -219,6 +241,7 @@ pub(super) fn writer_loop(
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         if commit.is_ok() {
             counters.jobs_committed.fetch_add(count, Ordering::Relaxed);
+            feed_commit(&feed, &mut jobs);
         }
         checkpoints.after_commit(&conn);
         for job in jobs {

@@ -26,10 +26,12 @@ use super::{
     WriteBatch,
 };
 
+mod changes;
 mod deep_json;
 mod experiments;
 mod updates;
 
+pub use changes::*;
 pub use deep_json::*;
 pub use experiments::*;
 pub use updates::*;
@@ -62,7 +64,8 @@ macro_rules! store_behaviour_suite {
             deep_json_is_stored_within_the_depth_bound,
             filter_pushdown_agrees_with_the_evaluator,
             event_queries_page_order_range_and_isolate,
-            runs_datasets_and_datapoints_round_trip_per_project
+            runs_datasets_and_datapoints_round_trip_per_project,
+            changes_are_numbered_in_commit_order_and_read_after_a_number
         );
     };
     (@cases $factory:expr; $($case:ident),*) => {

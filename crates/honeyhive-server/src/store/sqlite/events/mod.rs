@@ -1,6 +1,7 @@
 //! Event reads and deletes: `GET /events`-style queries (filters pushed down
 //! to SQL), events by id, charts, the parts of events datapoints are made from.
 
+mod changes;
 mod chart;
 mod payloads;
 
@@ -18,8 +19,8 @@ use super::params::{IDS_PER_STATEMENT, to_sql_value};
 use super::rows::{EVENT_COLUMNS, event_from_row, load_event};
 use super::{SqliteStore, backend, read_error, sessions};
 use crate::store::{
-    Chart, ChartQuery, EventPayloads, EventQuery, EventStore, Page, ReadError, ReadResult,
-    SortOrder, StoreError, StoreResult, Tenant,
+    ChangesPage, ChangesQuery, Chart, ChartQuery, EventPayloads, EventQuery, EventStore, Page,
+    ReadError, ReadResult, SortOrder, StoreError, StoreResult, Tenant,
 };
 
 /// Most session ids one query may name (keeps the statement's parameter count bounded).
@@ -234,6 +235,28 @@ impl EventStore for SqliteStore {
     ) -> StoreResult<EventPayloads> {
         let (tenant, ids) = (tenant.clone(), event_ids.to_vec());
         self.read(move |conn| payloads::event_payloads(conn, &tenant, &ids, max_bytes))
+            .await
+    }
+
+    async fn last_seq(&self, tenant: &Tenant) -> StoreResult<u64> {
+        let tenant = tenant.clone();
+        self.read(move |conn| changes::last_seq(conn, &tenant))
+            .await
+    }
+
+    async fn changes_after(
+        &self,
+        tenant: &Tenant,
+        query: &ChangesQuery,
+    ) -> ReadResult<ChangesPage> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| Ok(changes::changes_after(conn, &tenant, &query)))
+            .await?
+    }
+
+    async fn count_changes(&self, tenant: &Tenant, query: &ChangesQuery) -> StoreResult<u64> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.read(move |conn| changes::count_changes(conn, &tenant, &query))
             .await
     }
 }

@@ -1,0 +1,120 @@
+//! `GET /v1/events/stream`: committed events as server-sent events, for
+//! scripts, `curl -N` and `hh tail`.
+//!
+//! ```text
+//! event: ready            id: <cursor>  data: {"cursor":<cursor>}
+//! event: created|updated  id: <seq>     data: <the event, as GET /events shows it>
+//! event: lagged                         data: {"missed":<n>,"hint":"..."}
+//! : keep-alive                          (a comment, while nothing else is sent)
+//! ```
+//!
+//! `filters` is the filter JSON of `GET /events` (also `evaluation_id`); a bad
+//! one is answered 400 before the stream starts. A client that reconnects
+//! with `Last-Event-ID: <the last id it read>` first gets, from the store,
+//! what committed after it (at most [`MAX_REPLAY_EVENTS`](crate::live::MAX_REPLAY_EVENTS)),
+//! then live events, with no gap and no repeat. A "lagged" notice stands
+//! where events were missed; reconnecting with the last id reads them back.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
+use serde_json::{Map, Value, json};
+
+use super::query::{parse_filters, qs_tree, string_param};
+use crate::api::{ApiError, AppState, QueryParams};
+use crate::live::{Follow, FollowMessage};
+use crate::store::Tenant;
+
+/// Longest silence on a stream: a keep-alive comment is sent after it (or
+/// after half the connection idle timeout, if that is shorter).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// What a client told it lagged can do.
+const LAG_HINT: &str = "this client read too slowly and missed events; reconnect with \
+    Last-Event-ID set to the last id read to get them from the store";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/events/stream", get(stream))
+}
+
+/// The stream's filters: `filters` as `GET /events` reads them, and
+/// `evaluation_id` as a `metadata.run_id` filter.
+fn stream_filters(params: &Map<String, Value>) -> Result<FilterSet, ApiError> {
+    let mut filters = parse_filters(params.get("filters"))?;
+    if let Some(run_id) = string_param(params.get("evaluation_id")) {
+        filters.push(Filter {
+            field: FieldPath::parse("metadata.run_id")?,
+            operator: Operator::Is,
+            value: FilterValue::Text(run_id),
+        });
+    }
+    Ok(filters)
+}
+
+/// The cursor of `Last-Event-ID`, if the client sent one.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        ApiError::bad_request(format!(
+            "last-event-id {text:?} is not an id this stream sent"
+        ))
+        .with_hint("send the id of the last event read, or no Last-Event-ID to start from now")
+    })
+}
+
+/// One message as a server-sent event.
+fn sse_event(message: &FollowMessage) -> Event {
+    match message {
+        FollowMessage::Ready { cursor } => Event::default()
+            .event("ready")
+            .id(cursor.to_string())
+            .data(json!({ "cursor": cursor }).to_string()),
+        FollowMessage::Event(event) => Event::default()
+            .event(event.kind.as_str())
+            .id(event.seq.to_string())
+            .data(event.json()),
+        FollowMessage::Lagged { missed } => Event::default()
+            .event("lagged")
+            .data(json!({ "missed": missed, "hint": LAG_HINT }).to_string()),
+    }
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    QueryParams(pairs): QueryParams<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let filters = stream_filters(&qs_tree(&pairs))?;
+    let resume_after = last_event_id(&headers)?;
+    let max_read_bytes = state.config.read_limits().max_bytes;
+    let follow = Follow::start(
+        &state.live,
+        state.store.clone(),
+        tenant,
+        filters,
+        resume_after,
+        max_read_bytes,
+    )
+    .await?;
+    let events = futures_util::stream::unfold(follow, |mut follow| async move {
+        let message = follow.next().await?;
+        Some((Ok::<_, Infallible>(sse_event(&message)), follow))
+    });
+    let keep_alive = KEEP_ALIVE.min(state.config.idle_timeout / 2);
+    let keep_alive = KeepAlive::new().interval(keep_alive).text("keep-alive");
+    Ok(Sse::new(events).keep_alive(keep_alive).into_response())
+}
