@@ -25,6 +25,7 @@ mod error;
 mod error_code;
 mod event;
 pub mod event_api;
+mod event_type;
 pub mod filter;
 pub mod limits;
 pub mod mapping;
@@ -36,4 +37,5 @@ pub mod run_result;
 
 pub use error::ModelError;
 pub use error_code::{ErrorCode, ErrorCoded};
-pub use event::{Event, EventType, EventUpdate};
+pub use event::{Event, EventUpdate};
+pub use event_type::EventType;
