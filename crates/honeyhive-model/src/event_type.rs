@@ -19,12 +19,20 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every event type.
+    pub const ALL: [EventType; 4] = [
+        EventType::Session,
+        EventType::Model,
+        EventType::Tool,
+        EventType::Chain,
+    ];
+
     /// The wire name: `session`, `model`, `tool` or `chain`.
     ///
     /// ```
     /// assert_eq!(honeyhive_model::EventType::Model.as_str(), "model");
     /// ```
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             EventType::Session => "session",
             EventType::Model => "model",
