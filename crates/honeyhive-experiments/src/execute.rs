@@ -20,6 +20,8 @@ use super::sender::Lanes;
 use super::summary::{Aggregate, DatapointResult, EvaluationSummary, read_result};
 use crate::Error;
 use crate::error::RequestError;
+use honeyhive_model::EventType;
+use honeyhive_model::attributes::Namespace;
 use honeyhive_tracer::{SpanGuard, Tracer};
 
 /// Where async functions run.
@@ -305,10 +307,10 @@ impl RunContext<'_> {
         let span = {
             let _session = session_cx.clone().attach();
             self.tracer
-                .span(self.builder.function_name.clone(), "chain")
+                .span(self.builder.function_name.clone(), EventType::Chain)
         };
         if let Some(span) = &span {
-            span.record_flattened("honeyhive_metadata", &metadata);
+            span.record_flattened(Namespace::Metadata.prefix(), &metadata);
             span.record_input("dp", dp);
         }
         let context = match &span {
@@ -340,7 +342,7 @@ impl RunContext<'_> {
             session_id: &running.session_id,
             parent_event_id: running.span.as_ref().map(|s| span_event_id(s.context())),
             event: json!({
-                "event_type": "chain",
+                "event_type": EventType::Chain,
                 "event_name": self.builder.function_name,
                 "inputs": running.inputs,
                 "outputs": outputs,
@@ -365,7 +367,7 @@ impl RunContext<'_> {
             match &outcome {
                 Ok(outputs) => {
                     if !metrics.is_empty() {
-                        span.record_flattened("honeyhive_metrics", &metrics);
+                        span.record_flattened(Namespace::Metrics.prefix(), &metrics);
                     }
                     span.record_output(outputs);
                 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 pub use crate::instrument::Instrumented;
 pub use crate::span::{Recorder, SpanGuard, SpanMeta};
 use crate::tracer::Tracer;
+pub use honeyhive_model::EventType;
 
 /// Start a span on the default tracer (`None` when there is none or it does not record);
 /// `inputs` records the arguments before the span is shared.

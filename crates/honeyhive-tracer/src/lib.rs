@@ -31,6 +31,7 @@ pub use enrich::{Enrichment, enrich_span};
 pub use error::{BuildError, FlushError};
 pub use export::{BreakerState, DropCounts, DropReason, FlushReport, Health};
 pub use honeyhive_macros::trace;
+pub use honeyhive_model::EventType;
 pub use instrument::{Instrumented, with_current_context};
 #[cfg(feature = "tracing")]
 pub use layer::HoneyHiveLayer;

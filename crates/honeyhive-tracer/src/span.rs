@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use honeyhive_model::EventType;
+use honeyhive_model::attributes as keys;
 use opentelemetry::trace::{
     SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
@@ -29,8 +31,8 @@ use crate::tracer::{ScopedSession, TracerInner};
 pub struct SpanMeta {
     /// Span and event name.
     pub name: &'static str,
-    /// `model`, `tool` or `chain`.
-    pub event_type: &'static str,
+    /// `Model`, `Tool` or `Chain`.
+    pub event_type: EventType,
     /// Whether the name was given explicitly (then `honeyhive_event_name` is set, as in Python).
     pub explicit_name: bool,
     /// How many attributes a call usually records (captured inputs, options, output):
@@ -214,7 +216,7 @@ impl std::fmt::Debug for SpanGuard {
 pub(crate) fn start(
     inner: &TracerInner,
     name: Cow<'static, str>,
-    event_type: &'static str,
+    event_type: EventType,
     explicit_name: bool,
     attributes_hint: usize,
     init: impl FnOnce(&mut Recorder<'_>),
@@ -434,16 +436,16 @@ impl Recorder<'_> {
 
     /// Record the function's return value as `honeyhive_outputs.result`.
     pub fn record_output<T: Serialize + ?Sized>(&mut self, value: &T) {
-        self.record_flattened("honeyhive_outputs.result", value);
+        self.record_flattened(keys::OUTPUTS_RESULT, value);
     }
 
     /// Mark the span as failed (see [`SpanGuard::record_error`]).
     pub fn record_error(&mut self, error_type: &str, message: &str) {
         let now = now_unix_nano();
         let record = &mut *self.record;
-        record.set(Cow::Borrowed("honeyhive_error"), AttrValue::string(message));
+        record.set(Cow::Borrowed(keys::ERROR), AttrValue::string(message));
         record.set(
-            Cow::Borrowed("honeyhive_error_type"),
+            Cow::Borrowed(keys::ERROR_TYPE),
             AttrValue::string(error_type),
         );
         record.status = SpanStatus::Error(format!("{error_type}: {message}"));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use honeyhive_model::EventType;
 use opentelemetry::{Context, ContextGuard};
 
 use crate::config::{ResolvedConfig, Sampler, TracerBuilder};
@@ -193,15 +194,16 @@ impl Tracer {
     /// [`SpanGuard::run_sync`] or attach its [`SpanGuard::context`]; it ends on drop.
     ///
     /// ```
+    /// use honeyhive::EventType;
     /// let tracer = honeyhive::Tracer::builder().test_mode(true).build().unwrap();
-    /// if let Some(span) = tracer.span("step", "chain") {
+    /// if let Some(span) = tracer.span("step", EventType::Chain) {
     ///     span.run_sync(|| { /* work */ });
     /// }
     /// ```
     pub fn span(
         &self,
         name: impl Into<Cow<'static, str>>,
-        event_type: &'static str,
+        event_type: EventType,
     ) -> Option<SpanGuard> {
         if self.inner().shut_down.load(Ordering::Relaxed) {
             return None;

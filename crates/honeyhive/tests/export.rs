@@ -8,11 +8,13 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{Reply, TestServer, builder};
-use honeyhive::{BreakerState, Tracer};
+use honeyhive::{BreakerState, EventType, Tracer};
 
 fn emit(tracer: &Tracer, n: usize) {
     for i in 0..n {
-        let span = tracer.span(format!("span-{i}"), "tool").expect("recording");
+        let span = tracer
+            .span(format!("span-{i}"), EventType::Tool)
+            .expect("recording");
         span.record_input("honeyhive_inputs.i", &i);
     }
 }
@@ -231,7 +233,7 @@ fn shutdown_stops_recording_and_counts_late_spans() {
     emit(&tracer, 2);
     let report = tracer.shutdown().unwrap();
     assert_eq!(report.spans_sent, 2);
-    assert!(tracer.span("late", "tool").is_none());
+    assert!(tracer.span("late", EventType::Tool).is_none());
     assert_eq!(tracer.shutdown().unwrap_err().code(), "HH-E203");
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::{TestServer, attr, builder, str_attr};
-use honeyhive::{Sampling, Tracer, trace};
+use honeyhive::{EventType, Sampling, Tracer, trace};
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
@@ -374,7 +374,7 @@ fn traceparent_and_baggage_carry_trace_and_session_to_another_service() {
     let session = tracer.new_session("upstream");
     let mut headers: HashMap<String, String> = HashMap::new();
     let upstream = session.in_scope(|| {
-        let span = tracer.span("upstream-call", "chain").unwrap();
+        let span = tracer.span("upstream-call", EventType::Chain).unwrap();
         let (trace_id, span_id) = {
             let cx = span.context().span().span_context().clone();
             (cx.trace_id(), cx.span_id())
@@ -387,7 +387,7 @@ fn traceparent_and_baggage_carry_trace_and_session_to_another_service() {
     // The "other service" (same process here, empty context).
     let downstream_cx = tracer.extract_context(&headers);
     let _attached = downstream_cx.attach();
-    let span = tracer.span("downstream", "tool").unwrap();
+    let span = tracer.span("downstream", EventType::Tool).unwrap();
     let cx = span.context().span().span_context().clone();
     assert_eq!(cx.trace_id(), upstream.0);
     drop(span);
@@ -480,9 +480,9 @@ fn unsampled_traces_are_counted_and_errors_can_be_kept() {
         .build()
         .unwrap();
     for _ in 0..3 {
-        drop(tracer.span("dropped", "tool"));
+        drop(tracer.span("dropped", EventType::Tool));
     }
-    let failing = tracer.span("kept", "tool").unwrap();
+    let failing = tracer.span("kept", EventType::Tool).unwrap();
     failing.record_error("Oops", "kept because it failed");
     drop(failing);
     let report = tracer.flush(Duration::from_secs(10)).unwrap();
