@@ -10,6 +10,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use honeyhive_model::{EventType, EventUpdate};
+
 use super::client::{RestClient, resolve_connection};
 use super::evaluator::{eval_result_value, flatten_result};
 use crate::error::{ConfigError, EventsError, RequestError};
@@ -21,10 +23,10 @@ const PAGE_SIZE: usize = 500;
 /// a start-time range, as `GET /events` takes them.
 ///
 /// ```
-/// use honeyhive_experiments::EventFilter;
+/// use honeyhive_experiments::{EventFilter, EventType};
 /// let filter = EventFilter::new()
 ///     .event_name("answer_question")
-///     .event_type("chain")
+///     .event_type(EventType::Chain)
 ///     .metadata("env", "prod")
 ///     .since("2026-01-01T00:00:00Z")
 ///     .max_events(1000);
@@ -71,9 +73,9 @@ impl EventFilter {
         self.filter("event_name", "is", name.into())
     }
 
-    /// Only events of this type (`model`, `tool`, `chain`, `session`).
-    pub fn event_type(self, event_type: impl Into<String>) -> Self {
-        self.filter("event_type", "is", event_type.into())
+    /// Only events of this type.
+    pub fn event_type(self, event_type: EventType) -> Self {
+        self.filter("event_type", "is", event_type.as_str())
     }
 
     /// Only events whose `metadata.<key>` equals `value`.
@@ -211,10 +213,10 @@ impl std::fmt::Debug for EvaluateEventsBuilder {
 /// a judge's LLM call is recorded as a `model` event under the scored event.
 ///
 /// ```no_run
-/// use honeyhive_experiments::{evaluate_events, EventFilter};
+/// use honeyhive_experiments::{evaluate_events, EventFilter, EventType};
 /// use honeyhive_evals::metrics::JsonValid;
 ///
-/// let result = evaluate_events(EventFilter::new().event_type("model").since("2026-01-01T00:00:00Z"))
+/// let result = evaluate_events(EventFilter::new().event_type(EventType::Model).since("2026-01-01T00:00:00Z"))
 ///     .with_evaluator(JsonValid::new())
 ///     .run()?;
 /// println!("scored {} events, json_valid = {:?}", result.events.len(), result.mean("json_valid"));
@@ -314,7 +316,7 @@ impl EvaluateEventsBuilder {
             if let Some(range) = &date_range {
                 query.push(("dateRange", range.as_str()));
             }
-            let body = client.call("GET", "/events", &query, None)?;
+            let body = client.get("/events", &query)?;
             let batch = body
                 .get("events")
                 .and_then(Value::as_array)
@@ -367,8 +369,12 @@ impl EvaluateEventsBuilder {
         }
         let mut write_error = None;
         if !self.dry_run && !event_id.is_empty() && !metrics.is_empty() {
-            let body = json!({"event_id": event_id, "metrics": metrics});
-            if let Err(e) = client.call("PUT", "/events", &[], Some(&body)) {
+            let update = EventUpdate {
+                event_id: event_id.clone(),
+                metrics: metrics.clone(),
+                ..EventUpdate::default()
+            };
+            if let Err(e) = client.put("/events", &update) {
                 write_error = Some(e.to_string());
             }
             for mut call in judge_calls {
@@ -378,7 +384,7 @@ impl EvaluateEventsBuilder {
                         object.insert("session_id".into(), json!(session));
                     }
                 }
-                if let Err(e) = client.call("POST", "/events", &[], Some(&json!({"event": call}))) {
+                if let Err(e) = client.post("/events", &json!({"event": call})) {
                     write_error.get_or_insert(e.to_string());
                 }
             }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ConfigError, RequestError};
@@ -69,40 +70,46 @@ impl RestClient {
         &self.authorization
     }
 
-    /// One JSON call; returns the parsed response body (`null` when empty).
-    pub(crate) fn call(
-        &self,
-        method: &'static str,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Result<Value, RequestError> {
-        let text = self.call_text(method, path, query, body)?;
-        if text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| RequestError::bad_response(path, e.to_string()))
+    /// `GET`; returns the parsed response body (`null` when empty).
+    pub(crate) fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, RequestError> {
+        let text = self.get_text(path, query)?;
+        parse_body(path, &text)
     }
 
-    /// One JSON call; returns the response body as text, for callers that
-    /// read it their own way.
-    pub(crate) fn call_text(
+    /// `GET`; returns the response body as text, for callers that read it
+    /// their own way.
+    pub(crate) fn get_text(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<String, RequestError> {
+        self.exchange("GET", path, query, None)
+    }
+
+    /// `POST` with a JSON body; returns the parsed response body.
+    pub(crate) fn post(&self, path: &str, body: &impl Serialize) -> Result<Value, RequestError> {
+        self.send("POST", path, body)
+    }
+
+    /// `PUT` with a JSON body; returns the parsed response body.
+    pub(crate) fn put(&self, path: &str, body: &impl Serialize) -> Result<Value, RequestError> {
+        self.send("PUT", path, body)
+    }
+
+    fn send(
         &self,
         method: &'static str,
         path: &str,
-        query: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Result<String, RequestError> {
-        let bytes = match body {
-            Some(b) => Some(serde_json::to_vec(b).map_err(|e| RequestError::Http {
-                method,
-                path: path.to_string(),
-                status: None,
-                reason: e.to_string(),
-            })?),
-            None => None,
-        };
-        self.exchange(method, path, query, bytes.as_deref())
+        body: &impl Serialize,
+    ) -> Result<Value, RequestError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| RequestError::Http {
+            method,
+            path: path.to_string(),
+            status: None,
+            reason: e.to_string(),
+        })?;
+        let text = self.exchange(method, path, &[], Some(&bytes))?;
+        parse_body(path, &text)
     }
 
     /// Sends the request with the Python SDK's headers; returns the response
@@ -166,4 +173,12 @@ impl RestClient {
         }
         Ok(text)
     }
+}
+
+/// A response body as JSON (`null` when empty).
+fn parse_body(path: &str, text: &str) -> Result<Value, RequestError> {
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text).map_err(|e| RequestError::bad_response(path, e.to_string()))
 }

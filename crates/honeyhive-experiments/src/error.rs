@@ -174,18 +174,6 @@ impl EventsError {
     }
 }
 
-/// An aggregate function name that [`Aggregate`](crate::Aggregate) does not know.
-///
-/// ```
-/// let err = "mode".parse::<honeyhive_experiments::Aggregate>().unwrap_err();
-/// assert_eq!(err.to_string(), r#"unknown aggregate function "mode"; use average, min, max, median, p90 or sum"#);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown aggregate function {name:?}; use average, min, max, median, p90 or sum")]
-pub struct ParseAggregateError {
-    pub(crate) name: String,
-}
-
 const WORKER_CODE: &str = "HH-E309";
 const WORKER_HINT: &str = "lower the concurrency or raise the process thread limit";
 

@@ -17,11 +17,13 @@ use super::dataset::{Datapoint, PreparedDataset};
 use super::evaluator::{ExperimentEvaluator, eval_result_value, flatten_result};
 use super::runner::{EvaluateBuilder, Progress, Target};
 use super::sender::Lanes;
-use super::summary::{Aggregate, DatapointResult, EvaluationSummary, read_result};
+use super::summary::{DatapointResult, EvaluationSummary, read_result};
 use crate::Error;
 use crate::error::RequestError;
-use honeyhive_model::EventType;
 use honeyhive_model::attributes::Namespace;
+use honeyhive_model::event_api::object_field;
+use honeyhive_model::run::Aggregation;
+use honeyhive_model::{EventType, EventUpdate};
 use honeyhive_tracer::{SpanGuard, Tracer};
 
 /// Where async functions run.
@@ -391,15 +393,20 @@ impl RunContext<'_> {
             Err((_, message)) => (None, Some(message)),
         };
 
-        let update = SessionUpdate {
-            event_id: &session_id,
-            feedback: dp
-                .ground_truth
-                .as_ref()
-                .map(|ground_truth| Feedback { ground_truth }),
-            outputs: outputs.as_ref().filter(|o| !o.is_null()),
+        // The session's outputs and the ground truth as feedback (the Python SDK's
+        // enrichment); an output that is not an object is stored as the server
+        // would store it, under `value`.
+        let mut update = EventUpdate {
+            event_id: session_id.clone(),
+            outputs: outputs.clone().map(object_field).unwrap_or_default(),
+            ..EventUpdate::default()
         };
-        if update.feedback.is_some() || update.outputs.is_some() {
+        if let Some(ground_truth) = &dp.ground_truth {
+            update
+                .feedback
+                .insert("ground_truth".into(), ground_truth.clone());
+        }
+        if !(update.feedback.is_empty() && update.outputs.is_empty()) {
             self.lanes.send(index, "PUT", "/events", &update);
         }
 
@@ -540,21 +547,6 @@ struct SessionStartFields<'a> {
     session_id: &'a str,
 }
 
-/// `PUT /events` on the session: its outputs and the ground truth as feedback.
-#[derive(Serialize)]
-struct SessionUpdate<'a> {
-    event_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    feedback: Option<Feedback<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outputs: Option<&'a Value>,
-}
-
-#[derive(Serialize)]
-struct Feedback<'a> {
-    ground_truth: &'a Value,
-}
-
 /// What evaluators see of the function call beyond its output.
 struct FunctionCall<'a> {
     index: usize,
@@ -586,7 +578,7 @@ pub(crate) fn summarize(
     run_id: &str,
     run_name: String,
     dataset_id: String,
-    aggregate: Aggregate,
+    aggregate: Aggregation,
     warnings: Vec<String>,
 ) -> crate::Result<EvaluationSummary> {
     let reading = read_result(&result).map_err(|e| {
@@ -609,7 +601,7 @@ pub(crate) fn summarize(
         run_id: run_id.to_string(),
         run_name,
         dataset_id,
-        status: reading.status.unwrap_or_else(|| "unknown".to_string()),
+        status: reading.status,
         success: reading.success.unwrap_or(false),
         passed: reading.passed,
         failed: reading.failed,

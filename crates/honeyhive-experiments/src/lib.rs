@@ -2,7 +2,7 @@
 //! server aggregate the scores — the Python SDK's `evaluate()`, on the same wire.
 //!
 //! ```no_run
-//! use honeyhive_experiments::{compare_runs, evaluate, Aggregate, Datapoint};
+//! use honeyhive_experiments::{compare_runs, evaluate, Aggregation, Datapoint};
 //! use serde_json::json;
 //!
 //! let dataset = vec![
@@ -17,7 +17,7 @@
 //!     .name(format!("uppercase-{version}"))
 //!     .dataset(dataset.clone())
 //!     .evaluator("exact_match", |out, _, gt| Ok(json!(Some(out) == gt)))
-//!     .aggregate(Aggregate::Average)
+//!     .aggregate(Aggregation::Average)
 //!     .run()
 //! };
 //! let (old, new) = (run("v1")?, run("v2")?);
@@ -61,14 +61,18 @@ pub use dataset::{Datapoint, Dataset, external_ids};
 pub use evaluator::{ExperimentEvaluator, evaluator_fn, from_evals};
 /// The evaluator library (`honeyhive-evals`), re-exported for `with_evaluator`.
 pub use honeyhive_evals as evals;
+/// The kind of step an event records (for [`EventFilter::event_type`]).
+pub use honeyhive_model::EventType;
+/// How the server folds per-datapoint metric values into one number
+/// (`?aggregate_function=`): the wire type of `honeyhive-model`.
+pub use honeyhive_model::run::{Aggregation, RunStatus};
 pub use runner::{DEFAULT_MAX_CONCURRENCY, EvaluateBuilder, Progress, evaluate, evaluate_async};
 pub use summary::{
-    Aggregate, DatapointResult, EvaluationSummary, MetricAggregate, MetricComparison, RunComparison,
+    DatapointResult, EvaluationSummary, MetricAggregate, MetricComparison, RunComparison,
 };
 
 pub use error::{
-    ClientError, ConfigError, Error, EvaluatorError, EventsError, ParseAggregateError,
-    RequestError, Result,
+    ClientError, ConfigError, Error, EvaluatorError, EventsError, RequestError, Result,
 };
 
 use client::{RestClient, resolve_connection};
@@ -76,9 +80,9 @@ use client::{RestClient, resolve_connection};
 /// Read access to runs: results and comparisons.
 ///
 /// ```no_run
-/// use honeyhive_experiments::{Aggregate, ExperimentsClient};
+/// use honeyhive_experiments::{Aggregation, ExperimentsClient};
 /// let client = ExperimentsClient::new(Some("hh_key".into()), Some("http://127.0.0.1:8080".into()))?;
-/// let diff = client.compare_runs("run-new", "run-old", Aggregate::Median)?;
+/// let diff = client.compare_runs("run-new", "run-old", Aggregation::Median)?;
 /// # Ok::<(), honeyhive_experiments::ClientError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -104,13 +108,11 @@ impl ExperimentsClient {
         &self,
         new_run_id: &str,
         old_run_id: &str,
-        aggregate: Aggregate,
+        aggregate: Aggregation,
     ) -> Result<RunComparison, RequestError> {
-        let raw = self.client.call(
-            "GET",
+        let raw = self.client.get(
             &format!("/v1/runs/{new_run_id}/compare-with/{old_run_id}"),
             &[("aggregate_function", aggregate.as_str())],
-            None,
         )?;
         RunComparison::parse(new_run_id, old_run_id, raw)
     }
@@ -119,13 +121,11 @@ impl ExperimentsClient {
     pub fn run_result(
         &self,
         run_id: &str,
-        aggregate: Aggregate,
+        aggregate: Aggregation,
     ) -> Result<serde_json::Value, RequestError> {
-        self.client.call(
-            "GET",
+        self.client.get(
             &format!("/v1/runs/{run_id}/result"),
             &[("aggregate_function", aggregate.as_str())],
-            None,
         )
     }
 }
@@ -134,5 +134,5 @@ impl ExperimentsClient {
 /// `HH_API_URL`. See [`ExperimentsClient::compare_runs`] for other settings.
 pub fn compare_runs(new_run_id: &str, old_run_id: &str) -> Result<RunComparison, ClientError> {
     let client = ExperimentsClient::new(None, None)?;
-    Ok(client.compare_runs(new_run_id, old_run_id, Aggregate::Average)?)
+    Ok(client.compare_runs(new_run_id, old_run_id, Aggregation::Average)?)
 }

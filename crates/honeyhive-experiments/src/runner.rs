@@ -16,9 +16,10 @@ use super::dataset::{self, Datapoint, Dataset, PreparedDataset};
 use super::evaluator::{ExperimentEvaluator, evaluator_fn};
 use super::execute::{AsyncRuntime, RunContext, summarize};
 use super::sender::Lanes;
-use super::summary::{Aggregate, EvaluationSummary};
+use super::summary::EvaluationSummary;
 use crate::Error;
 use crate::error::{ConfigError, EvaluatorError};
+use honeyhive_model::run::{Aggregation, RunStatus, RunUpdate};
 use honeyhive_tracer::Tracer;
 
 type SyncFn = dyn Fn(&Datapoint) -> Result<Value, String> + Send + Sync;
@@ -75,7 +76,7 @@ pub struct EvaluateBuilder {
     name: Option<String>,
     run_id: Option<String>,
     pub(crate) max_concurrency: usize,
-    aggregate: Aggregate,
+    aggregate: Aggregation,
     api_key: Option<String>,
     server_url: Option<String>,
     tracer: Option<Tracer>,
@@ -196,7 +197,7 @@ impl EvaluateBuilder {
             name: None,
             run_id: None,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
-            aggregate: Aggregate::Average,
+            aggregate: Aggregation::Average,
             api_key: None,
             server_url: None,
             tracer: None,
@@ -281,7 +282,7 @@ impl EvaluateBuilder {
     }
 
     /// How the server aggregates each metric (default average).
-    pub fn aggregate(mut self, aggregate: Aggregate) -> Self {
+    pub fn aggregate(mut self, aggregate: Aggregation) -> Self {
         self.aggregate = aggregate;
         self
     }
@@ -343,11 +344,9 @@ impl EvaluateBuilder {
             .unwrap_or_else(|| {
                 format!("experiment-{}", run_id.chars().take(8).collect::<String>())
             });
-        let created = client.call(
-            "POST",
+        let created = client.post(
             "/v1/runs",
-            &[],
-            Some(&self.create_run_body(&run_id, &run_name, &prepared)),
+            &self.create_run_body(&run_id, &run_name, &prepared),
         )?;
         if let Some(id) = created
             .get("run_id")
@@ -406,32 +405,22 @@ impl EvaluateBuilder {
             ));
         }
 
-        let mut update = Map::new();
-        update.insert("name".into(), json!(run_name));
-        update.insert("status".into(), json!("completed"));
-        if prepared.is_external() {
-            update.insert(
-                "metadata".into(),
-                json!({"offline_dataset_id": prepared.dataset_id}),
-            );
-        }
-        update.insert(
-            "event_ids".into(),
-            json!(
-                results
-                    .iter()
-                    .map(|r| r.session_id.as_str())
-                    .collect::<Vec<_>>()
-            ),
-        );
+        // The Python SDK's completion body: name, status, metadata, event ids.
+        let completion = RunUpdate {
+            name: Some(run_name.clone()),
+            status: Some(RunStatus::Completed),
+            metadata: prepared
+                .is_external()
+                .then(|| offline_dataset_metadata(&prepared)),
+            event_ids: Some(results.iter().map(|r| r.session_id.clone()).collect()),
+            ..RunUpdate::default()
+        };
         let run_path = format!("/v1/runs/{run_id}");
-        client.call("PUT", &run_path, &[], Some(&Value::Object(update)))?;
+        client.put(&run_path, &completion)?;
 
-        let result = client.call_text(
-            "GET",
+        let result = client.get_text(
             &format!("{run_path}/result"),
             &[("aggregate_function", self.aggregate.as_str())],
-            None,
         )?;
         summarize(
             result,
@@ -445,32 +434,41 @@ impl EvaluateBuilder {
     }
 
     /// `POST /v1/runs` body, field for field the Python SDK's.
-    fn create_run_body(&self, run_id: &str, run_name: &str, prepared: &PreparedDataset) -> Value {
-        let mut metadata = Map::new();
-        if prepared.is_external() {
-            metadata.insert("offline_dataset_id".into(), json!(prepared.dataset_id));
-        }
-        let mut body = Map::new();
-        body.insert("run_id".into(), json!(run_id));
-        body.insert("name".into(), json!(run_name));
-        body.insert("status".into(), json!("pending"));
-        body.insert("metadata".into(), Value::Object(metadata));
-        body.insert("event_ids".into(), json!([]));
-        body.insert(
-            "configuration".into(),
-            json!({
-                "function": self.function_name,
-                "evaluators": self.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>(),
-                "max_workers": self.max_concurrency,
-                "aggregate_function": self.aggregate.as_str(),
-            }),
+    fn create_run_body(
+        &self,
+        run_id: &str,
+        run_name: &str,
+        prepared: &PreparedDataset,
+    ) -> RunUpdate {
+        let mut configuration = Map::new();
+        configuration.insert("function".into(), json!(self.function_name));
+        configuration.insert(
+            "evaluators".into(),
+            json!(self.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>()),
         );
-        body.insert("datapoint_ids".into(), json!(prepared.datapoint_ids));
-        if !prepared.is_external() {
-            body.insert("dataset_id".into(), json!(prepared.dataset_id));
+        configuration.insert("max_workers".into(), json!(self.max_concurrency));
+        configuration.insert("aggregate_function".into(), json!(self.aggregate));
+        RunUpdate {
+            run_id: Some(run_id.to_string()),
+            name: Some(run_name.to_string()),
+            status: Some(RunStatus::Pending),
+            metadata: Some(if prepared.is_external() {
+                offline_dataset_metadata(prepared)
+            } else {
+                Map::new()
+            }),
+            event_ids: Some(Vec::new()),
+            configuration: Some(configuration),
+            datapoint_ids: Some(prepared.datapoint_ids.clone()),
+            dataset_id: (!prepared.is_external()).then(|| Some(prepared.dataset_id.clone())),
+            ..RunUpdate::default()
         }
-        Value::Object(body)
     }
+}
+
+/// A run's metadata naming the client-side dataset it ran over (its `EXT-` id).
+fn offline_dataset_metadata(prepared: &PreparedDataset) -> Map<String, Value> {
+    Map::from_iter([("offline_dataset_id".to_string(), json!(prepared.dataset_id))])
 }
 
 /// Loads the datapoints and assigns their ids.
@@ -488,10 +486,10 @@ fn prepare(client: &RestClient, dataset: Dataset) -> crate::Result<PreparedDatas
                     ("limit", limit.as_str()),
                     ("page", page.as_str()),
                 ];
-                client.call("GET", "/v1/datapoints", &query, None)
+                client.get("/v1/datapoints", &query)
             })?;
             let (datapoint_ids, datapoints): (Vec<String>, Vec<Datapoint>) =
-                rows.iter().filter_map(dataset::from_server).unzip();
+                rows.into_iter().filter_map(dataset::from_server).unzip();
             if datapoints.is_empty() {
                 return Err(Error::EmptyDataset(id));
             }

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{ServerProcess, TEST_KEY};
-use honeyhive::experiments::{Aggregate, Datapoint, evaluate};
+use honeyhive::experiments::{Aggregation, Datapoint, evaluate};
 use honeyhive_testkit::python;
 use serde_json::{Value, json};
 
@@ -94,7 +94,7 @@ fn run_python(python: &Path, server: &ServerProcess) -> String {
     parsed["run_id"].as_str().expect("run_id").to_string()
 }
 
-fn result(server: &ServerProcess, run_id: &str, aggregate: Aggregate) -> Value {
+fn result(server: &ServerProcess, run_id: &str, aggregate: Aggregation) -> Value {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
@@ -182,7 +182,7 @@ fn rust_and_python_evaluate_are_indistinguishable_on_the_server() {
     let python_run = run_python(&py, &server);
     let rust_run = run_rust(&server);
 
-    for aggregate in [Aggregate::Average, Aggregate::Sum, Aggregate::P90] {
+    for aggregate in [Aggregation::Average, Aggregation::Sum, Aggregation::P90] {
         let py = result(&server, &python_run, aggregate);
         let rs = result(&server, &rust_run, aggregate);
         assert_eq!(sorted(&rs["passed"]), sorted(&py["passed"]), "passed lists");
@@ -195,7 +195,7 @@ fn rust_and_python_evaluate_are_indistinguishable_on_the_server() {
     }
 
     // Spot checks that the comparison is not vacuous.
-    let py = result(&server, &python_run, Aggregate::Average);
+    let py = result(&server, &python_run, Aggregation::Average);
     let dps = per_datapoint(&py);
     assert!(dps.contains_key("EXT-unicode"));
     assert!(dps.keys().all(|k| k.starts_with("EXT-")));

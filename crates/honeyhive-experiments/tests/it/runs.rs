@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Server, app, capture_dataset, exact_match, length_check};
 use honeyhive_experiments::{
-    Aggregate, Datapoint, ExperimentsClient, Progress, evaluate, evaluate_async,
+    Aggregation, Datapoint, ExperimentsClient, Progress, RunStatus, evaluate, evaluate_async,
 };
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -48,7 +48,7 @@ fn inline_dataset_runs_end_to_end_with_the_python_wire_shape() {
 
     // Booleans must be true to pass: "hello" → "HELLO" misses "HELLO!" (is_exact
     // false), and "X" is not long enough (length_check_long_enough false).
-    assert_eq!(summary.status, "completed");
+    assert_eq!(summary.status, Some(RunStatus::Completed));
     assert!(!summary.success);
     assert_eq!(summary.passed, [CAPTURE_IDS[0]]);
     assert_eq!(summary.failed, [CAPTURE_IDS[1], CAPTURE_IDS[2]]);
@@ -152,11 +152,11 @@ fn aggregate_functions_are_passed_to_the_server() {
     };
     // length scores are 3, 5, 1.
     let expect = [
-        (Aggregate::Sum, 9.0),
-        (Aggregate::Min, 1.0),
-        (Aggregate::Max, 5.0),
-        (Aggregate::Median, 3.0),
-        (Aggregate::P90, 4.6),
+        (Aggregation::Sum, 9.0),
+        (Aggregation::Min, 1.0),
+        (Aggregation::Max, 5.0),
+        (Aggregation::Median, 3.0),
+        (Aggregation::P90, 4.6),
     ];
     for (aggregate, want) in expect {
         let summary = run(aggregate);
@@ -208,7 +208,7 @@ fn failing_and_panicking_datapoints_and_evaluators_are_recorded_and_the_run_comp
         .run()
         .expect("the run completes despite failures");
 
-    assert_eq!(summary.status, "completed");
+    assert_eq!(summary.status, Some(RunStatus::Completed));
     let by_id = |id: &str| summary.datapoint(&format!("EXT-{id}")).expect(id);
     assert_eq!(by_id("error").error.as_deref(), Some("upstream timed out"));
     assert_eq!(
@@ -280,7 +280,7 @@ fn compare_runs_reports_per_metric_changes_over_common_datapoints() {
     let client =
         ExperimentsClient::new(Some(server.key.clone()), Some(server.url.clone())).expect("client");
     let diff = client
-        .compare_runs(&new.run_id, &old.run_id, Aggregate::Average)
+        .compare_runs(&new.run_id, &old.run_id, Aggregation::Average)
         .expect("compare");
     assert_eq!(diff.common_datapoints, CAPTURE_IDS);
     let exact = diff.metric("exact_match").expect("exact_match compared");
