@@ -1,15 +1,10 @@
 //! Feature `tracing`: `#[tracing::instrument]` spans recorded as HoneyHive events
 //! through `HoneyHiveLayer`, end to end through a real local server.
 //! (The crate's dev-dependency on itself enables the feature for `cargo test`.)
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-#![cfg(feature = "tracing")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, attr, builder, str_attr};
+use crate::common::{TestServer, attr, builder, str_attr};
 use honeyhive::{HoneyHiveLayer, Tracer, trace};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;

@@ -1,15 +1,12 @@
 //! Golden test: the fixture-01 scenario of the official Python SDK, replayed with
 //! `#[trace]`, must produce spans with the fixture's attribute keys and value types.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{TestServer, builder, value_type};
+use crate::common::{TestServer, builder, value_type};
 use honeyhive::{Enrichment, Protocol, enrich_span, trace};
+use rusty_fork::rusty_fork_test;
 use serde_json::json;
 
 #[derive(Debug)]
@@ -70,7 +67,7 @@ fn boom_error() -> Result<(), ValueError> {
 /// `name → {key → value type}` for every span of the fixture.
 fn fixture_spans() -> BTreeMap<String, BTreeMap<String, String>> {
     let fixture: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/01_tracing_basic.json"))
+        serde_json::from_str(include_str!("../fixtures/01_tracing_basic.json"))
             .expect("fixture parses");
     let mut out = BTreeMap::new();
     for request in fixture["requests"].as_array().unwrap() {
@@ -228,9 +225,12 @@ fn run_scenario(protocol: Protocol) {
     assert_eq!(export.headers["content-type"], content_type);
 }
 
-#[test]
-fn fixture_01_scenario_matches_python_keys_and_types_over_protobuf_and_json() {
-    // One test: both runs use the process-wide default tracer.
-    run_scenario(Protocol::HttpProtobuf);
-    run_scenario(Protocol::HttpJson);
+rusty_fork_test! {
+    // One test, in a process of its own: both runs set the process-wide default
+    // tracer, which the binary's other tests must not see.
+    #[test]
+    fn fixture_01_scenario_matches_python_keys_and_types_over_protobuf_and_json() {
+        run_scenario(Protocol::HttpProtobuf);
+        run_scenario(Protocol::HttpJson);
+    }
 }

@@ -1,13 +1,9 @@
 //! The export pipeline against a real local HTTP server that injects failures.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{Reply, TestServer, builder};
+use crate::common::{Reply, TestServer, builder};
 use honeyhive::{BreakerState, EventType, Tracer};
 
 fn emit(tracer: &Tracer, n: usize) {
@@ -45,7 +41,7 @@ fn too_many_requests_honours_retry_after() {
         retry_after: Some(1),
         body: String::new(),
     }]);
-    let mut export = common::fast_export();
+    let mut export = crate::common::fast_export();
     export.retry.max_backoff = Duration::from_secs(5);
     let tracer = builder(&server.url()).export(export).build().unwrap();
     emit(&tracer, 1);
@@ -82,7 +78,7 @@ fn unauthorized_is_not_retried_and_is_counted_with_the_server_code() {
 fn slow_responses_time_out_and_are_retried() {
     let server = TestServer::start();
     server.script([Reply::Slow(Duration::from_millis(1500))]);
-    let mut export = common::fast_export();
+    let mut export = crate::common::fast_export();
     export.request_timeout = Duration::from_millis(300);
     let tracer = builder(&server.url()).export(export).build().unwrap();
     emit(&tracer, 2);
@@ -95,7 +91,7 @@ fn slow_responses_time_out_and_are_retried() {
 fn breaker_opens_on_repeated_failures_and_closes_after_recovery() {
     let server = TestServer::start();
     server.script(std::iter::repeat_n(Reply::status(503), 3));
-    let mut export = common::fast_export();
+    let mut export = crate::common::fast_export();
     export.breaker.open_for = Duration::from_millis(300);
     export.retry.max_attempts = 10;
     let tracer = builder(&server.url()).export(export).build().unwrap();
@@ -171,7 +167,7 @@ fn outage_without_spool_counts_every_drop_exactly() {
     let mut server = TestServer::start();
     let url = server.url();
     server.stop();
-    let mut export = common::fast_export();
+    let mut export = crate::common::fast_export();
     export.max_queue_bytes = 256 * 1024;
     let tracer = builder(&url).export(export).build().unwrap();
     emit(&tracer, 10_000);
@@ -200,7 +196,7 @@ fn dropping_the_last_handle_flushes() {
     let server = TestServer::start();
     {
         // A long batch delay: only the drop-time flush can deliver these spans.
-        let mut export = common::fast_export();
+        let mut export = crate::common::fast_export();
         export.scheduled_delay = Duration::from_secs(600);
         let tracer = builder(&server.url()).export(export).build().unwrap();
         let clone = tracer.clone();

@@ -2,8 +2,6 @@
 //! from a script (statuses, `Retry-After`, slow responses); can be stopped and
 //! restarted on the same port to simulate connection-refused outages.
 
-#![allow(dead_code)]
-
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -1,15 +1,11 @@
 //! `#[trace]`, sessions, propagation and OpenTelemetry interop, end to end through a
 //! real local server. Every test uses its own explicit tracer (no shared default).
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use common::{TestServer, attr, builder, str_attr};
+use crate::common::{TestServer, attr, builder, str_attr};
 use honeyhive::{EventType, Sampling, Tracer, trace};
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -259,7 +255,7 @@ fn unserializable_inputs_record_their_type_and_skipped_inputs_are_absent() {
     let span = spans.iter().find(|s| s.name == "custom-name").unwrap();
     assert_eq!(
         str_attr(span, "honeyhive_inputs.opaque"),
-        Some("tracing_api::Opaque")
+        Some("it::tracing_api::Opaque")
     );
     assert_eq!(str_attr(span, "honeyhive_inputs.list"), Some("[1,2]"));
     assert!(attr(span, "honeyhive_inputs.secret").is_none());
