@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::common::{TestServer, builder, value_type};
+use crate::common::{TRACES, builder, server, spans, value_type};
+use honeyhive_testkit::fixtures::Fixture;
 use honeyhive::{Enrichment, Protocol, enrich_span, trace};
 use rusty_fork::rusty_fork_test;
 use serde_json::json;
@@ -66,15 +67,9 @@ fn boom_error() -> Result<(), ValueError> {
 
 /// `name → {key → value type}` for every span of the fixture.
 fn fixture_spans() -> BTreeMap<String, BTreeMap<String, String>> {
-    let fixture: serde_json::Value =
-        serde_json::from_str(include_str!("../fixtures/01_tracing_basic.json"))
-            .expect("fixture parses");
     let mut out = BTreeMap::new();
-    for request in fixture["requests"].as_array().unwrap() {
-        if request["path"] != "/opentelemetry/v1/traces" {
-            continue;
-        }
-        for rs in request["body"]["resourceSpans"].as_array().unwrap() {
+    for body in Fixture::TracingBasic.otlp_json_bodies() {
+        for rs in body["resourceSpans"].as_array().unwrap() {
             for ss in rs["scopeSpans"].as_array().unwrap() {
                 for span in ss["spans"].as_array().unwrap() {
                     let name = span["name"]
@@ -121,7 +116,7 @@ fn allowed_extras(span: &str) -> &'static [&'static str] {
 }
 
 fn run_scenario(protocol: Protocol) {
-    let server = TestServer::start();
+    let server = server();
     let tracer = builder(&server.url())
         .project("wire-capture")
         .source("wire-test")
@@ -157,7 +152,7 @@ fn run_scenario(protocol: Protocol) {
     assert_eq!(report.dropped.total(), 0);
 
     let expected = fixture_spans();
-    let spans = server.spans();
+    let spans = spans(&server);
     assert_eq!(spans.len(), expected.len());
     for span in &spans {
         let want = expected
@@ -213,16 +208,16 @@ fn run_scenario(protocol: Protocol) {
                "metrics": {"m": 0.5}, "outputs": {"final": "done"}, "config": {"cfg": 1},
                "user_properties": {"user": "alice"}})
     );
-    let export = &server.requests_to("/opentelemetry/v1/traces")[0];
-    assert_eq!(export.headers["authorization"], "Bearer test-key");
-    assert_eq!(export.headers["x-source"], "wire-test");
-    assert_eq!(export.headers["hh-client-language"], "rust");
-    assert!(export.headers.contains_key("hh-client-version"));
+    let export = &server.requests_to(TRACES)[0];
+    assert_eq!(export.header("authorization"), Some("Bearer test-key"));
+    assert_eq!(export.header("x-source"), Some("wire-test"));
+    assert_eq!(export.header("hh-client-language"), Some("rust"));
+    assert!(export.header("hh-client-version").is_some());
     let content_type = match protocol {
         Protocol::HttpProtobuf => "application/x-protobuf",
         _ => "application/json",
     };
-    assert_eq!(export.headers["content-type"], content_type);
+    assert_eq!(export.header("content-type"), Some(content_type));
 }
 
 rusty_fork_test! {

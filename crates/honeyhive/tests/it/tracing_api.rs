@@ -5,14 +5,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::common::{TestServer, attr, builder, str_attr};
+use crate::common::{TRACES, builder, server, spans};
+use honeyhive_testkit::http::ScriptedServer;
+use honeyhive_testkit::otlp::{attr, str_attr};
 use honeyhive::{EventType, Sampling, Tracer, trace};
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
 /// One server + tracer per test area, created on first use.
 struct Fixture {
-    server: TestServer,
+    server: ScriptedServer,
     tracer: Tracer,
 }
 
@@ -21,7 +23,7 @@ fn fixture(
     configure: fn(honeyhive::TracerBuilder) -> honeyhive::TracerBuilder,
 ) -> &'static Fixture {
     slot.get_or_init(|| {
-        let server = TestServer::start();
+        let server = server();
         let tracer = configure(builder(&server.url())).build().unwrap();
         Fixture { server, tracer }
     })
@@ -29,7 +31,7 @@ fn fixture(
 
 fn flush(f: &Fixture) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
     f.tracer.flush(Duration::from_secs(10)).unwrap();
-    f.server.spans()
+    spans(&f.server)
 }
 
 // ---- multi-tracer isolation ----------------------------------------------------
@@ -72,12 +74,12 @@ fn two_tracers_keep_their_own_sessions_sources_and_servers() {
     // Still one trace: a's span nests under b's across tracers.
     assert_eq!(spans_a[0].parent_span_id, spans_b[0].span_id);
     assert_eq!(
-        a.server.requests_to("/opentelemetry/v1/traces")[0].headers["x-source"],
-        "source-a"
+        a.server.requests_to(TRACES)[0].header("x-source"),
+        Some("source-a")
     );
     assert_eq!(
-        b.server.requests_to("/opentelemetry/v1/traces")[0].headers["x-source"],
-        "source-b"
+        b.server.requests_to(TRACES)[0].header("x-source"),
+        Some("source-b")
     );
 }
 
@@ -470,7 +472,7 @@ fn otel_spans_nest_under_ours_and_ours_under_theirs() {
 
 #[test]
 fn unsampled_traces_are_counted_and_errors_can_be_kept() {
-    let server = TestServer::start();
+    let server = server();
     let tracer = builder(&server.url())
         .sampling(Sampling::ratio(0.0).keep_errors(true))
         .build()
@@ -483,7 +485,7 @@ fn unsampled_traces_are_counted_and_errors_can_be_kept() {
     drop(failing);
     let report = tracer.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(report.dropped.sampled_out, 3);
-    let spans = server.spans();
+    let spans = spans(&server);
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].name, "kept");
 }
