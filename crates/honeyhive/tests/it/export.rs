@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crate::common::{TRACES, builder, otlp, server, slow, spans};
-use honeyhive_testkit::http::{Reply, ScriptedServer};
 use honeyhive::{BreakerState, EventType, Tracer};
+use honeyhive_testkit::http::{Reply, ScriptedServer};
 
 fn emit(tracer: &Tracer, n: usize) {
     for i in 0..n {

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::common::{TRACES, builder, server, spans};
+use honeyhive::{EventType, Sampling, Tracer, trace};
 use honeyhive_testkit::http::ScriptedServer;
 use honeyhive_testkit::otlp::{attr, str_attr};
-use honeyhive::{EventType, Sampling, Tracer, trace};
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::common::{builder, server, spans};
-use honeyhive_testkit::otlp::{attr, str_attr};
 use honeyhive::{HoneyHiveLayer, Tracer, trace};
+use honeyhive_testkit::otlp::{attr, str_attr};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tracing_subscriber::layer::SubscriberExt;
