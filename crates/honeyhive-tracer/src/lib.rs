@@ -22,14 +22,14 @@ mod tracer;
 #[doc(hidden)]
 pub mod __private;
 
-pub use config::{
-    BreakerPolicy, DEFAULT_SERVER_URL, ExportOptions, Protocol, RetryPolicy, Sampling,
-    TracerBuilder,
-};
+pub use config::{DEFAULT_SERVER_URL, Sampling, TracerBuilder};
 pub use default_tracer::{clear_default_tracer, default_tracer, set_default_tracer};
 pub use enrich::{Enrichment, enrich_span};
 pub use error::{BuildError, FlushError};
-pub use export::{BreakerState, DropCounts, DropReason, FlushReport, Health};
+pub use export::{
+    BreakerPolicy, BreakerState, DropCounts, DropReason, ExportOptions, FlushReport, Health,
+    Protocol, RetryPolicy,
+};
 pub use honeyhive_macros::trace;
 pub use honeyhive_model::EventType;
 pub use instrument::{Instrumented, with_current_context};

@@ -12,7 +12,8 @@ use std::io::Write;
 use honeyhive_model::attributes as keys;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
-use crate::config::{Protocol, ResolvedConfig};
+use super::Protocol;
+use crate::config::ResolvedConfig;
 use crate::record::{AttrValue, SpanEvent, SpanRecord, SpanStatus};
 
 /// `Span.SpanKind.SPAN_KIND_INTERNAL`.

@@ -9,6 +9,7 @@
 mod breaker;
 mod encode;
 mod http;
+mod options;
 mod spool;
 mod worker;
 
@@ -20,6 +21,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 pub use breaker::BreakerState;
+pub use options::{BreakerPolicy, ExportOptions, Protocol, RetryPolicy};
 
 use crate::config::ResolvedConfig;
 use crate::error::{BuildError, FlushError};
