@@ -32,7 +32,7 @@ pub(crate) fn resolve_connection(
         .or_else(|| env("HH_API_URL"))
         .or_else(|| env("HH_SERVER_URL"))
         .or_else(|| env("HONEYHIVE_SERVER_URL"))
-        .unwrap_or_else(|| honeyhive_tracer::DEFAULT_SERVER_URL.to_string());
+        .unwrap_or_else(|| honeyhive_tracer::config::DEFAULT_SERVER_URL.to_string());
     let server_url = server_url.trim().trim_end_matches('/').to_string();
     if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
         return Err(ConfigError::new(format!(

@@ -311,14 +311,11 @@ impl RunContext<'_> {
             self.tracer
                 .span(self.builder.function_name.clone(), EventType::Chain)
         };
-        if let Some(span) = &span {
-            span.record_flattened(Namespace::Metadata.prefix(), &metadata);
-            span.record_input("dp", dp);
-        }
-        let context = match &span {
-            Some(span) => span.context().clone(),
-            None => session_cx,
-        };
+        span.record_flattened(Namespace::Metadata.prefix(), &metadata);
+        span.record_input("dp", dp);
+        // The session's context when tracing is off: a span that records nothing
+        // keeps the context it was made in.
+        let context = span.context().clone();
         Running {
             index,
             dp,
@@ -342,7 +339,8 @@ impl RunContext<'_> {
         FunctionCall {
             index: running.index,
             session_id: &running.session_id,
-            parent_event_id: running.span.as_ref().map(|s| span_event_id(s.context())),
+            parent_event_id: (!running.span.is_none())
+                .then(|| span_event_id(running.span.context())),
             event: json!({
                 "event_type": EventType::Chain,
                 "event_name": self.builder.function_name,
@@ -365,16 +363,15 @@ impl RunContext<'_> {
         evaluations: Evaluations,
     ) -> DatapointResult {
         let Evaluations { metrics, errors } = evaluations;
-        if let Some(span) = &running.span {
-            match &outcome {
-                Ok(outputs) => {
-                    if !metrics.is_empty() {
-                        span.record_flattened(Namespace::Metrics.prefix(), &metrics);
-                    }
-                    span.record_output(outputs);
+        let span = &running.span;
+        match &outcome {
+            Ok(outputs) => {
+                if !metrics.is_empty() {
+                    span.record_flattened(Namespace::Metrics.prefix(), &metrics);
                 }
-                Err((kind, message)) => span.record_error(kind, message),
+                span.record_output(outputs);
             }
+            Err((kind, message)) => span.record_error(kind, message),
         }
         let Running {
             dp,
@@ -458,7 +455,7 @@ struct Running<'d> {
     inputs: Value,
     /// The chain span's context (the session's when tracing is off).
     context: opentelemetry::Context,
-    span: Option<SpanGuard>,
+    span: SpanGuard,
     started: Instant,
     function_started: std::time::SystemTime,
 }

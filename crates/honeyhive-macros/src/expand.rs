@@ -230,7 +230,7 @@ fn traced_body(
             match __hh_span {
                 ::core::option::Option::None => __hh_body(),
                 ::core::option::Option::Some(__hh_s) => {
-                    let __hh_ret = __hh_s.run_sync(__hh_body);
+                    let __hh_ret = __hh_s.in_scope(__hh_body);
                     #finish
                 }
             }

@@ -44,8 +44,12 @@ pub fn start_with(
     )
 }
 
-/// Make the span current while the future is polled; records panics.
-pub fn instrument<F: std::future::Future>(span: &SpanGuard, future: F) -> Instrumented<F> {
+/// Make the span current while the future is polled; records panics. The span is
+/// lent, so the expansion can record the output and end it afterwards.
+pub fn instrument<F: std::future::Future>(
+    span: &SpanGuard,
+    future: F,
+) -> Instrumented<F, &SpanGuard> {
     Instrumented::new(future, span)
 }
 

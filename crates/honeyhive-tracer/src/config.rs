@@ -1,4 +1,6 @@
-//! Tracer configuration: the builder, environment variables and export tuning.
+//! Configuring a tracer: [`TracerBuilder`] (explicit values, then `HH_*` and `OTEL_*`
+//! environment variables, then defaults) and head [`Sampling`]. The export pipeline's
+//! own settings are in [`crate::export`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,7 +15,7 @@ pub const DEFAULT_SERVER_URL: &str = "https://api.honeyhive.ai";
 /// Head sampling: a ratio of new traces, parent-based for child spans.
 ///
 /// ```
-/// let s = honeyhive::Sampling::ratio(0.25).keep_errors(true);
+/// let s = honeyhive::config::Sampling::ratio(0.25).keep_errors(true);
 /// assert_eq!(s.ratio_value(), 0.25);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]

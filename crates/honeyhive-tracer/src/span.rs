@@ -201,15 +201,30 @@ impl opentelemetry::trace::Span for ContextSpan {
 
 /// A started span, owned by the code `#[trace]` generates (or by [`crate::Tracer::span`]).
 ///
-/// Dropping the guard ends the span, so cancelled futures still export theirs.
+/// Dropping the guard ends the span, so cancelled futures still export theirs. A
+/// tracer that does not record hands out [`SpanGuard::none`]: the same calls work on
+/// it and record nothing.
+///
+/// ```
+/// use honeyhive::{EventType, Tracer};
+/// let tracer = Tracer::builder().test_mode(true).build()?;
+/// let span = tracer.span("step", EventType::Chain);
+/// assert!(span.is_none(), "a test-mode tracer records nothing");
+/// span.record_output(&42);
+/// assert_eq!(span.in_scope(|| 1 + 1), 2);
+/// # Ok::<(), honeyhive::BuildError>(())
+/// ```
 pub struct SpanGuard {
-    shared: Arc<SpanShared>,
+    /// `None` for a span that records nothing.
+    shared: Option<Arc<SpanShared>>,
     cx: Context,
 }
 
 impl std::fmt::Debug for SpanGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpanGuard").finish_non_exhaustive()
+        f.debug_struct("SpanGuard")
+            .field("none", &self.shared.is_none())
+            .finish_non_exhaustive()
     }
 }
 
@@ -265,7 +280,10 @@ pub(crate) fn start(
         );
         let shared = Arc::new(SpanShared::new(None, pipeline.clone()));
         let cx = Context::current().with_remote_span_context(span_context);
-        return Some(SpanGuard { shared, cx });
+        return Some(SpanGuard {
+            shared: Some(shared),
+            cx,
+        });
     }
 
     let span_id = ids::span_id();
@@ -302,10 +320,28 @@ pub(crate) fn start(
         shared: shared.clone(),
         span_context,
     });
-    Some(SpanGuard { shared, cx })
+    Some(SpanGuard {
+        shared: Some(shared),
+        cx,
+    })
 }
 
 impl SpanGuard {
+    /// A span that records nothing (as `tracing`'s `Span::none()`): what a tracer
+    /// that does not record hands out. Its context is the one current when it was
+    /// made, so code run in its scope keeps its parent span and session.
+    pub fn none() -> SpanGuard {
+        SpanGuard {
+            shared: None,
+            cx: Context::current(),
+        }
+    }
+
+    /// Whether this is [`SpanGuard::none`], a span that records nothing.
+    pub fn is_none(&self) -> bool {
+        self.shared.is_none()
+    }
+
     /// The context in which this span is current (for `with_context` / `attach`).
     pub fn context(&self) -> &Context {
         &self.cx
@@ -340,21 +376,23 @@ impl SpanGuard {
     /// Record through a [`Recorder`] (one lock for any number of attributes).
     #[doc(hidden)]
     pub fn record_with(&self, f: impl FnOnce(&mut Recorder<'_>)) {
-        self.shared
-            .with_record(|record| f(&mut Recorder { record }));
+        if let Some(shared) = &self.shared {
+            shared.with_record(|record| f(&mut Recorder { record }));
+        }
     }
 
     /// Record the last attributes (the output) and end the span, under one lock.
     #[doc(hidden)]
     pub fn finish_with(&self, f: impl FnOnce(&mut Recorder<'_>)) {
-        if !self.shared.is_ended() {
-            self.shared
-                .end_with(|record| f(&mut Recorder { record }), now_unix_nano);
+        if let Some(shared) = self.shared.as_ref().filter(|shared| !shared.is_ended()) {
+            shared.end_with(|record| f(&mut Recorder { record }), now_unix_nano);
         }
     }
 
-    /// Run `body` with this span current, recording and resuming a panic.
-    pub fn run_sync<R>(&self, body: impl FnOnce() -> R) -> R {
+    /// Runs `body` with this span current (as [`Session::in_scope`](crate::Session::in_scope)
+    /// does with a session); a panic is recorded on the span, which then ends, and
+    /// resumed. For a future, see [`Instrument`](crate::Instrument).
+    pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
         let attached = self.cx.clone().attach();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
         drop(attached);
@@ -377,25 +415,17 @@ impl SpanGuard {
         self.record_error("panic", &message);
     }
 
-    pub(crate) fn shared(&self) -> &Arc<SpanShared> {
-        &self.shared
-    }
-
     /// End the span now (also happens on drop).
     pub fn end(&self) {
-        self.shared.end_now();
+        if let Some(shared) = &self.shared {
+            shared.end_now();
+        }
     }
 }
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
         self.end();
-    }
-}
-
-impl SpanGuard {
-    pub(crate) fn from_parts(shared: Arc<SpanShared>, cx: Context) -> SpanGuard {
-        SpanGuard { shared, cx }
     }
 }
 

@@ -493,7 +493,7 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::TracerBuilder;
+    use crate::config::TracerBuilder;
     use crate::record::SessionInfo;
 
     fn kv(key: &str, value: &Scalar<'_>) -> KeyValue {

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use honeyhive::config::TracerBuilder;
+use honeyhive::export::{BreakerPolicy, ExportOptions, RetryPolicy};
 use honeyhive_testkit::http::{Reply, Request, ScriptedServer};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -59,7 +61,7 @@ pub fn spans(server: &ScriptedServer) -> Vec<Span> {
 }
 
 /// A builder pointed at `url` with short, test-friendly export settings.
-pub fn builder(url: &str) -> honeyhive::TracerBuilder {
+pub fn builder(url: &str) -> TracerBuilder {
     honeyhive::Tracer::builder()
         .ignore_env()
         .api_key("test-key")
@@ -70,16 +72,16 @@ pub fn builder(url: &str) -> honeyhive::TracerBuilder {
         .export(fast_export())
 }
 
-pub fn fast_export() -> honeyhive::ExportOptions {
-    honeyhive::ExportOptions {
+pub fn fast_export() -> ExportOptions {
+    ExportOptions {
         scheduled_delay: Duration::from_millis(20),
         request_timeout: Duration::from_secs(2),
-        retry: honeyhive::RetryPolicy {
+        retry: RetryPolicy {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(50),
         },
-        breaker: honeyhive::BreakerPolicy {
+        breaker: BreakerPolicy {
             failure_threshold: 3,
             open_for: Duration::from_millis(100),
         },

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::{TRACES, builder, server, spans, value_type};
-use honeyhive::{Enrichment, Protocol, enrich_span, trace};
+use honeyhive::export::Protocol;
+use honeyhive::{Enrichment, enrich_span, trace};
 use honeyhive_testkit::fixtures::Fixture;
 use rusty_fork::rusty_fork_test;
 use serde_json::json;

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::common::{TRACES, builder, server, spans};
-use honeyhive::{EventType, Sampling, Tracer, trace};
+use honeyhive::config::{Sampling, TracerBuilder};
+use honeyhive::{EventType, Instrument, Tracer, trace};
 use honeyhive_testkit::http::ScriptedServer;
 use honeyhive_testkit::otlp::{attr, str_attr};
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
@@ -20,7 +21,7 @@ struct Fixture {
 
 fn fixture(
     slot: &'static OnceLock<Fixture>,
-    configure: fn(honeyhive::TracerBuilder) -> honeyhive::TracerBuilder,
+    configure: fn(TracerBuilder) -> TracerBuilder,
 ) -> &'static Fixture {
     slot.get_or_init(|| {
         let server = server();
@@ -100,7 +101,7 @@ async fn leaf(tag: &'static str) -> &'static str {
 async fn parent_task() -> usize {
     tokio::task::yield_now().await;
     let awaited = leaf("awaited").await;
-    let wrapped = tokio::spawn(honeyhive::with_current_context(leaf("spawned-wrapped")));
+    let wrapped = tokio::spawn(leaf("spawned-wrapped").in_current_context());
     let bare = tokio::spawn(leaf("spawned-bare"));
     awaited.len() + wrapped.await.unwrap().len() + bare.await.unwrap().len()
 }
@@ -133,6 +134,69 @@ fn async_spans_stay_current_across_await_and_spawn_needs_an_explicit_wrapper() {
         "tokio::spawn does not carry the context by itself"
     );
     assert_ne!(bare.trace_id, parent.trace_id);
+}
+
+// ---- spans by hand, futures instrumented with them -----------------------------
+
+static INSTRUMENTED: OnceLock<Fixture> = OnceLock::new();
+fn instrumented_tracer() -> &'static Tracer {
+    &fixture(&INSTRUMENTED, |b| b).tracer
+}
+
+#[trace(tracer = instrumented_tracer())]
+async fn lookup(key: &'static str) -> usize {
+    tokio::task::yield_now().await;
+    key.len()
+}
+
+#[test]
+fn an_instrumented_future_keeps_its_span_current_and_records_its_panic() {
+    let tracer = instrumented_tracer();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let pipeline = tracer.span("pipeline", EventType::Chain);
+    let total =
+        runtime.block_on(async { lookup("a").await + lookup("bc").await }.instrument(pipeline));
+    assert_eq!(total, 3);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(
+            async {
+                tokio::task::yield_now().await;
+                panic!("boom in a future")
+            }
+            .instrument(tracer.span("panicky", EventType::Tool)),
+        )
+    }));
+    assert!(panicked.is_err());
+
+    let spans = flush(INSTRUMENTED.get().unwrap());
+    let pipeline = spans.iter().find(|s| s.name == "pipeline").unwrap();
+    let lookups: Vec<_> = spans.iter().filter(|s| s.name == "lookup").collect();
+    assert_eq!(lookups.len(), 2);
+    for lookup in lookups {
+        assert_eq!(lookup.parent_span_id, pipeline.span_id);
+        assert_eq!(lookup.trace_id, pipeline.trace_id);
+    }
+    let panicky = spans.iter().find(|s| s.name == "panicky").unwrap();
+    assert_eq!(
+        str_attr(panicky, "honeyhive_error"),
+        Some("boom in a future")
+    );
+    assert_eq!(panicky.status.as_ref().unwrap().code, 2);
+}
+
+#[test]
+fn a_tracer_that_does_not_record_hands_out_spans_that_keep_the_current_context() {
+    let tracer = Tracer::builder().test_mode(true).build().unwrap();
+    let session = tracer.new_session("request");
+    session.in_scope(|| {
+        let span = tracer.span("step", EventType::Chain);
+        assert!(span.is_none());
+        span.record_output(&1);
+        let inside = span.in_scope(|| tracer.current_session_id());
+        assert_eq!(inside, session.session_id());
+    });
 }
 
 // ---- panics and errors ---------------------------------------------------------
@@ -372,12 +436,12 @@ fn traceparent_and_baggage_carry_trace_and_session_to_another_service() {
     let session = tracer.new_session("upstream");
     let mut headers: HashMap<String, String> = HashMap::new();
     let upstream = session.in_scope(|| {
-        let span = tracer.span("upstream-call", EventType::Chain).unwrap();
+        let span = tracer.span("upstream-call", EventType::Chain);
         let (trace_id, span_id) = {
             let cx = span.context().span().span_context().clone();
             (cx.trace_id(), cx.span_id())
         };
-        span.run_sync(|| tracer.inject_context(&mut headers));
+        span.in_scope(|| tracer.inject_context(&mut headers));
         (trace_id, span_id)
     });
     assert!(headers["traceparent"].contains(&upstream.0.to_string()));
@@ -385,7 +449,7 @@ fn traceparent_and_baggage_carry_trace_and_session_to_another_service() {
     // The "other service" (same process here, empty context).
     let downstream_cx = tracer.extract_context(&headers);
     let _attached = downstream_cx.attach();
-    let span = tracer.span("downstream", EventType::Tool).unwrap();
+    let span = tracer.span("downstream", EventType::Tool);
     let cx = span.context().span().span_context().clone();
     assert_eq!(cx.trace_id(), upstream.0);
     drop(span);
@@ -480,7 +544,7 @@ fn unsampled_traces_are_counted_and_errors_can_be_kept() {
     for _ in 0..3 {
         drop(tracer.span("dropped", EventType::Tool));
     }
-    let failing = tracer.span("kept", EventType::Tool).unwrap();
+    let failing = tracer.span("kept", EventType::Tool);
     failing.record_error("Oops", "kept because it failed");
     drop(failing);
     let report = tracer.flush(Duration::from_secs(10)).unwrap();
