@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use honeyhive_experiments::{Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async};
+use honeyhive_experiments::{
+    Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async, evaluator_fn,
+};
 use honeyhive_server::testing::TestServer;
 use parking_lot::Mutex;
 use serde_json::json;
@@ -136,9 +138,9 @@ fn main() {
             .api_key(key.as_str())
             .server_url(url.as_str())
             .dataset(dataset(n))
-            .evaluator("exact", |out, _, gt| {
+            .evaluator(evaluator_fn("exact", |out, _, gt| {
                 Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
-            })
+            }))
             .max_concurrency(1)
             .on_progress(move |_| seen.lock().push(Instant::now()))
             .run()
@@ -171,9 +173,9 @@ fn main() {
     .api_key(key.as_str())
     .server_url(url.as_str())
     .dataset(dataset(n))
-    .evaluator("exact", |out, _, gt| {
+    .evaluator(evaluator_fn("exact", |out, _, gt| {
         Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
-    })
+    }))
     .max_concurrency(64)
     .on_progress(seen)
     .run()
@@ -200,9 +202,9 @@ fn main() {
     .api_key(key.as_str())
     .server_url(url.as_str())
     .dataset(dataset(n))
-    .evaluator("exact", |out, _, gt| {
+    .evaluator(evaluator_fn("exact", |out, _, gt| {
         Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
-    })
+    }))
     .max_concurrency(64)
     .on_progress(seen)
     .run()

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use honeyhive_model::{EventType, EventUpdate};
 
 use super::client::{RestClient, resolve_connection};
-use super::evaluator::{eval_result_value, flatten_result};
+use super::evaluator::{error_text, eval_result_value, flatten_result};
 use crate::error::{ConfigError, EventsError, RequestError};
 
 /// Events fetched per `GET /events` page.
@@ -217,7 +217,7 @@ impl std::fmt::Debug for EvaluateEventsBuilder {
 /// use honeyhive_evals::metrics::JsonValid;
 ///
 /// let result = evaluate_events(EventFilter::new().event_type(EventType::Model).since("2026-01-01T00:00:00Z"))
-///     .with_evaluator(JsonValid::new())
+///     .evaluator(JsonValid::new())
 ///     .run()?;
 /// println!("scored {} events, json_valid = {:?}", result.events.len(), result.mean("json_valid"));
 /// # Ok::<(), honeyhive_experiments::EventsError>(())
@@ -235,7 +235,7 @@ pub fn evaluate_events(filter: EventFilter) -> EvaluateEventsBuilder {
 
 impl EvaluateEventsBuilder {
     /// Adds an evaluator (a concrete one, `Box<dyn Evaluator>` or `Arc<dyn Evaluator>`).
-    pub fn with_evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
+    pub fn evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
         self.evaluators.push(Box::new(evaluator));
         self
     }
@@ -360,7 +360,7 @@ impl EvaluateEventsBuilder {
                     }
                 }
                 Ok(Err(e)) => {
-                    evaluator_errors.insert(name.to_string(), e.to_string());
+                    evaluator_errors.insert(name.to_string(), error_text(e));
                 }
                 Err(_) => {
                     evaluator_errors.insert(name.to_string(), "the evaluator panicked".into());

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Datapoint, PreparedDataset};
-use super::evaluator::{ExperimentEvaluator, eval_result_value, flatten_result};
+use super::evaluator::{error_text, eval_result_value, flatten_result};
 use super::runner::{EvaluateBuilder, Progress, Target};
 use super::sender::Lanes;
 use super::summary::{DatapointResult, EvaluationSummary, read_result};
@@ -193,23 +193,16 @@ impl RunContext<'_> {
         };
         let function_ms = running.function_ms();
         let mut evaluations = Evaluations::default();
-        if let Ok(outputs) = &outcome {
-            // Built only for honeyhive-evals evaluators, the ones that read it.
-            let mut call = None;
+        if let Ok(outputs) = &outcome
+            && !self.builder.evaluators.is_empty()
+        {
+            let call = self.function_call(&running, outputs, function_ms);
             let _cx = running.context.clone().attach();
             for evaluator in &self.builder.evaluators {
-                let result = match evaluator.evals_evaluator() {
-                    Some(scorer) => {
-                        let call = &*call.get_or_insert_with(|| {
-                            self.function_call(&running, outputs, function_ms)
-                        });
-                        catch_unwind(AssertUnwindSafe(|| {
-                            let input = eval_input(outputs, running.dp, call);
-                            self.scored(scorer, call, scorer.score(&input))
-                        }))
-                    }
-                    None => evaluate_in_place(evaluator.as_ref(), outputs, running.dp),
-                };
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    let input = eval_input(outputs, running.dp, &call);
+                    self.scored(evaluator.as_ref(), &call, evaluator.score(&input))
+                }));
                 evaluations.record(evaluator.name(), result);
             }
         }
@@ -239,28 +232,19 @@ impl RunContext<'_> {
         };
         let function_ms = running.function_ms();
         let mut evaluations = Evaluations::default();
-        if let Ok(outputs) = &outcome {
-            let mut call = None;
+        if let Ok(outputs) = &outcome
+            && !self.builder.evaluators.is_empty()
+        {
+            let call = self.function_call(&running, outputs, function_ms);
             for evaluator in &self.builder.evaluators {
-                let result = match evaluator.evals_evaluator() {
-                    Some(scorer) => {
-                        let call = &*call.get_or_insert_with(|| {
-                            self.function_call(&running, outputs, function_ms)
-                        });
-                        let input = eval_input(outputs, running.dp, call);
-                        let scoring = scorer
-                            .score_async(input)
-                            .with_context(running.context.clone());
-                        AssertUnwindSafe(scoring)
-                            .catch_unwind()
-                            .await
-                            .map(|result| self.scored(scorer, call, result))
-                    }
-                    None => {
-                        let _cx = running.context.clone().attach();
-                        evaluate_in_place(evaluator.as_ref(), outputs, running.dp)
-                    }
-                };
+                let input = eval_input(outputs, running.dp, &call);
+                let scoring = evaluator
+                    .score_async(input)
+                    .with_context(running.context.clone());
+                let result = AssertUnwindSafe(scoring)
+                    .catch_unwind()
+                    .await
+                    .map(|result| self.scored(evaluator.as_ref(), &call, result));
                 evaluations.record(evaluator.name(), result);
             }
         }
@@ -429,7 +413,7 @@ impl RunContext<'_> {
         call: &FunctionCall<'_>,
         result: Result<honeyhive_evals::EvalResult, honeyhive_evals::EvalError>,
     ) -> Result<Value, String> {
-        let result = result.map_err(|e| e.to_string())?;
+        let result = result.map_err(error_text)?;
         if let Some(judge_call) = &result.judge_call {
             let mut event = judge_call.to_model_event(scorer.name());
             if let Some(object) = event.as_object_mut() {
@@ -493,19 +477,6 @@ impl Evaluations {
             }
         }
     }
-}
-
-/// A sync evaluator's result, or its panic, on the calling thread.
-fn evaluate_in_place(
-    evaluator: &dyn ExperimentEvaluator,
-    outputs: &Value,
-    dp: &Datapoint,
-) -> std::thread::Result<Result<Value, String>> {
-    catch_unwind(AssertUnwindSafe(|| {
-        evaluator
-            .evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref())
-            .map_err(|e| e.to_string())
-    }))
 }
 
 /// The function's result; `Err((error type, message))` on error or panic.

@@ -2,7 +2,7 @@
 //! server aggregate the scores — the Python SDK's `evaluate()`, on the same wire.
 //!
 //! ```no_run
-//! use honeyhive_experiments::{compare_runs, evaluate, Aggregation, Datapoint};
+//! use honeyhive_experiments::{compare_runs, evaluate, evaluator_fn, Aggregation, Datapoint};
 //! use serde_json::json;
 //!
 //! let dataset = vec![
@@ -16,7 +16,7 @@
 //!     })
 //!     .name(format!("uppercase-{version}"))
 //!     .dataset(dataset.clone())
-//!     .evaluator("exact_match", |out, _, gt| Ok(json!(Some(out) == gt)))
+//!     .evaluator(evaluator_fn("exact_match", |out, _, gt| Ok(json!(Some(out) == gt))))
 //!     .aggregate(Aggregation::Average)
 //!     .run()
 //! };
@@ -58,9 +58,11 @@ pub use batch::{
     EvaluateEventsBuilder, EventFilter, EventScore, EventsEvaluation, evaluate_events,
 };
 pub use dataset::{Datapoint, Dataset, external_ids};
-pub use evaluator::{ExperimentEvaluator, evaluator_fn, from_evals};
-/// The evaluator library (`honeyhive-evals`), re-exported for `with_evaluator`.
+pub use evaluator::{JsonFnEvaluator, evaluator_fn};
+/// The evaluator library (`honeyhive-evals`): built-in metrics, judges, composites.
 pub use honeyhive_evals as evals;
+/// The one kind of evaluator an experiment takes (from `honeyhive-evals`).
+pub use honeyhive_evals::Evaluator;
 /// The kind of step an event records (for [`EventFilter::event_type`]).
 pub use honeyhive_model::EventType;
 /// How the server folds per-datapoint metric values into one number

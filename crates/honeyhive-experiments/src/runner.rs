@@ -13,12 +13,12 @@ use serde_json::{Map, Value, json};
 
 use super::client::{RestClient, resolve_connection};
 use super::dataset::{self, Datapoint, Dataset, PreparedDataset};
-use super::evaluator::{ExperimentEvaluator, evaluator_fn};
 use super::execute::{AsyncRuntime, RunContext, summarize};
 use super::sender::Lanes;
 use super::summary::EvaluationSummary;
 use crate::Error;
-use crate::error::{ConfigError, EvaluatorError};
+use crate::error::ConfigError;
+use honeyhive_evals::Evaluator;
 use honeyhive_model::run::{Aggregation, RunStatus, RunUpdate};
 use honeyhive_tracer::Tracer;
 
@@ -72,7 +72,7 @@ pub struct EvaluateBuilder {
     pub(crate) target: Target,
     pub(crate) function_name: String,
     dataset: Option<Dataset>,
-    pub(crate) evaluators: Vec<Box<dyn ExperimentEvaluator>>,
+    pub(crate) evaluators: Vec<Box<dyn Evaluator>>,
     name: Option<String>,
     run_id: Option<String>,
     pub(crate) max_concurrency: usize,
@@ -119,7 +119,7 @@ fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
 /// error; a panic is caught and recorded as that datapoint's failure.
 ///
 /// ```no_run
-/// use honeyhive_experiments::{evaluate, Datapoint};
+/// use honeyhive_experiments::{evaluate, evaluator_fn, Datapoint};
 /// use serde_json::json;
 ///
 /// fn app(dp: &Datapoint) -> Result<serde_json::Value, String> {
@@ -129,9 +129,9 @@ fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
 /// let summary = evaluate(app)
 ///     .name("uppercase-v1")
 ///     .dataset(vec![Datapoint::new(json!({"question": "abc"})).ground_truth(json!({"answer": "ABC"}))])
-///     .evaluator("exact_match", |out, _inputs, gt| {
+///     .evaluator(evaluator_fn("exact_match", |out, _inputs, gt| {
 ///         Ok(json!(if Some(out) == gt { 1.0 } else { 0.0 }))
-///     })
+///     }))
 ///     .run()?;
 /// println!("{} passed, exact_match = {:?}", summary.passed.len(), summary.metric("exact_match"));
 /// # Ok::<(), honeyhive_experiments::Error>(())
@@ -212,47 +212,29 @@ impl EvaluateBuilder {
         self
     }
 
-    /// Adds an evaluator closure `(outputs, inputs, ground_truth)` returning a number,
-    /// bool, string or `{score, explanation, ...}`.
-    pub fn evaluator<F>(mut self, name: impl Into<String>, f: F) -> Self
-    where
-        F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.evaluators.push(evaluator_fn(name, f));
-        self
-    }
-
-    /// Adds an evaluator object.
-    pub fn boxed_evaluator(mut self, evaluator: Box<dyn ExperimentEvaluator>) -> Self {
-        self.evaluators.push(evaluator);
-        self
-    }
-
-    /// Adds a [`honeyhive_evals::Evaluator`]: a built-in metric, an LLM judge, a
-    /// composite, or a `Box<dyn Evaluator>` / `Arc<dyn Evaluator>` of any of them.
-    /// It sees the traced event of the function call, its pass criteria become
-    /// `<name>_passed`, and a judge's LLM call is recorded as a `model` event under the
-    /// datapoint's chain span (see [`from_evals`](super::from_evals)).
+    /// Adds an evaluator: a built-in metric, an LLM judge, a composite, a
+    /// Python-style closure ([`evaluator_fn`](crate::evaluator_fn)), a type of your
+    /// own, or a `Box<dyn Evaluator>` / `Arc<dyn Evaluator>` of any of them. It sees
+    /// the traced event of the function call; its pass criteria become
+    /// `<name>_passed`, and a judge's LLM call is recorded as a `model` event under
+    /// the datapoint's chain span.
     ///
     /// ```no_run
-    /// use honeyhive_experiments::{evaluate, Datapoint};
-    /// use honeyhive_evals::{builtin, metrics::TokenF1, Evaluator};
+    /// use honeyhive_experiments::{evaluate, evaluator_fn, Datapoint, Evaluator};
+    /// use honeyhive_experiments::evals::{builtin, metrics::TokenF1};
     /// use serde_json::{json, Map};
     ///
     /// let exact: Box<dyn Evaluator> = builtin("exact_match", &Map::new()).unwrap();
     /// let summary = evaluate(|dp: &Datapoint| Ok::<_, String>(dp.inputs["q"].clone()))
     ///     .dataset(vec![Datapoint::new(json!({"q": "a"})).ground_truth(json!("a"))])
-    ///     .with_evaluator(exact)
-    ///     .with_evaluator(TokenF1::new())
+    ///     .evaluator(exact)
+    ///     .evaluator(TokenF1::new())
+    ///     .evaluator(evaluator_fn("non_empty", |out, _, _| Ok(json!(!out.is_null()))))
     ///     .run()?;
     /// # Ok::<(), honeyhive_experiments::Error>(())
     /// ```
-    pub fn with_evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
-        self.evaluators
-            .push(super::evaluator::from_evals(evaluator));
+    pub fn evaluator(mut self, evaluator: impl Evaluator + 'static) -> Self {
+        self.evaluators.push(Box::new(evaluator));
         self
     }
 

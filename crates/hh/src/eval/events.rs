@@ -134,7 +134,7 @@ pub fn run(args: EventsArgs) -> Result<()> {
     for spec in &args.evaluators {
         let evaluator = parse_evaluator(spec)?;
         names.push(evaluator.name().to_string());
-        builder = builder.with_evaluator(evaluator);
+        builder = builder.evaluator(evaluator);
     }
     if let Some(key) = &args.api_key {
         builder = builder.api_key(key.as_str());

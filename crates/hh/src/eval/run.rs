@@ -84,7 +84,7 @@ pub fn run(args: RunArgs) -> Result<Verdict> {
             progress_bar.set_message(format!("{} failed", p.failed));
         });
     for evaluator in evaluators {
-        builder = builder.with_evaluator(evaluator);
+        builder = builder.evaluator(evaluator);
     }
     if let Some(name) = &file.name {
         builder = builder.name(name.as_str());

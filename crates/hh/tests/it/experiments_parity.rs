@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{ServerProcess, TEST_KEY};
-use honeyhive::experiments::{Aggregation, Datapoint, evaluate};
+use honeyhive::experiments::{Aggregation, Datapoint, evaluate, evaluator_fn};
 use honeyhive_testkit::python;
 use serde_json::{Value, json};
 
@@ -44,7 +44,7 @@ fn run_rust(server: &ServerProcess) -> String {
         .api_key(TEST_KEY)
         .server_url(server.base_url())
         .dataset(dataset())
-        .evaluator("exact_match", |out, _, gt| {
+        .evaluator(evaluator_fn("exact_match", |out, _, gt| {
             Ok(match gt {
                 None => Value::Null,
                 Some(gt) => json!(if out["answer"] == gt["answer"] {
@@ -53,15 +53,15 @@ fn run_rust(server: &ServerProcess) -> String {
                     0.0
                 }),
             })
-        })
-        .evaluator("length_check", |out, _, _| {
+        }))
+        .evaluator(evaluator_fn("length_check", |out, _, _| {
             let n = out["answer"].as_str().unwrap_or_default().chars().count();
             Ok(json!({"score": n, "explanation": "answer length", "long_enough": n > 2}))
-        })
-        .evaluator("is_upper", |out, _, _| {
+        }))
+        .evaluator(evaluator_fn("is_upper", |out, _, _| {
             let answer = out["answer"].as_str().unwrap_or_default();
             Ok(json!(answer == answer.to_uppercase()))
-        })
+        }))
         .max_concurrency(3)
         .run()
         .expect("rust evaluate")

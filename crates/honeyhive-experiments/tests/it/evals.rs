@@ -77,11 +77,11 @@ fn evals_evaluators_score_record_passed_and_trace_judge_calls() {
         .connect(evaluate(capital))
         .name("capitals")
         .dataset(dataset())
-        .with_evaluator(exact)
-        .with_evaluator(shared_f1)
-        .with_evaluator(judge)
+        .evaluator(exact)
+        .evaluator(shared_f1)
+        .evaluator(judge)
         // Every function call takes far less than a minute: reads the traced event.
-        .with_evaluator(EventBudget::latency_ms(60_000.0))
+        .evaluator(EventBudget::latency_ms(60_000.0))
         .max_concurrency(3)
         .run()
         .expect("run");

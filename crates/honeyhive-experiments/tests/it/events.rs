@@ -70,9 +70,9 @@ fn selected_events_get_metrics_and_judge_calls_nest_under_them() {
         .metadata("env", "prod")
         .since("2020-01-01T00:00:00Z");
     let result = evaluate_events(filter)
-        .with_evaluator(tone)
-        .with_evaluator(Box::new(EventBudget::latency_ms(100.0)) as Box<dyn Evaluator>)
-        .with_evaluator(JsonValid::new())
+        .evaluator(tone)
+        .evaluator(Box::new(EventBudget::latency_ms(100.0)) as Box<dyn Evaluator>)
+        .evaluator(JsonValid::new())
         .api_key(server.key.as_str())
         .server_url(server.url.as_str())
         .run()

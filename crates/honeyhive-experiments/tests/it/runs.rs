@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::support::{Server, app, capture_dataset, exact_match, length_check};
 use honeyhive_experiments::{
     Aggregation, Datapoint, ExperimentsClient, Progress, RunStatus, evaluate, evaluate_async,
+    evaluator_fn,
 };
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -27,11 +28,11 @@ fn inline_dataset_runs_end_to_end_with_the_python_wire_shape() {
         .connect(evaluate(app))
         .name("rust-exp")
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
-        .evaluator("length_check", length_check)
-        .evaluator("is_exact", |out, _, gt| {
+        .evaluator(evaluator_fn("exact_match", exact_match))
+        .evaluator(evaluator_fn("length_check", length_check))
+        .evaluator(evaluator_fn("is_exact", |out, _, gt| {
             Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
-        })
+        }))
         .max_concurrency(2)
         .on_progress(move |p| seen.lock().push(p.clone()))
         .run()
@@ -145,7 +146,7 @@ fn aggregate_functions_are_passed_to_the_server() {
         server
             .connect(evaluate(app))
             .dataset(capture_dataset())
-            .evaluator("length_check", length_check)
+            .evaluator(evaluator_fn("length_check", length_check))
             .aggregate(aggregate)
             .run()
             .expect("run")
@@ -190,20 +191,20 @@ fn failing_and_panicking_datapoints_and_evaluators_are_recorded_and_the_run_comp
         }))
         .function_name("flaky")
         .dataset(dataset)
-        .evaluator("always_one", |_, _, _| Ok(json!(1)))
-        .evaluator("picky", |out, _, _| {
+        .evaluator(evaluator_fn("always_one", |_, _, _| Ok(json!(1))))
+        .evaluator(evaluator_fn("picky", |out, _, _| {
             if out["mode"] == "bad-eval" {
                 Err("cannot score this".into())
             } else {
                 Ok(json!(0.5))
             }
-        })
-        .evaluator("explodes", |out, _, _| {
+        }))
+        .evaluator(evaluator_fn("explodes", |out, _, _| {
             if out["mode"] == "bad-eval" {
                 panic!("evaluator bug");
             }
             Ok(json!(true))
-        })
+        }))
         .max_concurrency(4)
         .run()
         .expect("the run completes despite failures");
@@ -266,7 +267,7 @@ fn compare_runs_reports_per_metric_changes_over_common_datapoints() {
     let old = server
         .connect(evaluate(app))
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .run()
         .expect("old run");
     let new = server
@@ -274,7 +275,7 @@ fn compare_runs_reports_per_metric_changes_over_common_datapoints() {
             Ok::<_, String>(json!({"answer": dp.ground_truth.as_ref().unwrap()["answer"]}))
         }))
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .run()
         .expect("new run");
     let client =
@@ -396,7 +397,7 @@ fn async_functions_run_without_a_host_runtime() {
             Ok(json!({"answer": dp.inputs["question"].as_str().unwrap_or("").to_uppercase()}))
         }))
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .max_concurrency(3)
         .run()
         .expect("run");
@@ -422,7 +423,7 @@ fn async_functions_use_the_callers_multi_thread_runtime() {
             .api_key(key)
             .server_url(url)
             .dataset(capture_dataset())
-            .evaluator("exact_match", exact_match)
+            .evaluator(evaluator_fn("exact_match", exact_match))
             .run()
         })
         .await

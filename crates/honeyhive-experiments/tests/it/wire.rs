@@ -3,7 +3,7 @@
 //! bodies and the sessions' `PUT /events`, key for key and in the same order, once
 //! the ids minted on each side are swapped.
 
-use honeyhive_experiments::evaluate;
+use honeyhive_experiments::{evaluate, evaluator_fn};
 use honeyhive_testkit::fixtures::Fixture;
 use honeyhive_testkit::http::{Reply, Request, ScriptedServer};
 use serde_json::{Value, json};
@@ -34,8 +34,8 @@ fn run_and_session_bodies_are_the_python_clients_byte_for_byte() {
         .server_url(server.url())
         .name("wire-capture-exp")
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
-        .evaluator("length_check", length_check)
+        .evaluator(evaluator_fn("exact_match", exact_match))
+        .evaluator(evaluator_fn("length_check", length_check))
         .max_concurrency(2)
         .run()
         .expect("run");
