@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use honeyhive::experiments::{Datapoint, evaluate};
+use honeyhive::experiments::{Connection, Datapoint, evaluate};
 use honeyhive::{Enrichment, Tracer, enrich_span, trace};
 use honeyhive_evals::builtin;
 use serde_json::{Value, json};
@@ -136,8 +136,7 @@ fn run_demo_experiment(base: &str) -> Result<()> {
         .dataset(dataset)
         .evaluator(builtin("exact_match", &no_params)?)
         .evaluator(builtin("token_f1", &f1_params)?)
-        .api_key(DEMO_KEY)
-        .server_url(base)
+        .connection(Connection::new(DEMO_KEY, base)?)
         .run()
         .context("running the demo experiment")?;
     let total = summary.datapoints.len().max(1);

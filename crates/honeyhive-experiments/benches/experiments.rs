@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use honeyhive_experiments::{
-    Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async, evaluator_fn,
+    Connection, Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async, evaluator_fn,
 };
 use honeyhive_server::testing::TestServer;
 use parking_lot::Mutex;
@@ -135,8 +135,7 @@ fn main() {
     let started = Instant::now();
     let summary =
         evaluate(|dp: &Datapoint| Ok::<_, String>(json!({"answer": "4", "i": dp.inputs["i"]})))
-            .api_key(key.as_str())
-            .server_url(url.as_str())
+            .connection(Connection::new(key.as_str(), url.as_str()).unwrap())
             .dataset(dataset(n))
             .evaluator(evaluator_fn("exact", |out, _, gt| {
                 Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
@@ -170,8 +169,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
         Ok::<_, String>(json!({"answer": "4"}))
     })
-    .api_key(key.as_str())
-    .server_url(url.as_str())
+    .connection(Connection::new(key.as_str(), url.as_str()).unwrap())
     .dataset(dataset(n))
     .evaluator(evaluator_fn("exact", |out, _, gt| {
         Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
@@ -199,8 +197,7 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         Ok::<_, String>(json!({"answer": "4"}))
     })
-    .api_key(key.as_str())
-    .server_url(url.as_str())
+    .connection(Connection::new(key.as_str(), url.as_str()).unwrap())
     .dataset(dataset(n))
     .evaluator(evaluator_fn("exact", |out, _, gt| {
         Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))

@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 
 use honeyhive_model::{EventType, EventUpdate};
 
-use super::client::{RestClient, resolve_connection};
+use honeyhive_tracer::config::Connection;
+
+use super::client::RestClient;
 use super::evaluator::{error_text, eval_result_value, flatten_result};
 use crate::error::{ConfigError, EventsError, RequestError};
 
@@ -184,8 +186,7 @@ fn metric_number(v: &Value) -> Option<f64> {
 pub struct EvaluateEventsBuilder {
     filter: EventFilter,
     evaluators: Vec<Box<dyn honeyhive_evals::Evaluator>>,
-    api_key: Option<String>,
-    server_url: Option<String>,
+    connection: Option<Connection>,
     concurrency: usize,
     dry_run: bool,
 }
@@ -226,8 +227,7 @@ pub fn evaluate_events(filter: EventFilter) -> EvaluateEventsBuilder {
     EvaluateEventsBuilder {
         filter,
         evaluators: Vec::new(),
-        api_key: None,
-        server_url: None,
+        connection: None,
         concurrency: 4,
         dry_run: false,
     }
@@ -240,15 +240,9 @@ impl EvaluateEventsBuilder {
         self
     }
 
-    /// API key (default `HH_API_KEY`).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// Server URL (default `HH_API_URL` and alternates).
-    pub fn server_url(mut self, url: impl Into<String>) -> Self {
-        self.server_url = Some(url.into());
+    /// The server and key to call (default: [`Connection::from_env`]).
+    pub fn connection(mut self, connection: Connection) -> Self {
+        self.connection = Some(connection);
         self
     }
 
@@ -270,8 +264,11 @@ impl EvaluateEventsBuilder {
         if self.evaluators.is_empty() {
             return Err(ConfigError::new("no evaluators given").into());
         }
-        let (key, url) = resolve_connection(self.api_key.clone(), self.server_url.clone())?;
-        let client = RestClient::new(&key, &url, self.concurrency);
+        let connection = match &self.connection {
+            Some(connection) => connection.clone(),
+            None => Connection::from_env().map_err(ConfigError::from)?,
+        };
+        let client = RestClient::new(&connection, self.concurrency);
         let events = self.fetch(&client)?;
         let next = AtomicUsize::new(0);
         let slots: Mutex<Vec<Option<EventScore>>> = Mutex::new(vec![None; events.len()]);

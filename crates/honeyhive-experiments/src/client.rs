@@ -5,12 +5,15 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{ConfigError, RequestError};
+use honeyhive_tracer::config::Connection;
+
+use crate::error::RequestError;
 
 /// Largest response body read (run results of big runs can be large).
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Connection settings shared by the runner and [`super::compare_runs`].
+/// The REST calls over one [`Connection`], shared by the runner, the batch scorer
+/// and [`super::ExperimentsClient`].
 #[derive(Debug, Clone)]
 pub(crate) struct RestClient {
     agent: ureq::Agent,
@@ -18,32 +21,8 @@ pub(crate) struct RestClient {
     authorization: String,
 }
 
-/// Resolves the api key and server url from explicit values, then the environment
-/// (`HH_API_KEY`; `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`).
-pub(crate) fn resolve_connection(
-    api_key: Option<String>,
-    server_url: Option<String>,
-) -> Result<(String, String), ConfigError> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let api_key = api_key
-        .or_else(|| env("HH_API_KEY"))
-        .ok_or_else(|| ConfigError::new("missing api key (HH_API_KEY)"))?;
-    let server_url = server_url
-        .or_else(|| env("HH_API_URL"))
-        .or_else(|| env("HH_SERVER_URL"))
-        .or_else(|| env("HONEYHIVE_SERVER_URL"))
-        .unwrap_or_else(|| honeyhive_tracer::config::DEFAULT_SERVER_URL.to_string());
-    let server_url = server_url.trim().trim_end_matches('/').to_string();
-    if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
-        return Err(ConfigError::new(format!(
-            "server url {server_url:?} must start with http:// or https://"
-        )));
-    }
-    Ok((api_key, server_url))
-}
-
 impl RestClient {
-    pub(crate) fn new(api_key: &str, server_url: &str, pool: usize) -> RestClient {
+    pub(crate) fn new(connection: &Connection, pool: usize) -> RestClient {
         let agent = honeyhive_transport::agent(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -55,8 +34,8 @@ impl RestClient {
         );
         RestClient {
             agent,
-            base_url: server_url.to_string(),
-            authorization: format!("Bearer {api_key}"),
+            base_url: connection.server_url().to_string(),
+            authorization: format!("Bearer {}", connection.api_key()),
         }
     }
 

@@ -77,15 +77,18 @@ pub use error::{
     ClientError, ConfigError, Error, EvaluatorError, EventsError, RequestError, Result,
 };
 
-use client::{RestClient, resolve_connection};
+use client::RestClient;
+/// Where and as whom the experiment calls go: the tracer's connection type, read
+/// from the environment as a tracer reads it.
+pub use honeyhive_tracer::config::Connection;
 
 /// Read access to runs: results and comparisons.
 ///
 /// ```no_run
-/// use honeyhive_experiments::{Aggregation, ExperimentsClient};
-/// let client = ExperimentsClient::new(Some("hh_key".into()), Some("http://127.0.0.1:8080".into()))?;
+/// use honeyhive_experiments::{Aggregation, Connection, ExperimentsClient};
+/// let client = ExperimentsClient::new(&Connection::new("hh_key", "http://127.0.0.1:8080")?);
 /// let diff = client.compare_runs("run-new", "run-old", Aggregation::Median)?;
-/// # Ok::<(), honeyhive_experiments::ClientError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ExperimentsClient {
@@ -93,15 +96,16 @@ pub struct ExperimentsClient {
 }
 
 impl ExperimentsClient {
-    /// A client; `None` values come from `HH_API_KEY` / `HH_API_URL` (and alternates).
-    pub fn new(
-        api_key: Option<String>,
-        server_url: Option<String>,
-    ) -> Result<ExperimentsClient, ConfigError> {
-        let (key, url) = resolve_connection(api_key, server_url)?;
-        Ok(ExperimentsClient {
-            client: RestClient::new(&key, &url, 1),
-        })
+    /// A client calling over `connection`.
+    pub fn new(connection: &Connection) -> ExperimentsClient {
+        ExperimentsClient {
+            client: RestClient::new(connection, 1),
+        }
+    }
+
+    /// A client over [`Connection::from_env`].
+    pub fn from_env() -> Result<ExperimentsClient, ConfigError> {
+        Ok(ExperimentsClient::new(&Connection::from_env()?))
     }
 
     /// `GET /v1/runs/{new}/compare-with/{old}`: per-metric old/new aggregates,
@@ -132,9 +136,9 @@ impl ExperimentsClient {
     }
 }
 
-/// Compares two runs with the average aggregate, connecting through `HH_API_KEY` /
-/// `HH_API_URL`. See [`ExperimentsClient::compare_runs`] for other settings.
+/// Compares two runs with the average aggregate, connecting through
+/// [`Connection::from_env`]. See [`ExperimentsClient::compare_runs`] for other settings.
 pub fn compare_runs(new_run_id: &str, old_run_id: &str) -> Result<RunComparison, ClientError> {
-    let client = ExperimentsClient::new(None, None)?;
+    let client = ExperimentsClient::from_env()?;
     Ok(client.compare_runs(new_run_id, old_run_id, Aggregation::Average)?)
 }

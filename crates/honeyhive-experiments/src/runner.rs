@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::client::{RestClient, resolve_connection};
+use super::client::RestClient;
 use super::dataset::{self, Datapoint, Dataset, PreparedDataset};
 use super::execute::{AsyncRuntime, RunContext, summarize};
 use super::sender::Lanes;
@@ -21,6 +21,7 @@ use crate::error::ConfigError;
 use honeyhive_evals::Evaluator;
 use honeyhive_model::run::{Aggregation, RunStatus, RunUpdate};
 use honeyhive_tracer::Tracer;
+use honeyhive_tracer::config::Connection;
 
 type SyncFn = dyn Fn(&Datapoint) -> Result<Value, String> + Send + Sync;
 type BoxedFuture = Pin<Box<dyn Future<Output = Result<Value, String>>>>;
@@ -77,8 +78,7 @@ pub struct EvaluateBuilder {
     run_id: Option<String>,
     pub(crate) max_concurrency: usize,
     aggregate: Aggregation,
-    api_key: Option<String>,
-    server_url: Option<String>,
+    connection: Option<Connection>,
     tracer: Option<Tracer>,
     pub(crate) progress: Option<Arc<ProgressFn>>,
 }
@@ -198,8 +198,7 @@ impl EvaluateBuilder {
             run_id: None,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             aggregate: Aggregation::Average,
-            api_key: None,
-            server_url: None,
+            connection: None,
             tracer: None,
             progress: None,
         }
@@ -269,21 +268,14 @@ impl EvaluateBuilder {
         self
     }
 
-    /// API key (default `HH_API_KEY`).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// Server URL (default `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`,
-    /// then the hosted service).
-    pub fn server_url(mut self, url: impl Into<String>) -> Self {
-        self.server_url = Some(url.into());
+    /// The server and key to call (default: [`Connection::from_env`]).
+    pub fn connection(mut self, connection: Connection) -> Self {
+        self.connection = Some(connection);
         self
     }
 
     /// The tracer the run's spans go through. Default: one built for the run with
-    /// source `evaluation` and the same key and URL. A tracer given here keeps its
+    /// source `evaluation` and the same connection. A tracer given here keeps its
     /// own source; give it `source("evaluation")` to match the Python SDK.
     pub fn tracer(mut self, tracer: Tracer) -> Self {
         self.tracer = Some(tracer);
@@ -307,10 +299,12 @@ impl EvaluateBuilder {
             return Err(ConfigError::new("max_concurrency must be at least 1").into());
         }
         let dataset = self.dataset.take().ok_or(Error::MissingDataset)?;
-        let (api_key, server_url) =
-            resolve_connection(self.api_key.clone(), self.server_url.clone())?;
+        let connection = match &self.connection {
+            Some(connection) => connection.clone(),
+            None => Connection::from_env().map_err(ConfigError::from)?,
+        };
         // The run's own calls, one at a time (the lanes keep connections of their own).
-        let client = RestClient::new(&api_key, &server_url, 1);
+        let client = RestClient::new(&connection, 1);
         let prepared = prepare(&client, dataset)?;
 
         let mut run_id = self
@@ -341,8 +335,7 @@ impl EvaluateBuilder {
         let tracer = match &self.tracer {
             Some(t) => t.clone(),
             None => Tracer::builder()
-                .api_key(api_key.as_str())
-                .server_url(server_url.as_str())
+                .connection(&connection)
                 .source("evaluation")
                 .session_name(run_name.as_str())
                 .start_session(false)

@@ -337,6 +337,10 @@ mod tests {
     use super::*;
 
     /// A server answering every request with `status` and `answer`.
+    fn connection(key: &str, url: &str) -> honeyhive_tracer::config::Connection {
+        honeyhive_tracer::config::Connection::new(key, url).expect("a connection")
+    }
+
     fn server(status: u16, answer: &'static str) -> ScriptedServer {
         ScriptedServer::start(move |_| Reply::text(status, answer))
     }
@@ -348,7 +352,7 @@ mod tests {
     #[cfg(feature = "tls")]
     #[test]
     fn an_https_target_gets_its_port_path_and_tls_setup() {
-        let client = RestClient::new("the-key", "https://api.example.com/base/", 1);
+        let client = RestClient::new(&connection("the-key", "https://api.example.com/base/"), 1);
         let target = Target::new(&client).expect("https target");
         assert_eq!(
             (target.host.as_str(), target.port, target.prefix.as_str()),
@@ -356,13 +360,14 @@ mod tests {
         );
         let tls = target.tls_config.expect("tls for https");
         assert_eq!(tls.alpn_protocols, [b"http/1.1".to_vec()]);
-        let plain = Target::new(&RestClient::new("k", "http://[::1]:8080", 1)).expect("http");
+        let plain =
+            Target::new(&RestClient::new(&connection("k", "http://[::1]:8080"), 1)).expect("http");
         assert_eq!((plain.host.as_str(), plain.port), ("::1", 8080));
         assert!(plain.tls_config.is_none());
     }
 
     fn start(url: &str, count: usize) -> Lanes {
-        Lanes::start(&RestClient::new("the-key", url, 4), count).expect("lanes")
+        Lanes::start(&RestClient::new(&connection("the-key", url), 4), count).expect("lanes")
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Configuring a tracer: [`TracerBuilder`] (explicit values, then `HH_*` and `OTEL_*`
-//! environment variables, then defaults) and head [`Sampling`]. The export pipeline's
+//! environment variables, then defaults), head [`Sampling`], and the [`Connection`]
+//! (API key and server URL) it shares with the experiment calls. The export pipeline's
 //! own settings are in [`crate::export`].
 
 use std::path::PathBuf;
@@ -217,6 +218,13 @@ impl TracerBuilder {
         self
     }
 
+    /// The API key and server URL of `connection`.
+    pub fn connection(mut self, connection: &Connection) -> Self {
+        self.api_key = Some(connection.api_key.clone());
+        self.server_url = Some(connection.server_url.clone());
+        self
+    }
+
     /// Do not read any environment variable (explicit values and defaults only).
     pub fn ignore_env(mut self) -> Self {
         self.ignore_env = true;
@@ -255,17 +263,11 @@ impl TracerBuilder {
                     || flag("OTEL_SDK_DISABLED")?.unwrap_or(false)
             }
         };
-        let api_key = self.api_key.or_else(|| env("HH_API_KEY"));
+        let api_key = api_key_or_env(self.api_key, env);
         if api_key.is_none() && !test_mode {
             return Err(BuildError::MissingApiKey);
         }
-        let server_url = self
-            .server_url
-            .or_else(|| env("HH_API_URL"))
-            .or_else(|| env("HH_SERVER_URL"))
-            .or_else(|| env("HONEYHIVE_SERVER_URL"))
-            .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
-        let server_url = validate_url(&server_url)?;
+        let server_url = server_url_or_env(self.server_url, env)?;
         let protocol = match self.protocol {
             Some(p) => p,
             None => match env("HH_OTLP_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL")) {
@@ -346,6 +348,92 @@ pub(crate) struct ResolvedConfig {
     pub(crate) export: ExportOptions,
     /// See [`TracerBuilder::discard_batches_for_benchmarks`].
     pub(crate) discard_batches: bool,
+}
+
+/// Where and as whom to call the HoneyHive API: an API key and a server URL, read
+/// as a tracer reads them (the value given, else `HH_API_KEY`; the URL given, else
+/// `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`, else the hosted service),
+/// so a tracer and the experiment calls of one program agree. Its `Debug` form shows
+/// no more than the key's first characters.
+///
+/// ```
+/// use honeyhive::config::Connection;
+/// let local = Connection::new("hh_key", "http://127.0.0.1:8080/")?;
+/// assert_eq!(local.server_url(), "http://127.0.0.1:8080");
+/// assert!(Connection::new("hh_key", "ftp://example.com").is_err());
+/// let tracer = honeyhive::Tracer::builder().connection(&local).test_mode(true).build()?;
+/// # Ok::<(), honeyhive::BuildError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Connection {
+    api_key: String,
+    server_url: String,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: String = self.api_key.chars().take(4).collect();
+        f.debug_struct("Connection")
+            .field("api_key", &format!("{shown}…"))
+            .field("server_url", &self.server_url)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// This key and URL, no environment read; the URL must be `http(s)://`.
+    pub fn new(
+        api_key: impl Into<String>,
+        server_url: impl Into<String>,
+    ) -> Result<Connection, BuildError> {
+        Connection::resolve(Some(api_key.into()), Some(server_url.into()))
+    }
+
+    /// The key and URL from the environment alone.
+    pub fn from_env() -> Result<Connection, BuildError> {
+        Connection::resolve(None, None)
+    }
+
+    /// The values given, each falling back to the environment (what a command line
+    /// with optional `--api-key` and `--server` flags wants).
+    pub fn resolve(
+        api_key: Option<String>,
+        server_url: Option<String>,
+    ) -> Result<Connection, BuildError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Ok(Connection {
+            api_key: api_key_or_env(api_key, &env)
+                .filter(|key| !key.trim().is_empty())
+                .ok_or(BuildError::MissingApiKey)?,
+            server_url: server_url_or_env(server_url, &env)?,
+        })
+    }
+
+    /// The API key.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+}
+
+fn api_key_or_env(api_key: Option<String>, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    api_key.or_else(|| env("HH_API_KEY"))
+}
+
+fn server_url_or_env(
+    server_url: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, BuildError> {
+    let url = server_url
+        .or_else(|| env("HH_API_URL"))
+        .or_else(|| env("HH_SERVER_URL"))
+        .or_else(|| env("HONEYHIVE_SERVER_URL"))
+        .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
+    validate_url(&url)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{ServerProcess, TEST_KEY};
-use honeyhive::experiments::{Aggregation, Datapoint, evaluate, evaluator_fn};
+use honeyhive::experiments::{Aggregation, Connection, Datapoint, evaluate, evaluator_fn};
 use honeyhive_testkit::python;
 use serde_json::{Value, json};
 
@@ -41,8 +41,7 @@ fn app(dp: &Datapoint) -> Result<Value, String> {
 fn run_rust(server: &ServerProcess) -> String {
     evaluate(app)
         .name("parity-rust")
-        .api_key(TEST_KEY)
-        .server_url(server.base_url())
+        .connection(Connection::new(TEST_KEY, server.base_url()).unwrap())
         .dataset(dataset())
         .evaluator(evaluator_fn("exact_match", |out, _, gt| {
             Ok(match gt {

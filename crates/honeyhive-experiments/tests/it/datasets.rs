@@ -1,7 +1,7 @@
 //! Experiment datasets from JSONL and CSV files and from the server.
 
 use crate::support::{Server, app, capture_dataset, exact_match};
-use honeyhive_experiments::{Datapoint, Dataset, evaluate, evaluator_fn, external_ids};
+use honeyhive_experiments::{Connection, Datapoint, Dataset, evaluate, evaluator_fn, external_ids};
 use serde_json::{Value, json};
 
 #[test]
@@ -49,8 +49,7 @@ fn malformed_jsonl_names_the_line() {
     std::fs::write(&path, "{\"inputs\": {}}\n[1, 2]\n").unwrap();
     let err = evaluate(app)
         .dataset(Dataset::jsonl(&path))
-        .api_key("k")
-        .server_url("http://127.0.0.1:9")
+        .connection(Connection::new("k", "http://127.0.0.1:9").unwrap())
         .run()
         .unwrap_err();
     assert_eq!(err.code(), "HH-E303");

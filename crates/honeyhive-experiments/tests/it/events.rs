@@ -5,7 +5,7 @@ use crate::support::Server;
 use honeyhive_experiments::evals::judge::{LlmJudge, Rubric};
 use honeyhive_experiments::evals::metrics::{EventBudget, JsonValid};
 use honeyhive_experiments::evals::{EndpointConfig, Evaluator};
-use honeyhive_experiments::{EventFilter, evaluate_events};
+use honeyhive_experiments::{Connection, EventFilter, evaluate_events};
 use honeyhive_testkit::http::{Reply, Request, ScriptedServer};
 use serde_json::{Value, json};
 
@@ -73,8 +73,7 @@ fn selected_events_get_metrics_and_judge_calls_nest_under_them() {
         .evaluator(tone)
         .evaluator(Box::new(EventBudget::latency_ms(100.0)) as Box<dyn Evaluator>)
         .evaluator(JsonValid::new())
-        .api_key(server.key.as_str())
-        .server_url(server.url.as_str())
+        .connection(Connection::new(server.key.as_str(), server.url.as_str()).unwrap())
         .run()
         .expect("evaluate events");
 

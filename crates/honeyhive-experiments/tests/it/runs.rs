@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Server, app, capture_dataset, exact_match, length_check};
 use honeyhive_experiments::{
-    Aggregation, Datapoint, ExperimentsClient, Progress, RunStatus, evaluate, evaluate_async,
-    evaluator_fn,
+    Aggregation, Connection, Datapoint, ExperimentsClient, Progress, RunStatus, evaluate,
+    evaluate_async, evaluator_fn,
 };
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -279,7 +279,7 @@ fn compare_runs_reports_per_metric_changes_over_common_datapoints() {
         .run()
         .expect("new run");
     let client =
-        ExperimentsClient::new(Some(server.key.clone()), Some(server.url.clone())).expect("client");
+        ExperimentsClient::new(&Connection::new(server.key.as_str(), server.url.as_str()).unwrap());
     let diff = client
         .compare_runs(&new.run_id, &old.run_id, Aggregation::Average)
         .expect("compare");
@@ -420,8 +420,7 @@ fn async_functions_use_the_callers_multi_thread_runtime() {
                     json!({"answer": dp.inputs["question"].as_str().unwrap_or("").to_uppercase()}),
                 )
             })
-            .api_key(key)
-            .server_url(url)
+            .connection(Connection::new(key, url).unwrap())
             .dataset(capture_dataset())
             .evaluator(evaluator_fn("exact_match", exact_match))
             .run()
@@ -437,20 +436,18 @@ fn async_functions_use_the_callers_multi_thread_runtime() {
 fn an_unreachable_server_fails_the_run_with_a_clear_error() {
     let err = evaluate(app)
         .dataset(capture_dataset())
-        .api_key("k")
-        .server_url("http://127.0.0.1:9")
+        .connection(Connection::new("k", "http://127.0.0.1:9").unwrap())
         .run()
         .unwrap_err();
     assert_eq!(err.code(), "HH-E306");
     assert!(err.to_string().contains("/v1/runs"), "{err}");
     let err = evaluate(app)
         .dataset(capture_dataset())
-        .api_key("k")
-        .server_url("http://127.0.0.1:9")
+        .connection(Connection::new("k", "http://127.0.0.1:9").unwrap())
         .max_concurrency(0)
         .run()
         .unwrap_err();
     assert_eq!(err.code(), "HH-E304");
-    let err = evaluate(app).api_key("k").run().unwrap_err();
+    let err = evaluate(app).run().unwrap_err();
     assert_eq!(err.code(), "HH-E301");
 }

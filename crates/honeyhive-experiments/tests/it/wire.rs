@@ -3,7 +3,7 @@
 //! bodies and the sessions' `PUT /events`, key for key and in the same order, once
 //! the ids minted on each side are swapped.
 
-use honeyhive_experiments::{evaluate, evaluator_fn};
+use honeyhive_experiments::{Connection, evaluate, evaluator_fn};
 use honeyhive_testkit::fixtures::Fixture;
 use honeyhive_testkit::http::{Reply, Request, ScriptedServer};
 use serde_json::{Value, json};
@@ -30,8 +30,7 @@ fn run_and_session_bodies_are_the_python_clients_byte_for_byte() {
         _ => Reply::json(200, &json!({})),
     });
     let summary = evaluate(app)
-        .api_key("k")
-        .server_url(server.url())
+        .connection(Connection::new("k", server.url()).unwrap())
         .name("wire-capture-exp")
         .dataset(capture_dataset())
         .evaluator(evaluator_fn("exact_match", exact_match))
