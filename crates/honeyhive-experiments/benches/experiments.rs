@@ -204,8 +204,10 @@ fn main() {
     }))
     .max_concurrency(64)
     .on_progress(seen)
-    .run()
-    .expect("async sleep run");
+    .run();
+    // Awaited with no runtime around it, so the run brings its own (as a program
+    // without tokio would).
+    let summary = block_on_this_thread(summary).expect("async sleep run");
     check(&summary, n);
     println!(
         "async {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s), last datapoint done at {:.2} s; {}",
@@ -215,4 +217,23 @@ fn main() {
     );
 
     runtime.block_on(server.stop());
+}
+
+/// Drives a future on the calling thread, with no runtime around it.
+fn block_on_this_thread<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => return out,
+            std::task::Poll::Pending => std::thread::park(),
+        }
+    }
 }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::dataset::{Datapoint, PreparedDataset};
 use super::evaluator::{error_text, eval_result_value, flatten_result};
-use super::runner::{EvaluateBuilder, Progress, Target};
+use super::runner::{Experiment, Progress, Target};
 use super::sender::Lanes;
 use super::summary::{DatapointResult, EvaluationSummary, read_result};
 use crate::Error;
@@ -51,7 +51,7 @@ impl AsyncRuntime {
 }
 
 pub(crate) struct RunContext<'a> {
-    pub(crate) builder: &'a EvaluateBuilder,
+    pub(crate) builder: &'a Experiment,
     pub(crate) tracer: &'a Tracer,
     /// `Some` for an async function.
     pub(crate) runtime: Option<&'a AsyncRuntime>,

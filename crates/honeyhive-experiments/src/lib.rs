@@ -68,7 +68,10 @@ pub use honeyhive_model::EventType;
 /// How the server folds per-datapoint metric values into one number
 /// (`?aggregate_function=`): the wire type of `honeyhive-model`.
 pub use honeyhive_model::run::{Aggregation, RunStatus};
-pub use runner::{DEFAULT_MAX_CONCURRENCY, EvaluateBuilder, Progress, evaluate, evaluate_async};
+pub use runner::{
+    AsyncRun, BlockingRun, DEFAULT_MAX_CONCURRENCY, EvaluateBuilder, Progress, evaluate,
+    evaluate_async,
+};
 pub use summary::{
     DatapointResult, EvaluationSummary, MetricAggregate, MetricComparison, RunComparison,
 };

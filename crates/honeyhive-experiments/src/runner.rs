@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,9 +68,8 @@ fn send_lanes(datapoints: usize) -> usize {
 /// How long the end of a run waits for the tracer to export the run's spans.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Configures and runs an experiment; made by [`evaluate`] or [`evaluate_async`].
-#[must_use]
-pub struct EvaluateBuilder {
+/// What an experiment is made of, whichever way its function runs.
+pub(crate) struct Experiment {
     pub(crate) target: Target,
     pub(crate) function_name: String,
     dataset: Option<Dataset>,
@@ -83,18 +83,35 @@ pub struct EvaluateBuilder {
     pub(crate) progress: Option<Arc<ProgressFn>>,
 }
 
-impl std::fmt::Debug for EvaluateBuilder {
+/// [`EvaluateBuilder`] of a synchronous function ([`evaluate`]): `run` blocks.
+#[derive(Debug)]
+pub struct BlockingRun;
+
+/// [`EvaluateBuilder`] of an async function ([`evaluate_async`]): `run` is awaited.
+#[derive(Debug)]
+pub struct AsyncRun;
+
+/// Configures and runs an experiment; made by [`evaluate`] (a [`BlockingRun`]) or
+/// [`evaluate_async`] (an [`AsyncRun`]).
+#[must_use]
+pub struct EvaluateBuilder<K = BlockingRun> {
+    experiment: Experiment,
+    kind: PhantomData<K>,
+}
+
+impl<K> std::fmt::Debug for EvaluateBuilder<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = &self.experiment;
         f.debug_struct("EvaluateBuilder")
-            .field("function_name", &self.function_name)
-            .field("dataset", &self.dataset)
+            .field("function_name", &e.function_name)
+            .field("dataset", &e.dataset)
             .field(
                 "evaluators",
-                &self.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>(),
+                &e.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>(),
             )
-            .field("name", &self.name)
-            .field("max_concurrency", &self.max_concurrency)
-            .field("aggregate", &self.aggregate)
+            .field("name", &e.name)
+            .field("max_concurrency", &e.max_concurrency)
+            .field("aggregate", &e.aggregate)
             .finish_non_exhaustive()
     }
 }
@@ -136,7 +153,7 @@ fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
 /// println!("{} passed, exact_match = {:?}", summary.passed.len(), summary.metric("exact_match"));
 /// # Ok::<(), honeyhive_experiments::Error>(())
 /// ```
-pub fn evaluate<F, T, E>(function: F) -> EvaluateBuilder
+pub fn evaluate<F, T, E>(function: F) -> EvaluateBuilder<BlockingRun>
 where
     F: Fn(&Datapoint) -> Result<T, E> + Send + Sync + 'static,
     T: Serialize,
@@ -150,23 +167,26 @@ where
     EvaluateBuilder::new(target, name)
 }
 
-/// Runs an async function over a dataset. No runtime is needed from the caller:
-/// the futures run on the caller's multi-threaded tokio runtime when there is one,
-/// else on a runtime the run creates (so `tokio::time`, `reqwest`, ... work).
+/// Runs an async function over a dataset; its [`run`](EvaluateBuilder::run) is
+/// awaited. The futures run on the caller's multi-threaded tokio runtime when there
+/// is one, else on runtimes the run creates (so `tokio::time`, `reqwest`, ... work).
 ///
 /// ```no_run
 /// use honeyhive_experiments::{evaluate_async, Datapoint};
 /// use serde_json::json;
 ///
+/// # async fn demo() -> Result<(), honeyhive_experiments::Error> {
 /// let summary = evaluate_async(|dp: Datapoint| async move {
 ///     Ok::<_, String>(json!({"echo": dp.inputs}))
 /// })
 /// .dataset(vec![Datapoint::new(json!({"q": 1}))])
 /// .max_concurrency(64)
-/// .run()?;
-/// # Ok::<(), honeyhive_experiments::Error>(())
+/// .run()
+/// .await?;
+/// # Ok(())
+/// # }
 /// ```
-pub fn evaluate_async<F, Fut, T, E>(function: F) -> EvaluateBuilder
+pub fn evaluate_async<F, Fut, T, E>(function: F) -> EvaluateBuilder<AsyncRun>
 where
     F: Fn(Datapoint) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, E>> + 'static,
@@ -187,9 +207,9 @@ where
     EvaluateBuilder::new(target, name)
 }
 
-impl EvaluateBuilder {
-    fn new(target: Target, function_name: String) -> EvaluateBuilder {
-        EvaluateBuilder {
+impl<K> EvaluateBuilder<K> {
+    fn new(target: Target, function_name: String) -> EvaluateBuilder<K> {
+        let experiment = Experiment {
             target,
             function_name,
             dataset: None,
@@ -201,13 +221,17 @@ impl EvaluateBuilder {
             connection: None,
             tracer: None,
             progress: None,
+        };
+        EvaluateBuilder {
+            experiment,
+            kind: PhantomData,
         }
     }
 
     /// The datapoints: a `Vec<Datapoint>`, [`Dataset::jsonl`], [`Dataset::csv`] or
     /// [`Dataset::server`].
     pub fn dataset(mut self, dataset: impl Into<Dataset>) -> Self {
-        self.dataset = Some(dataset.into());
+        self.experiment.dataset = Some(dataset.into());
         self
     }
 
@@ -233,44 +257,44 @@ impl EvaluateBuilder {
     /// # Ok::<(), honeyhive_experiments::Error>(())
     /// ```
     pub fn evaluator(mut self, evaluator: impl Evaluator + 'static) -> Self {
-        self.evaluators.push(Box::new(evaluator));
+        self.experiment.evaluators.push(Box::new(evaluator));
         self
     }
 
     /// The run name (default `experiment-<first 8 chars of the run id>`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
+        self.experiment.name = Some(name.into());
         self
     }
 
     /// The run id to create (default: a fresh UUID; the server's answer wins).
     pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
-        self.run_id = Some(run_id.into());
+        self.experiment.run_id = Some(run_id.into());
         self
     }
 
     /// The function's name in the run configuration and on its chain span
     /// (default: the `fn` item's name, `function` for closures).
     pub fn function_name(mut self, name: impl Into<String>) -> Self {
-        self.function_name = name.into();
+        self.experiment.function_name = name.into();
         self
     }
 
     /// Datapoints run at once (default 10).
     pub fn max_concurrency(mut self, max: usize) -> Self {
-        self.max_concurrency = max;
+        self.experiment.max_concurrency = max;
         self
     }
 
     /// How the server aggregates each metric (default average).
     pub fn aggregate(mut self, aggregate: Aggregation) -> Self {
-        self.aggregate = aggregate;
+        self.experiment.aggregate = aggregate;
         self
     }
 
     /// The server and key to call (default: [`Connection::from_env`]).
     pub fn connection(mut self, connection: Connection) -> Self {
-        self.connection = Some(connection);
+        self.experiment.connection = Some(connection);
         self
     }
 
@@ -278,23 +302,55 @@ impl EvaluateBuilder {
     /// source `evaluation` and the same connection. A tracer given here keeps its
     /// own source; give it `source("evaluation")` to match the Python SDK.
     pub fn tracer(mut self, tracer: Tracer) -> Self {
-        self.tracer = Some(tracer);
+        self.experiment.tracer = Some(tracer);
         self
     }
 
     /// Called after each datapoint; the library itself never prints.
     pub fn on_progress(mut self, callback: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
-        self.progress = Some(Arc::new(callback));
+        self.experiment.progress = Some(Arc::new(callback));
         self
     }
+}
 
+impl EvaluateBuilder<BlockingRun> {
     /// Runs the experiment and returns its summary. Blocks; inside an async
     /// context call it from `tokio::task::spawn_blocking`.
     ///
     /// Fails as a whole only when the dataset cannot be loaded or the run cannot
     /// be created, completed or read back; a failing datapoint or evaluator is
     /// recorded in the summary.
-    pub fn run(mut self) -> crate::Result<EvaluationSummary> {
+    pub fn run(self) -> crate::Result<EvaluationSummary> {
+        self.experiment.run(None)
+    }
+}
+
+impl EvaluateBuilder<AsyncRun> {
+    /// Runs the experiment and returns its summary, without blocking the caller's
+    /// executor: the run's calls and its waiting happen on threads of its own, the
+    /// function's futures on the caller's multi-thread tokio runtime when there is
+    /// one, else on runtimes of the run's threads. Any executor may await it.
+    ///
+    /// Fails as the blocking `run` of [`evaluate`] does.
+    pub async fn run(self) -> crate::Result<EvaluationSummary> {
+        let runtime = AsyncRuntime::acquire();
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let experiment = self.experiment;
+        std::thread::Builder::new()
+            .name("hh-experiment-run".into())
+            .spawn(move || {
+                let _ = done.send(experiment.run(Some(runtime)));
+            })
+            .map_err(Error::Worker)?;
+        finished
+            .await
+            .map_err(|_| Error::Worker(std::io::Error::other("the experiment's thread stopped")))?
+    }
+}
+
+impl Experiment {
+    /// Runs the experiment; `runtime` is where an async function's futures run.
+    fn run(mut self, runtime: Option<AsyncRuntime>) -> crate::Result<EvaluationSummary> {
         if self.max_concurrency == 0 {
             return Err(ConfigError::new("max_concurrency must be at least 1").into());
         }
@@ -344,10 +400,6 @@ impl EvaluateBuilder {
         };
         let lanes = Lanes::start(&client, send_lanes(prepared.datapoints.len()))?;
         let (results, _runtime) = {
-            let runtime = match &self.target {
-                Target::Async(_) => Some(AsyncRuntime::acquire()),
-                Target::Sync(_) => None,
-            };
             let ctx = RunContext {
                 builder: &self,
                 tracer: &tracer,

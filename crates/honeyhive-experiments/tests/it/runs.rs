@@ -371,8 +371,8 @@ fn async_runs_keep_max_concurrency_datapoints_in_flight_and_record_panics() {
         }))
         .dataset(dataset)
         .max_concurrency(5)
-        .run()
-        .expect("run");
+        .run();
+    let summary = server.runtime.block_on(summary).expect("run");
     assert_eq!(in_flight.peak(), 5);
     assert_eq!(summary.datapoints.len(), 20);
     assert_eq!(summary.passed.len(), 19);
@@ -386,9 +386,8 @@ fn async_runs_keep_max_concurrency_datapoints_in_flight_and_record_panics() {
 #[test]
 fn async_functions_run_without_a_host_runtime() {
     let server = Server::start();
-    // This test thread has no tokio runtime; tokio::time needs one, the run brings it.
-    assert!(tokio::runtime::Handle::try_current().is_err());
-    let summary = server
+    // Awaited without a tokio runtime; tokio::time needs one, the run brings it.
+    let run = server
         .connect(evaluate_async(|dp: Datapoint| async move {
             tokio::time::sleep(Duration::from_millis(2)).await;
             if dp.inputs["question"] == "x" {
@@ -399,8 +398,8 @@ fn async_functions_run_without_a_host_runtime() {
         .dataset(capture_dataset())
         .evaluator(evaluator_fn("exact_match", exact_match))
         .max_concurrency(3)
-        .run()
-        .expect("run");
+        .run();
+    let summary = block_on_this_thread(run).expect("run");
     assert_eq!(summary.passed, [CAPTURE_IDS[0], CAPTURE_IDS[1]]);
     assert_eq!(summary.failed, [CAPTURE_IDS[2]]);
     assert_eq!(summary.datapoints[2].error.as_deref(), Some("too short"));
@@ -412,8 +411,9 @@ fn async_functions_use_the_callers_multi_thread_runtime() {
     let server = Server::start();
     let url = server.url.clone();
     let key = server.key.clone();
+    // Awaited on a worker of the caller's runtime, which the run does not block.
     let summary = server.runtime.block_on(async move {
-        tokio::task::spawn_blocking(move || {
+        tokio::spawn(
             evaluate_async(|dp: Datapoint| async move {
                 tokio::task::yield_now().await;
                 Ok::<_, String>(
@@ -423,8 +423,8 @@ fn async_functions_use_the_callers_multi_thread_runtime() {
             .connection(Connection::new(key, url).unwrap())
             .dataset(capture_dataset())
             .evaluator(evaluator_fn("exact_match", exact_match))
-            .run()
-        })
+            .run(),
+        )
         .await
         .expect("join")
         .expect("run")
@@ -450,4 +450,23 @@ fn an_unreachable_server_fails_the_run_with_a_clear_error() {
     assert_eq!(err.code(), "HH-E304");
     let err = evaluate(app).run().unwrap_err();
     assert_eq!(err.code(), "HH-E301");
+}
+
+/// Drives a future on the calling thread, with no runtime around it.
+fn block_on_this_thread<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => return out,
+            std::task::Poll::Pending => std::thread::park(),
+        }
+    }
 }

@@ -31,7 +31,7 @@ impl Server {
     }
 
     /// Points a builder at this server.
-    pub fn connect(&self, builder: EvaluateBuilder) -> EvaluateBuilder {
+    pub fn connect<K>(&self, builder: EvaluateBuilder<K>) -> EvaluateBuilder<K> {
         builder.connection(Connection::new(self.key.as_str(), self.url.as_str()).unwrap())
     }
 
