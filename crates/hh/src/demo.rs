@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use honeyhive::experiments::{Datapoint, evaluate};
+use honeyhive::experiments::{Connection, Datapoint, evaluate};
 use honeyhive::{Enrichment, Tracer, enrich_span, trace};
 use honeyhive_evals::builtin;
 use serde_json::{Value, json};
@@ -134,10 +134,9 @@ fn run_demo_experiment(base: &str) -> Result<()> {
     let summary = evaluate(faq_bot)
         .name("demo-faq-bot")
         .dataset(dataset)
-        .with_evaluator(builtin("exact_match", &no_params)?)
-        .with_evaluator(builtin("token_f1", &f1_params)?)
-        .api_key(DEMO_KEY)
-        .server_url(base)
+        .evaluator(builtin("exact_match", &no_params)?)
+        .evaluator(builtin("token_f1", &f1_params)?)
+        .connection(Connection::new(DEMO_KEY, base)?)
         .run()
         .context("running the demo experiment")?;
     let total = summary.datapoints.len().max(1);

@@ -28,6 +28,15 @@ pub enum EvalError {
         /// What was wrong with it.
         message: String,
     },
+    /// A metric's parameters do not read as its [`MetricSpec`](crate::MetricSpec): a
+    /// parameter it does not take, or a value of the wrong type.
+    #[error("invalid parameters for {metric}: {message}")]
+    InvalidSpec {
+        /// The metric.
+        metric: String,
+        /// What was wrong, naming the parameter.
+        message: String,
+    },
     /// No built-in metric has this name.
     #[error("unknown metric {0}")]
     UnknownMetric(String),

@@ -53,6 +53,6 @@ pub use composite::{Combine, Composite};
 pub use error::EvalError;
 pub use evaluator::{Configured, EvalFuture, EvalInput, Evaluator, EvaluatorExt, FnEvaluator};
 pub use http::EndpointConfig;
-pub use registry::{BUILTIN_METRICS, builtin};
+pub use registry::{BUILTIN_METRICS, ExpectedCallSpec, MetricSpec, builtin};
 pub use result::{EvalResult, EvalValue, JudgeCall, PassCriteria};
 pub use text::{Fields, Normalize};

@@ -1,6 +1,10 @@
-//! Built-in metrics by name with parameters: what `hh eval metric` and experiment
-//! files use.
+//! Built-in metrics by name with parameters: what `hh eval metric`, `hh eval events`
+//! and experiment files use. A [`MetricSpec`] is the metric and its parameters as
+//! data (`{"metric": "token_f1", "threshold": 0.5}`); a parameter the metric does not
+//! take is an error, at any depth, so a typo never passes silently.
 
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::metrics::{
@@ -25,105 +29,458 @@ pub const BUILTIN_METRICS: &[&str] = &[
     "tool_call_correctness",
 ];
 
-struct Params<'a> {
-    map: &'a Map<String, Value>,
-    used: Vec<&'static str>,
-}
-
-impl<'a> Params<'a> {
-    fn get(&mut self, key: &'static str) -> Option<&'a Value> {
-        self.used.push(key);
-        self.map.get(key)
-    }
-
-    fn bool(&mut self, key: &'static str) -> Result<bool, EvalError> {
-        match self.get(key) {
-            None => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) if matches!(s.as_str(), "true" | "1" | "yes") => Ok(true),
-            Some(Value::String(s)) if matches!(s.as_str(), "false" | "0" | "no") => Ok(false),
-            Some(other) => Err(EvalError::invalid_param(
-                key,
-                format!("expected true or false, got {other}"),
-            )),
-        }
-    }
-
-    fn number(&mut self, key: &'static str) -> Result<Option<f64>, EvalError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .map(Some)
-                .ok_or_else(|| {
-                    EvalError::invalid_param(key, format!("expected a number, got {v}"))
-                }),
-        }
-    }
-
-    fn string(&mut self, key: &'static str) -> Result<Option<String>, EvalError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(EvalError::invalid_param(
-                key,
-                format!("expected a string, got {other}"),
-            )),
-        }
-    }
-
-    /// A JSON value given either as JSON or as a string holding JSON.
-    fn json(&mut self, key: &'static str) -> Result<Option<Value>, EvalError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => serde_json::from_str(s)
-                .map(Some)
-                .map_err(|e| EvalError::invalid_param(key, format!("not valid json: {e}"))),
-            Some(v) => Ok(Some(v.clone())),
-        }
-    }
-
-    fn normalize(&mut self) -> Result<Normalize, EvalError> {
-        Ok(Normalize {
-            ignore_case: self.bool("ignore_case")?,
-            collapse_whitespace: self.bool("collapse_whitespace")?,
-            strip_punctuation: self.bool("strip_punctuation")?,
-        })
-    }
-
-    fn fields(&mut self) -> Result<Fields, EvalError> {
-        Ok(Fields {
-            prediction: self.string("prediction_field")?,
-            reference: self.string("reference_field")?,
-        })
-    }
-
-    fn finish(self, metric: &str) -> Result<(), EvalError> {
-        match self.map.keys().find(|k| !self.used.contains(&k.as_str())) {
-            Some(unknown) => Err(EvalError::invalid_param(
-                unknown,
-                format!(
-                    "unknown parameter for {metric} (accepted: {})",
-                    self.used.join(", ")
-                ),
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-/// A built-in metric by name (see [`BUILTIN_METRICS`]) with parameters.
+/// A built-in metric and its parameters, tagged by `metric`. Every metric but
+/// `tool_call_correctness` takes `prediction_field` / `reference_field` (dotted paths
+/// into the outputs and the ground truth). A value may be given as JSON or as a string holding it
+/// (`"true"`, `"0.5"`, a schema as text), as a command line gives them.
 ///
-/// Parameters (values may be JSON or strings holding them):
-/// every metric takes `prediction_field` / `reference_field` (dotted paths);
-/// `exact_match` and `levenshtein`: `ignore_case`, `collapse_whitespace`,
-/// `strip_punctuation`; `contains`: `value` (string or array; default: the
-/// reference), `all`, `ignore_case`; `regex`: `pattern` (default: the reference);
-/// `json_schema`: `schema` (default: the reference); `rouge1|rouge2|rougeL`:
-/// `stemmer`; `tool_call_correctness`: `expected` (array; default: the reference),
-/// `ordered`; and `threshold` for the similarity metrics. Unknown parameters are
-/// errors, so typos do not pass silently.
+/// ```
+/// use honeyhive_evals::MetricSpec;
+/// let spec: MetricSpec = serde_json::from_value(serde_json::json!({
+///     "metric": "token_f1", "threshold": "0.5", "prediction_field": "answer"
+/// })).unwrap();
+/// assert_eq!(spec.build().unwrap().name(), "token_f1");
+/// let typo = serde_json::from_value::<MetricSpec>(serde_json::json!({"metric": "bleu", "treshold": 1}));
+/// assert!(typo.unwrap_err().to_string().contains("treshold"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "metric", deny_unknown_fields)]
+pub enum MetricSpec {
+    /// [`ExactMatch`].
+    #[serde(rename = "exact_match")]
+    ExactMatch {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// Compare case-insensitively.
+        #[serde(default, deserialize_with = "flag")]
+        ignore_case: bool,
+        /// Trim and collapse whitespace.
+        #[serde(default, deserialize_with = "flag")]
+        collapse_whitespace: bool,
+        /// Remove punctuation.
+        #[serde(default, deserialize_with = "flag")]
+        strip_punctuation: bool,
+    },
+    /// [`Contains`]: `value` (a string or a list; default: the reference), `all`.
+    #[serde(rename = "contains")]
+    Contains {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// What must be contained: one string or a list (default: the reference).
+        #[serde(default, deserialize_with = "needles")]
+        value: Option<Vec<String>>,
+        /// Every value must be contained (default: any).
+        #[serde(default, deserialize_with = "flag")]
+        all: bool,
+        /// Compare case-insensitively.
+        #[serde(default, deserialize_with = "flag")]
+        ignore_case: bool,
+    },
+    /// [`RegexMatch`].
+    #[serde(rename = "regex")]
+    Regex {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// The pattern (default: the reference).
+        #[serde(default)]
+        pattern: Option<String>,
+    },
+    /// [`JsonValid`].
+    #[serde(rename = "json_valid")]
+    JsonValid {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+    },
+    /// [`JsonSchema`].
+    #[serde(rename = "json_schema")]
+    JsonSchema {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// The schema (default: the reference).
+        #[serde(default, deserialize_with = "json")]
+        schema: Option<Value>,
+    },
+    /// [`Levenshtein`].
+    #[serde(rename = "levenshtein")]
+    Levenshtein {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// Compare case-insensitively.
+        #[serde(default, deserialize_with = "flag")]
+        ignore_case: bool,
+        /// Trim and collapse whitespace.
+        #[serde(default, deserialize_with = "flag")]
+        collapse_whitespace: bool,
+        /// Remove punctuation.
+        #[serde(default, deserialize_with = "flag")]
+        strip_punctuation: bool,
+        /// Passes at or above this similarity.
+        #[serde(default, deserialize_with = "number")]
+        threshold: Option<f64>,
+    },
+    /// [`TokenF1`].
+    #[serde(rename = "token_f1")]
+    TokenF1 {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// Passes at or above this F1.
+        #[serde(default, deserialize_with = "number")]
+        threshold: Option<f64>,
+    },
+    /// [`Rouge`] with unigrams.
+    #[serde(rename = "rouge1")]
+    Rouge1 {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// Porter-stem tokens first.
+        #[serde(default, deserialize_with = "flag")]
+        stemmer: bool,
+        /// Passes at or above this F-measure.
+        #[serde(default, deserialize_with = "number")]
+        threshold: Option<f64>,
+    },
+    /// [`Rouge`] with bigrams.
+    #[serde(rename = "rouge2")]
+    Rouge2 {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// Porter-stem tokens first.
+        #[serde(default, deserialize_with = "flag")]
+        stemmer: bool,
+        /// Passes at or above this F-measure.
+        #[serde(default, deserialize_with = "number")]
+        threshold: Option<f64>,
+    },
+    /// [`Rouge`] on the longest common subsequence.
+    #[serde(rename = "rougeL")]
+    RougeL {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// Porter-stem tokens first.
+        #[serde(default, deserialize_with = "flag")]
+        stemmer: bool,
+        /// Passes at or above this F-measure.
+        #[serde(default, deserialize_with = "number")]
+        threshold: Option<f64>,
+    },
+    /// [`Bleu`].
+    #[serde(rename = "bleu")]
+    Bleu {
+        /// Path into the outputs.
+        #[serde(default)]
+        prediction_field: Option<String>,
+        /// Path into the ground truth.
+        #[serde(default)]
+        reference_field: Option<String>,
+        /// Passes at or above this score (0..=100).
+        #[serde(default, deserialize_with = "number")]
+        threshold: Option<f64>,
+    },
+    /// [`ToolCallCorrectness`] (which reads the outputs' tool calls itself, so takes
+    /// no fields).
+    #[serde(rename = "tool_call_correctness")]
+    ToolCallCorrectness {
+        /// The expected calls (default: the reference).
+        #[serde(default, deserialize_with = "expected_calls")]
+        expected: Option<Vec<ExpectedCallSpec>>,
+        /// The calls must come in this order.
+        #[serde(default, deserialize_with = "flag")]
+        ordered: bool,
+    },
+}
+
+/// One expected tool call of [`MetricSpec::ToolCallCorrectness`]: `name` and,
+/// optionally, `arguments`; nothing else.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedCallSpec {
+    /// The tool name.
+    pub name: String,
+    /// The expected arguments (a JSON object).
+    #[serde(default)]
+    pub arguments: Option<Value>,
+}
+
+impl MetricSpec {
+    /// The evaluator this spec describes; `Err` for a pattern that does not compile.
+    pub fn build(self) -> Result<Box<dyn Evaluator>, EvalError> {
+        let fields = |prediction: Option<String>, reference: Option<String>| Fields {
+            prediction,
+            reference,
+        };
+        let normalize = |ignore_case, collapse_whitespace, strip_punctuation| Normalize {
+            ignore_case,
+            collapse_whitespace,
+            strip_punctuation,
+        };
+        Ok(match self {
+            MetricSpec::ExactMatch {
+                prediction_field,
+                reference_field,
+                ignore_case,
+                collapse_whitespace,
+                strip_punctuation,
+            } => Box::new(
+                ExactMatch::new()
+                    .fields(fields(prediction_field, reference_field))
+                    .normalize(normalize(
+                        ignore_case,
+                        collapse_whitespace,
+                        strip_punctuation,
+                    )),
+            ),
+            MetricSpec::Contains {
+                prediction_field,
+                reference_field,
+                value,
+                all,
+                ignore_case,
+            } => {
+                let base = match (value, all) {
+                    (None, _) => Contains::reference(),
+                    (Some(needles), true) => Contains::all(needles),
+                    (Some(needles), false) => Contains::any(needles),
+                };
+                Box::new(
+                    base.ignore_case(ignore_case)
+                        .fields(fields(prediction_field, reference_field)),
+                )
+            }
+            MetricSpec::Regex {
+                prediction_field,
+                reference_field,
+                pattern,
+            } => {
+                let regex = match pattern {
+                    Some(pattern) => RegexMatch::new(&pattern)?,
+                    None => RegexMatch::from_reference(),
+                };
+                Box::new(regex.fields(fields(prediction_field, reference_field)))
+            }
+            MetricSpec::JsonValid {
+                prediction_field,
+                reference_field,
+            } => Box::new(JsonValid::new().fields(fields(prediction_field, reference_field))),
+            MetricSpec::JsonSchema {
+                prediction_field,
+                reference_field,
+                schema,
+            } => {
+                let schema = match schema {
+                    Some(schema) => JsonSchema::new(schema),
+                    None => JsonSchema::from_reference(),
+                };
+                Box::new(schema.fields(fields(prediction_field, reference_field)))
+            }
+            MetricSpec::Levenshtein {
+                prediction_field,
+                reference_field,
+                ignore_case,
+                collapse_whitespace,
+                strip_punctuation,
+                threshold,
+            } => {
+                let mut eval = Levenshtein::new()
+                    .fields(fields(prediction_field, reference_field))
+                    .normalize(normalize(
+                        ignore_case,
+                        collapse_whitespace,
+                        strip_punctuation,
+                    ));
+                if let Some(t) = threshold {
+                    eval = eval.threshold(t);
+                }
+                Box::new(eval)
+            }
+            MetricSpec::TokenF1 {
+                prediction_field,
+                reference_field,
+                threshold,
+            } => {
+                let mut eval = TokenF1::new().fields(fields(prediction_field, reference_field));
+                if let Some(t) = threshold {
+                    eval = eval.threshold(t);
+                }
+                Box::new(eval)
+            }
+            MetricSpec::Rouge1 {
+                prediction_field,
+                reference_field,
+                stemmer,
+                threshold,
+            } => rouge(
+                RougeKind::Rouge1,
+                fields(prediction_field, reference_field),
+                stemmer,
+                threshold,
+            ),
+            MetricSpec::Rouge2 {
+                prediction_field,
+                reference_field,
+                stemmer,
+                threshold,
+            } => rouge(
+                RougeKind::Rouge2,
+                fields(prediction_field, reference_field),
+                stemmer,
+                threshold,
+            ),
+            MetricSpec::RougeL {
+                prediction_field,
+                reference_field,
+                stemmer,
+                threshold,
+            } => rouge(
+                RougeKind::RougeL,
+                fields(prediction_field, reference_field),
+                stemmer,
+                threshold,
+            ),
+            MetricSpec::Bleu {
+                prediction_field,
+                reference_field,
+                threshold,
+            } => {
+                let mut eval = Bleu::new().fields(fields(prediction_field, reference_field));
+                if let Some(t) = threshold {
+                    eval = eval.threshold(t);
+                }
+                Box::new(eval)
+            }
+            MetricSpec::ToolCallCorrectness { expected, ordered } => {
+                let eval = match expected {
+                    None => ToolCallCorrectness::from_reference(),
+                    Some(calls) => ToolCallCorrectness::new(
+                        calls
+                            .into_iter()
+                            .map(|call| match call.arguments {
+                                Some(arguments) => {
+                                    ExpectedToolCall::with_arguments(call.name, arguments)
+                                }
+                                None => ExpectedToolCall::named(call.name),
+                            })
+                            .collect(),
+                    ),
+                };
+                Box::new(eval.ordered(ordered))
+            }
+        })
+    }
+}
+
+fn rouge(
+    kind: RougeKind,
+    fields: Fields,
+    stemmer: bool,
+    threshold: Option<f64>,
+) -> Box<dyn Evaluator> {
+    let mut eval = Rouge::new(kind).stemmer(stemmer).fields(fields);
+    if let Some(t) = threshold {
+        eval = eval.threshold(t);
+    }
+    Box::new(eval)
+}
+
+/// A boolean, or a string saying one (`true`/`1`/`yes`, `false`/`0`/`no`).
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Bool(b) => Ok(b),
+        Value::String(s) if matches!(s.as_str(), "true" | "1" | "yes") => Ok(true),
+        Value::String(s) if matches!(s.as_str(), "false" | "0" | "no") => Ok(false),
+        other => Err(de::Error::custom(format!(
+            "expected true or false, got {other}"
+        ))),
+    }
+}
+
+/// A number, or a string holding one.
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let value = Value::deserialize(d)?;
+    value
+        .as_f64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+        .map(Some)
+        .ok_or_else(|| de::Error::custom(format!("expected a number, got {value}")))
+}
+
+/// A JSON value, or a string holding one.
+fn json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => serde_json::from_str(&s)
+            .map(Some)
+            .map_err(|e| de::Error::custom(format!("not valid json: {e}"))),
+        other => Ok(Some(other)),
+    }
+}
+
+/// One string or a list of values (each compared as text).
+fn needles<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(Some(vec![s])),
+        Value::Array(items) => Ok(Some(items.iter().map(crate::text::value_text).collect())),
+        other => Err(de::Error::custom(format!(
+            "expected a string or an array, got {other}"
+        ))),
+    }
+}
+
+/// The expected calls, as JSON or as a string holding JSON.
+fn expected_calls<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<ExpectedCallSpec>>, D::Error> {
+    let calls = match Value::deserialize(d)? {
+        Value::String(s) => serde_json::from_str(&s)
+            .map_err(|e| de::Error::custom(format!("not valid json: {e}")))?,
+        other => other,
+    };
+    serde_json::from_value(calls)
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
+/// A built-in metric by name (see [`BUILTIN_METRICS`]) with parameters, read as
+/// the [`MetricSpec`] `{"metric": name, ..params}`: parameters a metric does not
+/// take are errors, so typos do not pass silently.
 ///
 /// ```
 /// use honeyhive_evals::{builtin, EvalInput, Evaluator};
@@ -136,113 +493,23 @@ impl<'a> Params<'a> {
 /// assert!(builtin("rougeX", &Map::new()).is_err());
 /// ```
 pub fn builtin(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Evaluator>, EvalError> {
-    let mut p = Params {
-        map: params,
-        used: Vec::new(),
-    };
-    let fields = p.fields()?;
-    let evaluator: Box<dyn Evaluator> = match name {
-        "exact_match" => Box::new(ExactMatch::new().fields(fields).normalize(p.normalize()?)),
-        "contains" => {
-            let all = p.bool("all")?;
-            let ignore_case = p.bool("ignore_case")?;
-            let needles: Option<Vec<String>> = match p.get("value") {
-                None => None,
-                Some(Value::String(s)) => Some(vec![s.clone()]),
-                Some(Value::Array(items)) => {
-                    Some(items.iter().map(crate::text::value_text).collect())
-                }
-                Some(other) => {
-                    return Err(EvalError::invalid_param(
-                        "value",
-                        format!("expected a string or an array, got {other}"),
-                    ));
-                }
-            };
-            let base = match (needles, all) {
-                (None, _) => Contains::reference(),
-                (Some(n), true) => Contains::all(n),
-                (Some(n), false) => Contains::any(n),
-            };
-            Box::new(base.ignore_case(ignore_case).fields(fields))
-        }
-        "regex" => match p.string("pattern")? {
-            Some(pattern) => Box::new(RegexMatch::new(&pattern)?.fields(fields)),
-            None => Box::new(RegexMatch::from_reference().fields(fields)),
-        },
-        "json_valid" => Box::new(JsonValid::new().fields(fields)),
-        "json_schema" => match p.json("schema")? {
-            Some(schema) => Box::new(JsonSchema::new(schema).fields(fields)),
-            None => Box::new(JsonSchema::from_reference().fields(fields)),
-        },
-        "levenshtein" => {
-            let mut eval = Levenshtein::new().fields(fields).normalize(p.normalize()?);
-            if let Some(t) = p.number("threshold")? {
-                eval = eval.threshold(t);
-            }
-            Box::new(eval)
-        }
-        "token_f1" => {
-            let mut eval = TokenF1::new().fields(fields);
-            if let Some(t) = p.number("threshold")? {
-                eval = eval.threshold(t);
-            }
-            Box::new(eval)
-        }
-        "rouge1" | "rouge2" | "rougeL" => {
-            let kind = match name {
-                "rouge1" => RougeKind::Rouge1,
-                "rouge2" => RougeKind::Rouge2,
-                _ => RougeKind::RougeL,
-            };
-            let mut eval = Rouge::new(kind).stemmer(p.bool("stemmer")?).fields(fields);
-            if let Some(t) = p.number("threshold")? {
-                eval = eval.threshold(t);
-            }
-            Box::new(eval)
-        }
-        "bleu" => {
-            let mut eval = Bleu::new().fields(fields);
-            if let Some(t) = p.number("threshold")? {
-                eval = eval.threshold(t);
-            }
-            Box::new(eval)
-        }
-        "tool_call_correctness" => {
-            let ordered = p.bool("ordered")?;
-            let eval = match p.json("expected")? {
-                None => ToolCallCorrectness::from_reference(),
-                Some(Value::Array(items)) => ToolCallCorrectness::new(
-                    items
-                        .iter()
-                        .map(|item| {
-                            let name =
-                                item.get("name").and_then(Value::as_str).ok_or_else(|| {
-                                    EvalError::invalid_param(
-                                        "expected",
-                                        "each expected call needs a name",
-                                    )
-                                })?;
-                            Ok(match item.get("arguments") {
-                                Some(args) => ExpectedToolCall::with_arguments(name, args.clone()),
-                                None => ExpectedToolCall::named(name),
-                            })
-                        })
-                        .collect::<Result<Vec<_>, EvalError>>()?,
-                ),
-                Some(other) => {
-                    return Err(EvalError::invalid_param(
-                        "expected",
-                        format!("expected an array, got {other}"),
-                    ));
-                }
-            };
-            Box::new(eval.ordered(ordered))
-        }
-        other => return Err(EvalError::UnknownMetric(other.to_string())),
-    };
-    p.finish(name)?;
-    Ok(evaluator)
+    if !BUILTIN_METRICS.contains(&name) {
+        return Err(EvalError::UnknownMetric(name.to_string()));
+    }
+    if params.contains_key("metric") {
+        return Err(EvalError::invalid_param(
+            "metric",
+            "the metric is named separately",
+        ));
+    }
+    let mut spec = params.clone();
+    spec.insert("metric".into(), Value::String(name.to_string()));
+    let spec: MetricSpec =
+        serde_json::from_value(Value::Object(spec)).map_err(|e| EvalError::InvalidSpec {
+            metric: name.to_string(),
+            message: e.to_string(),
+        })?;
+    spec.build()
 }
 
 #[cfg(test)]
@@ -274,7 +541,7 @@ mod tests {
         assert_eq!(eval.score(&input).unwrap().value.as_f64(), Some(1.0));
         let unknown = builtin("bleu", &params(&[("smoothing", json!("none"))]));
         assert!(
-            matches!(unknown, Err(EvalError::InvalidParam { param, .. }) if param == "smoothing")
+            matches!(unknown, Err(EvalError::InvalidSpec { metric, message }) if metric == "bleu" && message.contains("smoothing"))
         );
         assert!(builtin("regex", &params(&[("pattern", json!("("))])).is_err());
         assert!(builtin("rouge1", &params(&[("stemmer", json!("maybe"))])).is_err());
@@ -303,5 +570,27 @@ mod tests {
                 .as_f64(),
             Some(1.0)
         );
+    }
+
+    #[test]
+    fn a_parameter_no_metric_takes_is_an_error_at_any_depth() {
+        // A typo inside an expected tool call used to be ignored: the call then
+        // matched any arguments.
+        let typo = builtin(
+            "tool_call_correctness",
+            &params(&[(
+                "expected",
+                json!([{"name": "search", "argumnets": {"q": "rust"}}]),
+            )]),
+        );
+        assert!(typo.is_err(), "the typo was accepted");
+        let err = typo.err().unwrap().to_string();
+        assert!(err.contains("argumnets"), "{err}");
+        // Fields used to be accepted here and ignored: the metric reads tool calls itself.
+        let ignored = builtin(
+            "tool_call_correctness",
+            &params(&[("prediction_field", json!("calls"))]),
+        );
+        assert!(ignored.is_err(), "prediction_field was accepted");
     }
 }

@@ -21,6 +21,10 @@ pub enum EvalValue {
     Str(String),
     /// One of a fixed set of labels (for example a judge's `"correct"` / `"incorrect"`).
     Category(String),
+    /// A score as a Python-style evaluator returned it ([`EvalResult::from_json`]),
+    /// recorded with its JSON type (an integer stays an integer); `null` when it gave
+    /// none.
+    Json(Value),
 }
 
 impl EvalValue {
@@ -30,6 +34,8 @@ impl EvalValue {
             EvalValue::Number(x) => Some(*x),
             EvalValue::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
             EvalValue::Str(_) | EvalValue::Category(_) => None,
+            EvalValue::Json(Value::Bool(b)) => Some(if *b { 1.0 } else { 0.0 }),
+            EvalValue::Json(value) => value.as_f64(),
         }
     }
 
@@ -42,6 +48,7 @@ impl EvalValue {
             }
             EvalValue::Bool(b) => Value::Bool(*b),
             EvalValue::Str(s) | EvalValue::Category(s) => Value::String(s.clone()),
+            EvalValue::Json(value) => value.clone(),
         }
     }
 }
@@ -103,12 +110,14 @@ impl PassCriteria {
             PassCriteria::Between { min, max } => value.as_f64().map(|x| x >= *min && x <= *max),
             PassCriteria::IsTrue => value.as_f64().map(|x| x == 1.0),
             PassCriteria::Categories(names) => match value {
-                EvalValue::Category(s) | EvalValue::Str(s) => Some(
-                    names
-                        .iter()
-                        .any(|n| n.trim().eq_ignore_ascii_case(s.trim())),
-                ),
-                EvalValue::Bool(_) | EvalValue::Number(_) => None,
+                EvalValue::Category(s) | EvalValue::Str(s) | EvalValue::Json(Value::String(s)) => {
+                    Some(
+                        names
+                            .iter()
+                            .any(|n| n.trim().eq_ignore_ascii_case(s.trim())),
+                    )
+                }
+                EvalValue::Bool(_) | EvalValue::Number(_) | EvalValue::Json(_) => None,
             },
         }
     }
@@ -244,6 +253,50 @@ impl EvalResult {
     /// A free-text result.
     pub fn text(text: impl Into<String>) -> Self {
         EvalResult::new(EvalValue::Str(text.into()))
+    }
+
+    /// A result as a Python-style evaluator returns it (the Python SDK's
+    /// `EvaluatorMetricResult`): a scalar is the score; a one-element list is
+    /// unwrapped; an object gives `score`, `explanation` (its text, or the JSON of
+    /// anything else), `passed` when it is a boolean, and its other keys as extra
+    /// fields; anything else is no score. The score keeps its JSON type.
+    ///
+    /// ```
+    /// use honeyhive_evals::{EvalResult, EvalValue};
+    /// use serde_json::json;
+    /// let r = EvalResult::from_json(json!({"score": 3, "explanation": "length", "long": true}));
+    /// assert_eq!(r.value, EvalValue::Json(json!(3)));
+    /// assert_eq!(r.explanation.as_deref(), Some("length"));
+    /// assert_eq!(r.extra["long"], true);
+    /// assert_eq!(EvalResult::from_json(json!([0.5])).value.as_f64(), Some(0.5));
+    /// assert_eq!(EvalResult::from_json(json!([1, 2])).value, EvalValue::Json(json!(null)));
+    /// ```
+    pub fn from_json(raw: Value) -> Self {
+        let raw = match raw {
+            Value::Array(mut items) if items.len() == 1 => items.pop().unwrap_or_default(),
+            other => other,
+        };
+        match raw {
+            Value::Object(mut object) => {
+                let mut result =
+                    EvalResult::new(EvalValue::Json(object.remove("score").unwrap_or_default()));
+                result.explanation = match object.remove("explanation") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(text)) => Some(text),
+                    Some(other) => Some(other.to_string()),
+                };
+                if let Some(Value::Bool(passed)) = object.get("passed") {
+                    result.passed = Some(*passed);
+                    object.remove("passed");
+                }
+                result.extra = object;
+                result
+            }
+            scalar @ (Value::Bool(_) | Value::Number(_) | Value::String(_)) => {
+                EvalResult::new(EvalValue::Json(scalar))
+            }
+            _ => EvalResult::new(EvalValue::Json(Value::Null)),
+        }
     }
 
     /// Sets the explanation.

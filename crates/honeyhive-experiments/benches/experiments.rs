@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use honeyhive_experiments::{Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async};
+use honeyhive_experiments::{
+    Connection, Datapoint, EvaluationSummary, Progress, evaluate, evaluate_async, evaluator_fn,
+};
 use honeyhive_server::testing::TestServer;
 use parking_lot::Mutex;
 use serde_json::json;
@@ -133,12 +135,11 @@ fn main() {
     let started = Instant::now();
     let summary =
         evaluate(|dp: &Datapoint| Ok::<_, String>(json!({"answer": "4", "i": dp.inputs["i"]})))
-            .api_key(key.as_str())
-            .server_url(url.as_str())
+            .connection(Connection::new(key.as_str(), url.as_str()).unwrap())
             .dataset(dataset(n))
-            .evaluator("exact", |out, _, gt| {
+            .evaluator(evaluator_fn("exact", |out, _, gt| {
                 Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
-            })
+            }))
             .max_concurrency(1)
             .on_progress(move |_| seen.lock().push(Instant::now()))
             .run()
@@ -168,12 +169,11 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
         Ok::<_, String>(json!({"answer": "4"}))
     })
-    .api_key(key.as_str())
-    .server_url(url.as_str())
+    .connection(Connection::new(key.as_str(), url.as_str()).unwrap())
     .dataset(dataset(n))
-    .evaluator("exact", |out, _, gt| {
+    .evaluator(evaluator_fn("exact", |out, _, gt| {
         Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
-    })
+    }))
     .max_concurrency(64)
     .on_progress(seen)
     .run()
@@ -197,16 +197,17 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         Ok::<_, String>(json!({"answer": "4"}))
     })
-    .api_key(key.as_str())
-    .server_url(url.as_str())
+    .connection(Connection::new(key.as_str(), url.as_str()).unwrap())
     .dataset(dataset(n))
-    .evaluator("exact", |out, _, gt| {
+    .evaluator(evaluator_fn("exact", |out, _, gt| {
         Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
-    })
+    }))
     .max_concurrency(64)
     .on_progress(seen)
-    .run()
-    .expect("async sleep run");
+    .run();
+    // Awaited with no runtime around it, so the run brings its own (as a program
+    // without tokio would).
+    let summary = block_on_this_thread(summary).expect("async sleep run");
     check(&summary, n);
     println!(
         "async {n} × 20 ms sleep, concurrency 64: {:.2} s wall (floor {floor:.3} s), last datapoint done at {:.2} s; {}",
@@ -216,4 +217,23 @@ fn main() {
     );
 
     runtime.block_on(server.stop());
+}
+
+/// Drives a future on the calling thread, with no runtime around it.
+fn block_on_this_thread<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => return out,
+            std::task::Poll::Pending => std::thread::park(),
+        }
+    }
 }

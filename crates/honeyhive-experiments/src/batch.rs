@@ -10,8 +10,12 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::client::{RestClient, resolve_connection};
-use super::evaluator::{eval_result_value, flatten_result};
+use honeyhive_model::{EventType, EventUpdate};
+
+use honeyhive_tracer::config::Connection;
+
+use super::client::RestClient;
+use super::evaluator::{error_text, eval_result_value, flatten_result};
 use crate::error::{ConfigError, EventsError, RequestError};
 
 /// Events fetched per `GET /events` page.
@@ -21,10 +25,10 @@ const PAGE_SIZE: usize = 500;
 /// a start-time range, as `GET /events` takes them.
 ///
 /// ```
-/// use honeyhive_experiments::EventFilter;
+/// use honeyhive_experiments::{EventFilter, EventType};
 /// let filter = EventFilter::new()
 ///     .event_name("answer_question")
-///     .event_type("chain")
+///     .event_type(EventType::Chain)
 ///     .metadata("env", "prod")
 ///     .since("2026-01-01T00:00:00Z")
 ///     .max_events(1000);
@@ -71,9 +75,9 @@ impl EventFilter {
         self.filter("event_name", "is", name.into())
     }
 
-    /// Only events of this type (`model`, `tool`, `chain`, `session`).
-    pub fn event_type(self, event_type: impl Into<String>) -> Self {
-        self.filter("event_type", "is", event_type.into())
+    /// Only events of this type.
+    pub fn event_type(self, event_type: EventType) -> Self {
+        self.filter("event_type", "is", event_type.as_str())
     }
 
     /// Only events whose `metadata.<key>` equals `value`.
@@ -182,8 +186,7 @@ fn metric_number(v: &Value) -> Option<f64> {
 pub struct EvaluateEventsBuilder {
     filter: EventFilter,
     evaluators: Vec<Box<dyn honeyhive_evals::Evaluator>>,
-    api_key: Option<String>,
-    server_url: Option<String>,
+    connection: Option<Connection>,
     concurrency: usize,
     dry_run: bool,
 }
@@ -211,11 +214,11 @@ impl std::fmt::Debug for EvaluateEventsBuilder {
 /// a judge's LLM call is recorded as a `model` event under the scored event.
 ///
 /// ```no_run
-/// use honeyhive_experiments::{evaluate_events, EventFilter};
+/// use honeyhive_experiments::{evaluate_events, EventFilter, EventType};
 /// use honeyhive_evals::metrics::JsonValid;
 ///
-/// let result = evaluate_events(EventFilter::new().event_type("model").since("2026-01-01T00:00:00Z"))
-///     .with_evaluator(JsonValid::new())
+/// let result = evaluate_events(EventFilter::new().event_type(EventType::Model).since("2026-01-01T00:00:00Z"))
+///     .evaluator(JsonValid::new())
 ///     .run()?;
 /// println!("scored {} events, json_valid = {:?}", result.events.len(), result.mean("json_valid"));
 /// # Ok::<(), honeyhive_experiments::EventsError>(())
@@ -224,8 +227,7 @@ pub fn evaluate_events(filter: EventFilter) -> EvaluateEventsBuilder {
     EvaluateEventsBuilder {
         filter,
         evaluators: Vec::new(),
-        api_key: None,
-        server_url: None,
+        connection: None,
         concurrency: 4,
         dry_run: false,
     }
@@ -233,20 +235,14 @@ pub fn evaluate_events(filter: EventFilter) -> EvaluateEventsBuilder {
 
 impl EvaluateEventsBuilder {
     /// Adds an evaluator (a concrete one, `Box<dyn Evaluator>` or `Arc<dyn Evaluator>`).
-    pub fn with_evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
+    pub fn evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
         self.evaluators.push(Box::new(evaluator));
         self
     }
 
-    /// API key (default `HH_API_KEY`).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// Server URL (default `HH_API_URL` and alternates).
-    pub fn server_url(mut self, url: impl Into<String>) -> Self {
-        self.server_url = Some(url.into());
+    /// The server and key to call (default: [`Connection::from_env`]).
+    pub fn connection(mut self, connection: Connection) -> Self {
+        self.connection = Some(connection);
         self
     }
 
@@ -268,8 +264,11 @@ impl EvaluateEventsBuilder {
         if self.evaluators.is_empty() {
             return Err(ConfigError::new("no evaluators given").into());
         }
-        let (key, url) = resolve_connection(self.api_key.clone(), self.server_url.clone())?;
-        let client = RestClient::new(&key, &url, self.concurrency);
+        let connection = match &self.connection {
+            Some(connection) => connection.clone(),
+            None => Connection::from_env().map_err(ConfigError::from)?,
+        };
+        let client = RestClient::new(&connection, self.concurrency);
         let events = self.fetch(&client)?;
         let next = AtomicUsize::new(0);
         let slots: Mutex<Vec<Option<EventScore>>> = Mutex::new(vec![None; events.len()]);
@@ -314,7 +313,7 @@ impl EvaluateEventsBuilder {
             if let Some(range) = &date_range {
                 query.push(("dateRange", range.as_str()));
             }
-            let body = client.call("GET", "/events", &query, None)?;
+            let body = client.get("/events", &query)?;
             let batch = body
                 .get("events")
                 .and_then(Value::as_array)
@@ -358,7 +357,7 @@ impl EvaluateEventsBuilder {
                     }
                 }
                 Ok(Err(e)) => {
-                    evaluator_errors.insert(name.to_string(), e.to_string());
+                    evaluator_errors.insert(name.to_string(), error_text(e));
                 }
                 Err(_) => {
                     evaluator_errors.insert(name.to_string(), "the evaluator panicked".into());
@@ -367,8 +366,12 @@ impl EvaluateEventsBuilder {
         }
         let mut write_error = None;
         if !self.dry_run && !event_id.is_empty() && !metrics.is_empty() {
-            let body = json!({"event_id": event_id, "metrics": metrics});
-            if let Err(e) = client.call("PUT", "/events", &[], Some(&body)) {
+            let update = EventUpdate {
+                event_id: event_id.clone(),
+                metrics: metrics.clone(),
+                ..EventUpdate::default()
+            };
+            if let Err(e) = client.put("/events", &update) {
                 write_error = Some(e.to_string());
             }
             for mut call in judge_calls {
@@ -378,7 +381,7 @@ impl EvaluateEventsBuilder {
                         object.insert("session_id".into(), json!(session));
                     }
                 }
-                if let Err(e) = client.call("POST", "/events", &[], Some(&json!({"event": call}))) {
+                if let Err(e) = client.post("/events", &json!({"event": call})) {
                     write_error.get_or_insert(e.to_string());
                 }
             }

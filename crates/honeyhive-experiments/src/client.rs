@@ -2,14 +2,18 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{ConfigError, RequestError};
+use honeyhive_tracer::config::Connection;
+
+use crate::error::RequestError;
 
 /// Largest response body read (run results of big runs can be large).
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Connection settings shared by the runner and [`super::compare_runs`].
+/// The REST calls over one [`Connection`], shared by the runner, the batch scorer
+/// and [`super::ExperimentsClient`].
 #[derive(Debug, Clone)]
 pub(crate) struct RestClient {
     agent: ureq::Agent,
@@ -17,32 +21,8 @@ pub(crate) struct RestClient {
     authorization: String,
 }
 
-/// Resolves the api key and server url from explicit values, then the environment
-/// (`HH_API_KEY`; `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`).
-pub(crate) fn resolve_connection(
-    api_key: Option<String>,
-    server_url: Option<String>,
-) -> Result<(String, String), ConfigError> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let api_key = api_key
-        .or_else(|| env("HH_API_KEY"))
-        .ok_or_else(|| ConfigError::new("missing api key (HH_API_KEY)"))?;
-    let server_url = server_url
-        .or_else(|| env("HH_API_URL"))
-        .or_else(|| env("HH_SERVER_URL"))
-        .or_else(|| env("HONEYHIVE_SERVER_URL"))
-        .unwrap_or_else(|| honeyhive_tracer::DEFAULT_SERVER_URL.to_string());
-    let server_url = server_url.trim().trim_end_matches('/').to_string();
-    if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
-        return Err(ConfigError::new(format!(
-            "server url {server_url:?} must start with http:// or https://"
-        )));
-    }
-    Ok((api_key, server_url))
-}
-
 impl RestClient {
-    pub(crate) fn new(api_key: &str, server_url: &str, pool: usize) -> RestClient {
+    pub(crate) fn new(connection: &Connection, pool: usize) -> RestClient {
         let agent = honeyhive_transport::agent(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -54,8 +34,8 @@ impl RestClient {
         );
         RestClient {
             agent,
-            base_url: server_url.to_string(),
-            authorization: format!("Bearer {api_key}"),
+            base_url: connection.server_url().to_string(),
+            authorization: format!("Bearer {}", connection.api_key()),
         }
     }
 
@@ -69,40 +49,46 @@ impl RestClient {
         &self.authorization
     }
 
-    /// One JSON call; returns the parsed response body (`null` when empty).
-    pub(crate) fn call(
-        &self,
-        method: &'static str,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Result<Value, RequestError> {
-        let text = self.call_text(method, path, query, body)?;
-        if text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| RequestError::bad_response(path, e.to_string()))
+    /// `GET`; returns the parsed response body (`null` when empty).
+    pub(crate) fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, RequestError> {
+        let text = self.get_text(path, query)?;
+        parse_body(path, &text)
     }
 
-    /// One JSON call; returns the response body as text, for callers that
-    /// read it their own way.
-    pub(crate) fn call_text(
+    /// `GET`; returns the response body as text, for callers that read it
+    /// their own way.
+    pub(crate) fn get_text(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<String, RequestError> {
+        self.exchange("GET", path, query, None)
+    }
+
+    /// `POST` with a JSON body; returns the parsed response body.
+    pub(crate) fn post(&self, path: &str, body: &impl Serialize) -> Result<Value, RequestError> {
+        self.send("POST", path, body)
+    }
+
+    /// `PUT` with a JSON body; returns the parsed response body.
+    pub(crate) fn put(&self, path: &str, body: &impl Serialize) -> Result<Value, RequestError> {
+        self.send("PUT", path, body)
+    }
+
+    fn send(
         &self,
         method: &'static str,
         path: &str,
-        query: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Result<String, RequestError> {
-        let bytes = match body {
-            Some(b) => Some(serde_json::to_vec(b).map_err(|e| RequestError::Http {
-                method,
-                path: path.to_string(),
-                status: None,
-                reason: e.to_string(),
-            })?),
-            None => None,
-        };
-        self.exchange(method, path, query, bytes.as_deref())
+        body: &impl Serialize,
+    ) -> Result<Value, RequestError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| RequestError::Http {
+            method,
+            path: path.to_string(),
+            status: None,
+            reason: e.to_string(),
+        })?;
+        let text = self.exchange(method, path, &[], Some(&bytes))?;
+        parse_body(path, &text)
     }
 
     /// Sends the request with the Python SDK's headers; returns the response
@@ -166,4 +152,12 @@ impl RestClient {
         }
         Ok(text)
     }
+}
+
+/// A response body as JSON (`null` when empty).
+fn parse_body(path: &str, text: &str) -> Result<Value, RequestError> {
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text).map_err(|e| RequestError::bad_response(path, e.to_string()))
 }

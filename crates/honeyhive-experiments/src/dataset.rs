@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use honeyhive_model::dataset::DatapointObject;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -382,45 +383,55 @@ pub(crate) const SERVER_PAGE_SIZE: u64 = 7500;
 /// keep the loop going.
 const MAX_SERVER_PAGES: u64 = 100_000;
 
-/// Every datapoint row of a paged `GET /v1/datapoints`: `fetch(page)` gets the
+/// One page of `GET /v1/datapoints`.
+#[derive(Deserialize)]
+struct DatapointPage {
+    datapoints: Vec<DatapointObject>,
+    #[serde(default)]
+    pagination: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+struct Pagination {
+    #[serde(default)]
+    has_next: bool,
+}
+
+/// Every datapoint of a paged `GET /v1/datapoints`: `fetch(page)` gets the
 /// 1-based page, and pages are read until one says `pagination.has_next` is not
-/// true (a server that does not page answers everything on the first).
+/// true (a server that does not page answers everything on the first). A page
+/// that is not a list of datapoints is an error.
 pub(crate) fn server_rows(
     mut fetch: impl FnMut(u64) -> Result<Value, RequestError>,
-) -> Result<Vec<Value>, RequestError> {
+) -> Result<Vec<DatapointObject>, RequestError> {
     let mut rows = Vec::new();
     for page in 1..=MAX_SERVER_PAGES {
-        let body = fetch(page)?;
-        let items = body
-            .get("datapoints")
-            .and_then(Value::as_array)
-            .ok_or_else(|| RequestError::bad_response("/v1/datapoints", "no datapoints array"))?;
-        rows.extend(items.iter().cloned());
-        let has_next = body
-            .pointer("/pagination/has_next")
-            .and_then(Value::as_bool)
-            == Some(true);
-        if !has_next || items.is_empty() {
+        let body: DatapointPage = serde_json::from_value(fetch(page)?)
+            .map_err(|e| RequestError::bad_response("/v1/datapoints", e.to_string()))?;
+        let fetched = body.datapoints.len();
+        rows.extend(body.datapoints);
+        let has_next = body.pagination.is_some_and(|p| p.has_next);
+        if !has_next || fetched == 0 {
             break;
         }
     }
     Ok(rows)
 }
 
-/// Turns a server datapoint (`GET /v1/datapoints`) into a [`Datapoint`] and its id.
-pub(crate) fn from_server(value: &Value) -> Option<(String, Datapoint)> {
-    let id = value.get("id").and_then(Value::as_str)?.to_string();
+/// Turns a server datapoint (`GET /v1/datapoints`) into a [`Datapoint`] and its
+/// id; `None` for one without an id. Its ground truth is always an object (the
+/// server answers `{}` for none), handed to evaluators as it is.
+pub(crate) fn from_server(datapoint: DatapointObject) -> Option<(String, Datapoint)> {
+    if datapoint.id.is_empty() {
+        return None;
+    }
     let dp = Datapoint {
-        inputs: value
-            .get("inputs")
-            .cloned()
-            .filter(|v| !v.is_null())
-            .unwrap_or_else(|| Value::Object(Map::new())),
-        ground_truth: value.get("ground_truth").cloned().filter(|v| !v.is_null()),
-        id: Some(id.clone()),
+        inputs: Value::Object(datapoint.inputs),
+        ground_truth: Some(Value::Object(datapoint.ground_truth)),
+        id: Some(datapoint.id.clone()),
         extra: Map::new(),
     };
-    Some((id, dp))
+    Some((datapoint.id, dp))
 }
 
 #[cfg(test)]
@@ -450,7 +461,7 @@ mod tests {
             Ok(pages[usize::try_from(page - 1).unwrap()].clone())
         })
         .unwrap();
-        let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert_eq!(asked, [1, 2]);
 

@@ -12,12 +12,15 @@ use honeyhive_tracer::BuildError;
 /// (`Err("no ground truth".into())`). It is recorded for that datapoint only.
 pub type EvaluatorError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The connection or run settings are unusable: no api key, a server url that is not
-/// `http(s)://`, `https` without the `tls` feature, zero concurrency, no evaluators.
+/// The connection or run settings are unusable: no api key in the environment, a
+/// server url there that is not `http(s)://`, zero concurrency, no evaluators.
 /// Code `HH-E304`.
 ///
 /// ```
-/// let err = honeyhive_experiments::ExperimentsClient::new(Some("k".into()), Some("ftp://x".into()))
+/// let err = honeyhive_experiments::evaluate(|_dp| Ok::<_, String>(serde_json::json!(null)))
+///     .max_concurrency(0)
+///     .dataset(vec![])
+///     .run()
 ///     .unwrap_err();
 /// assert_eq!(err.code(), "HH-E304");
 /// ```
@@ -46,7 +49,14 @@ impl ConfigError {
 
     /// What the user can do about it.
     pub fn hint(&self) -> &'static str {
-        "set HH_API_KEY and HH_API_URL or pass api_key/server_url; max_concurrency must be at least 1"
+        "set HH_API_KEY and HH_API_URL or pass a Connection; max_concurrency must be at least 1"
+    }
+}
+
+/// A connection that cannot be made from the environment (no key, a bad url).
+impl From<BuildError> for ConfigError {
+    fn from(error: BuildError) -> ConfigError {
+        ConfigError::new(error.to_string())
     }
 }
 
@@ -174,18 +184,6 @@ impl EventsError {
     }
 }
 
-/// An aggregate function name that [`Aggregate`](crate::Aggregate) does not know.
-///
-/// ```
-/// let err = "mode".parse::<honeyhive_experiments::Aggregate>().unwrap_err();
-/// assert_eq!(err.to_string(), r#"unknown aggregate function "mode"; use average, min, max, median, p90 or sum"#);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown aggregate function {name:?}; use average, min, max, median, p90 or sum")]
-pub struct ParseAggregateError {
-    pub(crate) name: String,
-}
-
 const WORKER_CODE: &str = "HH-E309";
 const WORKER_HINT: &str = "lower the concurrency or raise the process thread limit";
 
@@ -196,8 +194,7 @@ const WORKER_HINT: &str = "lower the concurrency or raise the process thread lim
 /// use honeyhive_experiments::{evaluate, Dataset};
 /// let err = evaluate(|_dp| Ok::<_, String>(serde_json::json!(null)))
 ///     .dataset(Dataset::jsonl("/nonexistent/eval.jsonl"))
-///     .api_key("k")
-///     .server_url("http://127.0.0.1:9")
+///     .connection(honeyhive_experiments::Connection::new("k", "http://127.0.0.1:9").unwrap())
 ///     .run()
 ///     .unwrap_err();
 /// assert_eq!(err.code(), "HH-E302");

@@ -1,106 +1,16 @@
-//! The evaluator interface of the experiment runner and how results become metrics.
+//! Evaluators in experiments and how their results become metrics.
 //!
-//! Results are normalised exactly like the Python SDK's `EvaluatorMetricResult`:
-//! a scalar (number, bool, string) is the score; a one-element list is unwrapped; an
-//! object gives `score`, `explanation` (→ `<name>_explanation`) and scalar extras
-//! (→ `<name>_<key>`); anything else is dropped.
+//! An experiment takes one kind of evaluator, [`honeyhive_evals::Evaluator`]: a
+//! built-in metric, a judge, a composite, a type of your own, or a Python-style
+//! closure through [`evaluator_fn`]. Results become metrics exactly like the Python
+//! SDK's `EvaluatorMetricResult`: the score is `<name>`, the explanation
+//! `<name>_explanation`, each scalar extra `<name>_<key>`, and the pass/fail verdict
+//! `<name>_passed`.
 
+use honeyhive_evals::{EvalError, EvalInput, EvalResult, Evaluator};
 use serde_json::{Map, Value};
 
 use crate::error::EvaluatorError;
-
-/// Scores one datapoint's outputs. Object safe: runners hold `Box<dyn ExperimentEvaluator>`.
-///
-/// Closures `Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError>` (outputs,
-/// inputs, ground truth, like Python's `evaluator(outputs, inputs, ground_truth)`)
-/// are turned into evaluators with [`evaluator_fn`] or the builder's `.evaluator(name, f)`.
-///
-/// ```
-/// use honeyhive_experiments::{EvaluatorError, ExperimentEvaluator};
-/// use serde_json::{json, Value};
-///
-/// struct NonEmpty;
-/// impl ExperimentEvaluator for NonEmpty {
-///     fn name(&self) -> &str { "non_empty" }
-///     fn evaluate(&self, outputs: &Value, _: &Value, _: Option<&Value>) -> Result<Value, EvaluatorError> {
-///         match outputs {
-///             Value::Null => Err("no output".into()),
-///             other => Ok(json!(other.to_string().len() > 2)),
-///         }
-///     }
-/// }
-/// ```
-pub trait ExperimentEvaluator: Send + Sync {
-    /// The metric name (`honeyhive_metrics.<name>`).
-    fn name(&self) -> &str;
-
-    /// A number, bool, string, or `{score, explanation, ...}`; `Err` records an
-    /// evaluator failure (its message) for this datapoint only.
-    fn evaluate(
-        &self,
-        outputs: &Value,
-        inputs: &Value,
-        ground_truth: Option<&Value>,
-    ) -> Result<Value, EvaluatorError>;
-
-    /// The [`honeyhive_evals::Evaluator`] behind this one, when it wraps one (see
-    /// [`from_evals`]). The runner then scores through it directly, so the evaluator
-    /// also sees the traced event (latency, tokens, cost) and a judge's LLM call is
-    /// recorded as a `model` event in the datapoint's session.
-    fn evals_evaluator(&self) -> Option<&dyn honeyhive_evals::Evaluator> {
-        None
-    }
-}
-
-/// A [`honeyhive_evals::Evaluator`] as an experiment evaluator.
-struct EvalsAdapter<E> {
-    inner: E,
-}
-
-impl<E: honeyhive_evals::Evaluator> ExperimentEvaluator for EvalsAdapter<E> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn evaluate(
-        &self,
-        outputs: &Value,
-        inputs: &Value,
-        ground_truth: Option<&Value>,
-    ) -> Result<Value, EvaluatorError> {
-        let input =
-            honeyhive_evals::EvalInput::new(outputs, inputs).with_ground_truth(ground_truth);
-        let result = self.inner.score(&input)?;
-        Ok(eval_result_value(&result))
-    }
-
-    fn evals_evaluator(&self) -> Option<&dyn honeyhive_evals::Evaluator> {
-        Some(&self.inner)
-    }
-}
-
-/// Any [`honeyhive_evals::Evaluator`] — a concrete one, `Box<dyn Evaluator>` or
-/// `Arc<dyn Evaluator>` — as an experiment evaluator (what the builder's
-/// `with_evaluator` does).
-///
-/// Its result is recorded like the Python SDK records `{score, explanation, ...}`:
-/// `<name>` is the score, `<name>_explanation` the explanation, `<name>_<key>` each
-/// scalar extra field, and `<name>_passed` the pass/fail verdict of the evaluator's
-/// pass criteria (a `false` there fails the datapoint on the server).
-///
-/// ```
-/// use honeyhive_experiments::from_evals;
-/// use honeyhive_evals::{metrics::TokenF1, Evaluator};
-/// let boxed: Box<dyn Evaluator> = Box::new(TokenF1::new());
-/// let evaluator = from_evals(boxed);
-/// assert_eq!(evaluator.name(), "token_f1");
-/// assert!(evaluator.evals_evaluator().is_some());
-/// ```
-pub fn from_evals(
-    evaluator: impl honeyhive_evals::Evaluator + 'static,
-) -> Box<dyn ExperimentEvaluator> {
-    Box::new(EvalsAdapter { inner: evaluator })
-}
 
 /// An [`honeyhive_evals::EvalResult`] as the `{score, explanation, passed, ...}`
 /// object [`flatten_result`] turns into metrics.
@@ -111,7 +21,8 @@ pub(crate) fn eval_result_value(result: &honeyhive_evals::EvalResult) -> Value {
         object.insert("explanation".into(), Value::String(explanation.clone()));
     }
     for (key, value) in &result.extra {
-        if key != "score" && key != "explanation" && key != "passed" {
+        let verdict = key == "passed" && result.passed.is_some();
+        if key != "score" && key != "explanation" && !verdict {
             object.insert(key.clone(), value.clone());
         }
     }
@@ -121,33 +32,13 @@ pub(crate) fn eval_result_value(result: &honeyhive_evals::EvalResult) -> Value {
     Value::Object(object)
 }
 
-struct FnEvaluator<F> {
-    name: String,
-    f: F,
-}
-
-impl<F> ExperimentEvaluator for FnEvaluator<F>
-where
-    F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError> + Send + Sync,
-{
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn evaluate(
-        &self,
-        outputs: &Value,
-        inputs: &Value,
-        ground_truth: Option<&Value>,
-    ) -> Result<Value, EvaluatorError> {
-        (self.f)(outputs, inputs, ground_truth)
-    }
-}
-
-/// An evaluator from a name and a closure `(outputs, inputs, ground_truth)`.
+/// A Python-style evaluator: a closure `(outputs, inputs, ground_truth)`, like
+/// Python's `evaluator(outputs, inputs, ground_truth)`, returning a number, bool,
+/// string or `{score, explanation, ...}` ([`EvalResult::from_json`]). An `Err` is
+/// recorded as that datapoint's evaluator error.
 ///
 /// ```
-/// use honeyhive_experiments::evaluator_fn;
+/// use honeyhive_experiments::{evaluator_fn, Evaluator};
 /// use serde_json::json;
 ///
 /// let exact = evaluator_fn("exact_match", |out, _inputs, gt| {
@@ -155,14 +46,55 @@ where
 /// });
 /// assert_eq!(exact.name(), "exact_match");
 /// ```
-pub fn evaluator_fn<F>(name: impl Into<String>, f: F) -> Box<dyn ExperimentEvaluator>
+pub fn evaluator_fn<F>(name: impl Into<String>, f: F) -> JsonFnEvaluator<F>
 where
     F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError> + Send + Sync + 'static,
 {
-    Box::new(FnEvaluator {
+    JsonFnEvaluator {
         name: name.into(),
         f,
-    })
+    }
+}
+
+/// What [`evaluator_fn`] makes.
+pub struct JsonFnEvaluator<F> {
+    name: String,
+    f: F,
+}
+
+impl<F> std::fmt::Debug for JsonFnEvaluator<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonFnEvaluator")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Evaluator for JsonFnEvaluator<F>
+where
+    F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError> + Send + Sync,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn evaluate(&self, input: &EvalInput<'_>) -> Result<EvalResult, EvalError> {
+        (self.f)(input.outputs, input.inputs, input.ground_truth)
+            .map(EvalResult::from_json)
+            .map_err(|e| EvalError::Failed {
+                evaluator: self.name.clone(),
+                message: e.to_string(),
+            })
+    }
+}
+
+/// An evaluator's error as recorded for a datapoint: a closure's own message, or
+/// the evaluator error's text.
+pub(crate) fn error_text(error: EvalError) -> String {
+    match error {
+        EvalError::Failed { message, .. } => message,
+        other => other.to_string(),
+    }
 }
 
 fn is_scalar(v: &Value) -> bool {
@@ -212,19 +144,29 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A Python-style result recorded the way the runner records every result.
+    fn record(name: &str, raw: Value, metrics: &mut Map<String, Value>) {
+        flatten_result(
+            name,
+            &eval_result_value(&EvalResult::from_json(raw)),
+            metrics,
+        );
+    }
+
     #[test]
     fn results_flatten_like_python() {
         let mut m = Map::new();
-        flatten_result("exact", &json!(1.0), &mut m);
-        flatten_result("wrapped", &json!([true]), &mut m);
-        flatten_result(
+        record("exact", json!(1.0), &mut m);
+        record("wrapped", json!([true]), &mut m);
+        record(
             "len",
-            &json!({"score": 3, "explanation": "answer length", "long_enough": true, "nested": {"x": 1}}),
+            json!({"score": 3, "explanation": "answer length", "long_enough": true, "nested": {"x": 1}}),
             &mut m,
         );
-        flatten_result("odd", &json!({"explanation": 5}), &mut m);
-        flatten_result("none", &Value::Null, &mut m);
-        flatten_result("list", &json!([1, 2]), &mut m);
+        record("odd", json!({"explanation": 5}), &mut m);
+        record("none", Value::Null, &mut m);
+        record("list", json!([1, 2]), &mut m);
+        record("verdict", json!({"score": 0, "passed": "yes"}), &mut m);
         assert_eq!(
             Value::Object(m),
             json!({
@@ -234,6 +176,8 @@ mod tests {
                 "len_explanation": "answer length",
                 "len_long_enough": true,
                 "odd_explanation": "5",
+                "verdict": 0,
+                "verdict_passed": "yes",
             })
         );
     }

@@ -14,12 +14,16 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::dataset::{Datapoint, PreparedDataset};
-use super::evaluator::{ExperimentEvaluator, eval_result_value, flatten_result};
-use super::runner::{EvaluateBuilder, Progress, Target};
+use super::evaluator::{error_text, eval_result_value, flatten_result};
+use super::runner::{Experiment, Progress, Target};
 use super::sender::Lanes;
-use super::summary::{Aggregate, DatapointResult, EvaluationSummary, read_result};
+use super::summary::{DatapointResult, EvaluationSummary, read_result};
 use crate::Error;
 use crate::error::RequestError;
+use honeyhive_model::attributes::Namespace;
+use honeyhive_model::event_api::object_field;
+use honeyhive_model::run::Aggregation;
+use honeyhive_model::{EventType, EventUpdate};
 use honeyhive_tracer::{SpanGuard, Tracer};
 
 /// Where async functions run.
@@ -47,7 +51,7 @@ impl AsyncRuntime {
 }
 
 pub(crate) struct RunContext<'a> {
-    pub(crate) builder: &'a EvaluateBuilder,
+    pub(crate) builder: &'a Experiment,
     pub(crate) tracer: &'a Tracer,
     /// `Some` for an async function.
     pub(crate) runtime: Option<&'a AsyncRuntime>,
@@ -189,23 +193,16 @@ impl RunContext<'_> {
         };
         let function_ms = running.function_ms();
         let mut evaluations = Evaluations::default();
-        if let Ok(outputs) = &outcome {
-            // Built only for honeyhive-evals evaluators, the ones that read it.
-            let mut call = None;
+        if let Ok(outputs) = &outcome
+            && !self.builder.evaluators.is_empty()
+        {
+            let call = self.function_call(&running, outputs, function_ms);
             let _cx = running.context.clone().attach();
             for evaluator in &self.builder.evaluators {
-                let result = match evaluator.evals_evaluator() {
-                    Some(scorer) => {
-                        let call = &*call.get_or_insert_with(|| {
-                            self.function_call(&running, outputs, function_ms)
-                        });
-                        catch_unwind(AssertUnwindSafe(|| {
-                            let input = eval_input(outputs, running.dp, call);
-                            self.scored(scorer, call, scorer.score(&input))
-                        }))
-                    }
-                    None => evaluate_in_place(evaluator.as_ref(), outputs, running.dp),
-                };
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    let input = eval_input(outputs, running.dp, &call);
+                    self.scored(evaluator.as_ref(), &call, evaluator.score(&input))
+                }));
                 evaluations.record(evaluator.name(), result);
             }
         }
@@ -235,28 +232,19 @@ impl RunContext<'_> {
         };
         let function_ms = running.function_ms();
         let mut evaluations = Evaluations::default();
-        if let Ok(outputs) = &outcome {
-            let mut call = None;
+        if let Ok(outputs) = &outcome
+            && !self.builder.evaluators.is_empty()
+        {
+            let call = self.function_call(&running, outputs, function_ms);
             for evaluator in &self.builder.evaluators {
-                let result = match evaluator.evals_evaluator() {
-                    Some(scorer) => {
-                        let call = &*call.get_or_insert_with(|| {
-                            self.function_call(&running, outputs, function_ms)
-                        });
-                        let input = eval_input(outputs, running.dp, call);
-                        let scoring = scorer
-                            .score_async(input)
-                            .with_context(running.context.clone());
-                        AssertUnwindSafe(scoring)
-                            .catch_unwind()
-                            .await
-                            .map(|result| self.scored(scorer, call, result))
-                    }
-                    None => {
-                        let _cx = running.context.clone().attach();
-                        evaluate_in_place(evaluator.as_ref(), outputs, running.dp)
-                    }
-                };
+                let input = eval_input(outputs, running.dp, &call);
+                let scoring = evaluator
+                    .score_async(input)
+                    .with_context(running.context.clone());
+                let result = AssertUnwindSafe(scoring)
+                    .catch_unwind()
+                    .await
+                    .map(|result| self.scored(evaluator.as_ref(), &call, result));
                 evaluations.record(evaluator.name(), result);
             }
         }
@@ -305,16 +293,13 @@ impl RunContext<'_> {
         let span = {
             let _session = session_cx.clone().attach();
             self.tracer
-                .span(self.builder.function_name.clone(), "chain")
+                .span(self.builder.function_name.clone(), EventType::Chain)
         };
-        if let Some(span) = &span {
-            span.record_flattened("honeyhive_metadata", &metadata);
-            span.record_input("dp", dp);
-        }
-        let context = match &span {
-            Some(span) => span.context().clone(),
-            None => session_cx,
-        };
+        span.record_flattened(Namespace::Metadata.prefix(), &metadata);
+        span.record_input("dp", dp);
+        // The session's context when tracing is off: a span that records nothing
+        // keeps the context it was made in.
+        let context = span.context().clone();
         Running {
             index,
             dp,
@@ -338,9 +323,10 @@ impl RunContext<'_> {
         FunctionCall {
             index: running.index,
             session_id: &running.session_id,
-            parent_event_id: running.span.as_ref().map(|s| span_event_id(s.context())),
+            parent_event_id: (!running.span.is_none())
+                .then(|| span_event_id(running.span.context())),
             event: json!({
-                "event_type": "chain",
+                "event_type": EventType::Chain,
                 "event_name": self.builder.function_name,
                 "inputs": running.inputs,
                 "outputs": outputs,
@@ -361,16 +347,15 @@ impl RunContext<'_> {
         evaluations: Evaluations,
     ) -> DatapointResult {
         let Evaluations { metrics, errors } = evaluations;
-        if let Some(span) = &running.span {
-            match &outcome {
-                Ok(outputs) => {
-                    if !metrics.is_empty() {
-                        span.record_flattened("honeyhive_metrics", &metrics);
-                    }
-                    span.record_output(outputs);
+        let span = &running.span;
+        match &outcome {
+            Ok(outputs) => {
+                if !metrics.is_empty() {
+                    span.record_flattened(Namespace::Metrics.prefix(), &metrics);
                 }
-                Err((kind, message)) => span.record_error(kind, message),
+                span.record_output(outputs);
             }
+            Err((kind, message)) => span.record_error(kind, message),
         }
         let Running {
             dp,
@@ -389,15 +374,20 @@ impl RunContext<'_> {
             Err((_, message)) => (None, Some(message)),
         };
 
-        let update = SessionUpdate {
-            event_id: &session_id,
-            feedback: dp
-                .ground_truth
-                .as_ref()
-                .map(|ground_truth| Feedback { ground_truth }),
-            outputs: outputs.as_ref().filter(|o| !o.is_null()),
+        // The session's outputs and the ground truth as feedback (the Python SDK's
+        // enrichment); an output that is not an object is stored as the server
+        // would store it, under `value`.
+        let mut update = EventUpdate {
+            event_id: session_id.clone(),
+            outputs: outputs.clone().map(object_field).unwrap_or_default(),
+            ..EventUpdate::default()
         };
-        if update.feedback.is_some() || update.outputs.is_some() {
+        if let Some(ground_truth) = &dp.ground_truth {
+            update
+                .feedback
+                .insert("ground_truth".into(), ground_truth.clone());
+        }
+        if !(update.feedback.is_empty() && update.outputs.is_empty()) {
             self.lanes.send(index, "PUT", "/events", &update);
         }
 
@@ -423,7 +413,7 @@ impl RunContext<'_> {
         call: &FunctionCall<'_>,
         result: Result<honeyhive_evals::EvalResult, honeyhive_evals::EvalError>,
     ) -> Result<Value, String> {
-        let result = result.map_err(|e| e.to_string())?;
+        let result = result.map_err(error_text)?;
         if let Some(judge_call) = &result.judge_call {
             let mut event = judge_call.to_model_event(scorer.name());
             if let Some(object) = event.as_object_mut() {
@@ -449,7 +439,7 @@ struct Running<'d> {
     inputs: Value,
     /// The chain span's context (the session's when tracing is off).
     context: opentelemetry::Context,
-    span: Option<SpanGuard>,
+    span: SpanGuard,
     started: Instant,
     function_started: std::time::SystemTime,
 }
@@ -489,19 +479,6 @@ impl Evaluations {
     }
 }
 
-/// A sync evaluator's result, or its panic, on the calling thread.
-fn evaluate_in_place(
-    evaluator: &dyn ExperimentEvaluator,
-    outputs: &Value,
-    dp: &Datapoint,
-) -> std::thread::Result<Result<Value, String>> {
-    catch_unwind(AssertUnwindSafe(|| {
-        evaluator
-            .evaluate(outputs, &dp.inputs, dp.ground_truth.as_ref())
-            .map_err(|e| e.to_string())
-    }))
-}
-
 /// The function's result; `Err((error type, message))` on error or panic.
 fn function_outcome(
     outcome: std::thread::Result<Result<Value, String>>,
@@ -538,21 +515,6 @@ struct SessionStartFields<'a> {
     session_id: &'a str,
 }
 
-/// `PUT /events` on the session: its outputs and the ground truth as feedback.
-#[derive(Serialize)]
-struct SessionUpdate<'a> {
-    event_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    feedback: Option<Feedback<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outputs: Option<&'a Value>,
-}
-
-#[derive(Serialize)]
-struct Feedback<'a> {
-    ground_truth: &'a Value,
-}
-
 /// What evaluators see of the function call beyond its output.
 struct FunctionCall<'a> {
     index: usize,
@@ -584,7 +546,7 @@ pub(crate) fn summarize(
     run_id: &str,
     run_name: String,
     dataset_id: String,
-    aggregate: Aggregate,
+    aggregate: Aggregation,
     warnings: Vec<String>,
 ) -> crate::Result<EvaluationSummary> {
     let reading = read_result(&result).map_err(|e| {
@@ -607,7 +569,7 @@ pub(crate) fn summarize(
         run_id: run_id.to_string(),
         run_name,
         dataset_id,
-        status: reading.status.unwrap_or_else(|| "unknown".to_string()),
+        status: reading.status,
         success: reading.success.unwrap_or(false),
         passed: reading.passed,
         failed: reading.failed,

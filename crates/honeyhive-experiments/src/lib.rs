@@ -2,7 +2,7 @@
 //! server aggregate the scores — the Python SDK's `evaluate()`, on the same wire.
 //!
 //! ```no_run
-//! use honeyhive_experiments::{compare_runs, evaluate, Aggregate, Datapoint};
+//! use honeyhive_experiments::{compare_runs, evaluate, evaluator_fn, Aggregation, Datapoint};
 //! use serde_json::json;
 //!
 //! let dataset = vec![
@@ -16,8 +16,8 @@
 //!     })
 //!     .name(format!("uppercase-{version}"))
 //!     .dataset(dataset.clone())
-//!     .evaluator("exact_match", |out, _, gt| Ok(json!(Some(out) == gt)))
-//!     .aggregate(Aggregate::Average)
+//!     .evaluator(evaluator_fn("exact_match", |out, _, gt| Ok(json!(Some(out) == gt))))
+//!     .aggregate(Aggregation::Average)
 //!     .run()
 //! };
 //! let (old, new) = (run("v1")?, run("v2")?);
@@ -58,28 +58,40 @@ pub use batch::{
     EvaluateEventsBuilder, EventFilter, EventScore, EventsEvaluation, evaluate_events,
 };
 pub use dataset::{Datapoint, Dataset, external_ids};
-pub use evaluator::{ExperimentEvaluator, evaluator_fn, from_evals};
-/// The evaluator library (`honeyhive-evals`), re-exported for `with_evaluator`.
+pub use evaluator::{JsonFnEvaluator, evaluator_fn};
+/// The evaluator library (`honeyhive-evals`): built-in metrics, judges, composites.
 pub use honeyhive_evals as evals;
-pub use runner::{DEFAULT_MAX_CONCURRENCY, EvaluateBuilder, Progress, evaluate, evaluate_async};
+/// The one kind of evaluator an experiment takes (from `honeyhive-evals`).
+pub use honeyhive_evals::Evaluator;
+/// The kind of step an event records (for [`EventFilter::event_type`]).
+pub use honeyhive_model::EventType;
+/// How the server folds per-datapoint metric values into one number
+/// (`?aggregate_function=`): the wire type of `honeyhive-model`.
+pub use honeyhive_model::run::{Aggregation, RunStatus};
+pub use runner::{
+    AsyncRun, BlockingRun, DEFAULT_MAX_CONCURRENCY, EvaluateBuilder, Progress, evaluate,
+    evaluate_async,
+};
 pub use summary::{
-    Aggregate, DatapointResult, EvaluationSummary, MetricAggregate, MetricComparison, RunComparison,
+    DatapointResult, EvaluationSummary, MetricAggregate, MetricComparison, RunComparison,
 };
 
 pub use error::{
-    ClientError, ConfigError, Error, EvaluatorError, EventsError, ParseAggregateError,
-    RequestError, Result,
+    ClientError, ConfigError, Error, EvaluatorError, EventsError, RequestError, Result,
 };
 
-use client::{RestClient, resolve_connection};
+use client::RestClient;
+/// Where and as whom the experiment calls go: the tracer's connection type, read
+/// from the environment as a tracer reads it.
+pub use honeyhive_tracer::config::Connection;
 
 /// Read access to runs: results and comparisons.
 ///
 /// ```no_run
-/// use honeyhive_experiments::{Aggregate, ExperimentsClient};
-/// let client = ExperimentsClient::new(Some("hh_key".into()), Some("http://127.0.0.1:8080".into()))?;
-/// let diff = client.compare_runs("run-new", "run-old", Aggregate::Median)?;
-/// # Ok::<(), honeyhive_experiments::ClientError>(())
+/// use honeyhive_experiments::{Aggregation, Connection, ExperimentsClient};
+/// let client = ExperimentsClient::new(&Connection::new("hh_key", "http://127.0.0.1:8080")?);
+/// let diff = client.compare_runs("run-new", "run-old", Aggregation::Median)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ExperimentsClient {
@@ -87,15 +99,16 @@ pub struct ExperimentsClient {
 }
 
 impl ExperimentsClient {
-    /// A client; `None` values come from `HH_API_KEY` / `HH_API_URL` (and alternates).
-    pub fn new(
-        api_key: Option<String>,
-        server_url: Option<String>,
-    ) -> Result<ExperimentsClient, ConfigError> {
-        let (key, url) = resolve_connection(api_key, server_url)?;
-        Ok(ExperimentsClient {
-            client: RestClient::new(&key, &url, 1),
-        })
+    /// A client calling over `connection`.
+    pub fn new(connection: &Connection) -> ExperimentsClient {
+        ExperimentsClient {
+            client: RestClient::new(connection, 1),
+        }
+    }
+
+    /// A client over [`Connection::from_env`].
+    pub fn from_env() -> Result<ExperimentsClient, ConfigError> {
+        Ok(ExperimentsClient::new(&Connection::from_env()?))
     }
 
     /// `GET /v1/runs/{new}/compare-with/{old}`: per-metric old/new aggregates,
@@ -104,13 +117,11 @@ impl ExperimentsClient {
         &self,
         new_run_id: &str,
         old_run_id: &str,
-        aggregate: Aggregate,
+        aggregate: Aggregation,
     ) -> Result<RunComparison, RequestError> {
-        let raw = self.client.call(
-            "GET",
+        let raw = self.client.get(
             &format!("/v1/runs/{new_run_id}/compare-with/{old_run_id}"),
             &[("aggregate_function", aggregate.as_str())],
-            None,
         )?;
         RunComparison::parse(new_run_id, old_run_id, raw)
     }
@@ -119,20 +130,18 @@ impl ExperimentsClient {
     pub fn run_result(
         &self,
         run_id: &str,
-        aggregate: Aggregate,
+        aggregate: Aggregation,
     ) -> Result<serde_json::Value, RequestError> {
-        self.client.call(
-            "GET",
+        self.client.get(
             &format!("/v1/runs/{run_id}/result"),
             &[("aggregate_function", aggregate.as_str())],
-            None,
         )
     }
 }
 
-/// Compares two runs with the average aggregate, connecting through `HH_API_KEY` /
-/// `HH_API_URL`. See [`ExperimentsClient::compare_runs`] for other settings.
+/// Compares two runs with the average aggregate, connecting through
+/// [`Connection::from_env`]. See [`ExperimentsClient::compare_runs`] for other settings.
 pub fn compare_runs(new_run_id: &str, old_run_id: &str) -> Result<RunComparison, ClientError> {
-    let client = ExperimentsClient::new(None, None)?;
-    Ok(client.compare_runs(new_run_id, old_run_id, Aggregate::Average)?)
+    let client = ExperimentsClient::from_env()?;
+    Ok(client.compare_runs(new_run_id, old_run_id, Aggregation::Average)?)
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,15 +12,17 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::client::{RestClient, resolve_connection};
+use super::client::RestClient;
 use super::dataset::{self, Datapoint, Dataset, PreparedDataset};
-use super::evaluator::{ExperimentEvaluator, evaluator_fn};
 use super::execute::{AsyncRuntime, RunContext, summarize};
 use super::sender::Lanes;
-use super::summary::{Aggregate, EvaluationSummary};
+use super::summary::EvaluationSummary;
 use crate::Error;
-use crate::error::{ConfigError, EvaluatorError};
+use crate::error::ConfigError;
+use honeyhive_evals::Evaluator;
+use honeyhive_model::run::{Aggregation, RunStatus, RunUpdate};
 use honeyhive_tracer::Tracer;
+use honeyhive_tracer::config::Connection;
 
 type SyncFn = dyn Fn(&Datapoint) -> Result<Value, String> + Send + Sync;
 type BoxedFuture = Pin<Box<dyn Future<Output = Result<Value, String>>>>;
@@ -65,35 +68,50 @@ fn send_lanes(datapoints: usize) -> usize {
 /// How long the end of a run waits for the tracer to export the run's spans.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Configures and runs an experiment; made by [`evaluate`] or [`evaluate_async`].
-#[must_use]
-pub struct EvaluateBuilder {
+/// What an experiment is made of, whichever way its function runs.
+pub(crate) struct Experiment {
     pub(crate) target: Target,
     pub(crate) function_name: String,
     dataset: Option<Dataset>,
-    pub(crate) evaluators: Vec<Box<dyn ExperimentEvaluator>>,
+    pub(crate) evaluators: Vec<Box<dyn Evaluator>>,
     name: Option<String>,
     run_id: Option<String>,
     pub(crate) max_concurrency: usize,
-    aggregate: Aggregate,
-    api_key: Option<String>,
-    server_url: Option<String>,
+    aggregate: Aggregation,
+    connection: Option<Connection>,
     tracer: Option<Tracer>,
     pub(crate) progress: Option<Arc<ProgressFn>>,
 }
 
-impl std::fmt::Debug for EvaluateBuilder {
+/// [`EvaluateBuilder`] of a synchronous function ([`evaluate`]): `run` blocks.
+#[derive(Debug)]
+pub struct BlockingRun;
+
+/// [`EvaluateBuilder`] of an async function ([`evaluate_async`]): `run` is awaited.
+#[derive(Debug)]
+pub struct AsyncRun;
+
+/// Configures and runs an experiment; made by [`evaluate`] (a [`BlockingRun`]) or
+/// [`evaluate_async`] (an [`AsyncRun`]).
+#[must_use]
+pub struct EvaluateBuilder<K = BlockingRun> {
+    experiment: Experiment,
+    kind: PhantomData<K>,
+}
+
+impl<K> std::fmt::Debug for EvaluateBuilder<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = &self.experiment;
         f.debug_struct("EvaluateBuilder")
-            .field("function_name", &self.function_name)
-            .field("dataset", &self.dataset)
+            .field("function_name", &e.function_name)
+            .field("dataset", &e.dataset)
             .field(
                 "evaluators",
-                &self.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>(),
+                &e.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>(),
             )
-            .field("name", &self.name)
-            .field("max_concurrency", &self.max_concurrency)
-            .field("aggregate", &self.aggregate)
+            .field("name", &e.name)
+            .field("max_concurrency", &e.max_concurrency)
+            .field("aggregate", &e.aggregate)
             .finish_non_exhaustive()
     }
 }
@@ -118,7 +136,7 @@ fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
 /// error; a panic is caught and recorded as that datapoint's failure.
 ///
 /// ```no_run
-/// use honeyhive_experiments::{evaluate, Datapoint};
+/// use honeyhive_experiments::{evaluate, evaluator_fn, Datapoint};
 /// use serde_json::json;
 ///
 /// fn app(dp: &Datapoint) -> Result<serde_json::Value, String> {
@@ -128,14 +146,14 @@ fn output_value<T: Serialize>(value: T) -> Result<Value, String> {
 /// let summary = evaluate(app)
 ///     .name("uppercase-v1")
 ///     .dataset(vec![Datapoint::new(json!({"question": "abc"})).ground_truth(json!({"answer": "ABC"}))])
-///     .evaluator("exact_match", |out, _inputs, gt| {
+///     .evaluator(evaluator_fn("exact_match", |out, _inputs, gt| {
 ///         Ok(json!(if Some(out) == gt { 1.0 } else { 0.0 }))
-///     })
+///     }))
 ///     .run()?;
 /// println!("{} passed, exact_match = {:?}", summary.passed.len(), summary.metric("exact_match"));
 /// # Ok::<(), honeyhive_experiments::Error>(())
 /// ```
-pub fn evaluate<F, T, E>(function: F) -> EvaluateBuilder
+pub fn evaluate<F, T, E>(function: F) -> EvaluateBuilder<BlockingRun>
 where
     F: Fn(&Datapoint) -> Result<T, E> + Send + Sync + 'static,
     T: Serialize,
@@ -149,23 +167,26 @@ where
     EvaluateBuilder::new(target, name)
 }
 
-/// Runs an async function over a dataset. No runtime is needed from the caller:
-/// the futures run on the caller's multi-threaded tokio runtime when there is one,
-/// else on a runtime the run creates (so `tokio::time`, `reqwest`, ... work).
+/// Runs an async function over a dataset; its [`run`](EvaluateBuilder::run) is
+/// awaited. The futures run on the caller's multi-threaded tokio runtime when there
+/// is one, else on runtimes the run creates (so `tokio::time`, `reqwest`, ... work).
 ///
 /// ```no_run
 /// use honeyhive_experiments::{evaluate_async, Datapoint};
 /// use serde_json::json;
 ///
+/// # async fn demo() -> Result<(), honeyhive_experiments::Error> {
 /// let summary = evaluate_async(|dp: Datapoint| async move {
 ///     Ok::<_, String>(json!({"echo": dp.inputs}))
 /// })
 /// .dataset(vec![Datapoint::new(json!({"q": 1}))])
 /// .max_concurrency(64)
-/// .run()?;
-/// # Ok::<(), honeyhive_experiments::Error>(())
+/// .run()
+/// .await?;
+/// # Ok(())
+/// # }
 /// ```
-pub fn evaluate_async<F, Fut, T, E>(function: F) -> EvaluateBuilder
+pub fn evaluate_async<F, Fut, T, E>(function: F) -> EvaluateBuilder<AsyncRun>
 where
     F: Fn(Datapoint) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, E>> + 'static,
@@ -186,9 +207,9 @@ where
     EvaluateBuilder::new(target, name)
 }
 
-impl EvaluateBuilder {
-    fn new(target: Target, function_name: String) -> EvaluateBuilder {
-        EvaluateBuilder {
+impl<K> EvaluateBuilder<K> {
+    fn new(target: Target, function_name: String) -> EvaluateBuilder<K> {
+        let experiment = Experiment {
             target,
             function_name,
             dataset: None,
@@ -196,138 +217,150 @@ impl EvaluateBuilder {
             name: None,
             run_id: None,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
-            aggregate: Aggregate::Average,
-            api_key: None,
-            server_url: None,
+            aggregate: Aggregation::Average,
+            connection: None,
             tracer: None,
             progress: None,
+        };
+        EvaluateBuilder {
+            experiment,
+            kind: PhantomData,
         }
     }
 
     /// The datapoints: a `Vec<Datapoint>`, [`Dataset::jsonl`], [`Dataset::csv`] or
     /// [`Dataset::server`].
     pub fn dataset(mut self, dataset: impl Into<Dataset>) -> Self {
-        self.dataset = Some(dataset.into());
+        self.experiment.dataset = Some(dataset.into());
         self
     }
 
-    /// Adds an evaluator closure `(outputs, inputs, ground_truth)` returning a number,
-    /// bool, string or `{score, explanation, ...}`.
-    pub fn evaluator<F>(mut self, name: impl Into<String>, f: F) -> Self
-    where
-        F: Fn(&Value, &Value, Option<&Value>) -> Result<Value, EvaluatorError>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.evaluators.push(evaluator_fn(name, f));
-        self
-    }
-
-    /// Adds an evaluator object.
-    pub fn boxed_evaluator(mut self, evaluator: Box<dyn ExperimentEvaluator>) -> Self {
-        self.evaluators.push(evaluator);
-        self
-    }
-
-    /// Adds a [`honeyhive_evals::Evaluator`]: a built-in metric, an LLM judge, a
-    /// composite, or a `Box<dyn Evaluator>` / `Arc<dyn Evaluator>` of any of them.
-    /// It sees the traced event of the function call, its pass criteria become
-    /// `<name>_passed`, and a judge's LLM call is recorded as a `model` event under the
-    /// datapoint's chain span (see [`from_evals`](super::from_evals)).
+    /// Adds an evaluator: a built-in metric, an LLM judge, a composite, a
+    /// Python-style closure ([`evaluator_fn`](crate::evaluator_fn)), a type of your
+    /// own, or a `Box<dyn Evaluator>` / `Arc<dyn Evaluator>` of any of them. It sees
+    /// the traced event of the function call; its pass criteria become
+    /// `<name>_passed`, and a judge's LLM call is recorded as a `model` event under
+    /// the datapoint's chain span.
     ///
     /// ```no_run
-    /// use honeyhive_experiments::{evaluate, Datapoint};
-    /// use honeyhive_evals::{builtin, metrics::TokenF1, Evaluator};
+    /// use honeyhive_experiments::{evaluate, evaluator_fn, Datapoint, Evaluator};
+    /// use honeyhive_experiments::evals::{builtin, metrics::TokenF1};
     /// use serde_json::{json, Map};
     ///
     /// let exact: Box<dyn Evaluator> = builtin("exact_match", &Map::new()).unwrap();
     /// let summary = evaluate(|dp: &Datapoint| Ok::<_, String>(dp.inputs["q"].clone()))
     ///     .dataset(vec![Datapoint::new(json!({"q": "a"})).ground_truth(json!("a"))])
-    ///     .with_evaluator(exact)
-    ///     .with_evaluator(TokenF1::new())
+    ///     .evaluator(exact)
+    ///     .evaluator(TokenF1::new())
+    ///     .evaluator(evaluator_fn("non_empty", |out, _, _| Ok(json!(!out.is_null()))))
     ///     .run()?;
     /// # Ok::<(), honeyhive_experiments::Error>(())
     /// ```
-    pub fn with_evaluator(mut self, evaluator: impl honeyhive_evals::Evaluator + 'static) -> Self {
-        self.evaluators
-            .push(super::evaluator::from_evals(evaluator));
+    pub fn evaluator(mut self, evaluator: impl Evaluator + 'static) -> Self {
+        self.experiment.evaluators.push(Box::new(evaluator));
         self
     }
 
     /// The run name (default `experiment-<first 8 chars of the run id>`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
+        self.experiment.name = Some(name.into());
         self
     }
 
     /// The run id to create (default: a fresh UUID; the server's answer wins).
     pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
-        self.run_id = Some(run_id.into());
+        self.experiment.run_id = Some(run_id.into());
         self
     }
 
     /// The function's name in the run configuration and on its chain span
     /// (default: the `fn` item's name, `function` for closures).
     pub fn function_name(mut self, name: impl Into<String>) -> Self {
-        self.function_name = name.into();
+        self.experiment.function_name = name.into();
         self
     }
 
     /// Datapoints run at once (default 10).
     pub fn max_concurrency(mut self, max: usize) -> Self {
-        self.max_concurrency = max;
+        self.experiment.max_concurrency = max;
         self
     }
 
     /// How the server aggregates each metric (default average).
-    pub fn aggregate(mut self, aggregate: Aggregate) -> Self {
-        self.aggregate = aggregate;
+    pub fn aggregate(mut self, aggregate: Aggregation) -> Self {
+        self.experiment.aggregate = aggregate;
         self
     }
 
-    /// API key (default `HH_API_KEY`).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// Server URL (default `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`,
-    /// then the hosted service).
-    pub fn server_url(mut self, url: impl Into<String>) -> Self {
-        self.server_url = Some(url.into());
+    /// The server and key to call (default: [`Connection::from_env`]).
+    pub fn connection(mut self, connection: Connection) -> Self {
+        self.experiment.connection = Some(connection);
         self
     }
 
     /// The tracer the run's spans go through. Default: one built for the run with
-    /// source `evaluation` and the same key and URL. A tracer given here keeps its
+    /// source `evaluation` and the same connection. A tracer given here keeps its
     /// own source; give it `source("evaluation")` to match the Python SDK.
     pub fn tracer(mut self, tracer: Tracer) -> Self {
-        self.tracer = Some(tracer);
+        self.experiment.tracer = Some(tracer);
         self
     }
 
     /// Called after each datapoint; the library itself never prints.
     pub fn on_progress(mut self, callback: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
-        self.progress = Some(Arc::new(callback));
+        self.experiment.progress = Some(Arc::new(callback));
         self
     }
+}
 
+impl EvaluateBuilder<BlockingRun> {
     /// Runs the experiment and returns its summary. Blocks; inside an async
     /// context call it from `tokio::task::spawn_blocking`.
     ///
     /// Fails as a whole only when the dataset cannot be loaded or the run cannot
     /// be created, completed or read back; a failing datapoint or evaluator is
     /// recorded in the summary.
-    pub fn run(mut self) -> crate::Result<EvaluationSummary> {
+    pub fn run(self) -> crate::Result<EvaluationSummary> {
+        self.experiment.run(None)
+    }
+}
+
+impl EvaluateBuilder<AsyncRun> {
+    /// Runs the experiment and returns its summary, without blocking the caller's
+    /// executor: the run's calls and its waiting happen on threads of its own, the
+    /// function's futures on the caller's multi-thread tokio runtime when there is
+    /// one, else on runtimes of the run's threads. Any executor may await it.
+    ///
+    /// Fails as the blocking `run` of [`evaluate`] does.
+    pub async fn run(self) -> crate::Result<EvaluationSummary> {
+        let runtime = AsyncRuntime::acquire();
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let experiment = self.experiment;
+        std::thread::Builder::new()
+            .name("hh-experiment-run".into())
+            .spawn(move || {
+                let _ = done.send(experiment.run(Some(runtime)));
+            })
+            .map_err(Error::Worker)?;
+        finished
+            .await
+            .map_err(|_| Error::Worker(std::io::Error::other("the experiment's thread stopped")))?
+    }
+}
+
+impl Experiment {
+    /// Runs the experiment; `runtime` is where an async function's futures run.
+    fn run(mut self, runtime: Option<AsyncRuntime>) -> crate::Result<EvaluationSummary> {
         if self.max_concurrency == 0 {
             return Err(ConfigError::new("max_concurrency must be at least 1").into());
         }
         let dataset = self.dataset.take().ok_or(Error::MissingDataset)?;
-        let (api_key, server_url) =
-            resolve_connection(self.api_key.clone(), self.server_url.clone())?;
+        let connection = match &self.connection {
+            Some(connection) => connection.clone(),
+            None => Connection::from_env().map_err(ConfigError::from)?,
+        };
         // The run's own calls, one at a time (the lanes keep connections of their own).
-        let client = RestClient::new(&api_key, &server_url, 1);
+        let client = RestClient::new(&connection, 1);
         let prepared = prepare(&client, dataset)?;
 
         let mut run_id = self
@@ -343,11 +376,9 @@ impl EvaluateBuilder {
             .unwrap_or_else(|| {
                 format!("experiment-{}", run_id.chars().take(8).collect::<String>())
             });
-        let created = client.call(
-            "POST",
+        let created = client.post(
             "/v1/runs",
-            &[],
-            Some(&self.create_run_body(&run_id, &run_name, &prepared)),
+            &self.create_run_body(&run_id, &run_name, &prepared),
         )?;
         if let Some(id) = created
             .get("run_id")
@@ -360,8 +391,7 @@ impl EvaluateBuilder {
         let tracer = match &self.tracer {
             Some(t) => t.clone(),
             None => Tracer::builder()
-                .api_key(api_key.as_str())
-                .server_url(server_url.as_str())
+                .connection(&connection)
                 .source("evaluation")
                 .session_name(run_name.as_str())
                 .start_session(false)
@@ -370,10 +400,6 @@ impl EvaluateBuilder {
         };
         let lanes = Lanes::start(&client, send_lanes(prepared.datapoints.len()))?;
         let (results, _runtime) = {
-            let runtime = match &self.target {
-                Target::Async(_) => Some(AsyncRuntime::acquire()),
-                Target::Sync(_) => None,
-            };
             let ctx = RunContext {
                 builder: &self,
                 tracer: &tracer,
@@ -406,32 +432,22 @@ impl EvaluateBuilder {
             ));
         }
 
-        let mut update = Map::new();
-        update.insert("name".into(), json!(run_name));
-        update.insert("status".into(), json!("completed"));
-        if prepared.is_external() {
-            update.insert(
-                "metadata".into(),
-                json!({"offline_dataset_id": prepared.dataset_id}),
-            );
-        }
-        update.insert(
-            "event_ids".into(),
-            json!(
-                results
-                    .iter()
-                    .map(|r| r.session_id.as_str())
-                    .collect::<Vec<_>>()
-            ),
-        );
+        // The Python SDK's completion body: name, status, metadata, event ids.
+        let completion = RunUpdate {
+            name: Some(run_name.clone()),
+            status: Some(RunStatus::Completed),
+            metadata: prepared
+                .is_external()
+                .then(|| offline_dataset_metadata(&prepared)),
+            event_ids: Some(results.iter().map(|r| r.session_id.clone()).collect()),
+            ..RunUpdate::default()
+        };
         let run_path = format!("/v1/runs/{run_id}");
-        client.call("PUT", &run_path, &[], Some(&Value::Object(update)))?;
+        client.put(&run_path, &completion)?;
 
-        let result = client.call_text(
-            "GET",
+        let result = client.get_text(
             &format!("{run_path}/result"),
             &[("aggregate_function", self.aggregate.as_str())],
-            None,
         )?;
         summarize(
             result,
@@ -445,32 +461,41 @@ impl EvaluateBuilder {
     }
 
     /// `POST /v1/runs` body, field for field the Python SDK's.
-    fn create_run_body(&self, run_id: &str, run_name: &str, prepared: &PreparedDataset) -> Value {
-        let mut metadata = Map::new();
-        if prepared.is_external() {
-            metadata.insert("offline_dataset_id".into(), json!(prepared.dataset_id));
-        }
-        let mut body = Map::new();
-        body.insert("run_id".into(), json!(run_id));
-        body.insert("name".into(), json!(run_name));
-        body.insert("status".into(), json!("pending"));
-        body.insert("metadata".into(), Value::Object(metadata));
-        body.insert("event_ids".into(), json!([]));
-        body.insert(
-            "configuration".into(),
-            json!({
-                "function": self.function_name,
-                "evaluators": self.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>(),
-                "max_workers": self.max_concurrency,
-                "aggregate_function": self.aggregate.as_str(),
-            }),
+    fn create_run_body(
+        &self,
+        run_id: &str,
+        run_name: &str,
+        prepared: &PreparedDataset,
+    ) -> RunUpdate {
+        let mut configuration = Map::new();
+        configuration.insert("function".into(), json!(self.function_name));
+        configuration.insert(
+            "evaluators".into(),
+            json!(self.evaluators.iter().map(|e| e.name()).collect::<Vec<_>>()),
         );
-        body.insert("datapoint_ids".into(), json!(prepared.datapoint_ids));
-        if !prepared.is_external() {
-            body.insert("dataset_id".into(), json!(prepared.dataset_id));
+        configuration.insert("max_workers".into(), json!(self.max_concurrency));
+        configuration.insert("aggregate_function".into(), json!(self.aggregate));
+        RunUpdate {
+            run_id: Some(run_id.to_string()),
+            name: Some(run_name.to_string()),
+            status: Some(RunStatus::Pending),
+            metadata: Some(if prepared.is_external() {
+                offline_dataset_metadata(prepared)
+            } else {
+                Map::new()
+            }),
+            event_ids: Some(Vec::new()),
+            configuration: Some(configuration),
+            datapoint_ids: Some(prepared.datapoint_ids.clone()),
+            dataset_id: (!prepared.is_external()).then(|| Some(prepared.dataset_id.clone())),
+            ..RunUpdate::default()
         }
-        Value::Object(body)
     }
+}
+
+/// A run's metadata naming the client-side dataset it ran over (its `EXT-` id).
+fn offline_dataset_metadata(prepared: &PreparedDataset) -> Map<String, Value> {
+    Map::from_iter([("offline_dataset_id".to_string(), json!(prepared.dataset_id))])
 }
 
 /// Loads the datapoints and assigns their ids.
@@ -488,10 +513,10 @@ fn prepare(client: &RestClient, dataset: Dataset) -> crate::Result<PreparedDatas
                     ("limit", limit.as_str()),
                     ("page", page.as_str()),
                 ];
-                client.call("GET", "/v1/datapoints", &query, None)
+                client.get("/v1/datapoints", &query)
             })?;
             let (datapoint_ids, datapoints): (Vec<String>, Vec<Datapoint>) =
-                rows.iter().filter_map(dataset::from_server).unzip();
+                rows.into_iter().filter_map(dataset::from_server).unzip();
             if datapoints.is_empty() {
                 return Err(Error::EmptyDataset(id));
             }

@@ -329,93 +329,30 @@ async fn send(
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpListener;
 
+    use honeyhive_testkit::http::{Reply, Request, ScriptedServer};
     use serde_json::{Value, json};
 
     use super::*;
 
-    /// One request as a test server saw it.
-    #[derive(Debug)]
-    struct Seen {
-        connection: usize,
-        head: String,
-        body: Value,
+    /// A server answering every request with `status` and `answer`.
+    fn connection(key: &str, url: &str) -> honeyhive_tracer::config::Connection {
+        honeyhive_tracer::config::Connection::new(key, url).expect("a connection")
     }
 
-    /// A keep-alive HTTP/1.1 server answering every request with `status` and
-    /// `answer`; returns its URL and what it saw.
-    fn server(status: u16, answer: &'static str) -> (String, Arc<Mutex<Vec<Seen>>>) {
-        scripted_server(vec![(status, "", answer)])
+    fn server(status: u16, answer: &'static str) -> ScriptedServer {
+        ScriptedServer::start(move |_| Reply::text(status, answer))
     }
 
-    /// A keep-alive HTTP/1.1 server giving the n-th request (over all connections)
-    /// the n-th answer `(status, extra header lines, body)` of `script`, and the last
-    /// one after the script runs out; returns its URL and what it saw.
-    fn scripted_server(
-        script: Vec<(u16, &'static str, &'static str)>,
-    ) -> (String, Arc<Mutex<Vec<Seen>>>) {
-        let script = Arc::new(script);
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = seen.clone();
-        std::thread::spawn(move || {
-            for (connection, stream) in listener.incoming().enumerate() {
-                let Ok(stream) = stream else { return };
-                let record = record.clone();
-                let script = script.clone();
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                    let mut writer = stream;
-                    loop {
-                        let mut head = String::new();
-                        loop {
-                            let mut line = String::new();
-                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if line == "\r\n" {
-                                break;
-                            }
-                            head.push_str(&line);
-                        }
-                        let length = head
-                            .lines()
-                            .find_map(|l| {
-                                let (name, value) = l.split_once(':')?;
-                                name.eq_ignore_ascii_case("content-length")
-                                    .then(|| value.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        let mut body = vec![0; length];
-                        reader.read_exact(&mut body).expect("body");
-                        let (status, headers, answer) = {
-                            let mut seen = record.lock();
-                            seen.push(Seen {
-                                connection,
-                                head,
-                                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                            });
-                            script[(seen.len() - 1).min(script.len() - 1)]
-                        };
-                        let response = format!(
-                            "HTTP/1.1 {status} X\r\n{headers}content-length: {}\r\n\r\n{answer}",
-                            answer.len()
-                        );
-                        writer.write_all(response.as_bytes()).expect("answer");
-                    }
-                });
-            }
-        });
-        (url, seen)
+    fn body(request: &Request) -> Value {
+        serde_json::from_slice(&request.body).unwrap_or(Value::Null)
     }
 
     #[cfg(feature = "tls")]
     #[test]
     fn an_https_target_gets_its_port_path_and_tls_setup() {
-        let client = RestClient::new("the-key", "https://api.example.com/base/", 1);
+        let client = RestClient::new(&connection("the-key", "https://api.example.com/base/"), 1);
         let target = Target::new(&client).expect("https target");
         assert_eq!(
             (target.host.as_str(), target.port, target.prefix.as_str()),
@@ -423,19 +360,20 @@ mod tests {
         );
         let tls = target.tls_config.expect("tls for https");
         assert_eq!(tls.alpn_protocols, [b"http/1.1".to_vec()]);
-        let plain = Target::new(&RestClient::new("k", "http://[::1]:8080", 1)).expect("http");
+        let plain =
+            Target::new(&RestClient::new(&connection("k", "http://[::1]:8080"), 1)).expect("http");
         assert_eq!((plain.host.as_str(), plain.port), ("::1", 8080));
         assert!(plain.tls_config.is_none());
     }
 
     fn start(url: &str, count: usize) -> Lanes {
-        Lanes::start(&RestClient::new("the-key", url, 4), count).expect("lanes")
+        Lanes::start(&RestClient::new(&connection("the-key", url), 4), count).expect("lanes")
     }
 
     #[test]
     fn each_lane_keeps_its_order_and_connection_and_sends_the_python_headers() {
-        let (url, seen) = server(200, "{}");
-        let lanes = start(&url, 2);
+        let server = server(200, "{}");
+        let lanes = start(&server.url(), 2);
         for i in 0..10 {
             lanes.send(i, "POST", "/session/start", &json!({"i": i, "call": 0}));
         }
@@ -444,49 +382,49 @@ mod tests {
         }
         let stats = lanes.finish();
         assert_eq!(stats.failed.load(Ordering::Relaxed), 0);
-        let seen = seen.lock();
+        let seen = server.requests();
         assert_eq!(seen.len(), 20);
         for i in 0..10 {
-            let calls: Vec<&Seen> = seen.iter().filter(|s| s.body["i"] == i).collect();
+            let calls: Vec<&Request> = seen.iter().filter(|r| body(r)["i"] == i).collect();
             assert_eq!(calls.len(), 2);
-            assert_eq!(calls[0].body["call"], 0, "the start comes first");
-            assert!(
-                calls[0]
-                    .head
-                    .starts_with("POST /session/start HTTP/1.1\r\n")
-            );
-            assert!(calls[1].head.starts_with("PUT /events HTTP/1.1\r\n"));
+            assert_eq!(body(calls[0])["call"], 0, "the start comes first");
             assert_eq!(
-                calls[0].connection, calls[1].connection,
-                "one lane, one connection"
+                (calls[0].method.as_str(), calls[0].path.as_str()),
+                ("POST", "/session/start")
             );
+            assert_eq!(
+                (calls[1].method.as_str(), calls[1].path.as_str()),
+                ("PUT", "/events")
+            );
+            assert_eq!(calls[0].peer, calls[1].peer, "one lane, one connection");
         }
-        let connections: std::collections::HashSet<usize> =
-            seen.iter().map(|s| s.connection).collect();
+        let connections: std::collections::HashSet<_> = seen.iter().map(|r| r.peer).collect();
         assert_eq!(connections.len(), 2);
-        let head = seen[0].head.to_ascii_lowercase();
-        for header in [
-            "authorization: bearer the-key",
-            "content-type: application/json",
-            "accept: application/json",
-            "hh-client-language: rust",
-            "hh-client-package: honeyhive",
-            "hh-client-timestamp: ",
-            "user-agent: honeyhive-rust/",
+        for (header, value) in [
+            ("authorization", "Bearer the-key"),
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("hh-client-language", "rust"),
+            ("hh-client-package", "honeyhive"),
+            ("hh-client-timestamp", ""),
+            ("user-agent", "honeyhive-rust/"),
         ] {
-            assert!(head.contains(header), "{header} in {head}");
+            let sent = seen[0]
+                .header(header)
+                .unwrap_or_else(|| panic!("no {header}"));
+            assert!(sent.starts_with(value), "{header}: {sent}");
         }
     }
 
     #[test]
     fn rejected_calls_are_counted_with_the_first_error_and_not_retried() {
-        let (url, seen) = server(400, "nope");
-        let lanes = start(&url, 2);
+        let server = server(400, "nope");
+        let lanes = start(&server.url(), 2);
         for i in 0..3 {
             lanes.send(i, "POST", "/session/start", &json!({"i": i}));
         }
         let stats = lanes.finish();
-        assert_eq!(seen.lock().len(), 3);
+        assert_eq!(server.requests().len(), 3);
         assert_eq!(stats.failed.load(Ordering::Relaxed), 3);
         let error = stats.first_error.lock().clone().unwrap_or_default();
         assert_eq!(
@@ -497,27 +435,34 @@ mod tests {
 
     #[test]
     fn busy_answers_are_retried_in_order_after_the_delay_the_server_asks() {
-        let (url, seen) = scripted_server(vec![
-            (503, "retry-after: 0\r\n", "busy"),
-            (429, "retry-after: 0\r\n", "over budget"),
-            (200, "", "{}"),
-        ]);
-        let lanes = start(&url, 1);
+        let server = server(200, "{}");
+        server.script(
+            "/session/start",
+            [
+                Reply::text(503, "busy").header("retry-after", "0"),
+                Reply::text(429, "over budget").header("retry-after", "0"),
+            ],
+        );
+        let lanes = start(&server.url(), 1);
         lanes.send(0, "POST", "/session/start", &json!({"call": 0}));
         lanes.send(0, "PUT", "/events", &json!({"call": 1}));
         let stats = lanes.finish();
         assert_eq!(stats.failed.load(Ordering::Relaxed), 0);
-        let calls: Vec<Value> = seen.lock().iter().map(|s| s.body["call"].clone()).collect();
+        let calls: Vec<Value> = server
+            .requests()
+            .iter()
+            .map(|r| body(r)["call"].clone())
+            .collect();
         assert_eq!(calls, [json!(0), json!(0), json!(0), json!(1)]);
     }
 
     #[test]
     fn a_call_that_keeps_failing_is_given_up_after_the_last_attempt() {
-        let (url, seen) = server(500, "down");
-        let lanes = start(&url, 1);
+        let server = server(500, "down");
+        let lanes = start(&server.url(), 1);
         lanes.send(0, "PUT", "/events", &json!({}));
         let stats = lanes.finish();
-        assert_eq!(seen.lock().len(), MAX_ATTEMPTS as usize);
+        assert_eq!(server.requests().len(), MAX_ATTEMPTS as usize);
         assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
         let error = stats.first_error.lock().clone().unwrap_or_default();
         assert_eq!(

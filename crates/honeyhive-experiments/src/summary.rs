@@ -6,67 +6,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::{ParseAggregateError, RequestError};
+use honeyhive_model::run::{Aggregation, RunStatus};
 
-/// How the server folds per-datapoint metric values into one aggregate
-/// (`?aggregate_function=`).
-///
-/// ```
-/// use honeyhive_experiments::Aggregate;
-/// assert_eq!(Aggregate::default().as_str(), "average");
-/// assert_eq!("p90".parse::<Aggregate>(), Ok(Aggregate::P90));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Aggregate {
-    /// Arithmetic mean (booleans count as 1/0).
-    #[default]
-    Average,
-    /// Smallest value.
-    Min,
-    /// Largest value.
-    Max,
-    /// 50th percentile.
-    Median,
-    /// 90th percentile.
-    P90,
-    /// Sum.
-    Sum,
-}
-
-impl Aggregate {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Aggregate::Average => "average",
-            Aggregate::Min => "min",
-            Aggregate::Max => "max",
-            Aggregate::Median => "median",
-            Aggregate::P90 => "p90",
-            Aggregate::Sum => "sum",
-        }
-    }
-}
-
-impl std::str::FromStr for Aggregate {
-    type Err = ParseAggregateError;
-
-    fn from_str(s: &str) -> Result<Aggregate, ParseAggregateError> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "average" | "avg" | "mean" => Aggregate::Average,
-            "min" => Aggregate::Min,
-            "max" => Aggregate::Max,
-            "median" | "p50" => Aggregate::Median,
-            "p90" => Aggregate::P90,
-            "sum" => Aggregate::Sum,
-            other => {
-                return Err(ParseAggregateError {
-                    name: other.to_string(),
-                });
-            }
-        })
-    }
-}
+use crate::error::RequestError;
 
 /// One datapoint's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -120,8 +62,9 @@ pub struct EvaluationSummary {
     pub run_name: String,
     /// The dataset id (`EXT-...` for inline and file datasets).
     pub dataset_id: String,
-    /// The run status after completion (normally `completed`).
-    pub status: String,
+    /// The run status the result reports (normally `completed`; `None` when it
+    /// names none or one this version does not know).
+    pub status: Option<RunStatus>,
     /// Whether every datapoint passed.
     pub success: bool,
     /// Passed datapoint ids.
@@ -133,7 +76,7 @@ pub struct EvaluationSummary {
     /// Per-metric aggregates.
     pub metrics: Vec<MetricAggregate>,
     /// The aggregation used.
-    pub aggregate_function: Aggregate,
+    pub aggregate_function: Aggregation,
     /// Problems that did not stop the run (failed session starts or updates, spans
     /// the tracer could not export).
     pub warnings: Vec<String>,
@@ -173,7 +116,7 @@ impl EvaluationSummary {
 /// What a summary takes from a `/result` body.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct ResultReading {
-    pub(crate) status: Option<String>,
+    pub(crate) status: Option<RunStatus>,
     pub(crate) success: Option<bool>,
     pub(crate) passed: Vec<String>,
     pub(crate) failed: Vec<String>,
@@ -202,7 +145,7 @@ fn read_value(value: &Value) -> ResultReading {
         status: value
             .get("status")
             .and_then(Value::as_str)
-            .map(str::to_string),
+            .and_then(|s| s.parse().ok()),
         success: value.get("success").and_then(Value::as_bool),
         passed,
         failed,
@@ -290,7 +233,7 @@ mod wire {
     impl ResultParts {
         pub(super) fn into_reading(self) -> ResultReading {
             ResultReading {
-                status: self.status,
+                status: self.status.and_then(|s| s.parse().ok()),
                 success: self.success,
                 passed: self.passed.unwrap_or_default(),
                 failed: self.failed.unwrap_or_default(),
@@ -487,7 +430,7 @@ mod tests {
         let text = body().to_string();
         let reading = read_result(&text).expect("json");
         assert_eq!(reading, read_value(&body()));
-        assert_eq!(reading.status.as_deref(), Some("completed"));
+        assert_eq!(reading.status, Some(RunStatus::Completed));
         assert_eq!(
             reading.verdicts,
             [("s-a".into(), true), ("s-b".into(), false)]

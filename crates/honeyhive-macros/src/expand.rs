@@ -5,8 +5,10 @@
 //! async block (async) with the span current, record the output or error, end the
 //! span. The original body is emitted once.
 
+use honeyhive_model::EventType;
+use honeyhive_model::attributes::{self as keys, Namespace};
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
     Attribute, Block, FnArg, ImplItem, Item, ItemImpl, Pat, ReturnType, Signature, Type, Visibility,
@@ -123,11 +125,8 @@ fn traced_body(
         .map(|n| n.value())
         .unwrap_or(default_name);
     let explicit_name = args.name.is_some() || from_impl_block;
-    let event_type = args
-        .event_type
-        .as_ref()
-        .map(|e| e.value())
-        .unwrap_or_else(|| "tool".to_owned());
+    let event_type = args.event_type.unwrap_or(EventType::Tool);
+    let event_type = format_ident!("{}", format!("{event_type:?}"));
     let start = match &args.tracer {
         Some(tracer) => {
             quote_spanned!(tracer.span()=> ::honeyhive::__private::start_with(&(#tracer), &__HH_META, __hh_inputs))
@@ -148,22 +147,21 @@ fn traced_body(
         + usize::from(args.metadata.is_some())
         + 2 * usize::from(args.config.is_some());
     let captures = captured.into_iter().map(|ident| {
-        let key = format!(
-            "honeyhive_inputs.{}",
-            ident.to_string().trim_start_matches("r#")
-        );
+        let key = Namespace::Inputs.key(ident.to_string().trim_start_matches("r#"));
         quote!((&&::honeyhive::__private::Capture(&#ident)).__hh_capture(__hh_r, #key);)
     });
     let mut options = Vec::new();
     if let Some(metadata) = &args.metadata {
-        options.push(quote!(::honeyhive::__private::record_option(__hh_r, "honeyhive_metadata", &(#metadata));));
+        let prefix = Namespace::Metadata.prefix();
+        options.push(quote!(::honeyhive::__private::record_option(__hh_r, #prefix, &(#metadata));));
     }
     if let Some(config) = &args.config {
         // The Python decorator records its config under both namespaces.
+        let (span_config, config_prefix) = (keys::SPAN_CONFIG, Namespace::Config.prefix());
         options.push(quote! {
             let __hh_config = &(#config);
-            ::honeyhive::__private::record_option(__hh_r, "honeyhive_span_config", __hh_config);
-            ::honeyhive::__private::record_option(__hh_r, "honeyhive_config", __hh_config);
+            ::honeyhive::__private::record_option(__hh_r, #span_config, __hh_config);
+            ::honeyhive::__private::record_option(__hh_r, #config_prefix, __hh_config);
         });
     }
 
@@ -190,7 +188,7 @@ fn traced_body(
         };
         static __HH_META: ::honeyhive::__private::SpanMeta = ::honeyhive::__private::SpanMeta {
             name: #name,
-            event_type: #event_type,
+            event_type: ::honeyhive::__private::EventType::#event_type,
             explicit_name: #explicit_name,
             attributes_hint: #attributes_hint,
         };
@@ -232,7 +230,7 @@ fn traced_body(
             match __hh_span {
                 ::core::option::Option::None => __hh_body(),
                 ::core::option::Option::Some(__hh_s) => {
-                    let __hh_ret = __hh_s.run_sync(__hh_body);
+                    let __hh_ret = __hh_s.in_scope(__hh_body);
                     #finish
                 }
             }

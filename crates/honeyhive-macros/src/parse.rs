@@ -1,15 +1,19 @@
 //! Parsing `#[trace(...)]` options.
 
+use honeyhive_model::EventType;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token};
 
 const OPTIONS: &str = "event_type, name, tracer, skip, metadata, config";
 
+/// The event types a traced function may record (a session is not a step).
+const STEP_TYPES: [EventType; 3] = [EventType::Model, EventType::Tool, EventType::Chain];
+
 /// The options of one `#[trace(...)]`.
 #[derive(Default)]
 pub(crate) struct TraceArgs {
-    pub(crate) event_type: Option<LitStr>,
+    pub(crate) event_type: Option<EventType>,
     pub(crate) name: Option<LitStr>,
     pub(crate) tracer: Option<Expr>,
     pub(crate) skip: Vec<Ident>,
@@ -53,13 +57,16 @@ impl Parse for TraceArgs {
                 "event_type" => {
                     input.parse::<Token![=]>()?;
                     let value: LitStr = input.parse()?;
-                    if !matches!(value.value().as_str(), "model" | "tool" | "chain") {
+                    let name = value.value();
+                    let Some(event_type) = STEP_TYPES.into_iter().find(|t| t.as_str() == name)
+                    else {
+                        let [model, tool, chain] = STEP_TYPES.map(EventType::as_str);
                         return Err(syn::Error::new(
                             value.span(),
-                            "event_type must be \"model\", \"tool\" or \"chain\"",
+                            format!("event_type must be \"{model}\", \"{tool}\" or \"{chain}\""),
                         ));
-                    }
-                    set_once(&mut args.event_type, value, &key)?;
+                    };
+                    set_once(&mut args.event_type, event_type, &key)?;
                 }
                 "name" => {
                     input.parse::<Token![=]>()?;

@@ -98,14 +98,30 @@ fn take_f64(map: &mut Map<String, Value>, key: &str) -> Option<f64> {
 
 /// An object field; a scalar or array is kept under `value` rather than refused.
 fn take_object(map: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
-    match map.remove(key) {
-        Some(Value::Object(m)) => m,
-        Some(Value::Null) | None => Map::new(),
-        Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
+    map.remove(key).map(object_field).unwrap_or_default()
+}
+
+/// A value as the object field of an event stores it: an object as it is, a
+/// JSON text of an object parsed, `null` empty, and anything else kept under
+/// `value`. The one rule for a body that sends, say, `"outputs": "ABC"`, and for
+/// a client that must send an object.
+///
+/// ```
+/// use honeyhive_model::event_api::object_field;
+/// use serde_json::json;
+/// assert_eq!(object_field(json!("ABC")), json!({"value": "ABC"}).as_object().unwrap().clone());
+/// assert_eq!(object_field(json!(r#"{"a": 1}"#))["a"], 1);
+/// assert!(object_field(json!(null)).is_empty());
+/// ```
+pub fn object_field(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        Value::Null => Map::new(),
+        Value::String(s) => match serde_json::from_str::<Value>(&s) {
             Ok(Value::Object(m)) => m,
             _ => Map::from_iter([("value".to_string(), Value::String(s))]),
         },
-        Some(other) => Map::from_iter([("value".to_string(), other)]),
+        other => Map::from_iter([("value".to_string(), other)]),
     }
 }
 

@@ -17,23 +17,53 @@
 //! - [`ErrorCode`]: the platform's closed error set; [`ErrorCoded`]: what an
 //!   error a client is answered with tells about itself; [`ModelError`]: this
 //!   crate's errors.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `full` | yes | everything but [`attributes`] and [`EventType`]: events, runs, datasets, OTLP decoding, the mapping, filters, run results, error codes (and `serde_json`, `prost`, the generated OTLP types, `flate2`, ...) |
+//!
+//! Without `full` the crate is the attribute keys and [`EventType`] on `serde`
+//! alone: what the SDK's tracer and `#[trace]` macro spell spans with, without
+//! linking the platform's decoding and mapping.
 
 pub mod attributes;
+mod event_type;
+pub use event_type::EventType;
+
+#[cfg(feature = "full")]
 pub mod cost;
+#[cfg(feature = "full")]
 pub mod dataset;
+#[cfg(feature = "full")]
 mod error;
+#[cfg(feature = "full")]
 mod error_code;
+#[cfg(feature = "full")]
 mod event;
+#[cfg(feature = "full")]
 pub mod event_api;
+#[cfg(feature = "full")]
 pub mod filter;
+#[cfg(feature = "full")]
 pub mod limits;
+#[cfg(feature = "full")]
 pub mod mapping;
+#[cfg(feature = "full")]
 pub mod otlp;
+#[cfg(feature = "full")]
 pub mod price;
+#[cfg(feature = "full")]
 pub mod rollup;
+#[cfg(feature = "full")]
 pub mod run;
+#[cfg(feature = "full")]
 pub mod run_result;
 
+#[cfg(feature = "full")]
 pub use error::ModelError;
+#[cfg(feature = "full")]
 pub use error_code::{ErrorCode, ErrorCoded};
-pub use event::{Event, EventType, EventUpdate};
+#[cfg(feature = "full")]
+pub use event::{Event, EventUpdate};

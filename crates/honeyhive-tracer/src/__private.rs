@@ -12,6 +12,7 @@ use serde::Serialize;
 pub use crate::instrument::Instrumented;
 pub use crate::span::{Recorder, SpanGuard, SpanMeta};
 use crate::tracer::Tracer;
+pub use honeyhive_model::EventType;
 
 /// Start a span on the default tracer (`None` when there is none or it does not record);
 /// `inputs` records the arguments before the span is shared.
@@ -43,8 +44,12 @@ pub fn start_with(
     )
 }
 
-/// Make the span current while the future is polled; records panics.
-pub fn instrument<F: std::future::Future>(span: &SpanGuard, future: F) -> Instrumented<F> {
+/// Make the span current while the future is polled; records panics. The span is
+/// lent, so the expansion can record the output and end it afterwards.
+pub fn instrument<F: std::future::Future>(
+    span: &SpanGuard,
+    future: F,
+) -> Instrumented<F, &SpanGuard> {
     Instrumented::new(future, span)
 }
 

@@ -1,38 +1,22 @@
-//! Tracer configuration: the builder, environment variables and export tuning.
+//! Configuring a tracer: [`TracerBuilder`] (explicit values, then `HH_*` and `OTEL_*`
+//! environment variables, then defaults), head [`Sampling`], and the [`Connection`]
+//! (API key and server URL) it shares with the experiment calls. The export pipeline's
+//! own settings are in [`crate::export`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::BuildError;
+use crate::export::{ExportOptions, Protocol};
 use crate::tracer::Tracer;
 
 /// Default server: HoneyHive's hosted service.
 pub const DEFAULT_SERVER_URL: &str = "https://api.honeyhive.ai";
 
-/// OTLP/HTTP body encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// `application/x-protobuf` (default).
-    #[default]
-    HttpProtobuf,
-    /// `application/json`, the OTLP protobuf-JSON mapping.
-    HttpJson,
-}
-
-impl Protocol {
-    fn parse(value: &str) -> Option<Protocol> {
-        match value.trim() {
-            "http/protobuf" => Some(Protocol::HttpProtobuf),
-            "http/json" => Some(Protocol::HttpJson),
-            _ => None,
-        }
-    }
-}
-
 /// Head sampling: a ratio of new traces, parent-based for child spans.
 ///
 /// ```
-/// let s = honeyhive::Sampling::ratio(0.25).keep_errors(true);
+/// let s = honeyhive::config::Sampling::ratio(0.25).keep_errors(true);
 /// assert_eq!(s.ratio_value(), 0.25);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,87 +94,6 @@ impl Sampler {
         let mut low = [0u8; 8];
         low.copy_from_slice(&trace_id[8..]);
         u64::from_be_bytes(low) < self.threshold
-    }
-}
-
-/// Retry policy for failed exports.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts per batch including the first (at least 1).
-    pub max_attempts: u32,
-    /// First backoff; doubles per attempt, with full jitter.
-    pub initial_backoff: Duration,
-    /// Upper bound of one backoff and of an honoured `Retry-After`.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(30),
-        }
-    }
-}
-
-/// Circuit breaker policy.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BreakerPolicy {
-    /// Consecutive failed requests that open the breaker.
-    pub failure_threshold: u32,
-    /// How long the breaker stays open before a half-open probe.
-    pub open_for: Duration,
-}
-
-impl Default for BreakerPolicy {
-    fn default() -> Self {
-        BreakerPolicy {
-            failure_threshold: 5,
-            open_for: Duration::from_secs(15),
-        }
-    }
-}
-
-/// Export pipeline tuning; the defaults suit most programs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExportOptions {
-    /// Byte cap of spans waiting in memory; past it spans are dropped as `queue_full`.
-    pub max_queue_bytes: usize,
-    /// Spans per request.
-    pub max_batch_spans: usize,
-    /// Approximate bytes per request.
-    pub max_batch_bytes: usize,
-    /// How long a partial batch may wait.
-    pub scheduled_delay: Duration,
-    /// Timeout of one HTTP request.
-    pub request_timeout: Duration,
-    /// gzip request bodies.
-    pub gzip: bool,
-    /// Retry policy.
-    pub retry: RetryPolicy,
-    /// Circuit breaker policy.
-    pub breaker: BreakerPolicy,
-    /// Deadline for the flush done when the last handle is dropped.
-    pub drop_flush_timeout: Duration,
-    /// Byte cap of the disk spool; past it batches are dropped as `spool_full`.
-    pub max_spool_bytes: u64,
-}
-
-impl Default for ExportOptions {
-    fn default() -> Self {
-        ExportOptions {
-            max_queue_bytes: 32 * 1024 * 1024,
-            max_batch_spans: 512,
-            max_batch_bytes: 4 * 1024 * 1024,
-            scheduled_delay: Duration::from_millis(1000),
-            request_timeout: Duration::from_secs(10),
-            gzip: true,
-            retry: RetryPolicy::default(),
-            breaker: BreakerPolicy::default(),
-            drop_flush_timeout: Duration::from_secs(5),
-            max_spool_bytes: 512 * 1024 * 1024,
-        }
     }
 }
 
@@ -315,6 +218,13 @@ impl TracerBuilder {
         self
     }
 
+    /// The API key and server URL of `connection`.
+    pub fn connection(mut self, connection: &Connection) -> Self {
+        self.api_key = Some(connection.api_key.clone());
+        self.server_url = Some(connection.server_url.clone());
+        self
+    }
+
     /// Do not read any environment variable (explicit values and defaults only).
     pub fn ignore_env(mut self) -> Self {
         self.ignore_env = true;
@@ -353,17 +263,11 @@ impl TracerBuilder {
                     || flag("OTEL_SDK_DISABLED")?.unwrap_or(false)
             }
         };
-        let api_key = self.api_key.or_else(|| env("HH_API_KEY"));
+        let api_key = api_key_or_env(self.api_key, env);
         if api_key.is_none() && !test_mode {
             return Err(BuildError::MissingApiKey);
         }
-        let server_url = self
-            .server_url
-            .or_else(|| env("HH_API_URL"))
-            .or_else(|| env("HH_SERVER_URL"))
-            .or_else(|| env("HONEYHIVE_SERVER_URL"))
-            .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
-        let server_url = validate_url(&server_url)?;
+        let server_url = server_url_or_env(self.server_url, env)?;
         let protocol = match self.protocol {
             Some(p) => p,
             None => match env("HH_OTLP_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL")) {
@@ -444,6 +348,92 @@ pub(crate) struct ResolvedConfig {
     pub(crate) export: ExportOptions,
     /// See [`TracerBuilder::discard_batches_for_benchmarks`].
     pub(crate) discard_batches: bool,
+}
+
+/// Where and as whom to call the HoneyHive API: an API key and a server URL, read
+/// as a tracer reads them (the value given, else `HH_API_KEY`; the URL given, else
+/// `HH_API_URL`, `HH_SERVER_URL`, `HONEYHIVE_SERVER_URL`, else the hosted service),
+/// so a tracer and the experiment calls of one program agree. Its `Debug` form shows
+/// no more than the key's first characters.
+///
+/// ```
+/// use honeyhive::config::Connection;
+/// let local = Connection::new("hh_key", "http://127.0.0.1:8080/")?;
+/// assert_eq!(local.server_url(), "http://127.0.0.1:8080");
+/// assert!(Connection::new("hh_key", "ftp://example.com").is_err());
+/// let tracer = honeyhive::Tracer::builder().connection(&local).test_mode(true).build()?;
+/// # Ok::<(), honeyhive::BuildError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Connection {
+    api_key: String,
+    server_url: String,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: String = self.api_key.chars().take(4).collect();
+        f.debug_struct("Connection")
+            .field("api_key", &format!("{shown}…"))
+            .field("server_url", &self.server_url)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// This key and URL, no environment read; the URL must be `http(s)://`.
+    pub fn new(
+        api_key: impl Into<String>,
+        server_url: impl Into<String>,
+    ) -> Result<Connection, BuildError> {
+        Connection::resolve(Some(api_key.into()), Some(server_url.into()))
+    }
+
+    /// The key and URL from the environment alone.
+    pub fn from_env() -> Result<Connection, BuildError> {
+        Connection::resolve(None, None)
+    }
+
+    /// The values given, each falling back to the environment (what a command line
+    /// with optional `--api-key` and `--server` flags wants).
+    pub fn resolve(
+        api_key: Option<String>,
+        server_url: Option<String>,
+    ) -> Result<Connection, BuildError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Ok(Connection {
+            api_key: api_key_or_env(api_key, &env)
+                .filter(|key| !key.trim().is_empty())
+                .ok_or(BuildError::MissingApiKey)?,
+            server_url: server_url_or_env(server_url, &env)?,
+        })
+    }
+
+    /// The API key.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The server's base URL, without a trailing slash.
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+}
+
+fn api_key_or_env(api_key: Option<String>, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    api_key.or_else(|| env("HH_API_KEY"))
+}
+
+fn server_url_or_env(
+    server_url: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, BuildError> {
+    let url = server_url
+        .or_else(|| env("HH_API_URL"))
+        .or_else(|| env("HH_SERVER_URL"))
+        .or_else(|| env("HONEYHIVE_SERVER_URL"))
+        .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
+    validate_url(&url)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

@@ -1,5 +1,6 @@
 //! Enriching the current span ([`enrich_span`]) or session ([`crate::Tracer::enrich_session`]).
 
+use honeyhive_model::attributes::{self as keys, Namespace};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use serde::Serialize;
@@ -81,24 +82,24 @@ impl Enrichment {
         self
     }
 
-    fn namespaces(&self) -> [(&'static str, &Option<serde_json::Value>); 7] {
+    fn namespaces(&self) -> [(Namespace, &Option<serde_json::Value>); 7] {
         [
-            ("honeyhive_metadata", &self.metadata),
-            ("honeyhive_metrics", &self.metrics),
-            ("honeyhive_feedback", &self.feedback),
-            ("honeyhive_inputs", &self.inputs),
-            ("honeyhive_outputs", &self.outputs),
-            ("honeyhive_config", &self.config),
-            ("honeyhive_user_properties", &self.user_properties),
+            (Namespace::Metadata, &self.metadata),
+            (Namespace::Metrics, &self.metrics),
+            (Namespace::Feedback, &self.feedback),
+            (Namespace::Inputs, &self.inputs),
+            (Namespace::Outputs, &self.outputs),
+            (Namespace::Config, &self.config),
+            (Namespace::UserProperties, &self.user_properties),
         ]
     }
 
     /// The span attributes this enrichment sets.
     pub(crate) fn to_attributes(&self) -> Vec<KeyValue> {
         let mut flat = Vec::new();
-        for (prefix, value) in self.namespaces() {
+        for (namespace, value) in self.namespaces() {
             if let Some(value) = value {
-                attributes::flatten_json(&mut flat, prefix, value);
+                attributes::flatten_json(&mut flat, namespace.prefix(), value);
             }
         }
         let mut out: Vec<KeyValue> = flat
@@ -115,7 +116,7 @@ impl Enrichment {
             })
             .collect();
         if let Some(error) = &self.error {
-            out.push(KeyValue::new("honeyhive_error", error.clone()));
+            out.push(KeyValue::new(keys::ERROR, error.clone()));
         }
         out
     }
@@ -127,17 +128,17 @@ impl Enrichment {
             "event_id".into(),
             serde_json::Value::String(session_id.to_owned()),
         );
-        for (name, value) in [
-            ("metadata", self.metadata),
-            ("feedback", self.feedback),
-            ("metrics", self.metrics),
-            ("inputs", self.inputs),
-            ("outputs", self.outputs),
-            ("config", self.config),
-            ("user_properties", self.user_properties),
+        for (namespace, value) in [
+            (Namespace::Metadata, self.metadata),
+            (Namespace::Feedback, self.feedback),
+            (Namespace::Metrics, self.metrics),
+            (Namespace::Inputs, self.inputs),
+            (Namespace::Outputs, self.outputs),
+            (Namespace::Config, self.config),
+            (Namespace::UserProperties, self.user_properties),
         ] {
             if let Some(value) = value {
-                body.insert(name.into(), value);
+                body.insert(namespace.field().into(), value);
             }
         }
         if let Some(error) = self.error {

@@ -1,72 +1,93 @@
 //! Keeping a span current across `.await`, and what propagates into spawned tasks.
 //!
-//! A traced `async fn` attaches its span's context on every poll, so nested traced
-//! calls and OpenTelemetry spans see it as parent on whatever thread polls it.
-//! `tokio::spawn` (or any executor's spawn) starts a task with an *empty* context:
-//! nothing propagates unless the spawned future is wrapped, e.g. with
-//! [`with_current_context`].
+//! A traced `async fn` makes its span current on every poll, so nested traced calls
+//! and OpenTelemetry spans see it as parent on whatever thread polls it. The same is
+//! open to any future through [`Instrument`]. `tokio::spawn` (or any executor's spawn)
+//! starts a task with an *empty* context: nothing propagates unless the spawned
+//! future is wrapped, with [`Instrument::in_current_context`].
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::Poll;
 
 use opentelemetry::Context;
+use opentelemetry::context::{FutureExt as _, WithContext};
 
-use crate::span::{SpanGuard, SpanShared};
+use crate::span::SpanGuard;
 
-/// A future polled with a span current; panics are recorded on the span and resumed.
-pub struct Instrumented<F> {
-    inner: Pin<Box<F>>,
-    cx: Context,
-    shared: Arc<SpanShared>,
+pin_project_lite::pin_project! {
+    /// A future polled with a span current; a panic is recorded on the span, which
+    /// then ends, and resumed. Made by [`Instrument::instrument`], which hands it the
+    /// span; `#[trace]` lends it one it keeps (`S = &SpanGuard`). No allocation.
+    pub struct Instrumented<F, S = SpanGuard> {
+        #[pin]
+        inner: F,
+        span: S,
+    }
 }
 
-impl<F> std::fmt::Debug for Instrumented<F> {
+impl<F, S> std::fmt::Debug for Instrumented<F, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Instrumented").finish_non_exhaustive()
     }
 }
 
-impl<F: Future> Instrumented<F> {
-    pub(crate) fn new(future: F, span: &SpanGuard) -> Instrumented<F> {
-        Instrumented {
-            inner: Box::pin(future),
-            cx: span.context().clone(),
-            shared: span.shared().clone(),
-        }
+impl<F: Future, S: Borrow<SpanGuard>> Instrumented<F, S> {
+    pub(crate) fn new(inner: F, span: S) -> Instrumented<F, S> {
+        Instrumented { inner, span }
     }
 }
 
-impl<F: Future> Future for Instrumented<F> {
+impl<F: Future, S: Borrow<SpanGuard>> Future for Instrumented<F, S> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, task: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        let this = self.get_mut();
-        let _attached = this.cx.clone().attach();
-        let inner = &mut this.inner;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(task))) {
+        let this = self.project();
+        let span: &SpanGuard = (*this.span).borrow();
+        let _attached = span.context().clone().attach();
+        let inner = this.inner;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(task))) {
             Ok(poll) => poll,
             Err(payload) => {
-                let guard = SpanGuard::from_parts(this.shared.clone(), this.cx.clone());
-                guard.record_panic(payload.as_ref());
-                drop(guard);
+                span.record_panic(payload.as_ref());
+                span.end();
                 std::panic::resume_unwind(payload)
             }
         }
     }
 }
 
-/// Carry the current context (current span and session) into a future, typically one
-/// passed to `tokio::spawn`, so spans it creates nest under the spawning span.
+/// Runs futures inside a span or the current context, as `tracing::Instrument` does.
 ///
 /// ```
-/// # async fn demo() {
-/// let handle = honeyhive::with_current_context(async { 1 + 1 });
+/// use honeyhive::{EventType, Instrument, Tracer};
+/// # async fn demo() -> Result<(), honeyhive::BuildError> {
+/// let tracer = Tracer::builder().test_mode(true).build()?;
+/// // The span is current while the future runs and ends when it is done.
+/// let answer = async { 6 * 7 }
+///     .instrument(tracer.span("compute", EventType::Chain))
+///     .await;
+/// assert_eq!(answer, 42);
+/// // A task spawned on an executor starts with an empty context: carry this one.
+/// let handle = async { 1 + 1 }.in_current_context();
 /// assert_eq!(handle.await, 2);
+/// # Ok(())
 /// # }
 /// ```
-pub fn with_current_context<F: Future>(future: F) -> opentelemetry::context::WithContext<F> {
-    use opentelemetry::context::FutureExt;
-    future.with_context(Context::current())
+pub trait Instrument: Future + Sized {
+    /// This future with `span` current while it is polled; the span ends when the
+    /// returned future is dropped (or on a panic, which it records).
+    fn instrument(self, span: SpanGuard) -> Instrumented<Self> {
+        Instrumented::new(self, span)
+    }
+
+    /// This future with the current context (its span and session) current while it
+    /// is polled, typically one passed to `tokio::spawn`, so spans it creates nest
+    /// under the spawning span.
+    fn in_current_context(self) -> WithContext<Self> {
+        self.with_context(Context::current())
+    }
 }
+
+impl<F: Future> Instrument for F {}

@@ -21,6 +21,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
+use honeyhive_model::EventType;
+use honeyhive_model::attributes::{self as keys, Namespace};
 use opentelemetry::{Context, ContextGuard};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -113,19 +115,18 @@ fn is_entered_here(id: &Id) -> bool {
         .unwrap_or(false)
 }
 
-fn event_type_of(value: &str) -> &'static str {
-    match value {
-        "model" => "model",
-        "chain" => "chain",
-        "session" => "session",
-        _ => "tool",
-    }
+/// The event type a field names by its exact wire name; `tool` for anything else.
+fn event_type_of(value: &str) -> EventType {
+    EventType::ALL
+        .into_iter()
+        .find(|event_type| event_type.as_str() == value)
+        .unwrap_or(EventType::Tool)
 }
 
 /// Collects fields into attributes, the event type and an error.
 #[derive(Default)]
 struct FieldVisitor {
-    event_type: Option<&'static str>,
+    event_type: Option<EventType>,
     attributes: Vec<(Cow<'static, str>, AttrValue)>,
     error: Option<String>,
     message: Option<String>,
@@ -136,11 +137,11 @@ impl FieldVisitor {
         let name = field.name();
         match name {
             "event_type" | "error" | "message" => None,
-            "output" | "result" => Some(Cow::Borrowed("honeyhive_outputs.result")),
-            _ => Some(match name.strip_prefix("metadata.") {
-                Some(rest) => Cow::Owned(format!("honeyhive_metadata.{rest}")),
-                None => Cow::Owned(format!("honeyhive_inputs.{name}")),
-            }),
+            "output" | "result" => Some(Cow::Borrowed(keys::OUTPUTS_RESULT)),
+            _ => Some(Cow::Owned(match name.strip_prefix("metadata.") {
+                Some(rest) => Namespace::Metadata.key(rest),
+                None => Namespace::Inputs.key(name),
+            })),
         }
     }
 
@@ -228,7 +229,7 @@ where
             .filter(|(parent_id, _)| !is_entered_here(parent_id))
             .map(|(_, cx)| Context::attach(cx));
         let metadata = attrs.metadata();
-        let event_type = fields.event_type.unwrap_or("tool");
+        let event_type = fields.event_type.unwrap_or(EventType::Tool);
         let hint = fields.attributes.len() + 1;
         let guard = span::start(
             &tracer,

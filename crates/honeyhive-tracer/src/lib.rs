@@ -4,12 +4,16 @@
 //! Applications depend on `honeyhive`, which re-exports everything here (and the
 //! `#[trace]` macro expands to `::honeyhive` paths); see its documentation.
 
+//! The crate root holds what tracing code names; settings and diagnostics live in
+//! modules: [`config`] (the builder, sampling), [`export`] (the pipeline's settings,
+//! its health and drop counts), [`propagation`] (trace context across processes).
+
 mod attributes;
-mod config;
+pub mod config;
 mod default_tracer;
 mod enrich;
 mod error;
-mod export;
+pub mod export;
 mod instrument;
 #[cfg(feature = "tracing")]
 mod layer;
@@ -22,17 +26,13 @@ mod tracer;
 #[doc(hidden)]
 pub mod __private;
 
-pub use config::{
-    BreakerPolicy, DEFAULT_SERVER_URL, ExportOptions, Protocol, RetryPolicy, Sampling,
-    TracerBuilder,
-};
 pub use default_tracer::{clear_default_tracer, default_tracer, set_default_tracer};
 pub use enrich::{Enrichment, enrich_span};
 pub use error::{BuildError, FlushError};
-pub use export::{BreakerState, DropCounts, DropReason, FlushReport, Health};
 pub use honeyhive_macros::trace;
-pub use instrument::{Instrumented, with_current_context};
+pub use honeyhive_model::EventType;
+pub use instrument::{Instrument, Instrumented};
 #[cfg(feature = "tracing")]
 pub use layer::HoneyHiveLayer;
 pub use span::SpanGuard;
-pub use tracer::{Session, Tracer, current_session_id, new_session_id};
+pub use tracer::{Session, Tracer, new_session_id};

@@ -8,7 +8,7 @@ use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
-use crate::tracer::{ScopedSession, Tracer, current_session_id};
+use crate::tracer::{ScopedSession, Tracer};
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -100,7 +100,7 @@ impl Tracer {
                 headers.set(TRACESTATE, state);
             }
         }
-        headers.set(BAGGAGE, format!("session_id={}", current_session_id(self)));
+        headers.set(BAGGAGE, format!("session_id={}", self.current_session_id()));
     }
 
     /// Build a context from incoming headers: the remote span becomes the parent of
@@ -115,7 +115,7 @@ impl Tracer {
     ///     ("baggage".to_string(), "session_id=abc".to_string()),
     /// ]);
     /// let _guard = tracer.extract_context(&headers).attach();
-    /// assert_eq!(honeyhive::current_session_id(&tracer), "abc");
+    /// assert_eq!(tracer.current_session_id(), "abc");
     /// ```
     pub fn extract_context(&self, headers: &dyn Extractor) -> Context {
         let mut cx = Context::current();

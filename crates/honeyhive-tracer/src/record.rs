@@ -5,6 +5,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use honeyhive_model::EventType;
+use honeyhive_model::attributes as keys;
+
 /// An attribute key; macro-generated keys are `'static` and never allocated.
 pub(crate) type AttrKey = Cow<'static, str>;
 
@@ -138,9 +141,9 @@ pub(crate) struct SpanRecord {
     pub(crate) span_id: [u8; 8],
     pub(crate) parent_span_id: Option<[u8; 8]>,
     pub(crate) name: Cow<'static, str>,
-    /// `model`, `tool` or `chain`: encoded as `honeyhive_event_type` (and mirrored into
-    /// metadata) by the worker rather than stored as attributes on every span.
-    pub(crate) event_type: &'static str,
+    /// Encoded as `honeyhive_event_type` (and mirrored into metadata) by the worker
+    /// rather than stored as attributes on every span.
+    pub(crate) event_type: EventType,
     /// The name given explicitly, encoded as `honeyhive_event_name` (and its mirror).
     pub(crate) event_name: Option<Cow<'static, str>>,
     pub(crate) start_unix_nano: u64,
@@ -165,7 +168,7 @@ impl SpanRecord {
             span_id: [0; 8],
             parent_span_id: None,
             name: Cow::Borrowed(""),
-            event_type: "",
+            event_type: EventType::Tool,
             event_name: None,
             start_unix_nano: 0,
             end_unix_nano: 0,
@@ -196,11 +199,11 @@ impl SpanRecord {
     pub(crate) fn event_attributes(&self) -> impl Iterator<Item = (&'static str, &str)> {
         let name = self.event_name.as_deref();
         [
-            Some(("honeyhive_event_type", self.event_type)),
-            name.map(|name| ("honeyhive_event_name", name)),
+            Some((keys::EVENT_TYPE, self.event_type.as_str())),
+            name.map(|name| (keys::EVENT_NAME, name)),
             // The Python SDK mirrors these into metadata; the ingest and UI read them there.
-            Some(("honeyhive_metadata.event_type", self.event_type)),
-            name.map(|name| ("honeyhive_metadata.event_name", name)),
+            Some((keys::METADATA_EVENT_TYPE, self.event_type.as_str())),
+            name.map(|name| (keys::METADATA_EVENT_NAME, name)),
         ]
         .into_iter()
         .flatten()
@@ -213,7 +216,7 @@ impl SpanRecord {
         let duration_ms =
             self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1_000_000.0;
         self.set(
-            Cow::Borrowed("honeyhive_duration_ms"),
+            Cow::Borrowed(keys::DURATION_MS),
             AttrValue::Double(duration_ms),
         );
     }
@@ -368,7 +371,7 @@ mod tests {
     fn a_recycled_record_keeps_nothing_of_its_previous_span() {
         let mut record = SpanRecord::blank(session(), 4);
         record.name = Cow::Owned("first".to_owned());
-        record.event_type = "tool";
+        record.event_type = EventType::Tool;
         record.event_name = Some(Cow::Borrowed("first"));
         record.set(Cow::Borrowed("honeyhive_inputs.a"), AttrValue::Int(1));
         record.status = SpanStatus::Error("boom".to_owned());
@@ -398,7 +401,7 @@ mod tests {
     #[test]
     fn event_attributes_follow_the_python_order_and_yield_to_explicit_ones() {
         let mut record = SpanRecord::blank(session(), 1);
-        record.event_type = "model";
+        record.event_type = EventType::Model;
         record.event_name = Some(Cow::Borrowed("call"));
         let keys: Vec<_> = record.event_attributes().collect();
         assert_eq!(

@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use honeyhive_model::EventType;
+use honeyhive_model::attributes as keys;
 use opentelemetry::trace::{
     SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
@@ -29,8 +31,8 @@ use crate::tracer::{ScopedSession, TracerInner};
 pub struct SpanMeta {
     /// Span and event name.
     pub name: &'static str,
-    /// `model`, `tool` or `chain`.
-    pub event_type: &'static str,
+    /// `Model`, `Tool` or `Chain`.
+    pub event_type: EventType,
     /// Whether the name was given explicitly (then `honeyhive_event_name` is set, as in Python).
     pub explicit_name: bool,
     /// How many attributes a call usually records (captured inputs, options, output):
@@ -199,22 +201,37 @@ impl opentelemetry::trace::Span for ContextSpan {
 
 /// A started span, owned by the code `#[trace]` generates (or by [`crate::Tracer::span`]).
 ///
-/// Dropping the guard ends the span, so cancelled futures still export theirs.
+/// Dropping the guard ends the span, so cancelled futures still export theirs. A
+/// tracer that does not record hands out [`SpanGuard::none`]: the same calls work on
+/// it and record nothing.
+///
+/// ```
+/// use honeyhive::{EventType, Tracer};
+/// let tracer = Tracer::builder().test_mode(true).build()?;
+/// let span = tracer.span("step", EventType::Chain);
+/// assert!(span.is_none(), "a test-mode tracer records nothing");
+/// span.record_output(&42);
+/// assert_eq!(span.in_scope(|| 1 + 1), 2);
+/// # Ok::<(), honeyhive::BuildError>(())
+/// ```
 pub struct SpanGuard {
-    shared: Arc<SpanShared>,
+    /// `None` for a span that records nothing.
+    shared: Option<Arc<SpanShared>>,
     cx: Context,
 }
 
 impl std::fmt::Debug for SpanGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpanGuard").finish_non_exhaustive()
+        f.debug_struct("SpanGuard")
+            .field("none", &self.shared.is_none())
+            .finish_non_exhaustive()
     }
 }
 
 pub(crate) fn start(
     inner: &TracerInner,
     name: Cow<'static, str>,
-    event_type: &'static str,
+    event_type: EventType,
     explicit_name: bool,
     attributes_hint: usize,
     init: impl FnOnce(&mut Recorder<'_>),
@@ -263,7 +280,10 @@ pub(crate) fn start(
         );
         let shared = Arc::new(SpanShared::new(None, pipeline.clone()));
         let cx = Context::current().with_remote_span_context(span_context);
-        return Some(SpanGuard { shared, cx });
+        return Some(SpanGuard {
+            shared: Some(shared),
+            cx,
+        });
     }
 
     let span_id = ids::span_id();
@@ -300,10 +320,28 @@ pub(crate) fn start(
         shared: shared.clone(),
         span_context,
     });
-    Some(SpanGuard { shared, cx })
+    Some(SpanGuard {
+        shared: Some(shared),
+        cx,
+    })
 }
 
 impl SpanGuard {
+    /// A span that records nothing (as `tracing`'s `Span::none()`): what a tracer
+    /// that does not record hands out. Its context is the one current when it was
+    /// made, so code run in its scope keeps its parent span and session.
+    pub fn none() -> SpanGuard {
+        SpanGuard {
+            shared: None,
+            cx: Context::current(),
+        }
+    }
+
+    /// Whether this is [`SpanGuard::none`], a span that records nothing.
+    pub fn is_none(&self) -> bool {
+        self.shared.is_none()
+    }
+
     /// The context in which this span is current (for `with_context` / `attach`).
     pub fn context(&self) -> &Context {
         &self.cx
@@ -338,21 +376,23 @@ impl SpanGuard {
     /// Record through a [`Recorder`] (one lock for any number of attributes).
     #[doc(hidden)]
     pub fn record_with(&self, f: impl FnOnce(&mut Recorder<'_>)) {
-        self.shared
-            .with_record(|record| f(&mut Recorder { record }));
+        if let Some(shared) = &self.shared {
+            shared.with_record(|record| f(&mut Recorder { record }));
+        }
     }
 
     /// Record the last attributes (the output) and end the span, under one lock.
     #[doc(hidden)]
     pub fn finish_with(&self, f: impl FnOnce(&mut Recorder<'_>)) {
-        if !self.shared.is_ended() {
-            self.shared
-                .end_with(|record| f(&mut Recorder { record }), now_unix_nano);
+        if let Some(shared) = self.shared.as_ref().filter(|shared| !shared.is_ended()) {
+            shared.end_with(|record| f(&mut Recorder { record }), now_unix_nano);
         }
     }
 
-    /// Run `body` with this span current, recording and resuming a panic.
-    pub fn run_sync<R>(&self, body: impl FnOnce() -> R) -> R {
+    /// Runs `body` with this span current (as [`Session::in_scope`](crate::Session::in_scope)
+    /// does with a session); a panic is recorded on the span, which then ends, and
+    /// resumed. For a future, see [`Instrument`](crate::Instrument).
+    pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
         let attached = self.cx.clone().attach();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
         drop(attached);
@@ -375,25 +415,17 @@ impl SpanGuard {
         self.record_error("panic", &message);
     }
 
-    pub(crate) fn shared(&self) -> &Arc<SpanShared> {
-        &self.shared
-    }
-
     /// End the span now (also happens on drop).
     pub fn end(&self) {
-        self.shared.end_now();
+        if let Some(shared) = &self.shared {
+            shared.end_now();
+        }
     }
 }
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
         self.end();
-    }
-}
-
-impl SpanGuard {
-    pub(crate) fn from_parts(shared: Arc<SpanShared>, cx: Context) -> SpanGuard {
-        SpanGuard { shared, cx }
     }
 }
 
@@ -434,16 +466,16 @@ impl Recorder<'_> {
 
     /// Record the function's return value as `honeyhive_outputs.result`.
     pub fn record_output<T: Serialize + ?Sized>(&mut self, value: &T) {
-        self.record_flattened("honeyhive_outputs.result", value);
+        self.record_flattened(keys::OUTPUTS_RESULT, value);
     }
 
     /// Mark the span as failed (see [`SpanGuard::record_error`]).
     pub fn record_error(&mut self, error_type: &str, message: &str) {
         let now = now_unix_nano();
         let record = &mut *self.record;
-        record.set(Cow::Borrowed("honeyhive_error"), AttrValue::string(message));
+        record.set(Cow::Borrowed(keys::ERROR), AttrValue::string(message));
         record.set(
-            Cow::Borrowed("honeyhive_error_type"),
+            Cow::Borrowed(keys::ERROR_TYPE),
             AttrValue::string(error_type),
         );
         record.status = SpanStatus::Error(format!("{error_type}: {message}"));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use honeyhive_model::EventType;
 use opentelemetry::{Context, ContextGuard};
 
 use crate::config::{ResolvedConfig, Sampler, TracerBuilder};
@@ -152,7 +153,7 @@ impl Tracer {
     /// ```
     /// let tracer = honeyhive::Tracer::builder().test_mode(true).build().unwrap();
     /// let session = tracer.new_session("request-42");
-    /// session.in_scope(|| assert_eq!(honeyhive::current_session_id(&tracer), session.session_id()));
+    /// session.in_scope(|| assert_eq!(tracer.current_session_id(), session.session_id()));
     /// ```
     pub fn new_session(&self, name: &str) -> Session {
         let session_id = crate::record::ids::session_id();
@@ -181,7 +182,7 @@ impl Tracer {
     /// tracer.enrich_session(Enrichment::new().metadata(serde_json::json!({"run": "wire"})));
     /// ```
     pub fn enrich_session(&self, enrichment: Enrichment) {
-        let session_id = current_session_id(self);
+        let session_id = self.current_session_id();
         if let Some(pipeline) = &self.inner().pipeline {
             pipeline.control(Control::update_event(
                 enrichment.into_event_update(&session_id),
@@ -190,23 +191,39 @@ impl Tracer {
     }
 
     /// Start a span by hand (what `#[trace]` does). Make it current with
-    /// [`SpanGuard::run_sync`] or attach its [`SpanGuard::context`]; it ends on drop.
+    /// [`SpanGuard::in_scope`], a future's with [`Instrument`](crate::Instrument), or
+    /// attach its [`SpanGuard::context`]; it ends on drop. A tracer that does not
+    /// record (test mode, shut down) gives [`SpanGuard::none`].
+    ///
+    /// ```
+    /// use honeyhive::EventType;
+    /// let tracer = honeyhive::Tracer::builder().test_mode(true).build().unwrap();
+    /// let span = tracer.span("step", EventType::Chain);
+    /// span.in_scope(|| { /* work */ });
+    /// ```
+    pub fn span(&self, name: impl Into<Cow<'static, str>>, event_type: EventType) -> SpanGuard {
+        if self.inner().shut_down.load(Ordering::Relaxed) {
+            return SpanGuard::none();
+        }
+        span::start(self.inner(), name.into(), event_type, true, 4, |_| {})
+            .unwrap_or_else(SpanGuard::none)
+    }
+
+    /// The session id spans of this tracer get in the current context: the entered
+    /// [`Session`]'s, or the tracer's own.
     ///
     /// ```
     /// let tracer = honeyhive::Tracer::builder().test_mode(true).build().unwrap();
-    /// if let Some(span) = tracer.span("step", "chain") {
-    ///     span.run_sync(|| { /* work */ });
-    /// }
+    /// assert_eq!(tracer.current_session_id(), tracer.session_id());
     /// ```
-    pub fn span(
-        &self,
-        name: impl Into<Cow<'static, str>>,
-        event_type: &'static str,
-    ) -> Option<SpanGuard> {
-        if self.inner().shut_down.load(Ordering::Relaxed) {
-            return None;
-        }
-        span::start(self.inner(), name.into(), event_type, true, 4, |_| {})
+    pub fn current_session_id(&self) -> String {
+        let id = self.inner().id;
+        Context::map_current(|cx| {
+            cx.get::<ScopedSession>()
+                .filter(|s| s.applies_to(id))
+                .map(|s| s.info.session_id.to_string())
+        })
+        .unwrap_or_else(|| self.session_id().to_owned())
     }
 
     /// Export everything recorded so far and wait up to `timeout`.
@@ -241,7 +258,7 @@ impl Tracer {
     ///
     /// ```
     /// let tracer = honeyhive::Tracer::builder().test_mode(true).build().unwrap();
-    /// assert_eq!(tracer.health().breaker, honeyhive::BreakerState::Closed);
+    /// assert_eq!(tracer.health().breaker, honeyhive::export::BreakerState::Closed);
     /// ```
     pub fn health(&self) -> Health {
         match &self.inner().pipeline {
@@ -327,20 +344,4 @@ impl ScopedSession {
 /// ```
 pub fn new_session_id() -> String {
     crate::record::ids::session_id()
-}
-
-/// The session id spans of `tracer` get in the current context.
-///
-/// ```
-/// let tracer = honeyhive::Tracer::builder().test_mode(true).build().unwrap();
-/// assert_eq!(honeyhive::current_session_id(&tracer), tracer.session_id());
-/// ```
-pub fn current_session_id(tracer: &Tracer) -> String {
-    let id = tracer.inner().id;
-    Context::map_current(|cx| {
-        cx.get::<ScopedSession>()
-            .filter(|s| s.applies_to(id))
-            .map(|s| s.info.session_id.to_string())
-    })
-    .unwrap_or_else(|| tracer.session_id().to_owned())
 }

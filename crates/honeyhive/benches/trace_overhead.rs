@@ -7,7 +7,9 @@
 //!
 //!    2b. the same exporting for real (protobuf + gzip over HTTP) to a local axum sink
 //!    in this process, which competes with the benchmark for the CPU;
-//! 3. the same call with a test-mode (non-recording) tracer.
+//! 3. the same call with a test-mode (non-recording) tracer;
+//! 4. (2) as an `async fn`, polled to completion in place: what keeping the span
+//!    current across polls adds.
 //!
 //! Before the benchmarks it prints the resident memory added by creating a tracer and
 //! recording 10 000 spans (Linux: /proc/self/status), measured before criterion runs.
@@ -110,6 +112,22 @@ fn traced_disabled(a: i64, name: &str) -> i64 {
     a + name.len() as i64
 }
 
+#[trace(tracer = recording())]
+async fn traced_async(a: i64, name: &str) -> i64 {
+    a + name.len() as i64
+}
+
+/// Polls a future that never waits to completion (no executor in the measurement).
+fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
 fn overhead(c: &mut Criterion) {
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_batch_exporter(NoopExporter)
@@ -138,6 +156,9 @@ fn overhead(c: &mut Criterion) {
     });
     group.bench_function("3_honeyhive_trace_test_mode", |b| {
         b.iter(|| black_box(traced_disabled(black_box(41), black_box("x"))))
+    });
+    group.bench_function("4_honeyhive_trace_async_2_args", |b| {
+        b.iter(|| black_box(ready(traced_async(black_box(41), black_box("x")))))
     });
     group.finish();
     for (case, tracer) in [("2", recording()), ("2b", recording_http())] {

@@ -28,10 +28,25 @@
 //! `Err`/panic `honeyhive_error`, `honeyhive_error_type` and status ERROR. Panics are
 //! recorded and resumed, never swallowed.
 //!
-//! # Async and spawned tasks
-//! A traced `async fn` keeps its span current across `.await`. `tokio::spawn` starts
-//! tasks with an empty context: wrap the future with [`with_current_context`] (or
+//! # Spans by hand, async and spawned tasks
+//! [`Tracer::span`] starts a span ([`SpanGuard::none`] when the tracer does not
+//! record); [`SpanGuard::in_scope`] runs code with it current, and
+//! [`Instrument::instrument`] does the same for a future. A traced `async fn` keeps its
+//! span current across `.await`. `tokio::spawn` starts tasks with an empty context:
+//! wrap the future with [`Instrument::in_current_context`] (or
 //! [`Session::instrument`]) to carry the span and session into it.
+//!
+//! ```
+//! use honeyhive::{EventType, Instrument, Tracer};
+//! # async fn demo() -> Result<(), honeyhive::Error> {
+//! let tracer = Tracer::builder().test_mode(true).build()?;
+//! let span = tracer.span("retrieve", EventType::Tool);
+//! span.record_input("honeyhive_inputs.query", "capital of France");
+//! let docs = async { vec!["Paris"] }.instrument(span).await;
+//! # assert_eq!(docs.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # OpenTelemetry interop
 //! Spans live in the OpenTelemetry context (`opentelemetry::Context`): spans from
@@ -43,12 +58,13 @@
 //! and time; OTLP/HTTP protobuf (default) or JSON, gzip; retries with exponential
 //! backoff and jitter honouring `429`/`503` `Retry-After`; no retry on `400/401/403`;
 //! a circuit breaker; an optional disk spool. No async runtime is needed. Every span
-//! that does not arrive is counted by [`DropReason`] in [`FlushReport`] and
-//! [`Tracer::health`].
+//! that does not arrive is counted by [`DropReason`](export::DropReason) in
+//! [`FlushReport`](export::FlushReport) and [`Tracer::health`]. Its settings and
+//! diagnostics are in [`export`]; the builder and sampling in [`config`].
 //!
 //! # Errors
 //! Each function returns only the errors it can produce: [`BuildError`] from
-//! [`TracerBuilder::build`] and [`Tracer::from_env`], [`FlushError`] from
+//! [`TracerBuilder::build`](config::TracerBuilder::build) and [`Tracer::from_env`], [`FlushError`] from
 //! [`Tracer::flush`] and [`Tracer::shutdown`], and the `experiments` module's own
 //! types. Every one has a stable code and a hint, and all convert into [`Error`]
 //! for callers that handle them alike.

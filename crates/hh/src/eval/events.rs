@@ -9,7 +9,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use honeyhive::experiments::{EventFilter, evaluate_events};
+use honeyhive::experiments::{Connection, EventFilter, evaluate_events};
 use serde_json::{Map, Value};
 
 /// Arguments of `hh eval events`.
@@ -90,14 +90,13 @@ pub fn run(args: EventsArgs) -> Result<()> {
     for spec in &args.evaluators {
         let evaluator = parse_evaluator(spec)?;
         names.push(evaluator.name().to_string());
-        builder = builder.with_evaluator(evaluator);
+        builder = builder.evaluator(evaluator);
     }
-    if let Some(key) = &args.api_key {
-        builder = builder.api_key(key.as_str());
-    }
-    if let Some(url) = &args.server {
-        builder = builder.server_url(url.as_str());
-    }
+    // Flags first, then the environment, as a tracer reads them.
+    builder = builder.connection(Connection::resolve(
+        args.api_key.clone(),
+        args.server.clone(),
+    )?);
     let result = builder.run().context("evaluating events")?;
     if args.json {
         for event in &result.events {

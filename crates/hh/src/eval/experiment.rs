@@ -5,7 +5,7 @@
 //! name = "capitals-v2"           # run name (default: the file's stem)
 //! dataset = "capitals.jsonl"     # JSONL or CSV, relative to this file
 //! concurrency = 8                # datapoints at once (default 10)
-//! aggregate = "average"          # average | min | max | median | p90 | sum
+//! aggregate = "average"          # average | min | max | median | p90 | p95 | p99 | sum | count
 //! min_pass_rate = 0.9            # exit code 1 when fewer datapoints pass (0..=1)
 //!
 //! [function]                     # exactly one of `command` or `url`
@@ -53,7 +53,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use honeyhive::experiments::Aggregate;
+use honeyhive::experiments::Aggregation;
 use honeyhive_evals::judge::{LlmJudge, Rubric};
 use honeyhive_evals::{Combine, Composite, EndpointConfig, Evaluator, EvaluatorExt, PassCriteria};
 use serde::Deserialize;
@@ -140,16 +140,15 @@ impl ExperimentFile {
     }
 
     /// The aggregate function (default average).
-    pub fn aggregate(&self) -> Result<Aggregate> {
-        match self.aggregate.as_deref().unwrap_or("average") {
-            "average" | "mean" => Ok(Aggregate::Average),
-            "min" => Ok(Aggregate::Min),
-            "max" => Ok(Aggregate::Max),
-            "median" => Ok(Aggregate::Median),
-            "p90" => Ok(Aggregate::P90),
-            "sum" => Ok(Aggregate::Sum),
-            other => bail!("unknown aggregate {other:?} (average, min, max, median, p90, sum)"),
-        }
+    pub fn aggregate(&self) -> Result<Aggregation> {
+        Aggregation::parse(self.aggregate.as_deref()).map_err(|_| {
+            let known: Vec<&str> = Aggregation::ALL.iter().map(|a| a.as_str()).collect();
+            anyhow!(
+                "unknown aggregate {:?} ({})",
+                self.aggregate.as_deref().unwrap_or_default(),
+                known.join(", ")
+            )
+        })
     }
 
     /// Builds the evaluators.
@@ -496,7 +495,7 @@ mod tests {
         let file = ExperimentFile::load(&path).unwrap();
         assert!(file.dataset.ends_with("examples/capitals.jsonl"));
         assert!(file.dataset.exists());
-        assert_eq!(file.aggregate().unwrap(), Aggregate::Average);
+        assert_eq!(file.aggregate().unwrap(), Aggregation::Average);
         let names: Vec<String> = file
             .build_evaluators()
             .unwrap()

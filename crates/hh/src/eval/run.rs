@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use honeyhive::experiments::{
-    Dataset, EvaluationSummary, ExperimentsClient, RunComparison, evaluate,
+    Connection, Dataset, EvaluationSummary, ExperimentsClient, RunComparison, evaluate,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -84,7 +84,7 @@ pub fn run(args: RunArgs) -> Result<Verdict> {
             progress_bar.set_message(format!("{} failed", p.failed));
         });
     for evaluator in evaluators {
-        builder = builder.with_evaluator(evaluator);
+        builder = builder.evaluator(evaluator);
     }
     if let Some(name) = &file.name {
         builder = builder.name(name.as_str());
@@ -92,12 +92,9 @@ pub fn run(args: RunArgs) -> Result<Verdict> {
     if let Some(concurrency) = file.concurrency {
         builder = builder.max_concurrency(concurrency);
     }
-    if let Some(key) = &args.api_key {
-        builder = builder.api_key(key.as_str());
-    }
-    if let Some(url) = &args.server {
-        builder = builder.server_url(url.as_str());
-    }
+    // Flags first, then the environment, as a tracer reads them.
+    let connection = Connection::resolve(args.api_key.clone(), args.server.clone())?;
+    builder = builder.connection(connection.clone());
     let summary = builder.run().context("running the experiment")?;
     bar.finish_and_clear();
 
@@ -106,7 +103,7 @@ pub fn run(args: RunArgs) -> Result<Verdict> {
         eprintln!("warning: {warning}");
     }
     if let Some(old) = &args.compare {
-        let client = ExperimentsClient::new(args.api_key.clone(), args.server.clone())?;
+        let client = ExperimentsClient::new(&connection);
         let comparison = client
             .compare_runs(&summary.run_id, old, aggregate)
             .with_context(|| format!("comparing with run {old}"))?;

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{ServerProcess, TEST_KEY};
-use honeyhive::experiments::{Aggregate, Datapoint, evaluate};
+use honeyhive::experiments::{Aggregation, Connection, Datapoint, evaluate, evaluator_fn};
 use honeyhive_testkit::python;
 use serde_json::{Value, json};
 
@@ -41,10 +41,9 @@ fn app(dp: &Datapoint) -> Result<Value, String> {
 fn run_rust(server: &ServerProcess) -> String {
     evaluate(app)
         .name("parity-rust")
-        .api_key(TEST_KEY)
-        .server_url(server.base_url())
+        .connection(Connection::new(TEST_KEY, server.base_url()).unwrap())
         .dataset(dataset())
-        .evaluator("exact_match", |out, _, gt| {
+        .evaluator(evaluator_fn("exact_match", |out, _, gt| {
             Ok(match gt {
                 None => Value::Null,
                 Some(gt) => json!(if out["answer"] == gt["answer"] {
@@ -53,15 +52,15 @@ fn run_rust(server: &ServerProcess) -> String {
                     0.0
                 }),
             })
-        })
-        .evaluator("length_check", |out, _, _| {
+        }))
+        .evaluator(evaluator_fn("length_check", |out, _, _| {
             let n = out["answer"].as_str().unwrap_or_default().chars().count();
             Ok(json!({"score": n, "explanation": "answer length", "long_enough": n > 2}))
-        })
-        .evaluator("is_upper", |out, _, _| {
+        }))
+        .evaluator(evaluator_fn("is_upper", |out, _, _| {
             let answer = out["answer"].as_str().unwrap_or_default();
             Ok(json!(answer == answer.to_uppercase()))
-        })
+        }))
         .max_concurrency(3)
         .run()
         .expect("rust evaluate")
@@ -94,7 +93,7 @@ fn run_python(python: &Path, server: &ServerProcess) -> String {
     parsed["run_id"].as_str().expect("run_id").to_string()
 }
 
-fn result(server: &ServerProcess, run_id: &str, aggregate: Aggregate) -> Value {
+fn result(server: &ServerProcess, run_id: &str, aggregate: Aggregation) -> Value {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
@@ -182,7 +181,7 @@ fn rust_and_python_evaluate_are_indistinguishable_on_the_server() {
     let python_run = run_python(&py, &server);
     let rust_run = run_rust(&server);
 
-    for aggregate in [Aggregate::Average, Aggregate::Sum, Aggregate::P90] {
+    for aggregate in [Aggregation::Average, Aggregation::Sum, Aggregation::P90] {
         let py = result(&server, &python_run, aggregate);
         let rs = result(&server, &rust_run, aggregate);
         assert_eq!(sorted(&rs["passed"]), sorted(&py["passed"]), "passed lists");
@@ -195,7 +194,7 @@ fn rust_and_python_evaluate_are_indistinguishable_on_the_server() {
     }
 
     // Spot checks that the comparison is not vacuous.
-    let py = result(&server, &python_run, Aggregate::Average);
+    let py = result(&server, &python_run, Aggregation::Average);
     let dps = per_datapoint(&py);
     assert!(dps.contains_key("EXT-unicode"));
     assert!(dps.keys().all(|k| k.starts_with("EXT-")));

@@ -1,7 +1,7 @@
 //! Experiment datasets from JSONL and CSV files and from the server.
 
 use crate::support::{Server, app, capture_dataset, exact_match};
-use honeyhive_experiments::{Datapoint, Dataset, evaluate, external_ids};
+use honeyhive_experiments::{Connection, Datapoint, Dataset, evaluate, evaluator_fn, external_ids};
 use serde_json::{Value, json};
 
 #[test]
@@ -24,7 +24,7 @@ fn jsonl_datasets_get_the_same_ext_ids_as_the_same_rows_inline() {
     let summary = server
         .connect(evaluate(app))
         .dataset(Dataset::jsonl(&path))
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .run()
         .expect("run");
     let (inline_dataset_id, inline_ids) = external_ids(&capture_dataset());
@@ -49,8 +49,7 @@ fn malformed_jsonl_names_the_line() {
     std::fs::write(&path, "{\"inputs\": {}}\n[1, 2]\n").unwrap();
     let err = evaluate(app)
         .dataset(Dataset::jsonl(&path))
-        .api_key("k")
-        .server_url("http://127.0.0.1:9")
+        .connection(Connection::new("k", "http://127.0.0.1:9").unwrap())
         .run()
         .unwrap_err();
     assert_eq!(err.code(), "HH-E303");
@@ -72,7 +71,7 @@ fn csv_datasets_map_columns_to_inputs_ground_truth_and_ids() {
     let summary = server
         .connect(evaluate(app))
         .dataset(Dataset::csv(&path))
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .run()
         .expect("run");
     assert!(summary.dataset_id.starts_with("EXT-"));
@@ -115,7 +114,7 @@ fn server_datasets_use_their_stored_datapoint_ids() {
     let summary = server
         .connect(evaluate(app))
         .dataset(Dataset::server(dataset_id.as_str()))
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .run()
         .expect("run");
     assert_eq!(summary.dataset_id, dataset_id);

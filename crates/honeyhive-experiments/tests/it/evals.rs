@@ -5,19 +5,19 @@
 use std::sync::Arc;
 
 use crate::support::Server;
-use axum::Json;
-use axum::routing::post;
 use honeyhive_experiments::evals::judge::{LlmJudge, Rubric};
 use honeyhive_experiments::evals::metrics::{EventBudget, TokenF1};
 use honeyhive_experiments::evals::{
     EndpointConfig, Evaluator, EvaluatorExt, PassCriteria, builtin,
 };
 use honeyhive_experiments::{Datapoint, evaluate};
+use honeyhive_testkit::http::{Reply, Request, ScriptedServer};
 use serde_json::{Map, Value, json};
 
 /// Judge replies: a 5 for Paris, a 2 for anything else, and a malformed verdict
 /// for outputs saying "garbage".
-async fn judge_reply(Json(body): Json<Value>) -> Json<Value> {
+fn judge_reply(request: &Request) -> Reply {
+    let body = request.json();
     let prompt = body["messages"].to_string();
     let content = if prompt.contains("garbage") {
         "I cannot decide.".to_string()
@@ -26,24 +26,19 @@ async fn judge_reply(Json(body): Json<Value>) -> Json<Value> {
     } else {
         r#"{"score": 2, "explanation": "wrong city"}"#.to_string()
     };
-    Json(json!({
-        "id": "chatcmpl-1",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49}
-    }))
+    Reply::json(
+        200,
+        &json!({
+            "id": "chatcmpl-1",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49}
+        }),
+    )
 }
 
-fn start_judge(server: &Server) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr");
-    let app = axum::Router::new().route("/v1/chat/completions", post(judge_reply));
-    server.runtime.spawn(async move {
-        if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-            let _ = axum::serve(listener, app).await;
-        }
-    });
-    format!("http://{addr}/v1")
+/// A local OpenAI-compatible judge.
+fn start_judge() -> ScriptedServer {
+    ScriptedServer::start(judge_reply)
 }
 
 fn dataset() -> Vec<Datapoint> {
@@ -65,7 +60,8 @@ fn capital(dp: &Datapoint) -> Result<Value, String> {
 #[test]
 fn evals_evaluators_score_record_passed_and_trace_judge_calls() {
     let server = Server::start();
-    let judge_url = start_judge(&server);
+    let judge = start_judge();
+    let judge_url = format!("{}/v1", judge.url());
     let judge = LlmJudge::new(
         "correctness",
         Rubric::numeric("Is the answer the capital?", 1.0, 5.0)
@@ -81,11 +77,11 @@ fn evals_evaluators_score_record_passed_and_trace_judge_calls() {
         .connect(evaluate(capital))
         .name("capitals")
         .dataset(dataset())
-        .with_evaluator(exact)
-        .with_evaluator(shared_f1)
-        .with_evaluator(judge)
+        .evaluator(exact)
+        .evaluator(shared_f1)
+        .evaluator(judge)
         // Every function call takes far less than a minute: reads the traced event.
-        .with_evaluator(EventBudget::latency_ms(60_000.0))
+        .evaluator(EventBudget::latency_ms(60_000.0))
         .max_concurrency(3)
         .run()
         .expect("run");

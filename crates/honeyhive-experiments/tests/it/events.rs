@@ -2,44 +2,40 @@
 //! time-range and metadata selection, scores written back, judge calls traced.
 
 use crate::support::Server;
-use axum::Json;
-use axum::routing::post;
 use honeyhive_experiments::evals::judge::{LlmJudge, Rubric};
 use honeyhive_experiments::evals::metrics::{EventBudget, JsonValid};
 use honeyhive_experiments::evals::{EndpointConfig, Evaluator};
-use honeyhive_experiments::{EventFilter, evaluate_events};
+use honeyhive_experiments::{Connection, EventFilter, evaluate_events};
+use honeyhive_testkit::http::{Reply, Request, ScriptedServer};
 use serde_json::{Value, json};
 
-async fn judge_reply(Json(body): Json<Value>) -> Json<Value> {
+fn judge_reply(request: &Request) -> Reply {
+    let body = request.json();
     let polite = body["messages"].to_string().contains("please");
     let content = if polite {
         r#"{"category": "polite", "explanation": "says please"}"#
     } else {
         r#"{"category": "rude", "explanation": "no courtesy"}"#
     };
-    Json(json!({
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
-    }))
+    Reply::json(
+        200,
+        &json!({
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
+        }),
+    )
 }
 
-fn start_judge(server: &Server) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr");
-    let app = axum::Router::new().route("/v1/chat/completions", post(judge_reply));
-    server.runtime.spawn(async move {
-        if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-            let _ = axum::serve(listener, app).await;
-        }
-    });
-    format!("http://{addr}/v1")
+/// A local OpenAI-compatible judge.
+fn start_judge() -> ScriptedServer {
+    ScriptedServer::start(judge_reply)
 }
 
 #[test]
 fn selected_events_get_metrics_and_judge_calls_nest_under_them() {
     let server = Server::start();
-    let judge_url = start_judge(&server);
+    let judge = start_judge();
+    let judge_url = format!("{}/v1", judge.url());
     let session_id = "6d1f0c3a-1b7e-4d5c-9a8b-000000000001";
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -74,11 +70,10 @@ fn selected_events_get_metrics_and_judge_calls_nest_under_them() {
         .metadata("env", "prod")
         .since("2020-01-01T00:00:00Z");
     let result = evaluate_events(filter)
-        .with_evaluator(tone)
-        .with_evaluator(Box::new(EventBudget::latency_ms(100.0)) as Box<dyn Evaluator>)
-        .with_evaluator(JsonValid::new())
-        .api_key(server.key.as_str())
-        .server_url(server.url.as_str())
+        .evaluator(tone)
+        .evaluator(Box::new(EventBudget::latency_ms(100.0)) as Box<dyn Evaluator>)
+        .evaluator(JsonValid::new())
+        .connection(Connection::new(server.key.as_str(), server.url.as_str()).unwrap())
         .run()
         .expect("evaluate events");
 

@@ -8,3 +8,4 @@ mod evals;
 mod events;
 mod runs;
 mod support;
+mod wire;

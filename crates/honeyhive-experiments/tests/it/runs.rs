@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Server, app, capture_dataset, exact_match, length_check};
 use honeyhive_experiments::{
-    Aggregate, Datapoint, ExperimentsClient, Progress, evaluate, evaluate_async,
+    Aggregation, Connection, Datapoint, ExperimentsClient, Progress, RunStatus, evaluate,
+    evaluate_async, evaluator_fn,
 };
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -27,11 +28,11 @@ fn inline_dataset_runs_end_to_end_with_the_python_wire_shape() {
         .connect(evaluate(app))
         .name("rust-exp")
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
-        .evaluator("length_check", length_check)
-        .evaluator("is_exact", |out, _, gt| {
+        .evaluator(evaluator_fn("exact_match", exact_match))
+        .evaluator(evaluator_fn("length_check", length_check))
+        .evaluator(evaluator_fn("is_exact", |out, _, gt| {
             Ok(json!(Some(&out["answer"]) == gt.map(|g| &g["answer"])))
-        })
+        }))
         .max_concurrency(2)
         .on_progress(move |p| seen.lock().push(p.clone()))
         .run()
@@ -48,7 +49,7 @@ fn inline_dataset_runs_end_to_end_with_the_python_wire_shape() {
 
     // Booleans must be true to pass: "hello" → "HELLO" misses "HELLO!" (is_exact
     // false), and "X" is not long enough (length_check_long_enough false).
-    assert_eq!(summary.status, "completed");
+    assert_eq!(summary.status, Some(RunStatus::Completed));
     assert!(!summary.success);
     assert_eq!(summary.passed, [CAPTURE_IDS[0]]);
     assert_eq!(summary.failed, [CAPTURE_IDS[1], CAPTURE_IDS[2]]);
@@ -145,18 +146,18 @@ fn aggregate_functions_are_passed_to_the_server() {
         server
             .connect(evaluate(app))
             .dataset(capture_dataset())
-            .evaluator("length_check", length_check)
+            .evaluator(evaluator_fn("length_check", length_check))
             .aggregate(aggregate)
             .run()
             .expect("run")
     };
     // length scores are 3, 5, 1.
     let expect = [
-        (Aggregate::Sum, 9.0),
-        (Aggregate::Min, 1.0),
-        (Aggregate::Max, 5.0),
-        (Aggregate::Median, 3.0),
-        (Aggregate::P90, 4.6),
+        (Aggregation::Sum, 9.0),
+        (Aggregation::Min, 1.0),
+        (Aggregation::Max, 5.0),
+        (Aggregation::Median, 3.0),
+        (Aggregation::P90, 4.6),
     ];
     for (aggregate, want) in expect {
         let summary = run(aggregate);
@@ -190,25 +191,25 @@ fn failing_and_panicking_datapoints_and_evaluators_are_recorded_and_the_run_comp
         }))
         .function_name("flaky")
         .dataset(dataset)
-        .evaluator("always_one", |_, _, _| Ok(json!(1)))
-        .evaluator("picky", |out, _, _| {
+        .evaluator(evaluator_fn("always_one", |_, _, _| Ok(json!(1))))
+        .evaluator(evaluator_fn("picky", |out, _, _| {
             if out["mode"] == "bad-eval" {
                 Err("cannot score this".into())
             } else {
                 Ok(json!(0.5))
             }
-        })
-        .evaluator("explodes", |out, _, _| {
+        }))
+        .evaluator(evaluator_fn("explodes", |out, _, _| {
             if out["mode"] == "bad-eval" {
                 panic!("evaluator bug");
             }
             Ok(json!(true))
-        })
+        }))
         .max_concurrency(4)
         .run()
         .expect("the run completes despite failures");
 
-    assert_eq!(summary.status, "completed");
+    assert_eq!(summary.status, Some(RunStatus::Completed));
     let by_id = |id: &str| summary.datapoint(&format!("EXT-{id}")).expect(id);
     assert_eq!(by_id("error").error.as_deref(), Some("upstream timed out"));
     assert_eq!(
@@ -266,7 +267,7 @@ fn compare_runs_reports_per_metric_changes_over_common_datapoints() {
     let old = server
         .connect(evaluate(app))
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .run()
         .expect("old run");
     let new = server
@@ -274,13 +275,13 @@ fn compare_runs_reports_per_metric_changes_over_common_datapoints() {
             Ok::<_, String>(json!({"answer": dp.ground_truth.as_ref().unwrap()["answer"]}))
         }))
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .run()
         .expect("new run");
     let client =
-        ExperimentsClient::new(Some(server.key.clone()), Some(server.url.clone())).expect("client");
+        ExperimentsClient::new(&Connection::new(server.key.as_str(), server.url.as_str()).unwrap());
     let diff = client
-        .compare_runs(&new.run_id, &old.run_id, Aggregate::Average)
+        .compare_runs(&new.run_id, &old.run_id, Aggregation::Average)
         .expect("compare");
     assert_eq!(diff.common_datapoints, CAPTURE_IDS);
     let exact = diff.metric("exact_match").expect("exact_match compared");
@@ -370,8 +371,8 @@ fn async_runs_keep_max_concurrency_datapoints_in_flight_and_record_panics() {
         }))
         .dataset(dataset)
         .max_concurrency(5)
-        .run()
-        .expect("run");
+        .run();
+    let summary = server.runtime.block_on(summary).expect("run");
     assert_eq!(in_flight.peak(), 5);
     assert_eq!(summary.datapoints.len(), 20);
     assert_eq!(summary.passed.len(), 19);
@@ -385,9 +386,8 @@ fn async_runs_keep_max_concurrency_datapoints_in_flight_and_record_panics() {
 #[test]
 fn async_functions_run_without_a_host_runtime() {
     let server = Server::start();
-    // This test thread has no tokio runtime; tokio::time needs one, the run brings it.
-    assert!(tokio::runtime::Handle::try_current().is_err());
-    let summary = server
+    // Awaited without a tokio runtime; tokio::time needs one, the run brings it.
+    let run = server
         .connect(evaluate_async(|dp: Datapoint| async move {
             tokio::time::sleep(Duration::from_millis(2)).await;
             if dp.inputs["question"] == "x" {
@@ -396,10 +396,10 @@ fn async_functions_run_without_a_host_runtime() {
             Ok(json!({"answer": dp.inputs["question"].as_str().unwrap_or("").to_uppercase()}))
         }))
         .dataset(capture_dataset())
-        .evaluator("exact_match", exact_match)
+        .evaluator(evaluator_fn("exact_match", exact_match))
         .max_concurrency(3)
-        .run()
-        .expect("run");
+        .run();
+    let summary = block_on_this_thread(run).expect("run");
     assert_eq!(summary.passed, [CAPTURE_IDS[0], CAPTURE_IDS[1]]);
     assert_eq!(summary.failed, [CAPTURE_IDS[2]]);
     assert_eq!(summary.datapoints[2].error.as_deref(), Some("too short"));
@@ -411,20 +411,20 @@ fn async_functions_use_the_callers_multi_thread_runtime() {
     let server = Server::start();
     let url = server.url.clone();
     let key = server.key.clone();
+    // Awaited on a worker of the caller's runtime, which the run does not block.
     let summary = server.runtime.block_on(async move {
-        tokio::task::spawn_blocking(move || {
+        tokio::spawn(
             evaluate_async(|dp: Datapoint| async move {
                 tokio::task::yield_now().await;
                 Ok::<_, String>(
                     json!({"answer": dp.inputs["question"].as_str().unwrap_or("").to_uppercase()}),
                 )
             })
-            .api_key(key)
-            .server_url(url)
+            .connection(Connection::new(key, url).unwrap())
             .dataset(capture_dataset())
-            .evaluator("exact_match", exact_match)
-            .run()
-        })
+            .evaluator(evaluator_fn("exact_match", exact_match))
+            .run(),
+        )
         .await
         .expect("join")
         .expect("run")
@@ -436,20 +436,37 @@ fn async_functions_use_the_callers_multi_thread_runtime() {
 fn an_unreachable_server_fails_the_run_with_a_clear_error() {
     let err = evaluate(app)
         .dataset(capture_dataset())
-        .api_key("k")
-        .server_url("http://127.0.0.1:9")
+        .connection(Connection::new("k", "http://127.0.0.1:9").unwrap())
         .run()
         .unwrap_err();
     assert_eq!(err.code(), "HH-E306");
     assert!(err.to_string().contains("/v1/runs"), "{err}");
     let err = evaluate(app)
         .dataset(capture_dataset())
-        .api_key("k")
-        .server_url("http://127.0.0.1:9")
+        .connection(Connection::new("k", "http://127.0.0.1:9").unwrap())
         .max_concurrency(0)
         .run()
         .unwrap_err();
     assert_eq!(err.code(), "HH-E304");
-    let err = evaluate(app).api_key("k").run().unwrap_err();
+    let err = evaluate(app).run().unwrap_err();
     assert_eq!(err.code(), "HH-E301");
+}
+
+/// Drives a future on the calling thread, with no runtime around it.
+fn block_on_this_thread<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => return out,
+            std::task::Poll::Pending => std::thread::park(),
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use honeyhive_experiments::{Datapoint, EvaluateBuilder, EvaluatorError};
+use honeyhive_experiments::{Connection, Datapoint, EvaluateBuilder, EvaluatorError};
 use honeyhive_server::testing::TestServer;
 use serde_json::{Value, json};
 
@@ -31,10 +31,8 @@ impl Server {
     }
 
     /// Points a builder at this server.
-    pub fn connect(&self, builder: EvaluateBuilder) -> EvaluateBuilder {
-        builder
-            .api_key(self.key.as_str())
-            .server_url(self.url.as_str())
+    pub fn connect<K>(&self, builder: EvaluateBuilder<K>) -> EvaluateBuilder<K> {
+        builder.connection(Connection::new(self.key.as_str(), self.url.as_str()).unwrap())
     }
 
     fn agent() -> ureq::Agent {

@@ -437,7 +437,7 @@ mod tests {
     }
 
     #[test]
-    fn a_create_body_serializes_as_the_python_client_sends_it() {
+    fn create_and_complete_bodies_serialize_as_the_python_client_sends_them() {
         let update = RunUpdate {
             run_id: Some("r1".into()),
             name: Some("exp".into()),
@@ -452,6 +452,20 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&update).unwrap(),
             r#"{"run_id":"r1","name":"exp","status":"pending","metadata":{},"event_ids":[],"configuration":{},"datapoint_ids":["d1"],"dataset_id":"ds"}"#
+        );
+        let completion = RunUpdate {
+            name: Some("exp".into()),
+            status: Some(RunStatus::Completed),
+            metadata: Some(Map::from_iter([(
+                "offline_dataset_id".into(),
+                "EXT-1".into(),
+            )])),
+            event_ids: Some(vec!["s1".into()]),
+            ..RunUpdate::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&completion).unwrap(),
+            r#"{"name":"exp","status":"completed","metadata":{"offline_dataset_id":"EXT-1"},"event_ids":["s1"]}"#
         );
     }
 }

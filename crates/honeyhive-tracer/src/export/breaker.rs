@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::BreakerPolicy;
 use super::Stats;
-use crate::config::BreakerPolicy;
 
 /// Circuit breaker state, as reported by [`crate::Tracer::health`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -9,9 +9,11 @@
 
 use std::io::Write;
 
+use honeyhive_model::attributes as keys;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
-use crate::config::{Protocol, ResolvedConfig};
+use super::Protocol;
+use crate::config::ResolvedConfig;
 use crate::record::{AttrValue, SpanEvent, SpanRecord, SpanStatus};
 
 /// `Span.SpanKind.SPAN_KIND_INTERNAL`.
@@ -171,12 +173,12 @@ fn span_attributes(record: &SpanRecord) -> impl Iterator<Item = (&str, Scalar<'_
     let source = &*session.source;
     let project = session.project.as_deref();
     [
-        Some(("honeyhive.session_id", session_id)),
-        Some(("traceloop.association.properties.session_id", session_id)),
-        project.map(|p| ("honeyhive.project", p)),
-        project.map(|p| ("traceloop.association.properties.project", p)),
-        Some(("honeyhive.source", source)),
-        Some(("traceloop.association.properties.source", source)),
+        Some((keys::SESSION_ID, session_id)),
+        Some((keys::TRACELOOP_SESSION_ID, session_id)),
+        project.map(|p| (keys::PROJECT, p)),
+        project.map(|p| (keys::TRACELOOP_PROJECT, p)),
+        Some((keys::SOURCE, source)),
+        Some((keys::TRACELOOP_SOURCE, source)),
     ]
     .into_iter()
     .flatten()
@@ -491,7 +493,7 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::TracerBuilder;
+    use crate::config::TracerBuilder;
     use crate::record::SessionInfo;
 
     fn kv(key: &str, value: &Scalar<'_>) -> KeyValue {
@@ -614,7 +616,7 @@ mod tests {
         root.trace_id = [0xab; 16];
         root.span_id = [1, 2, 3, 4, 5, 6, 7, 8];
         root.name = Cow::Borrowed("agent.run");
-        root.event_type = "chain";
+        root.event_type = honeyhive_model::EventType::Chain;
         root.event_name = Some(Cow::Borrowed("run"));
         root.start_unix_nano = 1_700_000_000_000_000_000;
         root.end_unix_nano = 1_700_000_000_250_000_000;
@@ -664,7 +666,7 @@ mod tests {
         child.trace_id = [0xab; 16];
         child.span_id = [9; 8];
         child.parent_span_id = Some([1, 2, 3, 4, 5, 6, 7, 8]);
-        child.event_type = "tool";
+        child.event_type = honeyhive_model::EventType::Tool;
         child.sampled = false;
         child.start_unix_nano = 5;
         child.status = SpanStatus::Error("it failed: \"why\"".to_owned());

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::config::{Protocol, ResolvedConfig};
+use super::Protocol;
+use crate::config::ResolvedConfig;
 
 /// What came back from one request.
 #[derive(Debug)]

@@ -5,10 +5,26 @@
 //! The host's threads only ever do a few atomic operations and a channel send per
 //! span; the worker never runs on them. Every span that does not reach the server is
 //! counted under a [`DropReason`].
+//!
+//! Settings: [`ExportOptions`] (with [`RetryPolicy`], [`BreakerPolicy`]) and the
+//! OTLP [`Protocol`], given to [`TracerBuilder`](crate::config::TracerBuilder).
+//! Diagnostics: [`Health`] (from `Tracer::health`), [`FlushReport`] (from
+//! `Tracer::flush`), [`DropCounts`] by [`DropReason`], [`BreakerState`].
+//!
+//! ```
+//! use honeyhive::export::{BreakerState, ExportOptions};
+//! let tracer = honeyhive::Tracer::builder()
+//!     .test_mode(true)
+//!     .export(ExportOptions { gzip: false, ..ExportOptions::default() })
+//!     .build()?;
+//! assert_eq!(tracer.health().breaker, BreakerState::Closed);
+//! # Ok::<(), honeyhive::BuildError>(())
+//! ```
 
 mod breaker;
 mod encode;
 mod http;
+mod options;
 mod spool;
 mod worker;
 
@@ -20,6 +36,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 pub use breaker::BreakerState;
+pub use options::{BreakerPolicy, ExportOptions, Protocol, RetryPolicy};
 
 use crate::config::ResolvedConfig;
 use crate::error::{BuildError, FlushError};

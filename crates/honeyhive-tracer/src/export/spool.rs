@@ -11,7 +11,8 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Protocol, ResolvedConfig};
+use super::Protocol;
+use crate::config::ResolvedConfig;
 
 pub(crate) struct SpooledBatch {
     path: PathBuf,

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use honeyhive_transport::Backoff;
 
+use super::RetryPolicy;
 use super::breaker::Breaker;
 use super::encode::Encoder;
 use super::http::{HttpClient, Outcome};
 use super::spool::Spool;
 use super::{Control, DropReason, FlushReport, Stats};
-use crate::config::{ResolvedConfig, RetryPolicy};
+use crate::config::ResolvedConfig;
 use crate::error::BuildError;
 use crate::log::{debug_verbose, warn_once};
 use crate::record::SpanRecord;

@@ -1,15 +1,14 @@
 //! Golden test: the fixture-01 scenario of the official Python SDK, replayed with
 //! `#[trace]`, must produce spans with the fixture's attribute keys and value types.
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{TestServer, builder, value_type};
-use honeyhive::{Enrichment, Protocol, enrich_span, trace};
+use crate::common::{TRACES, builder, server, spans, value_type};
+use honeyhive::export::Protocol;
+use honeyhive::{Enrichment, enrich_span, trace};
+use honeyhive_testkit::fixtures::Fixture;
+use rusty_fork::rusty_fork_test;
 use serde_json::json;
 
 #[derive(Debug)]
@@ -69,15 +68,9 @@ fn boom_error() -> Result<(), ValueError> {
 
 /// `name → {key → value type}` for every span of the fixture.
 fn fixture_spans() -> BTreeMap<String, BTreeMap<String, String>> {
-    let fixture: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/01_tracing_basic.json"))
-            .expect("fixture parses");
     let mut out = BTreeMap::new();
-    for request in fixture["requests"].as_array().unwrap() {
-        if request["path"] != "/opentelemetry/v1/traces" {
-            continue;
-        }
-        for rs in request["body"]["resourceSpans"].as_array().unwrap() {
+    for body in Fixture::TracingBasic.otlp_json_bodies() {
+        for rs in body["resourceSpans"].as_array().unwrap() {
             for ss in rs["scopeSpans"].as_array().unwrap() {
                 for span in ss["spans"].as_array().unwrap() {
                     let name = span["name"]
@@ -124,7 +117,7 @@ fn allowed_extras(span: &str) -> &'static [&'static str] {
 }
 
 fn run_scenario(protocol: Protocol) {
-    let server = TestServer::start();
+    let server = server();
     let tracer = builder(&server.url())
         .project("wire-capture")
         .source("wire-test")
@@ -160,7 +153,7 @@ fn run_scenario(protocol: Protocol) {
     assert_eq!(report.dropped.total(), 0);
 
     let expected = fixture_spans();
-    let spans = server.spans();
+    let spans = spans(&server);
     assert_eq!(spans.len(), expected.len());
     for span in &spans {
         let want = expected
@@ -216,21 +209,24 @@ fn run_scenario(protocol: Protocol) {
                "metrics": {"m": 0.5}, "outputs": {"final": "done"}, "config": {"cfg": 1},
                "user_properties": {"user": "alice"}})
     );
-    let export = &server.requests_to("/opentelemetry/v1/traces")[0];
-    assert_eq!(export.headers["authorization"], "Bearer test-key");
-    assert_eq!(export.headers["x-source"], "wire-test");
-    assert_eq!(export.headers["hh-client-language"], "rust");
-    assert!(export.headers.contains_key("hh-client-version"));
+    let export = &server.requests_to(TRACES)[0];
+    assert_eq!(export.header("authorization"), Some("Bearer test-key"));
+    assert_eq!(export.header("x-source"), Some("wire-test"));
+    assert_eq!(export.header("hh-client-language"), Some("rust"));
+    assert!(export.header("hh-client-version").is_some());
     let content_type = match protocol {
         Protocol::HttpProtobuf => "application/x-protobuf",
         _ => "application/json",
     };
-    assert_eq!(export.headers["content-type"], content_type);
+    assert_eq!(export.header("content-type"), Some(content_type));
 }
 
-#[test]
-fn fixture_01_scenario_matches_python_keys_and_types_over_protobuf_and_json() {
-    // One test: both runs use the process-wide default tracer.
-    run_scenario(Protocol::HttpProtobuf);
-    run_scenario(Protocol::HttpJson);
+rusty_fork_test! {
+    // One test, in a process of its own: both runs set the process-wide default
+    // tracer, which the binary's other tests must not see.
+    #[test]
+    fn fixture_01_scenario_matches_python_keys_and_types_over_protobuf_and_json() {
+        run_scenario(Protocol::HttpProtobuf);
+        run_scenario(Protocol::HttpJson);
+    }
 }

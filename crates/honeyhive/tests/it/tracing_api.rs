@@ -1,31 +1,30 @@
 //! `#[trace]`, sessions, propagation and OpenTelemetry interop, end to end through a
 //! real local server. Every test uses its own explicit tracer (no shared default).
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use common::{TestServer, attr, builder, str_attr};
-use honeyhive::{Sampling, Tracer, trace};
+use crate::common::{TRACES, builder, server, spans};
+use honeyhive::config::{Sampling, TracerBuilder};
+use honeyhive::{EventType, Instrument, Tracer, trace};
+use honeyhive_testkit::http::ScriptedServer;
+use honeyhive_testkit::otlp::{attr, str_attr};
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
 /// One server + tracer per test area, created on first use.
 struct Fixture {
-    server: TestServer,
+    server: ScriptedServer,
     tracer: Tracer,
 }
 
 fn fixture(
     slot: &'static OnceLock<Fixture>,
-    configure: fn(honeyhive::TracerBuilder) -> honeyhive::TracerBuilder,
+    configure: fn(TracerBuilder) -> TracerBuilder,
 ) -> &'static Fixture {
     slot.get_or_init(|| {
-        let server = TestServer::start();
+        let server = server();
         let tracer = configure(builder(&server.url())).build().unwrap();
         Fixture { server, tracer }
     })
@@ -33,7 +32,7 @@ fn fixture(
 
 fn flush(f: &Fixture) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
     f.tracer.flush(Duration::from_secs(10)).unwrap();
-    f.server.spans()
+    spans(&f.server)
 }
 
 // ---- multi-tracer isolation ----------------------------------------------------
@@ -76,12 +75,12 @@ fn two_tracers_keep_their_own_sessions_sources_and_servers() {
     // Still one trace: a's span nests under b's across tracers.
     assert_eq!(spans_a[0].parent_span_id, spans_b[0].span_id);
     assert_eq!(
-        a.server.requests_to("/opentelemetry/v1/traces")[0].headers["x-source"],
-        "source-a"
+        a.server.requests_to(TRACES)[0].header("x-source"),
+        Some("source-a")
     );
     assert_eq!(
-        b.server.requests_to("/opentelemetry/v1/traces")[0].headers["x-source"],
-        "source-b"
+        b.server.requests_to(TRACES)[0].header("x-source"),
+        Some("source-b")
     );
 }
 
@@ -102,7 +101,7 @@ async fn leaf(tag: &'static str) -> &'static str {
 async fn parent_task() -> usize {
     tokio::task::yield_now().await;
     let awaited = leaf("awaited").await;
-    let wrapped = tokio::spawn(honeyhive::with_current_context(leaf("spawned-wrapped")));
+    let wrapped = tokio::spawn(leaf("spawned-wrapped").in_current_context());
     let bare = tokio::spawn(leaf("spawned-bare"));
     awaited.len() + wrapped.await.unwrap().len() + bare.await.unwrap().len()
 }
@@ -135,6 +134,69 @@ fn async_spans_stay_current_across_await_and_spawn_needs_an_explicit_wrapper() {
         "tokio::spawn does not carry the context by itself"
     );
     assert_ne!(bare.trace_id, parent.trace_id);
+}
+
+// ---- spans by hand, futures instrumented with them -----------------------------
+
+static INSTRUMENTED: OnceLock<Fixture> = OnceLock::new();
+fn instrumented_tracer() -> &'static Tracer {
+    &fixture(&INSTRUMENTED, |b| b).tracer
+}
+
+#[trace(tracer = instrumented_tracer())]
+async fn lookup(key: &'static str) -> usize {
+    tokio::task::yield_now().await;
+    key.len()
+}
+
+#[test]
+fn an_instrumented_future_keeps_its_span_current_and_records_its_panic() {
+    let tracer = instrumented_tracer();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let pipeline = tracer.span("pipeline", EventType::Chain);
+    let total =
+        runtime.block_on(async { lookup("a").await + lookup("bc").await }.instrument(pipeline));
+    assert_eq!(total, 3);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(
+            async {
+                tokio::task::yield_now().await;
+                panic!("boom in a future")
+            }
+            .instrument(tracer.span("panicky", EventType::Tool)),
+        )
+    }));
+    assert!(panicked.is_err());
+
+    let spans = flush(INSTRUMENTED.get().unwrap());
+    let pipeline = spans.iter().find(|s| s.name == "pipeline").unwrap();
+    let lookups: Vec<_> = spans.iter().filter(|s| s.name == "lookup").collect();
+    assert_eq!(lookups.len(), 2);
+    for lookup in lookups {
+        assert_eq!(lookup.parent_span_id, pipeline.span_id);
+        assert_eq!(lookup.trace_id, pipeline.trace_id);
+    }
+    let panicky = spans.iter().find(|s| s.name == "panicky").unwrap();
+    assert_eq!(
+        str_attr(panicky, "honeyhive_error"),
+        Some("boom in a future")
+    );
+    assert_eq!(panicky.status.as_ref().unwrap().code, 2);
+}
+
+#[test]
+fn a_tracer_that_does_not_record_hands_out_spans_that_keep_the_current_context() {
+    let tracer = Tracer::builder().test_mode(true).build().unwrap();
+    let session = tracer.new_session("request");
+    session.in_scope(|| {
+        let span = tracer.span("step", EventType::Chain);
+        assert!(span.is_none());
+        span.record_output(&1);
+        let inside = span.in_scope(|| tracer.current_session_id());
+        assert_eq!(inside, session.session_id());
+    });
 }
 
 // ---- panics and errors ---------------------------------------------------------
@@ -259,7 +321,7 @@ fn unserializable_inputs_record_their_type_and_skipped_inputs_are_absent() {
     let span = spans.iter().find(|s| s.name == "custom-name").unwrap();
     assert_eq!(
         str_attr(span, "honeyhive_inputs.opaque"),
-        Some("tracing_api::Opaque")
+        Some("it::tracing_api::Opaque")
     );
     assert_eq!(str_attr(span, "honeyhive_inputs.list"), Some("[1,2]"));
     assert!(attr(span, "honeyhive_inputs.secret").is_none());
@@ -374,12 +436,12 @@ fn traceparent_and_baggage_carry_trace_and_session_to_another_service() {
     let session = tracer.new_session("upstream");
     let mut headers: HashMap<String, String> = HashMap::new();
     let upstream = session.in_scope(|| {
-        let span = tracer.span("upstream-call", "chain").unwrap();
+        let span = tracer.span("upstream-call", EventType::Chain);
         let (trace_id, span_id) = {
             let cx = span.context().span().span_context().clone();
             (cx.trace_id(), cx.span_id())
         };
-        span.run_sync(|| tracer.inject_context(&mut headers));
+        span.in_scope(|| tracer.inject_context(&mut headers));
         (trace_id, span_id)
     });
     assert!(headers["traceparent"].contains(&upstream.0.to_string()));
@@ -387,7 +449,7 @@ fn traceparent_and_baggage_carry_trace_and_session_to_another_service() {
     // The "other service" (same process here, empty context).
     let downstream_cx = tracer.extract_context(&headers);
     let _attached = downstream_cx.attach();
-    let span = tracer.span("downstream", "tool").unwrap();
+    let span = tracer.span("downstream", EventType::Tool);
     let cx = span.context().span().span_context().clone();
     assert_eq!(cx.trace_id(), upstream.0);
     drop(span);
@@ -474,20 +536,20 @@ fn otel_spans_nest_under_ours_and_ours_under_theirs() {
 
 #[test]
 fn unsampled_traces_are_counted_and_errors_can_be_kept() {
-    let server = TestServer::start();
+    let server = server();
     let tracer = builder(&server.url())
         .sampling(Sampling::ratio(0.0).keep_errors(true))
         .build()
         .unwrap();
     for _ in 0..3 {
-        drop(tracer.span("dropped", "tool"));
+        drop(tracer.span("dropped", EventType::Tool));
     }
-    let failing = tracer.span("kept", "tool").unwrap();
+    let failing = tracer.span("kept", EventType::Tool);
     failing.record_error("Oops", "kept because it failed");
     drop(failing);
     let report = tracer.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(report.dropped.sampled_out, 3);
-    let spans = server.spans();
+    let spans = spans(&server);
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].name, "kept");
 }

@@ -1,16 +1,12 @@
 //! Feature `tracing`: `#[tracing::instrument]` spans recorded as HoneyHive events
 //! through `HoneyHiveLayer`, end to end through a real local server.
 //! (The crate's dev-dependency on itself enables the feature for `cargo test`.)
-// A test's failed expectation is its failure: unwrap, expect and panic say so.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-#![cfg(feature = "tracing")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, attr, builder, str_attr};
+use crate::common::{builder, server, spans};
 use honeyhive::{HoneyHiveLayer, Tracer, trace};
+use honeyhive_testkit::otlp::{attr, str_attr};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tracing_subscriber::layer::SubscriberExt;
@@ -58,7 +54,7 @@ fn by_name<'a>(spans: &'a [Span], name: &str) -> &'a Span {
 
 #[test]
 fn tracing_spans_become_events_with_inputs_types_outputs_errors_and_nesting() {
-    let server = TestServer::start();
+    let server = server();
     let tracer = TRACER.get_or_init(|| builder(&server.url()).build().unwrap());
     let subscriber = tracing_subscriber::registry().with(HoneyHiveLayer::new(tracer));
     tracing::subscriber::with_default(subscriber, || {
@@ -68,7 +64,7 @@ fn tracing_spans_become_events_with_inputs_types_outputs_errors_and_nesting() {
         assert_eq!(fallible("7"), Ok(7));
     });
     tracer.flush(Duration::from_secs(10)).unwrap();
-    let spans = server.spans();
+    let spans = spans(&server);
 
     let agent = by_name(&spans, "agent_step");
     let llm = by_name(&spans, "call_llm");
