@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Why a tracer could not be built ([`TracerBuilder::build`](crate::TracerBuilder::build),
+/// Why a tracer could not be built ([`TracerBuilder::build`](crate::config::TracerBuilder::build),
 /// [`Tracer::from_env`](crate::Tracer::from_env)).
 ///
 /// Each variant has a stable code ([`BuildError::code`], `HH-E1xx`) that is safe to

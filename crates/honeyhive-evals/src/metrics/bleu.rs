@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde_json::Value;
 
+use super::compared::{Compared, Comparison};
+use crate::EvalResult;
 use crate::text::{is_python_space, python_split};
-use crate::{EvalError, EvalInput, EvalResult, Evaluator, Fields, PassCriteria};
 
 const MAX_ORDER: usize = 4;
 
@@ -200,53 +202,31 @@ fn compute_bleu(
 /// let r = Bleu::new().score(&EvalInput::new(&out, &inp).with_ground_truth(Some(&truth))).unwrap();
 /// assert!((r.value.as_f64().unwrap() - 100.0).abs() < 1e-9);
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct Bleu {
-    fields: Fields,
-    criteria: Option<PassCriteria>,
-}
+pub type Bleu = Compared<BleuComparison>;
 
-impl Bleu {
+/// The comparison of [`Bleu`].
+#[derive(Debug, Clone, Default)]
+pub struct BleuComparison;
+
+impl Compared<BleuComparison> {
     /// sacrebleu defaults.
     pub fn new() -> Self {
-        Bleu::default()
-    }
-
-    /// Which parts of outputs and ground truth are compared.
-    pub fn fields(mut self, fields: Fields) -> Self {
-        self.fields = fields;
-        self
-    }
-
-    /// Passes when BLEU (0–100) is at least `threshold`.
-    pub fn threshold(mut self, threshold: f64) -> Self {
-        self.criteria = Some(PassCriteria::AtLeast(threshold));
-        self
+        Compared::with(BleuComparison)
     }
 }
 
-impl Evaluator for Bleu {
+impl Comparison for BleuComparison {
     fn name(&self) -> &str {
         "bleu"
     }
-    fn needs_ground_truth(&self) -> bool {
-        true
-    }
-    fn pass_criteria(&self) -> Option<&PassCriteria> {
-        self.criteria.as_ref()
-    }
-    fn evaluate(&self, input: &EvalInput<'_>) -> Result<EvalResult, EvalError> {
-        let prediction = self.fields.prediction_text(input).unwrap_or_default();
-        let reference = self.fields.reference_value(input).ok_or_else(|| {
-            EvalError::invalid_input("bleu", "reference field not found in ground truth")
-        })?;
+    fn compare(&self, prediction: &Value, reference: &Value) -> EvalResult {
         let references = super::rouge::reference_texts(reference);
-        let s = sentence_bleu(&prediction, &references);
-        Ok(EvalResult::number(s.score)
+        let s = sentence_bleu(&crate::text::value_text(prediction), &references);
+        EvalResult::number(s.score)
             .with_extra("precisions", s.precisions.to_vec())
             .with_extra("bp", s.bp)
             .with_extra("sys_len", s.sys_len)
-            .with_extra("ref_len", s.ref_len))
+            .with_extra("ref_len", s.ref_len)
     }
 }
 

@@ -3,6 +3,7 @@
 use regex::Regex;
 use serde_json::Value;
 
+use super::compared::{Compared, Comparison};
 use crate::{EvalError, EvalInput, EvalResult, Evaluator, Fields, Normalize, PassCriteria};
 
 const PASS_ON_HIT: PassCriteria = PassCriteria::AtLeast(1.0);
@@ -25,46 +26,35 @@ fn hit(matched: bool) -> EvalResult {
 /// assert_eq!(r.value.as_f64(), Some(1.0));
 /// assert_eq!(r.passed, Some(true));
 /// ```
+pub type ExactMatch = Compared<ExactMatchComparison>;
+
+/// The comparison of [`ExactMatch`].
 #[derive(Debug, Clone, Default)]
-pub struct ExactMatch {
-    fields: Fields,
+pub struct ExactMatchComparison {
     normalize: Normalize,
 }
 
-impl ExactMatch {
+impl Compared<ExactMatchComparison> {
     /// Strict comparison of the whole outputs with the whole ground truth.
     pub fn new() -> Self {
-        ExactMatch::default()
-    }
-
-    /// Which parts of outputs and ground truth are compared.
-    pub fn fields(mut self, fields: Fields) -> Self {
-        self.fields = fields;
-        self
+        Compared::with(ExactMatchComparison::default())
     }
 
     /// Normalisation applied to both sides.
     pub fn normalize(mut self, normalize: Normalize) -> Self {
-        self.normalize = normalize;
+        self.comparison.normalize = normalize;
         self
     }
 }
 
-impl Evaluator for ExactMatch {
+impl Comparison for ExactMatchComparison {
     fn name(&self) -> &str {
         "exact_match"
     }
-    fn needs_ground_truth(&self) -> bool {
-        true
-    }
-    fn pass_criteria(&self) -> Option<&PassCriteria> {
+    fn default_criteria(&self) -> Option<&PassCriteria> {
         Some(&PASS_ON_HIT)
     }
-    fn evaluate(&self, input: &EvalInput<'_>) -> Result<EvalResult, EvalError> {
-        let prediction = self.fields.prediction_value(input).unwrap_or(&Value::Null);
-        let reference = self.fields.reference_value(input).ok_or_else(|| {
-            EvalError::invalid_input(self.name(), "reference field not found in ground truth")
-        })?;
+    fn compare(&self, prediction: &Value, reference: &Value) -> EvalResult {
         let equal = if !prediction.is_string() && !reference.is_string() {
             prediction == reference
         } else {
@@ -72,7 +62,7 @@ impl Evaluator for ExactMatch {
             let r = self.normalize.apply(&crate::text::value_text(reference));
             p == r
         };
-        Ok(hit(equal))
+        hit(equal)
     }
 }
 

@@ -2,6 +2,7 @@
 //! into rates); similarity metrics are 0–1 except BLEU (0–100, as sacrebleu).
 
 mod bleu;
+mod compared;
 mod embedding;
 mod event;
 mod json;
@@ -12,16 +13,18 @@ mod schema;
 mod similarity;
 mod tool_calls;
 
-pub use bleu::{Bleu, BleuScore, sentence_bleu, tokenize_13a};
+pub use bleu::{Bleu, BleuComparison, BleuScore, sentence_bleu, tokenize_13a};
+pub use compared::{Compared, Comparison};
 pub use embedding::{EmbeddingSimilarity, cosine_similarity};
 pub use event::{EventBudget, EventQuantity};
 pub use json::{JsonSchema, JsonValid};
-pub use matching::{Contains, ExactMatch, RegexMatch};
+pub use matching::{Contains, ExactMatch, ExactMatchComparison, RegexMatch};
 pub use porter::porter_stem;
-pub use rouge::{Rouge, RougeKind, RougeScore, rouge, rouge_tokenize};
+pub use rouge::{Rouge, RougeComparison, RougeKind, RougeScore, rouge, rouge_tokenize};
 pub use schema::validate_schema;
 pub use similarity::{
-    Levenshtein, TokenF1, levenshtein_distance, levenshtein_similarity, token_f1,
+    Levenshtein, LevenshteinComparison, TokenF1, TokenF1Comparison, levenshtein_distance,
+    levenshtein_similarity, token_f1,
 };
 pub use tool_calls::{
     ActualToolCall, ArgumentMatch, ExpectedToolCall, ToolCallCorrectness, extract_tool_calls,

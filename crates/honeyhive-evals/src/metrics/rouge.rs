@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
+use super::compared::{Compared, Comparison};
 use super::porter::porter_stem;
-use crate::{EvalError, EvalInput, EvalResult, Evaluator, Fields, PassCriteria};
+use crate::EvalResult;
 
 /// Which ROUGE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,40 +178,24 @@ pub fn rouge(kind: RougeKind, prediction: &str, reference: &str, stem: bool) -> 
 /// let r = eval.score(&EvalInput::new(&out, &inp).with_ground_truth(Some(&truth))).unwrap();
 /// assert!((r.value.as_f64().unwrap() - 0.8).abs() < 1e-12);
 /// ```
+pub type Rouge = Compared<RougeComparison>;
+
+/// The comparison of [`Rouge`].
 #[derive(Debug, Clone)]
-pub struct Rouge {
+pub struct RougeComparison {
     kind: RougeKind,
     stem: bool,
-    fields: Fields,
-    criteria: Option<PassCriteria>,
 }
 
-impl Rouge {
+impl Compared<RougeComparison> {
     /// The given ROUGE, stemming off.
     pub fn new(kind: RougeKind) -> Self {
-        Rouge {
-            kind,
-            stem: false,
-            fields: Fields::default(),
-            criteria: None,
-        }
+        Compared::with(RougeComparison { kind, stem: false })
     }
 
     /// Turns Porter stemming on or off.
     pub fn stemmer(mut self, on: bool) -> Self {
-        self.stem = on;
-        self
-    }
-
-    /// Which parts of outputs and ground truth are compared.
-    pub fn fields(mut self, fields: Fields) -> Self {
-        self.fields = fields;
-        self
-    }
-
-    /// Passes when the F-measure is at least `threshold`.
-    pub fn threshold(mut self, threshold: f64) -> Self {
-        self.criteria = Some(PassCriteria::AtLeast(threshold));
+        self.comparison.stem = on;
         self
     }
 }
@@ -225,21 +210,12 @@ pub(crate) fn reference_texts(value: &Value) -> Vec<String> {
     }
 }
 
-impl Evaluator for Rouge {
+impl Comparison for RougeComparison {
     fn name(&self) -> &str {
         self.kind.name()
     }
-    fn needs_ground_truth(&self) -> bool {
-        true
-    }
-    fn pass_criteria(&self) -> Option<&PassCriteria> {
-        self.criteria.as_ref()
-    }
-    fn evaluate(&self, input: &EvalInput<'_>) -> Result<EvalResult, EvalError> {
-        let prediction = self.fields.prediction_text(input).unwrap_or_default();
-        let reference = self.fields.reference_value(input).ok_or_else(|| {
-            EvalError::invalid_input(self.name(), "reference field not found in ground truth")
-        })?;
+    fn compare(&self, prediction: &Value, reference: &Value) -> EvalResult {
+        let prediction = crate::text::value_text(prediction);
         let mut best: Option<RougeScore> = None;
         for reference in reference_texts(reference) {
             let score = rouge(self.kind, &prediction, &reference, self.stem);
@@ -253,9 +229,9 @@ impl Evaluator for Rouge {
             recall: 0.0,
             fmeasure: 0.0,
         });
-        Ok(EvalResult::number(best.fmeasure)
+        EvalResult::number(best.fmeasure)
             .with_extra("precision", best.precision)
-            .with_extra("recall", best.recall))
+            .with_extra("recall", best.recall)
     }
 }
 

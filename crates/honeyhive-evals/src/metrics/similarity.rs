@@ -2,7 +2,11 @@
 
 use std::collections::HashMap;
 
-use crate::{EvalError, EvalInput, EvalResult, Evaluator, Fields, Normalize, PassCriteria};
+use serde_json::Value;
+
+use super::compared::{Compared, Comparison};
+use crate::text::value_text;
+use crate::{EvalResult, Normalize};
 
 /// Edit distance in Unicode scalar values (insert, delete, substitute cost 1).
 ///
@@ -50,59 +54,36 @@ pub fn levenshtein_similarity(a: &str, b: &str) -> f64 {
 /// let r = Levenshtein::new().score(&EvalInput::new(&out, &inp).with_ground_truth(Some(&truth))).unwrap();
 /// assert_eq!(r.extra["distance"], 1);
 /// ```
+pub type Levenshtein = Compared<LevenshteinComparison>;
+
+/// The comparison of [`Levenshtein`].
 #[derive(Debug, Clone, Default)]
-pub struct Levenshtein {
-    fields: Fields,
+pub struct LevenshteinComparison {
     normalize: Normalize,
-    criteria: Option<PassCriteria>,
 }
 
-impl Levenshtein {
+impl Compared<LevenshteinComparison> {
     /// Raw texts, no threshold.
     pub fn new() -> Self {
-        Levenshtein::default()
-    }
-
-    /// Which parts of outputs and ground truth are compared.
-    pub fn fields(mut self, fields: Fields) -> Self {
-        self.fields = fields;
-        self
+        Compared::with(LevenshteinComparison::default())
     }
 
     /// Normalisation applied to both sides.
     pub fn normalize(mut self, normalize: Normalize) -> Self {
-        self.normalize = normalize;
-        self
-    }
-
-    /// Passes when the similarity is at least `threshold`.
-    pub fn threshold(mut self, threshold: f64) -> Self {
-        self.criteria = Some(PassCriteria::AtLeast(threshold));
+        self.comparison.normalize = normalize;
         self
     }
 }
 
-impl Evaluator for Levenshtein {
+impl Comparison for LevenshteinComparison {
     fn name(&self) -> &str {
         "levenshtein"
     }
-    fn needs_ground_truth(&self) -> bool {
-        true
-    }
-    fn pass_criteria(&self) -> Option<&PassCriteria> {
-        self.criteria.as_ref()
-    }
-    fn evaluate(&self, input: &EvalInput<'_>) -> Result<EvalResult, EvalError> {
-        let p = self
-            .normalize
-            .apply(&self.fields.prediction_text(input).unwrap_or_default());
-        let r = self
-            .normalize
-            .apply(&self.fields.reference_text(input).ok_or_else(|| {
-                EvalError::invalid_input(self.name(), "reference field not found in ground truth")
-            })?);
-        Ok(EvalResult::number(levenshtein_similarity(&p, &r))
-            .with_extra("distance", levenshtein_distance(&p, &r)))
+    fn compare(&self, prediction: &Value, reference: &Value) -> EvalResult {
+        let p = self.normalize.apply(&value_text(prediction));
+        let r = self.normalize.apply(&value_text(reference));
+        EvalResult::number(levenshtein_similarity(&p, &r))
+            .with_extra("distance", levenshtein_distance(&p, &r))
     }
 }
 
@@ -173,50 +154,29 @@ fn token_f1_parts(prediction: &str, reference: &str) -> (f64, f64, f64) {
 /// let r = TokenF1::new().score(&EvalInput::new(&out, &inp).with_ground_truth(Some(&truth))).unwrap();
 /// assert_eq!(r.extra["recall"], 1.0);
 /// ```
-#[derive(Debug, Clone, Default)]
-pub struct TokenF1 {
-    fields: Fields,
-    criteria: Option<PassCriteria>,
-}
+pub type TokenF1 = Compared<TokenF1Comparison>;
 
-impl TokenF1 {
+/// The comparison of [`TokenF1`].
+#[derive(Debug, Clone, Default)]
+pub struct TokenF1Comparison;
+
+impl Compared<TokenF1Comparison> {
     /// Whole outputs against whole ground truth, no threshold.
     pub fn new() -> Self {
-        TokenF1::default()
-    }
-
-    /// Which parts of outputs and ground truth are compared.
-    pub fn fields(mut self, fields: Fields) -> Self {
-        self.fields = fields;
-        self
-    }
-
-    /// Passes when F1 is at least `threshold`.
-    pub fn threshold(mut self, threshold: f64) -> Self {
-        self.criteria = Some(PassCriteria::AtLeast(threshold));
-        self
+        Compared::with(TokenF1Comparison)
     }
 }
 
-impl Evaluator for TokenF1 {
+impl Comparison for TokenF1Comparison {
     fn name(&self) -> &str {
         "token_f1"
     }
-    fn needs_ground_truth(&self) -> bool {
-        true
-    }
-    fn pass_criteria(&self) -> Option<&PassCriteria> {
-        self.criteria.as_ref()
-    }
-    fn evaluate(&self, input: &EvalInput<'_>) -> Result<EvalResult, EvalError> {
-        let p = self.fields.prediction_text(input).unwrap_or_default();
-        let r = self.fields.reference_text(input).ok_or_else(|| {
-            EvalError::invalid_input(self.name(), "reference field not found in ground truth")
-        })?;
-        let (precision, recall, f1) = token_f1_parts(&p, &r);
-        Ok(EvalResult::number(f1)
+    fn compare(&self, prediction: &Value, reference: &Value) -> EvalResult {
+        let (precision, recall, f1) =
+            token_f1_parts(&value_text(prediction), &value_text(reference));
+        EvalResult::number(f1)
             .with_extra("precision", precision)
-            .with_extra("recall", recall))
+            .with_extra("recall", recall)
     }
 }
 
