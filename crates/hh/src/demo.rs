@@ -245,6 +245,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     );
     println!("  curl {base}/metrics");
     println!("Point your own app at it: export HH_API_URL={base} HH_API_KEY={DEMO_KEY}");
+    if let Some(link) = server.sign_in_link() {
+        println!();
+        println!("Open the dashboard (this link signs you in once, within 15 minutes):");
+        println!("  {link}");
+    }
     println!("Serving until Ctrl-C.");
     rt.block_on(async {
         serve::stop_signal().await;

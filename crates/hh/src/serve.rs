@@ -68,6 +68,9 @@ pub(crate) async fn start(args: &ServeArgs) -> Result<RunningServer> {
         "point clients at it: export HH_API_URL=http://{}",
         server.http_addr()
     );
+    if let Some(link) = server.sign_in_link() {
+        tracing::info!("open the dashboard (a one-time sign-in link, 15 minutes): {link}");
+    }
     Ok(server)
 }
 

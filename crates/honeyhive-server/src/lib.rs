@@ -21,6 +21,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 mod error;
 pub mod ids;
 pub mod ingest;

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use crate::api::{AppState, router};
 use crate::auth::{KeyStrength, check_operator_key, generate_key, hash_key};
 use crate::config::ServerConfig;
+use crate::dashboard::SignIn;
 use crate::error::ServerError;
 use crate::listen::{ConnectionGate, ConnectionLimits, Listening};
 use crate::live::LiveHub;
@@ -36,6 +37,8 @@ pub struct RunningServer {
     tasks: Vec<JoinHandle<Result<(), ServerError>>>,
     store: Arc<SqliteStore>,
     live: LiveHub,
+    sign_in: Arc<SignIn>,
+    bootstrap_key_hash: Option<String>,
 }
 
 impl Server {
@@ -57,7 +60,8 @@ impl Server {
         let live = LiveHub::start(cfg.live, crate::api::event_text)?;
         store.attach_feed(Arc::new(live.clone()));
         let dyn_store: Arc<dyn Store> = store.clone();
-        let state = AppState::new(dyn_store, &cfg, live.clone());
+        let sign_in = Arc::new(SignIn::open(&cfg.data_dir)?);
+        let state = AppState::new(dyn_store, &cfg, live.clone(), sign_in.clone());
         let (stop, stopped) = watch::channel(false);
         let listening = Listening {
             limits: ConnectionLimits {
@@ -109,6 +113,11 @@ impl Server {
             tasks,
             store,
             live,
+            sign_in,
+            bootstrap_key_hash: cfg
+                .bootstrap_key
+                .as_ref()
+                .map(|(key, _)| hash_key(key.trim())),
         })
     }
 }
@@ -122,6 +131,30 @@ impl RunningServer {
     /// The bound gRPC address, if gRPC is enabled.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
         self.grpc_addr
+    }
+
+    /// A single-use dashboard link that signs in with the bootstrap key, valid
+    /// for 15 minutes; `None` without a bootstrap key.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: honeyhive_server::RunningServer) {
+    /// if let Some(link) = server.sign_in_link() {
+    ///     println!("open the dashboard: {link}");
+    /// }
+    /// # }
+    /// ```
+    pub fn sign_in_link(&self) -> Option<String> {
+        let hash = self.bootstrap_key_hash.as_ref()?;
+        let host = match self.http_addr.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        Some(format!(
+            "http://{host}:{}/login?token={}",
+            self.http_addr.port(),
+            self.sign_in.one_time_token(hash)
+        ))
     }
 
     /// Stops accepting connections, lets in-flight requests finish (each is

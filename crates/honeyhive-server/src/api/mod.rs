@@ -16,6 +16,7 @@ use honeyhive_model::ErrorCode;
 
 use crate::auth::KeyCache;
 use crate::config::ServerConfig;
+use crate::dashboard::SignIn;
 use crate::ingest::budget::Budget;
 use crate::live::LiveHub;
 use crate::metrics::Metrics;
@@ -63,6 +64,8 @@ pub struct SharedState {
     pub readiness: ops::Readiness,
     /// Live push: where `GET /v1/events/stream` subscribes.
     pub live: LiveHub,
+    /// The dashboard's signing key and one-time sign-in links.
+    pub sign_in: Arc<SignIn>,
 }
 
 impl std::ops::Deref for AppState {
@@ -75,8 +78,13 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// State over `store` with the limits of `config`; `live` is the hub the
-    /// store feeds its commits to.
-    pub fn new(store: Arc<dyn Store>, config: &ServerConfig, live: LiveHub) -> AppState {
+    /// store feeds its commits to, `sign_in` the dashboard's signing key.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: &ServerConfig,
+        live: LiveHub,
+        sign_in: Arc<SignIn>,
+    ) -> AppState {
         AppState(Arc::new(SharedState {
             store,
             keys: Arc::new(KeyCache::default()),
@@ -88,6 +96,7 @@ impl AppState {
             config: Arc::new(config.clone()),
             readiness: ops::Readiness::default(),
             live,
+            sign_in,
         }))
     }
 }
@@ -111,6 +120,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             admission::admit,
         ))
+        // The dashboard signs in with a cookie, not a bearer key: outside admission.
+        .merge(crate::dashboard::routes())
         .layer(axum::middleware::from_fn(move |req, next| {
             crate::metrics::track_request(metrics.clone(), req, next)
         }))

@@ -5,6 +5,8 @@
 
 mod api_experiments;
 mod common;
+mod dashboard;
+mod dashboard_browser;
 mod errors_and_ops;
 mod fuzz_bodies;
 mod hardening;

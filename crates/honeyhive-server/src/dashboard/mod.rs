@@ -1,0 +1,77 @@
+//! The browser dashboard at `/`: pages rendered on the server (maud escapes
+//! every value it interpolates), signed in with an API key or a one-time link,
+//! scoped to the key's project like the REST API. Pages run no script and load
+//! nothing from outside the server, which a strict Content-Security-Policy
+//! enforces in the browser.
+//!
+//! ```text
+//! /login ─ key or one-time link ─> signed cookie ─> /ui/sessions ─> /ui/sessions/{id}?event=…
+//! ```
+
+mod session;
+mod sessions;
+mod signin;
+mod view;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+pub use signin::{SignIn, Viewer};
+
+use crate::api::AppState;
+
+/// Sign-in forms are a few hundred bytes.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Scripts, styles, images and form targets only from this server; no frames.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const APP_CSS: &str = include_str!("app.css");
+
+/// The dashboard's routes; their answers carry the security headers.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/sessions") }))
+        .route("/login", get(signin::page).post(signin::submit))
+        .route("/logout", post(signin::sign_out))
+        .route("/ui/sessions", get(sessions::page))
+        .route("/ui/sessions/{session_id}", get(session::page))
+        .route("/ui/assets/app.css", get(stylesheet))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        APP_CSS,
+    )
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}

@@ -1,0 +1,213 @@
+//! `GET /ui/sessions`: the project's sessions, newest first, paged, filtered
+//! by source, name and errors; each row with its events, tokens and cost.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use honeyhive_model::Event;
+use honeyhive_model::filter::{FilterSet, JsonRoot};
+use honeyhive_model::rollup::{SessionRollup, rollup};
+use maud::html;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::signin::Viewer;
+use super::view::{Page, cost, count, duration, error_page, time};
+use crate::api::{ApiError, AppState};
+use crate::store::{EventQuery, SortOrder};
+
+/// Sessions on one page.
+const PAGE_SIZE: u64 = 50;
+/// Most events read to total a page's sessions; past it the totals show a dash.
+const MAX_ROLLUP_EVENTS: u64 = 20_000;
+
+#[derive(Deserialize, Default)]
+pub(super) struct SessionsQuery {
+    /// 1-based page number.
+    page: Option<u64>,
+    /// Only sessions whose name contains this.
+    q: Option<String>,
+    /// Only sessions of this source (`production`, `dev`, ...).
+    source: Option<String>,
+    /// Only sessions that failed.
+    errors: Option<String>,
+}
+
+impl SessionsQuery {
+    fn filters(&self) -> Result<FilterSet, ApiError> {
+        let mut filters = vec![
+            json!({"field": "event_type", "operator": "is", "value": "session", "type": "string"}),
+        ];
+        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            filters.push(json!({"field": "event_name", "operator": "contains", "value": q, "type": "string"}));
+        }
+        if let Some(source) = self
+            .source
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            filters.push(
+                json!({"field": "source", "operator": "is", "value": source, "type": "string"}),
+            );
+        }
+        if self.errors.is_some() {
+            filters.push(json!({"field": "error", "operator": "exists", "type": "string"}));
+        }
+        FilterSet::from_json(&Value::Array(filters))
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+
+    /// This query on page `page`, as a link.
+    fn link(&self, page: u64) -> String {
+        let mut pairs = vec![("page", page.to_string())];
+        for (name, value) in [
+            ("q", &self.q),
+            ("source", &self.source),
+            ("errors", &self.errors),
+        ] {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                pairs.push((name, value.to_string()));
+            }
+        }
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect();
+        format!("/ui/sessions?{}", query.join("&"))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub(super) fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<SessionsQuery>,
+) -> Response {
+    match render(&state, &viewer, &query).await {
+        Ok(page) => page,
+        Err(e) => error_page(e),
+    }
+}
+
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &SessionsQuery,
+) -> Result<Response, ApiError> {
+    let page_number = query.page.unwrap_or(1).max(1);
+    let limits = state.config.read_limits();
+    let sessions = state
+        .store
+        .query_events(
+            &viewer.tenant,
+            &EventQuery {
+                filters: query.filters()?,
+                limit: PAGE_SIZE,
+                offset: (page_number - 1).saturating_mul(PAGE_SIZE),
+                order: SortOrder::Descending,
+                max_bytes: limits.max_bytes,
+                json_fields: Some(vec![JsonRoot::Metadata]),
+                ..EventQuery::default()
+            },
+        )
+        .await?;
+    let totals = rollups(state, viewer, &sessions.items).await;
+    let pages = sessions.total.div_ceil(PAGE_SIZE).max(1);
+    let body = Page::signed_in("Sessions", viewer).render(html! {
+        h1 { "Sessions" }
+        form.filters method="get" action="/ui/sessions" {
+            input type="search" name="q" placeholder="name contains" value=[query.q.as_deref()];
+            input type="text" name="source" placeholder="source" value=[query.source.as_deref()];
+            label { input type="checkbox" name="errors" value="1" checked[query.errors.is_some()]; " errors only" }
+            button type="submit" { "Filter" }
+        }
+        p.count { (sessions.total) " sessions" }
+        table.sessions {
+            thead { tr {
+                th { "Name" } th { "Start" } th.num { "Duration" } th.num { "Events" }
+                th.num { "Tokens" } th.num { "Cost" } th { "Source" } th { "Error" }
+            } }
+            tbody {
+                @for session in &sessions.items {
+                    @let total = totals.get(session.event_id.as_str());
+                    tr {
+                        td { a href=(format!("/ui/sessions/{}", url_encode(&session.session_id))) {
+                            (if session.event_name.is_empty() { "(unnamed)" } else { &session.event_name })
+                        } }
+                        td { (time(session.start_time)) }
+                        td.num { (duration(session.duration)) }
+                        td.num { (total.map_or("—".into(), |t| count(t.num_events))) }
+                        td.num { (total.map_or("—".into(), |t| count(t.total_tokens))) }
+                        td.num { (total.map_or("—".into(), |t| cost(t.cost))) }
+                        td { (session.source) }
+                        td.error { (session.error.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+        @if sessions.items.is_empty() {
+            p.empty { "No sessions yet. Point a client at this server (HH_API_URL) and they appear here." }
+        }
+        nav.pager {
+            @if page_number > 1 { a rel="prev" href=(query.link(page_number - 1)) { "← newer" } }
+            span { "page " (page_number) " of " (pages) }
+            @if page_number < pages { a rel="next" href=(query.link(page_number + 1)) { "older →" } }
+        }
+    });
+    Ok(body.into_response())
+}
+
+/// Each listed session's roll-up (events, tokens, cost), from the metadata of
+/// its events; none when the page's sessions hold too many to read at once.
+async fn rollups(
+    state: &AppState,
+    viewer: &Viewer,
+    sessions: &[Event],
+) -> HashMap<String, SessionRollup> {
+    if sessions.is_empty() {
+        return HashMap::new();
+    }
+    let query = EventQuery {
+        session_ids: sessions.iter().map(|s| s.session_id.clone()).collect(),
+        limit: MAX_ROLLUP_EVENTS,
+        max_bytes: state.config.read_limits().max_bytes,
+        json_fields: Some(vec![JsonRoot::Metadata]),
+        ..EventQuery::default()
+    };
+    let Ok(events) = state.store.query_events(&viewer.tenant, &query).await else {
+        return HashMap::new();
+    };
+    if events.total > MAX_ROLLUP_EVENTS {
+        return HashMap::new();
+    }
+    let mut by_session: HashMap<&str, Vec<&Event>> = HashMap::new();
+    for event in &events.items {
+        by_session
+            .entry(event.session_id.as_str())
+            .or_default()
+            .push(event);
+    }
+    sessions
+        .iter()
+        .map(|s| {
+            let events = by_session
+                .get(s.session_id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            (s.event_id.clone(), rollup(events.iter().copied()))
+        })
+        .collect()
+}
