@@ -11,6 +11,7 @@ use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operato
 use honeyhive_model::{Event, EventType, EventUpdate};
 use serde_json::json;
 
+use super::write_one;
 use crate::store::{ChangeKind, ChangesPage, ChangesQuery, ReadError, Store, Tenant, WriteBatch};
 
 async fn tenant(store: &dyn Store, hash: &str, project: &str) -> Tenant {
@@ -95,11 +96,7 @@ pub async fn changes_are_numbered_in_commit_order_and_read_after_a_number(store:
     assert_eq!(page.items.last().map(|c| c.seq), Some(first));
     assert!(!page.more);
 
-    let elsewhere = WriteBatch {
-        events: vec![event("x", EventType::Tool)],
-        ..WriteBatch::default()
-    };
-    store.write(&other, elsewhere).await.expect("other project");
+    write_one(store, &other, event("x", EventType::Tool)).await;
     assert!(store.last_seq(&other).await.expect("last") > first);
     assert_eq!(store.last_seq(&t).await.expect("last"), first);
 

@@ -12,6 +12,7 @@ use honeyhive_model::run::{Run, RunStatus};
 use honeyhive_model::{Event, EventType, EventUpdate};
 use serde_json::{Map, Value, json};
 
+use super::write_one;
 use crate::store::{EventQuery, Store, Tenant, WriteBatch};
 
 async fn tenant(store: &dyn Store, hash: &str, project: &str) -> Tenant {
@@ -68,12 +69,7 @@ pub async fn deep_json_is_stored_within_the_depth_bound(store: &dyn Store) {
         ..WriteBatch::default()
     };
     store.write(&t, batch).await.expect("deep write");
-    let late = event("late", 3.0);
-    let batch = WriteBatch {
-        events: vec![late],
-        ..WriteBatch::default()
-    };
-    let summary = store.write(&t, batch).await.expect("late write");
+    let summary = write_one(store, &t, event("late", 3.0)).await;
     assert_eq!(summary.enriched, 1);
 
     let holds_leaf = |map: &Map<String, Value>| {
