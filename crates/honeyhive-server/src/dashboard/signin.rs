@@ -36,6 +36,15 @@ const MAX_LINKS: usize = 256;
 const KEY_FILE: &str = "dashboard.key";
 
 /// The dashboard's signing key and its unused one-time sign-in links.
+///
+/// ```
+/// use honeyhive_server::dashboard::SignIn;
+/// let dir = tempfile::tempdir().unwrap();
+/// let sign_in = SignIn::open(dir.path()).unwrap();
+/// let link_token = sign_in.one_time_token("the key's sha-256 hash");
+/// assert_eq!(link_token.len(), 64);
+/// assert!(dir.path().join("dashboard.key").exists());
+/// ```
 pub struct SignIn {
     key: Key,
     links: Mutex<HashMap<String, (String, Instant)>>,
