@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::api::{AppState, router};
 use crate::auth::{KeyStrength, check_operator_key, generate_key, hash_key};
 use crate::config::ServerConfig;
-use crate::dashboard::SignIn;
+use crate::dashboard::{self, SignIn};
 use crate::error::ServerError;
 use crate::listen::{ConnectionGate, ConnectionLimits, Listening};
 use crate::live::LiveHub;
@@ -61,7 +61,7 @@ impl Server {
         store.attach_feed(Arc::new(live.clone()));
         let dyn_store: Arc<dyn Store> = store.clone();
         let sign_in = Arc::new(SignIn::open(&cfg.data_dir)?);
-        let state = AppState::new(dyn_store, &cfg, live.clone(), sign_in.clone());
+        let state = AppState::new(dyn_store, &cfg, live.clone());
         let (stop, stopped) = watch::channel(false);
         let listening = Listening {
             limits: ConnectionLimits {
@@ -76,11 +76,8 @@ impl Server {
 
         let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
         let http_addr = listener.local_addr()?;
-        let mut tasks = vec![crate::listen::spawn(
-            listener,
-            router(state.clone()),
-            listening.clone(),
-        )];
+        let routes = router(state.clone()).merge(dashboard::routes(state.clone(), sign_in.clone()));
+        let mut tasks = vec![crate::listen::spawn(listener, routes, listening.clone())];
 
         let mut grpc_addr = None;
         #[cfg(feature = "grpc")]

@@ -16,7 +16,6 @@ use honeyhive_model::ErrorCode;
 
 use crate::auth::KeyCache;
 use crate::config::ServerConfig;
-use crate::dashboard::SignIn;
 use crate::ingest::budget::Budget;
 use crate::live::LiveHub;
 use crate::metrics::Metrics;
@@ -64,8 +63,6 @@ pub struct SharedState {
     pub readiness: ops::Readiness,
     /// Live push: where `GET /v1/events/stream` subscribes.
     pub live: LiveHub,
-    /// The dashboard's signing key and one-time sign-in links.
-    pub sign_in: Arc<SignIn>,
 }
 
 impl std::ops::Deref for AppState {
@@ -78,13 +75,8 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// State over `store` with the limits of `config`; `live` is the hub the
-    /// store feeds its commits to, `sign_in` the dashboard's signing key.
-    pub fn new(
-        store: Arc<dyn Store>,
-        config: &ServerConfig,
-        live: LiveHub,
-        sign_in: Arc<SignIn>,
-    ) -> AppState {
+    /// store feeds its commits to.
+    pub fn new(store: Arc<dyn Store>, config: &ServerConfig, live: LiveHub) -> AppState {
         AppState(Arc::new(SharedState {
             store,
             keys: Arc::new(KeyCache::default()),
@@ -96,7 +88,6 @@ impl AppState {
             config: Arc::new(config.clone()),
             readiness: ops::Readiness::default(),
             live,
-            sign_in,
         }))
     }
 }
@@ -120,8 +111,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             admission::admit,
         ))
-        // The dashboard signs in with a cookie, not a bearer key: outside admission.
-        .merge(crate::dashboard::routes())
         .layer(axum::middleware::from_fn(move |req, next| {
             crate::metrics::track_request(metrics.clone(), req, next)
         }))

@@ -13,6 +13,8 @@ mod sessions;
 mod signin;
 mod view;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
@@ -32,8 +34,27 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img
 
 const APP_CSS: &str = include_str!("app.css");
 
-/// The dashboard's routes; their answers carry the security headers.
-pub(crate) fn routes() -> Router<AppState> {
+/// What the dashboard's handlers share: the API's state (the store, keys,
+/// limits) and the signing key.
+#[derive(Clone)]
+pub struct Dashboard {
+    app: AppState,
+    sign_in: Arc<SignIn>,
+}
+
+impl std::ops::Deref for Dashboard {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+/// The dashboard's routes over `app`'s store, signed with `sign_in`; they sit
+/// beside the API's (outside its bearer-key admission) and their answers carry
+/// the security headers.
+pub(crate) fn routes(app: AppState, sign_in: Arc<SignIn>) -> Router {
+    let metrics = app.metrics.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/sessions") }))
         .route("/login", get(signin::page).post(signin::submit))
@@ -43,6 +64,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/assets/app.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::metrics::track_request(metrics.clone(), req, next)
+        }))
+        .with_state(Dashboard { app, sign_in })
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -11,10 +11,11 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::Dashboard;
 use super::sessions::url_encode;
 use super::signin::Viewer;
 use super::view::{Page, cost, count, duration, error_page, json_block, number, time};
-use crate::api::{ApiError, AppState};
+use crate::api::ApiError;
 use crate::store::{SessionTree, apply_rollup};
 
 /// Deep enough for any real trace; bad data with a cycle stops here.
@@ -30,7 +31,7 @@ pub(super) struct SessionQuery {
 }
 
 pub(super) async fn page(
-    State(state): State<AppState>,
+    State(state): State<Dashboard>,
     viewer: Viewer,
     Path(session_id): Path<String>,
     Query(query): Query<SessionQuery>,

@@ -12,9 +12,10 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::Dashboard;
 use super::signin::Viewer;
 use super::view::{Page, cost, count, duration, error_page, time};
-use crate::api::{ApiError, AppState};
+use crate::api::ApiError;
 use crate::store::{EventQuery, SortOrder};
 
 /// Sessions on one page.
@@ -92,7 +93,7 @@ pub(super) fn url_encode(s: &str) -> String {
 }
 
 pub(super) async fn page(
-    State(state): State<AppState>,
+    State(state): State<Dashboard>,
     viewer: Viewer,
     Query(query): Query<SessionsQuery>,
 ) -> Response {
@@ -103,7 +104,7 @@ pub(super) async fn page(
 }
 
 async fn render(
-    state: &AppState,
+    state: &Dashboard,
     viewer: &Viewer,
     query: &SessionsQuery,
 ) -> Result<Response, ApiError> {
@@ -173,7 +174,7 @@ async fn render(
 /// Each listed session's roll-up (events, tokens, cost), from the metadata of
 /// its events; none when the page's sessions hold too many to read at once.
 async fn rollups(
-    state: &AppState,
+    state: &Dashboard,
     viewer: &Viewer,
     sessions: &[Event],
 ) -> HashMap<String, SessionRollup> {

@@ -19,8 +19,8 @@ use maud::html;
 use parking_lot::Mutex;
 use serde::Deserialize;
 
+use super::Dashboard;
 use super::view::{Page, error_page};
-use crate::api::AppState;
 use crate::auth::hash_key;
 use crate::store::Tenant;
 
@@ -200,10 +200,10 @@ pub struct Viewer {
     pub csrf: String,
 }
 
-impl FromRequestParts<AppState> for Viewer {
+impl FromRequestParts<Dashboard> for Viewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &Dashboard) -> Result<Viewer, Response> {
         let to_login = || Redirect::to("/login").into_response();
         let session = state.sign_in.session(&parts.headers).ok_or_else(to_login)?;
         match state.store.tenant_for_key(&session.key_hash).await {
@@ -223,7 +223,7 @@ pub(super) struct LinkQuery {
 }
 
 /// `GET /login`: the sign-in form, or a one-time link spent.
-pub(super) async fn page(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
+pub(super) async fn page(State(state): State<Dashboard>, Query(q): Query<LinkQuery>) -> Response {
     if let Some(token) = q.token {
         return match state.sign_in.redeem(&token) {
             Some(hash) => signed_in(&state, &hash),
@@ -268,7 +268,7 @@ fn form(status: StatusCode, problem: Option<&str>) -> Response {
 }
 
 /// The session cookie for `key_hash`, and on to the sessions page.
-fn signed_in(state: &AppState, key_hash: &str) -> Response {
+fn signed_in(state: &Dashboard, key_hash: &str) -> Response {
     let mut response = Redirect::to("/ui/sessions").into_response();
     if let Ok(value) = HeaderValue::from_str(&state.sign_in.session_cookie(key_hash)) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -284,7 +284,7 @@ pub(super) struct LoginForm {
 
 /// `POST /login`: a key and the form's CSRF token.
 pub(super) async fn submit(
-    State(state): State<AppState>,
+    State(state): State<Dashboard>,
     headers: HeaderMap,
     Form(login): Form<LoginForm>,
 ) -> Response {
@@ -312,7 +312,7 @@ pub(super) struct SignOutForm {
 
 /// `POST /logout`: ends the session when the form's token is the session's.
 pub(super) async fn sign_out(
-    State(state): State<AppState>,
+    State(state): State<Dashboard>,
     headers: HeaderMap,
     Form(form): Form<SignOutForm>,
 ) -> Response {
