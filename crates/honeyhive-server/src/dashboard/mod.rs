@@ -8,6 +8,7 @@
 //! /login ─ key or one-time link ─> signed cookie ─> /ui/sessions ─> /ui/sessions/{id}?event=…
 //! ```
 
+mod runs;
 mod session;
 mod sessions;
 mod signin;
@@ -61,6 +62,9 @@ pub(crate) fn routes(app: AppState, sign_in: Arc<SignIn>) -> Router {
         .route("/logout", post(signin::sign_out))
         .route("/ui/sessions", get(sessions::page))
         .route("/ui/sessions/{session_id}", get(session::page))
+        .route("/ui/runs", get(runs::list))
+        .route("/ui/runs/{run_id}", get(runs::run))
+        .route("/ui/runs/{run_id}/compare", get(runs::compare))
         .route("/ui/assets/app.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(security_headers))

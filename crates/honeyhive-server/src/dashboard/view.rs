@@ -47,6 +47,7 @@ impl<'a> Page<'a> {
                         @if let Some(viewer) = self.viewer {
                             nav {
                                 a href="/ui/sessions" { "Sessions" }
+                                a href="/ui/runs" { "Experiments" }
                             }
                             span.project title="the project of your API key" { (viewer.tenant.project_name) }
                             form.signout method="post" action="/logout" {

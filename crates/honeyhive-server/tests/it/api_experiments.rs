@@ -16,7 +16,7 @@ const FIXTURE_SESSIONS: [&str; 3] = [
 /// Replays fixture 02 (evaluate() over 3 inline datapoints) except the final GET,
 /// under a new run id, with the session ids our server hands out, and optionally
 /// with other exact_match scores; returns the run id.
-fn replay_evaluate(h: &Harness, run_id: &str, exact_match: Option<[f64; 3]>) -> String {
+pub(crate) fn replay_evaluate(h: &Harness, run_id: &str, exact_match: Option<[f64; 3]>) -> String {
     let requests = Fixture::EvaluateInlineDataset.requests();
     let original_run = requests[0]["body"]["run_id"]
         .as_str()

@@ -323,3 +323,61 @@ fn a_key_sees_only_its_own_projects_sessions() {
         "the REST API agrees"
     );
 }
+
+#[test]
+fn the_experiment_pages_show_scores_and_the_compare_page_their_deltas() {
+    let h = Harness::start();
+    let old_id = "22222222-2222-4222-8222-222222222222";
+    let new_id = "33333333-3333-4333-8333-333333333333";
+    crate::api_experiments::replay_evaluate(&h, old_id, Some([0.0, 0.0, 1.0]));
+    crate::api_experiments::replay_evaluate(&h, new_id, Some([1.0, 1.0, 1.0]));
+    let mut browser = Browser::new();
+    sign_in_with_key(&h, &mut browser, &h.key());
+
+    let runs = text(&browser.get(&h, "/ui/runs"));
+    assert!(
+        runs.contains(&format!("/ui/runs/{old_id}"))
+            && runs.contains(&format!("/ui/runs/{new_id}")),
+        "{runs}"
+    );
+
+    let run = browser.get(&h, &format!("/ui/runs/{old_id}"));
+    assert_eq!(run.status, 200, "{}", text(&run));
+    let run = text(&run);
+    assert!(
+        run.contains("exact_match") && run.contains("0.333 (average)"),
+        "{run}"
+    );
+    assert!(
+        run.contains(&format!("<option value=\"{new_id}\"")),
+        "offers the other run: {run}"
+    );
+    for shown in [
+        "2/3 (67%)",
+        "<td class=\"io\">{&quot;question&quot;:&quot;abc&quot;}</td>",
+        "<td class=\"io\">{&quot;answer&quot;:&quot;HELLO!&quot;}</td>",
+        "<span class=\"fail\">fail</span>",
+    ] {
+        assert!(run.contains(shown), "{shown} on the run page: {run}");
+    }
+
+    let compare = browser.get(&h, &format!("/ui/runs/{new_id}/compare?with={old_id}"));
+    assert_eq!(compare.status, 200, "{}", text(&compare));
+    let compare = text(&compare);
+    for shown in [
+        "+0.667",
+        "2 improved",
+        "1 unchanged",
+        "0.000 → 1.000",
+        "1.000 → 1.000",
+    ] {
+        assert!(
+            compare.contains(shown),
+            "{shown} on the compare page: {compare}"
+        );
+    }
+    let missing = browser.get(&h, &format!("/ui/runs/{new_id}/compare"));
+    assert_eq!(missing.status, 400);
+    let unknown = browser.get(&h, &format!("/ui/runs/{new_id}/compare?with=nope"));
+    assert_eq!(unknown.status, 404);
+}

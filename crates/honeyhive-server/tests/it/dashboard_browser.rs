@@ -1,6 +1,7 @@
 //! The dashboard in a real browser (Debian's headless Chromium, which
 //! `.ci/run` installs): the one-time link signs in and the cookie carries the
-//! next pages, the session page renders its tree and conversation, and a
+//! next pages, the session page renders its tree and conversation, the
+//! compare page a metric delta, and a
 //! script hidden in user content neither shows as markup nor runs. Each page
 //! is saved as a screenshot under `target/ui-screenshots/`.
 
@@ -123,6 +124,20 @@ fn a_browser_signs_in_with_the_link_and_reads_the_session_and_its_chat() {
         assert!(session.contains(shown), "{shown} in the browser: {session}");
     }
     assert!(session.contains("<svg"), "the waterfall is drawn");
+
+    let (old_id, new_id) = (
+        "22222222-2222-4222-8222-222222222222",
+        "33333333-3333-4333-8333-333333333333",
+    );
+    crate::api_experiments::replay_evaluate(&h, old_id, Some([0.0, 0.0, 1.0]));
+    crate::api_experiments::replay_evaluate(&h, new_id, Some([1.0, 1.0, 1.0]));
+    let compare = h.url(&format!("/ui/runs/{new_id}/compare?with={old_id}"));
+    browse(profile.path(), &compare, Some("compare.png"));
+    let compared = browse(profile.path(), &compare, None);
+    assert!(
+        compared.contains("+0.667") && compared.contains("2 improved"),
+        "{compared}"
+    );
 
     // Signed out (a fresh profile), the browser lands on the sign-in form.
     let fresh = tempfile::tempdir().expect("browser profile");

@@ -3,6 +3,8 @@
 
 mod reads;
 
+pub(crate) use reads::{metric_definitions, run_rows};
+
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};

@@ -74,7 +74,7 @@ fn max_run_events(state: &AppState) -> u64 {
 
 /// The slim rows of `run`'s events that match `filters`; more than
 /// [`max_run_events`] of them is a 422 with `hint`.
-async fn run_rows(
+pub(crate) async fn run_rows(
     state: &AppState,
     tenant: &Tenant,
     run: &Run,
@@ -95,7 +95,7 @@ async fn run_rows(
 }
 
 /// Metric definitions of the project, by name (thresholds and types).
-async fn metric_definitions(
+pub(crate) async fn metric_definitions(
     state: &AppState,
     tenant: &Tenant,
 ) -> Result<HashMap<String, MetricDefinition>, ApiError> {
