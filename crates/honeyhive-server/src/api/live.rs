@@ -98,8 +98,19 @@ async fn stream(
     headers: HeaderMap,
     QueryParams(pairs): QueryParams<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let filters = stream_filters(&qs_tree(&pairs))?;
-    let resume_after = last_event_id(&headers)?;
+    stream_for(&state, tenant, &headers, &pairs).await
+}
+
+/// `tenant`'s stream for a request with `headers` and query `pairs`: what
+/// `GET /v1/events/stream` answers, and the dashboard's live page reads.
+pub(crate) async fn stream_for(
+    state: &AppState,
+    tenant: Tenant,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<Response, ApiError> {
+    let filters = stream_filters(&qs_tree(pairs))?;
+    let resume_after = last_event_id(headers)?;
     let max_read_bytes = state.config.read_limits().max_bytes;
     let follow = Follow::start(
         &state.live,

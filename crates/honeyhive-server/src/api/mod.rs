@@ -29,7 +29,7 @@ mod datasets;
 mod error;
 mod events;
 pub(crate) mod ingest;
-mod live;
+pub(crate) mod live;
 pub mod ops;
 mod query;
 pub mod runs;

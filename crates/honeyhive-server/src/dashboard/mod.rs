@@ -1,13 +1,14 @@
 //! The browser dashboard at `/`: pages rendered on the server (maud escapes
 //! every value it interpolates), signed in with an API key or a one-time link,
-//! scoped to the key's project like the REST API. Pages run no script and load
-//! nothing from outside the server, which a strict Content-Security-Policy
-//! enforces in the browser.
+//! scoped to the key's project like the REST API. Pages load nothing from
+//! outside the server and run no script but the live page's own, which a
+//! strict Content-Security-Policy enforces in the browser.
 //!
 //! ```text
 //! /login ─ key or one-time link ─> signed cookie ─> /ui/sessions ─> /ui/sessions/{id}?event=…
 //! ```
 
+mod live;
 mod runs;
 mod session;
 mod sessions;
@@ -29,11 +30,14 @@ use crate::api::AppState;
 /// Sign-in forms are a few hundred bytes.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
-/// Scripts, styles, images and form targets only from this server; no frames.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Scripts (the live page's one), styles, images, streams and form targets
+/// only from this server; no inline script or style, no frames.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
 
 const APP_CSS: &str = include_str!("app.css");
+const LIVE_JS: &str = include_str!("live.js");
 
 /// What the dashboard's handlers share: the API's state (the store, keys,
 /// limits) and the signing key.
@@ -65,7 +69,10 @@ pub(crate) fn routes(app: AppState, sign_in: Arc<SignIn>) -> Router {
         .route("/ui/runs", get(runs::list))
         .route("/ui/runs/{run_id}", get(runs::run))
         .route("/ui/runs/{run_id}/compare", get(runs::compare))
+        .route("/ui/live", get(live::page))
+        .route("/ui/live/stream", get(live::stream))
         .route("/ui/assets/app.css", get(stylesheet))
+        .route("/ui/assets/live.js", get(live_script))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(move |req, next| {
@@ -81,6 +88,16 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         APP_CSS,
+    )
+}
+
+async fn live_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        LIVE_JS,
     )
 }
 

@@ -13,6 +13,7 @@ use crate::api::ApiError;
 pub(super) struct Page<'a> {
     title: &'a str,
     viewer: Option<&'a Viewer>,
+    script: Option<&'a str>,
 }
 
 impl<'a> Page<'a> {
@@ -20,6 +21,7 @@ impl<'a> Page<'a> {
         Page {
             title,
             viewer: None,
+            script: None,
         }
     }
 
@@ -27,7 +29,14 @@ impl<'a> Page<'a> {
         Page {
             title,
             viewer: Some(viewer),
+            script: None,
         }
+    }
+
+    /// Loads the script at `src` (one of ours) after the page.
+    pub(super) fn with_script(mut self, src: &'a str) -> Page<'a> {
+        self.script = Some(src);
+        self
     }
 
     /// The whole document around `main`.
@@ -48,6 +57,7 @@ impl<'a> Page<'a> {
                             nav {
                                 a href="/ui/sessions" { "Sessions" }
                                 a href="/ui/runs" { "Experiments" }
+                                a href="/ui/live" { "Live" }
                             }
                             span.project title="the project of your API key" { (viewer.tenant.project_name) }
                             form.signout method="post" action="/logout" {
@@ -57,6 +67,7 @@ impl<'a> Page<'a> {
                         }
                     }
                     main { (main) }
+                    @if let Some(src) = self.script { script src=(src) defer {} }
                 }
             }
         };

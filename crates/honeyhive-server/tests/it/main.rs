@@ -7,6 +7,7 @@ mod api_experiments;
 mod common;
 mod dashboard;
 mod dashboard_browser;
+mod dashboard_live;
 mod errors_and_ops;
 mod fuzz_bodies;
 mod hardening;

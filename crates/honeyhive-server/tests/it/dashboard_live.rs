@@ -1,0 +1,204 @@
+//! The live page in a real browser, driven over WebDriver (Debian's
+//! `chromedriver` and headless Chromium, which `.ci/run` installs): an event
+//! ingested while the page is open appears as a row without a reload, pause
+//! holds rows back and resume shows them.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::common::Harness;
+
+/// Generous: the machine is shared. How fast rows appear is printed, not asserted.
+const EVENTUALLY: Duration = Duration::from_secs(20);
+
+/// A chromedriver process and one browser session in it.
+struct Driver {
+    process: Child,
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self
+            .agent
+            .delete(&format!("{}/session/{}", self.base, self.session))
+            .call();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let program = std::env::var("HH_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let process = Command::new(&program)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {program} ({e}): install Debian's chromium-driver (as .ci/run \
+                     does) or set HH_CHROMEDRIVER"
+                )
+            });
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + EVENTUALLY;
+        while agent.get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let binary = std::env::var("HH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": binary, "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--no-first-run", "--window-size=1400,1000"
+            ]}
+        }}});
+        let mut answer = agent
+            .post(&format!("{base}/session"))
+            .send_json(&capabilities)
+            .expect("new session");
+        let created: Value = answer.body_mut().read_json().expect("json");
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {created}"))
+            .to_string();
+        Driver {
+            process,
+            base,
+            session,
+            agent,
+        }
+    }
+
+    fn command(&self, path: &str, body: &Value) -> Value {
+        let mut answer = self
+            .agent
+            .post(&format!("{}/session/{}/{path}", self.base, self.session))
+            .send_json(body)
+            .expect("webdriver command");
+        let value: Value = answer.body_mut().read_json().expect("json");
+        assert!(value["value"].get("error").is_none(), "{path}: {value}");
+        value["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.command("url", &json!({"url": url}));
+    }
+
+    fn script(&self, source: &str) -> Value {
+        self.command("execute/sync", &json!({"script": source, "args": []}))
+    }
+
+    fn wait_for(&self, what: &str, source: &str) -> Duration {
+        let started = Instant::now();
+        while self.script(source) != json!(true) {
+            assert!(
+                started.elapsed() < EVENTUALLY,
+                "the page never showed {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        started.elapsed()
+    }
+
+    fn screenshot(&self, name: &str) {
+        let mut answer = self
+            .agent
+            .get(&format!(
+                "{}/session/{}/screenshot",
+                self.base, self.session
+            ))
+            .call()
+            .expect("screenshot");
+        let value: Value = answer.body_mut().read_json().expect("json");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(value["value"].as_str().expect("base64 png"))
+            .expect("a png");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join(name), png).expect("write screenshot");
+    }
+}
+
+fn post_event(h: &Harness, name: &str) {
+    let answer = h.post_json(
+        "/events",
+        &json!({"event": {"event_type": "tool", "event_name": name, "duration": 12.0,
+            "inputs": {"q": "<b>not bold</b>"}}}),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+}
+
+fn has_row(name: &str) -> String {
+    format!(
+        "return Array.from(document.querySelectorAll('#live tbody td.name')).some(td => td.textContent === {})",
+        json!(name)
+    )
+}
+
+#[test]
+fn the_live_page_shows_new_events_without_a_reload_and_pauses() {
+    let h = Harness::start();
+    let driver = Driver::start();
+    driver.go(&h.server().server().sign_in_link().expect("a bootstrap key"));
+    driver.go(&h.url("/ui/live"));
+    driver.wait_for(
+        "the stream open",
+        "return document.getElementById('live').dataset.state === 'open'",
+    );
+    driver.script("window.sameDocument = 'still here'; return true");
+
+    let shown = Instant::now();
+    post_event(&h, "<i>first live event</i>");
+    driver.wait_for("the first event", &has_row("<i>first live event</i>"));
+    let latency = shown.elapsed();
+    eprintln!("ingest acknowledged → row on the live page: {latency:?} (target ≤ 1 s)");
+    assert_eq!(
+        driver.script("return window.sameDocument"),
+        json!("still here"),
+        "no reload"
+    );
+    assert_eq!(
+        driver.script("return document.querySelectorAll('#live tbody i').length"),
+        json!(0),
+        "the name is text, not markup"
+    );
+
+    driver.script("document.getElementById('pause').click(); return true");
+    post_event(&h, "held while paused");
+    driver.wait_for(
+        "the event held",
+        "return Number(document.getElementById('live').dataset.held) >= 1",
+    );
+    assert_eq!(
+        driver.script(&has_row("held while paused")),
+        json!(false),
+        "paused"
+    );
+    driver.script("document.getElementById('pause').click(); return true");
+    driver.wait_for("the held event after resume", &has_row("held while paused"));
+    driver.screenshot("live.png");
+}
