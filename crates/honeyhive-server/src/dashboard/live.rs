@@ -13,9 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Dashboard;
-use super::sessions::url_encode;
 use super::signin::Viewer;
-use super::view::{Page, error_page};
+use super::view::{Page, error_page, url_encode};
 use crate::api::live::stream_for;
 
 #[derive(Deserialize, Default)]

@@ -8,6 +8,8 @@
 //! /login ─ key or one-time link ─> signed cookie ─> /ui/sessions ─> /ui/sessions/{id}?event=…
 //! ```
 
+mod datasets;
+mod events;
 mod live;
 mod runs;
 mod session;
@@ -66,6 +68,9 @@ pub(crate) fn routes(app: AppState, sign_in: Arc<SignIn>) -> Router {
         .route("/logout", post(signin::sign_out))
         .route("/ui/sessions", get(sessions::page))
         .route("/ui/sessions/{session_id}", get(session::page))
+        .route("/ui/events", get(events::page))
+        .route("/ui/datasets", get(datasets::list))
+        .route("/ui/datasets/{dataset_id}", get(datasets::dataset))
         .route("/ui/runs", get(runs::list))
         .route("/ui/runs/{run_id}", get(runs::run))
         .route("/ui/runs/{run_id}/compare", get(runs::compare))

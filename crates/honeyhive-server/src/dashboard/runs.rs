@@ -17,9 +17,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Dashboard;
-use super::sessions::url_encode;
 use super::signin::Viewer;
-use super::view::{Page, error_page, time};
+use super::view::{Page, error_page, pager, time, url_encode};
 use crate::api::ApiError;
 use crate::api::runs::{metric_definitions, run_rows};
 use crate::store::{RunQuery, SortOrder};
@@ -82,11 +81,7 @@ pub(super) async fn list(
             @if runs.items.is_empty() {
                 p.empty { "No experiments yet: run one with honeyhive::experiments::evaluate or hh eval run." }
             }
-            nav.pager {
-                @if page_number > 1 { a rel="prev" href=(format!("/ui/runs?page={}", page_number - 1)) { "← newer" } }
-                span { "page " (page_number) " of " (pages) }
-                @if page_number < pages { a rel="next" href=(format!("/ui/runs?page={}", page_number + 1)) { "older →" } }
-            }
+            (pager("/ui/runs", &[], page_number, pages))
         })
         .into_response()
 }

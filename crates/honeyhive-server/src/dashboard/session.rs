@@ -12,9 +12,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::Dashboard;
-use super::sessions::url_encode;
 use super::signin::Viewer;
-use super::view::{Page, cost, count, duration, error_page, json_block, number, time};
+use super::view::{Page, cost, count, duration, error_page, json_block, number, time, url_encode};
 use crate::api::ApiError;
 use crate::store::{SessionTree, apply_rollup};
 

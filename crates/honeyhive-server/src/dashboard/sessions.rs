@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::Dashboard;
 use super::signin::Viewer;
-use super::view::{Page, cost, count, duration, error_page, time};
+use super::view::{Page, cost, count, duration, error_page, pager, time, url_encode};
 use crate::api::ApiError;
 use crate::store::{EventQuery, SortOrder};
 
@@ -60,36 +60,21 @@ impl SessionsQuery {
             .map_err(|e| ApiError::bad_request(e.to_string()))
     }
 
-    /// This query on page `page`, as a link.
-    fn link(&self, page: u64) -> String {
-        let mut pairs = vec![("page", page.to_string())];
-        for (name, value) in [
+    fn params(&self) -> Vec<(&'static str, &str)> {
+        [
             ("q", &self.q),
             ("source", &self.source),
             ("errors", &self.errors),
-        ] {
-            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                pairs.push((name, value.to_string()));
-            }
-        }
-        let query: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", url_encode(v)))
-            .collect();
-        format!("/ui/sessions?{}", query.join("&"))
-    }
-}
-
-/// Percent-encodes everything but unreserved characters.
-pub(super) fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            value
+                .as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| (name, v))
         })
         .collect()
+    }
 }
 
 pub(super) async fn page(
@@ -162,11 +147,7 @@ async fn render(
         @if sessions.items.is_empty() {
             p.empty { "No sessions yet. Point a client at this server (HH_API_URL) and they appear here." }
         }
-        nav.pager {
-            @if page_number > 1 { a rel="prev" href=(query.link(page_number - 1)) { "← newer" } }
-            span { "page " (page_number) " of " (pages) }
-            @if page_number < pages { a rel="next" href=(query.link(page_number + 1)) { "older →" } }
-        }
+        (pager("/ui/sessions", &query.params(), page_number, pages))
     });
     Ok(body.into_response())
 }

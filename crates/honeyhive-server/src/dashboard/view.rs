@@ -56,7 +56,9 @@ impl<'a> Page<'a> {
                         @if let Some(viewer) = self.viewer {
                             nav {
                                 a href="/ui/sessions" { "Sessions" }
+                                a href="/ui/events" { "Events" }
                                 a href="/ui/runs" { "Experiments" }
+                                a href="/ui/datasets" { "Datasets" }
                                 a href="/ui/live" { "Live" }
                             }
                             span.project title="the project of your API key" { (viewer.tenant.project_name) }
@@ -88,6 +90,25 @@ pub(super) fn error_page(error: ApiError) -> Response {
         }
     });
     (status, body).into_response()
+}
+
+/// Newer/older links around "page N of M" for the list at `base` with `params`.
+pub(super) fn pager(base: &str, params: &[(&str, &str)], page: u64, pages: u64) -> Markup {
+    let pages = pages.max(1);
+    let link = |page: u64| {
+        let mut query = format!("page={page}");
+        for (name, value) in params {
+            query.push_str(&format!("&{name}={}", url_encode(value)));
+        }
+        format!("{base}?{query}")
+    };
+    html! {
+        nav.pager {
+            @if page > 1 { a rel="prev" href=(link(page - 1)) { "← newer" } }
+            span { "page " (page) " of " (pages) }
+            @if page < pages { a rel="next" href=(link(page + 1)) { "older →" } }
+        }
+    }
 }
 
 /// `2026-12-07 23:10:05` (UTC) for a time in milliseconds since the epoch.
@@ -148,4 +169,16 @@ pub(super) fn json_block(label: &str, map: &Map<String, Value>) -> Markup {
             }
         }
     }
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub(super) fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

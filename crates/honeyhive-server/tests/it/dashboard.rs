@@ -381,3 +381,55 @@ fn the_experiment_pages_show_scores_and_the_compare_page_their_deltas() {
     let unknown = browser.get(&h, &format!("/ui/runs/{new_id}/compare?with=nope"));
     assert_eq!(unknown.status, 404);
 }
+
+#[test]
+fn the_events_and_dataset_pages_list_what_the_project_holds() {
+    let h = Harness::start();
+    let (session_id, event_id) = ingest_chat(&h, &h.key(), "support run", "Where is my order?");
+    let dataset = h.post_json(
+        "/v1/datasets",
+        &json!({"project": "test-project", "name": "golden questions", "description": "the <b>hard</b> ones"}),
+    );
+    assert_eq!(dataset.status, 200, "{}", text(&dataset));
+    let dataset_id = dataset.json()["result"]["insertedId"]
+        .as_str()
+        .expect("dataset id")
+        .to_string();
+    let datapoint = h.post_json(
+        "/v1/datapoints",
+        &json!({"project": "test-project", "inputs": {"question": "What is 2+2?"},
+            "ground_truth": {"answer": "4"}, "linked_datasets": [dataset_id]}),
+    );
+    assert_eq!(datapoint.status, 200, "{}", text(&datapoint));
+    let mut browser = Browser::new();
+    sign_in_with_key(&h, &mut browser, &h.key());
+
+    let events = text(&browser.get(&h, "/ui/events?event_type=model"));
+    assert!(events.contains("answer the user"), "{events}");
+    assert!(
+        events.contains(&format!("/ui/sessions/{session_id}?event={event_id}")),
+        "{events}"
+    );
+    assert!(
+        events.contains("1 events") && !events.contains("class=\"type type-session\""),
+        "only model events: {events}"
+    );
+    let bad = browser.get(&h, "/ui/events?event_type=spaceship");
+    assert_eq!(bad.status, 400);
+    assert!(text(&bad).contains("bad_request"));
+
+    let datasets = text(&browser.get(&h, "/ui/datasets"));
+    assert!(
+        datasets.contains("golden questions")
+            && datasets.contains("the &lt;b&gt;hard&lt;/b&gt; ones"),
+        "{datasets}"
+    );
+    let one = browser.get(&h, &format!("/ui/datasets/{dataset_id}"));
+    assert_eq!(one.status, 200);
+    let one = text(&one);
+    assert!(
+        one.contains("What is 2+2?") && one.contains("1 datapoints"),
+        "{one}"
+    );
+    assert_eq!(browser.get(&h, "/ui/datasets/nope").status, 404);
+}
