@@ -60,7 +60,7 @@ pub(super) async fn list(
                     }
                 }
             }
-            (pager("/ui/datasets", &[], page_number, datasets.total.div_ceil(PAGE_SIZE)))
+            (pager("/ui/datasets", &[], page_number, PAGE_SIZE, datasets.total))
         })
         .into_response()
 }
@@ -138,7 +138,7 @@ async fn dataset_page(
                     }
                 }
             }
-            (pager(&base, &[], page_number, datapoints.total.div_ceil(PAGE_SIZE)))
+            (pager(&base, &[], page_number, PAGE_SIZE, datapoints.total))
         })
         .into_response())
 }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::Dashboard;
 use super::signin::Viewer;
-use super::view::{Page, cost, count, duration, error_page, number, pager, time, url_encode};
+use super::view::{
+    Page, cost, count, duration, error_page, listed, number, pager, time, url_encode,
+};
 use crate::api::ApiError;
 use crate::store::{EventQuery, SortOrder};
 
@@ -103,6 +105,7 @@ async fn render(
                 order: SortOrder::Descending,
                 max_bytes: state.config.read_limits().max_bytes,
                 json_fields: Some(vec![JsonRoot::Metadata]),
+                exact_total: false,
                 ..EventQuery::default()
             },
         )
@@ -123,7 +126,7 @@ async fn render(
                 label { input type="checkbox" name="errors" value="1" checked[query.errors.is_some()]; " errors only" }
                 button type="submit" { "Filter" }
             }
-            p.count { (events.total) " events" }
+            p.count { (listed(page_number, PAGE_SIZE, events.items.len())) }
             table.events {
                 thead { tr {
                     th { "Start" } th { "Type" } th { "Name" } th.num { "Duration" }
@@ -149,7 +152,7 @@ async fn render(
                     }
                 }
             }
-            (pager("/ui/events", &query.params(), page_number, events.total.div_ceil(PAGE_SIZE)))
+            (pager("/ui/events", &query.params(), page_number, PAGE_SIZE, events.total))
         })
         .into_response())
 }

@@ -59,7 +59,6 @@ pub(super) async fn list(
         Ok(runs) => runs,
         Err(e) => return error_page(e.into()),
     };
-    let pages = runs.total.div_ceil(PAGE_SIZE).max(1);
     Page::signed_in("Experiments", &viewer)
         .render(html! {
             h1 { "Experiments" }
@@ -81,7 +80,7 @@ pub(super) async fn list(
             @if runs.items.is_empty() {
                 p.empty { "No experiments yet: run one with honeyhive::experiments::evaluate or hh eval run." }
             }
-            (pager("/ui/runs", &[], page_number, pages))
+            (pager("/ui/runs", &[], page_number, PAGE_SIZE, runs.total))
         })
         .into_response()
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::Dashboard;
 use super::signin::Viewer;
-use super::view::{Page, cost, count, duration, error_page, pager, time, url_encode};
+use super::view::{Page, cost, count, duration, error_page, listed, pager, time, url_encode};
 use crate::api::ApiError;
 use crate::store::{EventQuery, SortOrder};
 
@@ -106,12 +106,12 @@ async fn render(
                 order: SortOrder::Descending,
                 max_bytes: limits.max_bytes,
                 json_fields: Some(vec![JsonRoot::Metadata]),
+                exact_total: false,
                 ..EventQuery::default()
             },
         )
         .await?;
     let totals = rollups(state, viewer, &sessions.items).await;
-    let pages = sessions.total.div_ceil(PAGE_SIZE).max(1);
     let body = Page::signed_in("Sessions", viewer).render(html! {
         h1 { "Sessions" }
         form.filters method="get" action="/ui/sessions" {
@@ -120,7 +120,7 @@ async fn render(
             label { input type="checkbox" name="errors" value="1" checked[query.errors.is_some()]; " errors only" }
             button type="submit" { "Filter" }
         }
-        p.count { (sessions.total) " sessions" }
+        p.count { (listed(page_number, PAGE_SIZE, sessions.items.len())) }
         table.sessions {
             thead { tr {
                 th { "Name" } th { "Start" } th.num { "Duration" } th.num { "Events" }
@@ -147,7 +147,7 @@ async fn render(
         @if sessions.items.is_empty() {
             p.empty { "No sessions yet. Point a client at this server (HH_API_URL) and they appear here." }
         }
-        (pager("/ui/sessions", &query.params(), page_number, pages))
+        (pager("/ui/sessions", &query.params(), page_number, PAGE_SIZE, sessions.total))
     });
     Ok(body.into_response())
 }

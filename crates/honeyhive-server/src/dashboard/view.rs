@@ -92,9 +92,16 @@ pub(super) fn error_page(error: ApiError) -> Response {
     (status, body).into_response()
 }
 
-/// Newer/older links around "page N of M" for the list at `base` with `params`.
-pub(super) fn pager(base: &str, params: &[(&str, &str)], page: u64, pages: u64) -> Markup {
-    let pages = pages.max(1);
+/// Newer/older links around "page N" for the list at `base` with `params`;
+/// `total` is [`crate::store::Page::total`], exact or counted one row past.
+pub(super) fn pager(
+    base: &str,
+    params: &[(&str, &str)],
+    page: u64,
+    page_size: u64,
+    total: u64,
+) -> Markup {
+    let more = total > page.saturating_mul(page_size);
     let link = |page: u64| {
         let mut query = format!("page={page}");
         for (name, value) in params {
@@ -105,10 +112,20 @@ pub(super) fn pager(base: &str, params: &[(&str, &str)], page: u64, pages: u64) 
     html! {
         nav.pager {
             @if page > 1 { a rel="prev" href=(link(page - 1)) { "← newer" } }
-            span { "page " (page) " of " (pages) }
-            @if page < pages { a rel="next" href=(link(page + 1)) { "older →" } }
+            span { "page " (page) }
+            @if more { a rel="next" href=(link(page + 1)) { "older →" } }
         }
     }
+}
+
+/// "21–40, newest first" for rows `shown` of page `page` (1-based): lists
+/// that do not count every match say where they are instead.
+pub(super) fn listed(page: u64, page_size: u64, shown: usize) -> String {
+    if shown == 0 {
+        return "nothing here".into();
+    }
+    let first = (page - 1) * page_size + 1;
+    format!("{first}–{}, newest first", first + shown as u64 - 1)
 }
 
 /// `2026-12-07 23:10:05` (UTC) for a time in milliseconds since the epoch.

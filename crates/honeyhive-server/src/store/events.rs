@@ -87,6 +87,11 @@ pub struct EventQuery {
     pub max_bytes: u64,
     /// The JSON objects to read (`None`: all); the others come back empty.
     pub json_fields: Option<Vec<JsonRoot>>,
+    /// Count every match for [`Page::total`] (the default). Without it,
+    /// `total` counts only as far as one row past this page (`offset` + the
+    /// page + 1 when there is more), which is enough for "older →" and costs
+    /// nothing when millions match.
+    pub exact_total: bool,
 }
 
 impl Default for EventQuery {
@@ -101,6 +106,7 @@ impl Default for EventQuery {
             order: SortOrder::Ascending,
             max_bytes: DEFAULT_MAX_READ_BYTES,
             json_fields: None,
+            exact_total: true,
         }
     }
 }

@@ -411,7 +411,7 @@ fn the_events_and_dataset_pages_list_what_the_project_holds() {
         "{events}"
     );
     assert!(
-        events.contains("1 events") && !events.contains("class=\"type type-session\""),
+        events.contains("1–1, newest first") && !events.contains("class=\"type type-session\""),
         "only model events: {events}"
     );
     let bad = browser.get(&h, "/ui/events?event_type=spaceship");

@@ -12,8 +12,11 @@ use honeyhive_model::{EventType, EventUpdate};
 use serde_json::json;
 
 use super::{event, tenant, write_one};
+use honeyhive_model::filter::FilterSet;
+
 use crate::store::{
-    ReadError, ReadLimit, ReadLimits, SessionSighting, Store, StoreError, WriteBatch,
+    EventQuery, ReadError, ReadLimit, ReadLimits, SessionSighting, SortOrder, Store, StoreError,
+    WriteBatch,
 };
 
 /// Events of a session come back in time order with children linked.
@@ -326,4 +329,82 @@ pub async fn events_by_ids_come_whole_in_time_order_within_a_byte_budget(store: 
         .await
         .expect("foreign");
     assert!(none.is_empty());
+}
+
+/// Without `exact_total` a page counts one row past itself; events of named
+/// sessions come in the order asked, whichever index finds them.
+pub async fn uncounted_pages_say_whether_there_is_more(store: &dyn Store) {
+    let t = tenant(store, "h", "p").await;
+    let events: Vec<_> = (0..5)
+        .map(|i| {
+            event(
+                &format!("e{i}"),
+                &format!("s{}", i % 2),
+                None,
+                100.0 * f64::from(i),
+                EventType::Tool,
+            )
+        })
+        .collect();
+    let summary = store
+        .write(
+            &t,
+            WriteBatch {
+                events,
+                ..WriteBatch::default()
+            },
+        )
+        .await
+        .expect("write");
+    assert_eq!(summary.inserted, 5);
+    let page = |offset: u64, exact_total: bool| EventQuery {
+        filters: FilterSet::from_json(&json!([
+            {"field": "event_type", "operator": "is", "value": "tool", "type": "string"}
+        ]))
+        .expect("filters"),
+        limit: 2,
+        offset,
+        order: SortOrder::Descending,
+        exact_total,
+        ..EventQuery::default()
+    };
+    let first = store.query_events(&t, &page(0, false)).await.expect("page");
+    let ids: Vec<&str> = first.items.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(
+        (ids, first.total),
+        (vec!["e4", "e3"], 3),
+        "two shown and more"
+    );
+    let last = store.query_events(&t, &page(4, false)).await.expect("page");
+    assert_eq!(
+        (last.items.len(), last.total),
+        (1, 5),
+        "the last row, nothing after"
+    );
+    let counted = store.query_events(&t, &page(0, true)).await.expect("page");
+    assert_eq!((counted.items.len(), counted.total), (2, 5));
+
+    let by_session = EventQuery {
+        session_ids: vec!["s1".into(), "s0".into()],
+        order: SortOrder::Descending,
+        ..EventQuery::default()
+    };
+    let found = store
+        .query_events(&t, &by_session)
+        .await
+        .expect("by session");
+    let spans: Vec<&str> = found
+        .items
+        .iter()
+        .map(|e| e.event_id.as_str())
+        .filter(|id| id.starts_with('e'))
+        .collect();
+    assert_eq!(spans, ["e4", "e3", "e2", "e1", "e0"]);
+    assert!(
+        found
+            .items
+            .windows(2)
+            .all(|w| w[0].start_time >= w[1].start_time),
+        "newest first, the sessions' own events among them"
+    );
 }

@@ -55,6 +55,7 @@ macro_rules! store_behaviour_suite {
             run_events_cover_listed_and_tagged_sessions,
             run_events_of_a_big_run_come_whole_and_grouped,
             events_by_ids_come_whole_in_time_order_within_a_byte_budget,
+            uncounted_pages_say_whether_there_is_more,
             run_patches_merge_and_racing_ones_all_land,
             resource_patches_merge_and_racing_ones_all_land,
             dataset_membership_stays_consistent_on_both_sides,

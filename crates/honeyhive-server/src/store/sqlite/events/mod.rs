@@ -97,14 +97,28 @@ pub(super) fn query_events(
     query: &EventQuery,
 ) -> ReadResult<Page<Event>> {
     let (clause, params) = where_clause(tenant, query);
-    let total = count_events(conn, &clause, &params)?;
+    let exact_total = if query.exact_total {
+        Some(count_events(conn, &clause, &params)?)
+    } else {
+        None
+    };
     let order = match query.order {
         SortOrder::Ascending => "ASC",
         SortOrder::Descending => "DESC",
     };
+    // Events of named sessions are few: find them through events_by_session
+    // and sort them, rather than walk the project's time index in order and
+    // test every row (`+` keeps the planner from ordering by that index).
+    let sort_key = if query.session_ids.is_empty() {
+        "start_time"
+    } else {
+        "+start_time"
+    };
+    // One row past the page tells whether there is more, when not counting.
+    let read_limit = query.limit.saturating_add(u64::from(exact_total.is_none()));
     let mut page_params = params;
     page_params.push(SqlValue::Integer(
-        i64::try_from(query.limit).unwrap_or(i64::MAX),
+        i64::try_from(read_limit).unwrap_or(i64::MAX),
     ));
     page_params.push(SqlValue::Integer(
         i64::try_from(query.offset).unwrap_or(i64::MAX),
@@ -112,7 +126,7 @@ pub(super) fn query_events(
     let columns = event_columns(query.json_fields.as_deref());
     let sql = format!(
         "SELECT {columns} FROM events WHERE {clause} \
-         ORDER BY start_time {order}, event_id {order} LIMIT ? OFFSET ?"
+         ORDER BY {sort_key} {order}, event_id {order} LIMIT ? OFFSET ?"
     );
     let mut stmt = conn.prepare(&sql).map_err(backend)?;
     let column_count = stmt.column_count();
@@ -121,13 +135,19 @@ pub(super) fn query_events(
         .map_err(backend)?;
     let mut budget = ReadBudget::new(query.limit, query.max_bytes);
     let mut items = Vec::new();
+    let mut more = false;
     while let Some(row) = rows.next().map_err(backend)? {
+        if items.len() as u64 == query.limit {
+            more = true;
+            break;
+        }
         budget
             .take_row(row, column_count)
             .map_err(backend)?
             .map_err(ReadError::TooLarge)?;
         items.push(event_from_row(row).map_err(read_error)?);
     }
+    let total = exact_total.unwrap_or_else(|| query.offset + items.len() as u64 + u64::from(more));
     Ok(Page { items, total })
 }
 
