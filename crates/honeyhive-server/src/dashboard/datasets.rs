@@ -4,9 +4,9 @@
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use serde::Deserialize;
 
 use super::Dashboard;
+use super::filters::PageQuery;
 use super::signin::Viewer;
 use super::view::{Page, error_page, json_block, pager, time, url_encode};
 use crate::api::ApiError;
@@ -14,18 +14,13 @@ use crate::store::{DatapointQuery, DatapointSelection, DatasetQuery};
 
 const PAGE_SIZE: u64 = 50;
 
-#[derive(Deserialize)]
-pub(super) struct PageQuery {
-    page: Option<u64>,
-}
-
 /// `GET /ui/datasets`.
 pub(super) async fn list(
     State(state): State<Dashboard>,
     viewer: Viewer,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    let page_number = query.page.unwrap_or(1).max(1);
+    let page_number = query.number();
     let datasets = match state
         .store
         .list_datasets(
@@ -72,7 +67,7 @@ pub(super) async fn dataset(
     Path(dataset_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    match dataset_page(&state, &viewer, &dataset_id, query.page.unwrap_or(1).max(1)).await {
+    match dataset_page(&state, &viewer, &dataset_id, query.number()).await {
         Ok(page) => page,
         Err(e) => error_page(e),
     }

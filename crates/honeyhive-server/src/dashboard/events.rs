@@ -3,13 +3,11 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use honeyhive_model::EventType;
-use honeyhive_model::filter::{FilterSet, JsonRoot};
+use honeyhive_model::filter::JsonRoot;
 use maud::html;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::Dashboard;
+use super::filters::{ListFilters, Offered, PageQuery};
 use super::signin::Viewer;
 use super::view::{
     Page, cost, count, duration, error_page, listed, number, pager, time, url_encode,
@@ -19,70 +17,14 @@ use crate::store::{EventQuery, SortOrder};
 
 const PAGE_SIZE: u64 = 100;
 
-#[derive(Deserialize, Default)]
-pub(super) struct EventsQuery {
-    page: Option<u64>,
-    event_type: Option<String>,
-    q: Option<String>,
-    source: Option<String>,
-    errors: Option<String>,
-}
-
-impl EventsQuery {
-    fn filters(&self) -> Result<FilterSet, ApiError> {
-        let mut filters = Vec::new();
-        if let Some(kind) = self.event_type.as_deref().filter(|k| !k.is_empty()) {
-            let kind = EventType::parse(kind).ok_or_else(|| {
-                ApiError::bad_request(format!("{kind:?} is not an event type"))
-                    .with_hint("pick session, chain, model or tool")
-            })?;
-            filters.push(json!({"field": "event_type", "operator": "is", "value": kind.as_str(), "type": "string"}));
-        }
-        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            filters.push(json!({"field": "event_name", "operator": "contains", "value": q, "type": "string"}));
-        }
-        if let Some(source) = self
-            .source
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            filters.push(
-                json!({"field": "source", "operator": "is", "value": source, "type": "string"}),
-            );
-        }
-        if self.errors.is_some() {
-            filters.push(json!({"field": "error", "operator": "exists", "type": "string"}));
-        }
-        FilterSet::from_json(&Value::Array(filters))
-            .map_err(|e| ApiError::bad_request(e.to_string()))
-    }
-
-    fn params(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("event_type", &self.event_type),
-            ("q", &self.q),
-            ("source", &self.source),
-            ("errors", &self.errors),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| {
-            value
-                .as_deref()
-                .filter(|v| !v.is_empty())
-                .map(|v| (name, v))
-        })
-        .collect()
-    }
-}
-
 /// `GET /ui/events`.
 pub(super) async fn page(
     State(state): State<Dashboard>,
     viewer: Viewer,
-    Query(query): Query<EventsQuery>,
+    Query(page): Query<PageQuery>,
+    Query(filters): Query<ListFilters>,
 ) -> Response {
-    match render(&state, &viewer, &query).await {
+    match render(&state, &viewer, page.number(), &filters).await {
         Ok(page) => page,
         Err(e) => error_page(e),
     }
@@ -91,15 +33,15 @@ pub(super) async fn page(
 async fn render(
     state: &Dashboard,
     viewer: &Viewer,
-    query: &EventsQuery,
+    page_number: u64,
+    filters: &ListFilters,
 ) -> Result<Response, ApiError> {
-    let page_number = query.page.unwrap_or(1).max(1);
     let events = state
         .store
         .query_events(
             &viewer.tenant,
             &EventQuery {
-                filters: query.filters()?,
+                filters: filters.filter_set(&[])?,
                 limit: PAGE_SIZE,
                 offset: (page_number - 1).saturating_mul(PAGE_SIZE),
                 order: SortOrder::Descending,
@@ -110,22 +52,10 @@ async fn render(
             },
         )
         .await?;
-    let selected = query.event_type.as_deref().unwrap_or("");
     Ok(Page::signed_in("Events", viewer)
         .render(html! {
             h1 { "Events" }
-            form.filters method="get" action="/ui/events" {
-                select name="event_type" {
-                    option value="" selected[selected.is_empty()] { "any type" }
-                    @for kind in ["session", "chain", "model", "tool"] {
-                        option value=(kind) selected[selected == kind] { (kind) }
-                    }
-                }
-                input type="search" name="q" placeholder="name contains" value=[query.q.as_deref()];
-                input type="text" name="source" placeholder="source" value=[query.source.as_deref()];
-                label { input type="checkbox" name="errors" value="1" checked[query.errors.is_some()]; " errors only" }
-                button type="submit" { "Filter" }
-            }
+            (filters.form("/ui/events", Offered { event_type: true, source_and_errors: true }, html! {}))
             p.count { (listed(page_number, PAGE_SIZE, events.items.len())) }
             table.events {
                 thead { tr {
@@ -152,7 +82,7 @@ async fn render(
                     }
                 }
             }
-            (pager("/ui/events", &query.params(), page_number, PAGE_SIZE, events.total))
+            (pager("/ui/events", &filters.params(), page_number, PAGE_SIZE, events.total))
         })
         .into_response())
 }

@@ -7,61 +7,33 @@
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use honeyhive_model::EventType;
 use maud::html;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::Dashboard;
+use super::filters::{ListFilters, Offered};
 use super::signin::Viewer;
 use super::view::{Page, error_page, url_encode};
 use crate::api::live::stream_for;
 
-#[derive(Deserialize, Default)]
-pub(super) struct LiveQuery {
-    /// Only events of this type.
-    event_type: Option<String>,
-    /// Only events whose name contains this.
-    q: Option<String>,
-}
-
-impl LiveQuery {
-    /// The stream's `filters` (the `GET /events` filter JSON).
-    fn filters(&self) -> Value {
-        let mut filters = Vec::new();
-        if let Some(kind) = self.event_type.as_deref().and_then(EventType::parse) {
-            filters.push(json!({"field": "event_type", "operator": "is", "value": kind.as_str(), "type": "string"}));
-        }
-        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            filters.push(json!({"field": "event_name", "operator": "contains", "value": q, "type": "string"}));
-        }
-        Value::Array(filters)
-    }
-}
-
 /// `GET /ui/live`.
-pub(super) async fn page(viewer: Viewer, Query(query): Query<LiveQuery>) -> Response {
+pub(super) async fn page(viewer: Viewer, Query(filters): Query<ListFilters>) -> Response {
+    let filter_json = match filters.json() {
+        Ok(json) => json,
+        Err(e) => return error_page(e),
+    };
     let stream = format!(
         "/ui/live/stream?filters={}",
-        url_encode(&query.filters().to_string())
+        url_encode(&filter_json.to_string())
     );
-    let selected = query.event_type.as_deref().unwrap_or("");
+    let controls = html! {
+        button #pause type="button" { "Pause" }
+        span #status role="status" { "connecting…" }
+    };
     Page::signed_in("Live", &viewer)
         .with_script("/ui/assets/live.js")
         .render(html! {
             h1 { "Live" }
-            form.filters method="get" action="/ui/live" {
-                select name="event_type" {
-                    option value="" selected[selected.is_empty()] { "any type" }
-                    @for kind in ["session", "chain", "model", "tool"] {
-                        option value=(kind) selected[selected == kind] { (kind) }
-                    }
-                }
-                input type="search" name="q" placeholder="name contains" value=[query.q.as_deref()];
-                button type="submit" { "Filter" }
-                button #pause type="button" { "Pause" }
-                span #status role="status" { "connecting…" }
-            }
+            (filters.form("/ui/live", Offered { event_type: true, source_and_errors: true }, controls))
             p #lagged.problem hidden { }
             table #live data-stream=(stream) data-state="connecting" {
                 thead { tr {

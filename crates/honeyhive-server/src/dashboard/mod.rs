@@ -10,6 +10,7 @@
 
 mod datasets;
 mod events;
+mod filters;
 mod live;
 mod runs;
 mod session;

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Dashboard;
+use super::filters::PageQuery;
 use super::signin::Viewer;
 use super::view::{Page, error_page, pager, time, url_encode};
 use crate::api::ApiError;
@@ -31,18 +32,13 @@ const MAX_CELL_CHARS: usize = 240;
 const NARROW: &str = "the run has more events than a page reads; read its result with GET \
      /v1/runs/{id}/result and filters";
 
-#[derive(Deserialize)]
-pub(super) struct ListQuery {
-    page: Option<u64>,
-}
-
 /// `GET /ui/runs`.
 pub(super) async fn list(
     State(state): State<Dashboard>,
     viewer: Viewer,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Response {
-    let page_number = query.page.unwrap_or(1).max(1);
+    let page_number = query.number();
     let runs = match state
         .store
         .list_runs(

@@ -1,18 +1,18 @@
 //! `GET /ui/sessions`: the project's sessions, newest first, paged, filtered
-//! by source, name and errors; each row with its events, tokens and cost.
+//! by name, source and errors; each row with its events, tokens and cost.
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use honeyhive_model::Event;
-use honeyhive_model::filter::{FilterSet, JsonRoot};
+use honeyhive_model::filter::JsonRoot;
 use honeyhive_model::rollup::{SessionRollup, rollup};
 use maud::html;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::Dashboard;
+use super::filters::{ListFilters, Offered, PageQuery};
 use super::signin::Viewer;
 use super::view::{Page, cost, count, duration, error_page, listed, pager, time, url_encode};
 use crate::api::ApiError;
@@ -23,66 +23,13 @@ const PAGE_SIZE: u64 = 50;
 /// Most events read to total a page's sessions; past it the totals show a dash.
 const MAX_ROLLUP_EVENTS: u64 = 20_000;
 
-#[derive(Deserialize, Default)]
-pub(super) struct SessionsQuery {
-    /// 1-based page number.
-    page: Option<u64>,
-    /// Only sessions whose name contains this.
-    q: Option<String>,
-    /// Only sessions of this source (`production`, `dev`, ...).
-    source: Option<String>,
-    /// Only sessions that failed.
-    errors: Option<String>,
-}
-
-impl SessionsQuery {
-    fn filters(&self) -> Result<FilterSet, ApiError> {
-        let mut filters = vec![
-            json!({"field": "event_type", "operator": "is", "value": "session", "type": "string"}),
-        ];
-        if let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            filters.push(json!({"field": "event_name", "operator": "contains", "value": q, "type": "string"}));
-        }
-        if let Some(source) = self
-            .source
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            filters.push(
-                json!({"field": "source", "operator": "is", "value": source, "type": "string"}),
-            );
-        }
-        if self.errors.is_some() {
-            filters.push(json!({"field": "error", "operator": "exists", "type": "string"}));
-        }
-        FilterSet::from_json(&Value::Array(filters))
-            .map_err(|e| ApiError::bad_request(e.to_string()))
-    }
-
-    fn params(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("q", &self.q),
-            ("source", &self.source),
-            ("errors", &self.errors),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| {
-            value
-                .as_deref()
-                .filter(|v| !v.is_empty())
-                .map(|v| (name, v))
-        })
-        .collect()
-    }
-}
-
 pub(super) async fn page(
     State(state): State<Dashboard>,
     viewer: Viewer,
-    Query(query): Query<SessionsQuery>,
+    Query(page): Query<PageQuery>,
+    Query(filters): Query<ListFilters>,
 ) -> Response {
-    match render(&state, &viewer, &query).await {
+    match render(&state, &viewer, page.number(), &filters).await {
         Ok(page) => page,
         Err(e) => error_page(e),
     }
@@ -91,16 +38,18 @@ pub(super) async fn page(
 async fn render(
     state: &Dashboard,
     viewer: &Viewer,
-    query: &SessionsQuery,
+    page_number: u64,
+    filters: &ListFilters,
 ) -> Result<Response, ApiError> {
-    let page_number = query.page.unwrap_or(1).max(1);
     let limits = state.config.read_limits();
     let sessions = state
         .store
         .query_events(
             &viewer.tenant,
             &EventQuery {
-                filters: query.filters()?,
+                filters: filters.filter_set(&[json!(
+                    {"field": "event_type", "operator": "is", "value": "session", "type": "string"}
+                )])?,
                 limit: PAGE_SIZE,
                 offset: (page_number - 1).saturating_mul(PAGE_SIZE),
                 order: SortOrder::Descending,
@@ -114,12 +63,7 @@ async fn render(
     let totals = rollups(state, viewer, &sessions.items).await;
     let body = Page::signed_in("Sessions", viewer).render(html! {
         h1 { "Sessions" }
-        form.filters method="get" action="/ui/sessions" {
-            input type="search" name="q" placeholder="name contains" value=[query.q.as_deref()];
-            input type="text" name="source" placeholder="source" value=[query.source.as_deref()];
-            label { input type="checkbox" name="errors" value="1" checked[query.errors.is_some()]; " errors only" }
-            button type="submit" { "Filter" }
-        }
+        (filters.form("/ui/sessions", Offered { event_type: false, source_and_errors: true }, html! {}))
         p.count { (listed(page_number, PAGE_SIZE, sessions.items.len())) }
         table.sessions {
             thead { tr {
@@ -147,7 +91,7 @@ async fn render(
         @if sessions.items.is_empty() {
             p.empty { "No sessions yet. Point a client at this server (HH_API_URL) and they appear here." }
         }
-        (pager("/ui/sessions", &query.params(), page_number, PAGE_SIZE, sessions.total))
+        (pager("/ui/sessions", &filters.params(), page_number, PAGE_SIZE, sessions.total))
     });
     Ok(body.into_response())
 }
