@@ -7,8 +7,7 @@ use maud::html;
 
 use super::Dashboard;
 use super::filters::PageQuery;
-use super::signin::Viewer;
-use super::view::{Page, error_page, json_block, pager, time, url_encode};
+use super::view::{Page, Viewer, error_page, json_block, pager, time, url_encode};
 use crate::api::ApiError;
 use crate::store::{DatapointQuery, DatapointSelection, DatasetQuery};
 

@@ -8,9 +8,8 @@ use maud::html;
 
 use super::Dashboard;
 use super::filters::{ListFilters, Offered, PageQuery};
-use super::signin::Viewer;
 use super::view::{
-    Page, cost, count, duration, error_page, listed, number, pager, time, url_encode,
+    Page, Viewer, cost, count, duration, error_page, listed, number, pager, time, url_encode,
 };
 use crate::api::ApiError;
 use crate::store::{EventQuery, SortOrder};

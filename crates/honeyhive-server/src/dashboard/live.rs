@@ -11,8 +11,7 @@ use maud::html;
 
 use super::Dashboard;
 use super::filters::{ListFilters, Offered};
-use super::signin::Viewer;
-use super::view::{Page, error_page, url_encode};
+use super::view::{Page, Viewer, error_page, url_encode};
 use crate::api::live::stream_for;
 
 /// `GET /ui/live`.

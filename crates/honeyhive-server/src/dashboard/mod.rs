@@ -26,7 +26,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-pub use signin::{SignIn, Viewer};
+pub use signin::SignIn;
+pub use view::Viewer;
 
 use crate::api::AppState;
 

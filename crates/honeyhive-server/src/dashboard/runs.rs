@@ -18,8 +18,7 @@ use serde_json::Value;
 
 use super::Dashboard;
 use super::filters::PageQuery;
-use super::signin::Viewer;
-use super::view::{Page, error_page, pager, time, url_encode};
+use super::view::{Page, Viewer, error_page, pager, time, url_encode};
 use crate::api::ApiError;
 use crate::api::runs::{metric_definitions, run_rows};
 use crate::store::{RunQuery, SortOrder};

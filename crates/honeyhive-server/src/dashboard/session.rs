@@ -12,8 +12,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::Dashboard;
-use super::signin::Viewer;
-use super::view::{Page, cost, count, duration, error_page, json_block, number, time, url_encode};
+use super::view::{
+    Page, Viewer, cost, count, duration, error_page, json_block, number, time, url_encode,
+};
 use crate::api::ApiError;
 use crate::store::{SessionTree, apply_rollup};
 

@@ -13,8 +13,9 @@ use serde_json::json;
 
 use super::Dashboard;
 use super::filters::{ListFilters, Offered, PageQuery};
-use super::signin::Viewer;
-use super::view::{Page, cost, count, duration, error_page, listed, pager, time, url_encode};
+use super::view::{
+    Page, Viewer, cost, count, duration, error_page, listed, pager, time, url_encode,
+};
 use crate::api::ApiError;
 use crate::store::{EventQuery, SortOrder};
 

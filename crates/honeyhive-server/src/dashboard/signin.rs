@@ -20,9 +20,8 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 
 use super::Dashboard;
-use super::view::{Page, error_page};
+use super::view::{Page, Viewer, error_page};
 use crate::auth::hash_key;
-use crate::store::Tenant;
 
 const SESSION_COOKIE: &str = "hh_session";
 const LOGIN_COOKIE: &str = "hh_login";
@@ -189,15 +188,6 @@ fn plain_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 struct Session {
     key_hash: String,
     csrf: String,
-}
-
-/// Who is looking: the tenant of a signed-in key, and the CSRF token its
-/// forms carry. A page taking a `Viewer` sends anyone else to `/login`.
-pub struct Viewer {
-    /// The key's project: every page shows only its data.
-    pub tenant: Tenant,
-    /// The token this session's forms carry.
-    pub csrf: String,
 }
 
 impl FromRequestParts<Dashboard> for Viewer {

@@ -6,8 +6,18 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::{Map, Value};
 
-use super::signin::Viewer;
 use crate::api::ApiError;
+use crate::store::Tenant;
+
+/// Who is looking: the tenant of a signed-in key, and the CSRF token its
+/// forms carry. A page taking a `Viewer` sends anyone else to `/login`
+/// (the extractor is in `signin.rs`).
+pub struct Viewer {
+    /// The key's project: every page shows only its data.
+    pub tenant: Tenant,
+    /// The token this session's forms carry.
+    pub csrf: String,
+}
 
 /// A page under construction: its title and, once signed in, who looks.
 pub(super) struct Page<'a> {

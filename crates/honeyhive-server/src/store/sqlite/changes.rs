@@ -16,7 +16,6 @@ use honeyhive_model::Event;
 use rusqlite::Connection;
 
 use super::backend;
-use super::ingest::apply_batch;
 use super::writer::Job;
 use crate::store::{
     Change, ChangeKind, Committed, StoreError, StoreResult, Tenant, WriteBatch, WriteSummary,
@@ -102,11 +101,17 @@ impl ChangeLog {
     }
 }
 
-/// A write batch as a writer job: applied in the group transaction, its
-/// changes handed to the commit feed once the group is durable.
+/// Applies a write batch in the caller's transaction, numbering its changes.
+pub(super) type ApplyBatch =
+    fn(&Connection, &Tenant, &WriteBatch, &Sequence) -> StoreResult<(WriteSummary, ChangeLog)>;
+
+/// A write batch as a writer job: applied in the group transaction (by
+/// `apply`, the ingest module's), its changes handed to the commit feed once
+/// the group is durable.
 pub(super) struct WriteJob {
     pub(super) tenant: Tenant,
     pub(super) batch: WriteBatch,
+    pub(super) apply: ApplyBatch,
     pub(super) sequence: Arc<Sequence>,
     pub(super) outcome: Option<StoreResult<(WriteSummary, ChangeLog)>>,
     pub(super) answer: tokio::sync::oneshot::Sender<StoreResult<WriteSummary>>,
@@ -115,10 +120,10 @@ pub(super) struct WriteJob {
 impl Job for WriteJob {
     fn run(&mut self, conn: &Connection) -> bool {
         let (tenant, batch, sequence) = (&self.tenant, &self.batch, &self.sequence);
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            apply_batch(conn, tenant, batch, sequence)
-        }))
-        .unwrap_or_else(|_| Err(backend("write job panicked")));
+        let apply = self.apply;
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| apply(conn, tenant, batch, sequence)))
+                .unwrap_or_else(|_| Err(backend("write job panicked")));
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok

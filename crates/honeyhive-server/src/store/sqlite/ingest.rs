@@ -543,6 +543,7 @@ impl IngestStore for SqliteStore {
         self.submit(Box::new(WriteJob {
             tenant: tenant.clone(),
             batch,
+            apply: apply_batch,
             sequence: self.sequence.clone(),
             outcome: None,
             answer,
