@@ -243,7 +243,8 @@ fn bad_stream_requests_are_refused_before_the_stream_starts() {
     let second = open(&h, &key, "", None);
     assert_refused(second.err().expect("refused"), 429, "over_budget");
     let other_key = h.server().create_project_key("another-project");
-    open(&h, &other_key, "", None).expect("another project has its own subscribers");
+    // Held open: a dropped stream's subscriber leaves once the server sees it go.
+    let _other = open(&h, &other_key, "", None).expect("another project has its own subscribers");
     let metrics = String::from_utf8_lossy(&h.get("/metrics").body).to_string();
     assert!(metrics.contains("hh_live_subscribers 2\n"), "{metrics}");
     assert!(
