@@ -228,6 +228,13 @@ fn bad_stream_requests_are_refused_before_the_stream_starts() {
     assert_refused(refused.err().expect("refused"), 400, "bad_request");
     let refused = open(&h, &key, "filters=not-json", None);
     assert_refused(refused.err().expect("refused"), 400, "bad_request");
+    // A filter nested 2 000 deep is refused, not followed down.
+    let deep = format!("{}{}", "[".repeat(2_000), "]".repeat(2_000));
+    let refused = open(&h, &key, &format!("filters={}", encode(&deep)), None);
+    assert_refused(refused.err().expect("refused"), 400, "bad_request");
+    let deep_object = format!("[{}1{}]", "{\"a\":".repeat(2_000), "}".repeat(2_000));
+    let refused = open(&h, &key, &format!("filters={}", encode(&deep_object)), None);
+    assert_refused(refused.err().expect("refused"), 400, "bad_request");
     let bad_cursor = h.send(
         "GET",
         "/v1/events/stream",
