@@ -79,6 +79,7 @@ impl Server {
         let routes = router(state.clone()).merge(dashboard::routes(state.clone(), sign_in.clone()));
         let mut tasks = vec![crate::listen::spawn(listener, routes, listening.clone())];
 
+        #[cfg_attr(not(feature = "grpc"), allow(unused_mut))]
         let mut grpc_addr = None;
         #[cfg(feature = "grpc")]
         if let Some(addr) = cfg.grpc_addr {

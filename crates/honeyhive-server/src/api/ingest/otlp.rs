@@ -108,6 +108,7 @@ pub(crate) enum Message {
     /// Plain bytes already charged to the budget.
     Charged(Bytes),
     /// Plain bytes not charged yet (a gRPC message tonic decompressed).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     Uncharged(Bytes),
 }
 
