@@ -450,6 +450,19 @@ mod tests {
             tenant: b,
             changes: vec![change(4, "theirs", EventType::Tool)],
         }]);
+        // The fan-out thread offers both commits before anything is read, so
+        // the first subscriber's buffer is full when the third event comes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while {
+            let stats = hub.stats();
+            stats.delivered + stats.missed < 5
+        } {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the fan-out never ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
