@@ -216,7 +216,7 @@ pub(super) struct LinkQuery {
 pub(super) async fn page(State(state): State<Dashboard>, Query(q): Query<LinkQuery>) -> Response {
     if let Some(token) = q.token {
         return match state.sign_in.redeem(&token) {
-            Some(hash) => signed_in(&state, &hash),
+            Some(hash) => signed_in(&state, &hash, Onward::Page),
             None => form(
                 StatusCode::UNAUTHORIZED,
                 Some(
@@ -257,9 +257,30 @@ fn form(status: StatusCode, problem: Option<&str>) -> Response {
     response
 }
 
+/// How a new session goes on to the sessions page.
+enum Onward {
+    /// A redirect: the sign-in form, a navigation this site started.
+    Redirect,
+    /// A page that moves on itself: a one-time link may be opened from
+    /// another site, and along a redirect chain another site started a
+    /// browser does not send the `SameSite=Strict` cookie just set.
+    Page,
+}
+
 /// The session cookie for `key_hash`, and on to the sessions page.
-fn signed_in(state: &Dashboard, key_hash: &str) -> Response {
-    let mut response = Redirect::to("/ui/sessions").into_response();
+fn signed_in(state: &Dashboard, key_hash: &str, onward: Onward) -> Response {
+    let mut response = match onward {
+        Onward::Redirect => Redirect::to("/ui/sessions").into_response(),
+        Onward::Page => Page::new("Signed in")
+            .with_refresh("/ui/sessions")
+            .render(html! {
+                section.signin {
+                    h1 { "Signed in" }
+                    p { a href="/ui/sessions" { "Continue to the dashboard" } }
+                }
+            })
+            .into_response(),
+    };
     if let Ok(value) = HeaderValue::from_str(&state.sign_in.session_cookie(key_hash)) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -287,7 +308,7 @@ pub(super) async fn submit(
     }
     let key = login.api_key.trim();
     match state.keys.authenticate(state.store.as_ref(), key).await {
-        Ok(_) => signed_in(&state, &hash_key(key)),
+        Ok(_) => signed_in(&state, &hash_key(key), Onward::Redirect),
         Err(_) => form(
             StatusCode::UNAUTHORIZED,
             Some("That API key is not known to this server."),

@@ -24,6 +24,7 @@ pub(super) struct Page<'a> {
     title: &'a str,
     viewer: Option<&'a Viewer>,
     script: Option<&'a str>,
+    refresh: Option<&'a str>,
 }
 
 impl<'a> Page<'a> {
@@ -32,6 +33,7 @@ impl<'a> Page<'a> {
             title,
             viewer: None,
             script: None,
+            refresh: None,
         }
     }
 
@@ -40,7 +42,14 @@ impl<'a> Page<'a> {
             title,
             viewer: Some(viewer),
             script: None,
+            refresh: None,
         }
+    }
+
+    /// Moves on to `url` (one of ours) as soon as the page has loaded.
+    pub(super) fn with_refresh(mut self, url: &'a str) -> Page<'a> {
+        self.refresh = Some(url);
+        self
     }
 
     /// Loads the script at `src` (one of ours) after the page.
@@ -59,6 +68,9 @@ impl<'a> Page<'a> {
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (self.title) " · honeyhive-rs" }
                     link rel="stylesheet" href="/ui/assets/app.css";
+                    @if let Some(url) = self.refresh {
+                        meta http-equiv="refresh" content=(format!("0; url={url}"));
+                    }
                 }
                 body {
                     header.top {

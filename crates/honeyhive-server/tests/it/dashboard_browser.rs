@@ -94,7 +94,8 @@ fn a_browser_signs_in_with_the_link_and_reads_the_session_and_its_chat() {
 
     let profile = tempfile::tempdir().expect("browser profile");
     let link = h.server().server().sign_in_link().expect("a bootstrap key");
-    browse(profile.path(), &link, Some("sessions.png"));
+    browse(profile.path(), &link, None);
+    browse(profile.path(), &h.url("/ui/sessions"), Some("sessions.png"));
 
     let sessions = browse(profile.path(), &h.url("/ui/sessions"), None);
     assert!(
