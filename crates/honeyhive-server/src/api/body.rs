@@ -26,6 +26,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             && !is_json_content_type(content_type.to_str().unwrap_or(""))
         {
             let content_type = content_type.to_str().unwrap_or("").to_ascii_lowercase();
+            // Drained so the connection stays usable: an unread body makes the
+            // server close it, which a client reusing it sees as a reset.
+            discard_body(req, state.config.max_body_bytes).await;
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
                 format!("content type {content_type} is not json"),

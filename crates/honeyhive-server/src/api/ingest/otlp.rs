@@ -19,7 +19,7 @@ use honeyhive_model::cost::memory_estimate;
 use honeyhive_model::otlp::ExportTraceServiceResponse;
 
 use crate::api::error::WorkFailed;
-use crate::api::{ApiError, AppState, charge, over_budget, read_body};
+use crate::api::{ApiError, AppState, charge, discard_body, over_budget, read_body};
 use crate::ingest::budget::RequestBudget;
 use crate::ingest::commit::commit;
 use crate::ingest::otlp::{
@@ -79,8 +79,14 @@ async fn export_traces(State(state): State<AppState>, tenant: Tenant, req: Reque
 }
 
 async fn export(state: &AppState, tenant: &Tenant, req: Request) -> Result<Response, ApiError> {
-    let encoding = request_encoding(&req)?;
-    let gzip = body_is_gzip(&req)?;
+    let (encoding, gzip) = match request_encoding(&req).and_then(|e| Ok((e, body_is_gzip(&req)?))) {
+        Ok(read_as) => read_as,
+        Err(e) => {
+            // Drained so the connection stays usable (see `discard_body`).
+            discard_body(req, state.config.max_body_bytes).await;
+            return Err(e);
+        }
+    };
     let budget = req
         .extensions()
         .get::<RequestBudget>()
