@@ -167,7 +167,16 @@ impl KeyCache {
         store: &dyn CatalogStore,
         key: &str,
     ) -> Result<Tenant, AuthError> {
-        let hash = hash_key(key);
+        self.authenticate_hash(store, hash_key(key)).await
+    }
+
+    /// The tenant of the key whose hash is `hash` (a dashboard session names
+    /// its key by hash), from the cache or the store, as [`Self::authenticate`].
+    pub async fn authenticate_hash(
+        &self,
+        store: &dyn CatalogStore,
+        hash: String,
+    ) -> Result<Tenant, AuthError> {
         if let Some(tenant) = self.verified.read().get(&hash) {
             return Ok(tenant.clone());
         }

@@ -20,7 +20,7 @@ use super::Dashboard;
 use super::filters::PageQuery;
 use super::view::{Page, Viewer, error_page, pager, time, url_encode};
 use crate::api::ApiError;
-use crate::api::runs::{metric_definitions, run_rows};
+use crate::api::runs::{blocking, metric_definitions, run_rows};
 use crate::store::{RunQuery, SortOrder};
 
 /// Runs on one page of the list, and offered to compare with.
@@ -101,12 +101,11 @@ async fn evaluate(state: &Dashboard, viewer: &Viewer, run_id: &str) -> Result<Ev
     let run = state.store.get_run(&viewer.tenant, run_id).await?;
     let defs = metric_definitions(state, &viewer.tenant).await?;
     let rows = run_rows(state, &viewer.tenant, &run, FilterSet::default(), NARROW).await?;
-    let (run, eval) = tokio::task::spawn_blocking(move || {
+    let (run, eval) = blocking(move || {
         let eval = evaluate_run_events(&run, &rows, &defs);
         (run, eval)
     })
-    .await
-    .map_err(|e| ApiError::new(honeyhive_model::ErrorCode::Internal, e.to_string()))?;
+    .await?;
     Ok(Evaluated { run, eval })
 }
 

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use super::Dashboard;
 use super::view::{Page, Viewer, error_page};
-use crate::auth::hash_key;
+use crate::auth::{AuthError, hash_key};
 
 const SESSION_COOKIE: &str = "hh_session";
 const LOGIN_COOKIE: &str = "hh_login";
@@ -196,12 +196,16 @@ impl FromRequestParts<Dashboard> for Viewer {
     async fn from_request_parts(parts: &mut Parts, state: &Dashboard) -> Result<Viewer, Response> {
         let to_login = || Redirect::to("/login").into_response();
         let session = state.sign_in.session(&parts.headers).ok_or_else(to_login)?;
-        match state.store.tenant_for_key(&session.key_hash).await {
-            Ok(Some(tenant)) => Ok(Viewer {
+        match state
+            .keys
+            .authenticate_hash(state.store.as_ref(), session.key_hash)
+            .await
+        {
+            Ok(tenant) => Ok(Viewer {
                 tenant,
                 csrf: session.csrf,
             }),
-            Ok(None) => Err(to_login()),
+            Err(AuthError::Unknown) => Err(to_login()),
             Err(e) => Err(error_page(crate::api::ApiError::from(e))),
         }
     }

@@ -3,7 +3,7 @@
 
 mod reads;
 
-pub(crate) use reads::{metric_definitions, run_rows};
+pub(crate) use reads::{blocking, metric_definitions, run_rows};
 
 use axum::extract::{Path, State};
 use axum::routing::get;

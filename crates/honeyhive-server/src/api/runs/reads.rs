@@ -31,7 +31,7 @@ use crate::store::{ResourceKind, RunEventsQuery, RunQuery, Tenant};
 const MAX_SCHEMA_RUNS: u64 = 200;
 
 /// Runs `work` on the blocking pool and waits for it.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
