@@ -34,6 +34,7 @@ pub mod ops;
 mod query;
 pub mod runs;
 mod sessions;
+pub(crate) mod timeseries;
 
 pub(crate) use answer::event_text;
 pub use body::{JsonBody, QueryParams};
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(runs::routes())
         .merge(datasets::routes())
         .merge(catalog::routes())
+        .merge(timeseries::routes())
         .merge(ops::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.max_body_bytes,

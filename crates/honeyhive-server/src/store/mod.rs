@@ -33,6 +33,7 @@
 //! | `runs` | [`RunStore`]: runs and the events run results read |
 //! | `datasets` | [`DatasetStore`]: datasets, datapoints, membership |
 //! | `catalog` | [`CatalogStore`]: keys, projects, metric definitions, configurations |
+//! | `timeseries` | [`TimeseriesStore`]: streaming metric buckets (monitoring charts) |
 //! | [`sqlite`] | the embedded backend |
 
 mod catalog;
@@ -48,6 +49,7 @@ pub mod sqlite;
 #[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
 pub mod suite;
+mod timeseries;
 
 pub use catalog::{CatalogStore, Project, ProjectPatch, Resource, ResourceKind, ResourcePatch};
 pub use changes::{Change, ChangeKind, ChangesPage, ChangesQuery, CommitFeed, Committed};
@@ -63,6 +65,10 @@ pub use ingest::{IngestStore, SessionSighting, StoreStats, WriteBatch, WriteSumm
 pub use limits::{DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_SESSION_EVENTS, ReadLimits};
 pub use runs::{RunEventsQuery, RunPatch, RunQuery, RunStore};
 pub use sessions::{SessionStore, SessionTree, apply_rollup};
+pub use timeseries::{
+    BUCKET_WIDTHS_MS, Dimension, OTHER_GROUP, Point, ScoreSum, Series, Timeseries, TimeseriesQuery,
+    TimeseriesStore,
+};
 
 use serde_json::{Map, Value};
 
@@ -79,12 +85,26 @@ pub struct Tenant {
 
 /// The full storage interface the server needs; one behaviour suite tests every backend.
 pub trait Store:
-    IngestStore + EventStore + SessionStore + RunStore + DatasetStore + CatalogStore + 'static
+    IngestStore
+    + EventStore
+    + SessionStore
+    + RunStore
+    + DatasetStore
+    + CatalogStore
+    + TimeseriesStore
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: IngestStore + EventStore + SessionStore + RunStore + DatasetStore + CatalogStore + 'static
+    T: IngestStore
+        + EventStore
+        + SessionStore
+        + RunStore
+        + DatasetStore
+        + CatalogStore
+        + TimeseriesStore
+        + 'static
 {
 }
 

@@ -16,6 +16,7 @@ use honeyhive_model::Event;
 use rusqlite::Connection;
 
 use super::backend;
+use super::buckets::BucketDeltas;
 use super::writer::Job;
 use crate::store::{
     Change, ChangeKind, Committed, StoreError, StoreResult, Tenant, WriteBatch, WriteSummary,
@@ -64,6 +65,8 @@ pub(crate) fn highest_seq(conn: &Connection) -> StoreResult<u64> {
 #[derive(Debug, Default)]
 pub(crate) struct ChangeLog {
     entries: Vec<Logged>,
+    /// What the changes add to the streaming metric buckets.
+    pub(crate) buckets: BucketDeltas,
 }
 
 #[derive(Debug)]

@@ -242,6 +242,7 @@ fn merge_into_stored(
         return Ok(true);
     }
     update_changed(conn, tenant, &before, &after)?;
+    log.buckets.changed(&before, &after);
     let seq = sequence.take();
     conn.prepare_cached(UPDATE_SEQ)
         .and_then(|mut stmt| stmt.execute(params![tenant.project_id, event_id, seq_value(seq)]))
@@ -506,6 +507,7 @@ pub(crate) fn apply_batch(
             let seq = sequence.take();
             if insert_if_absent(conn, tenant, e, seq)? {
                 log.stored(index, seq);
+                log.buckets.stored(e);
                 summary.inserted += 1;
                 arrived.push(e.event_id.clone());
             } else {
@@ -533,6 +535,7 @@ pub(crate) fn apply_batch(
             summary.deferred += 1;
         }
     }
+    std::mem::take(&mut log.buckets).write(conn, tenant)?;
     Ok((summary, log))
 }
 

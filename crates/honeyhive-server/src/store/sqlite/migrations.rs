@@ -120,6 +120,62 @@ ALTER TABLE events ADD COLUMN created_seq INTEGER;
 CREATE INDEX events_by_seq ON events (project_id, seq) WHERE seq IS NOT NULL;
 "#,
     },
+    Migration {
+        version: 5,
+        name: "streaming metric buckets",
+        // One row per project, bucket width (ms), dimension ('' for the
+        // total, 'model', 'source', 'event_name'), bucket start, event type
+        // and dimension value; kept by the writer in each batch's transaction
+        // (`buckets.rs`). Events stored before are counted once here; their
+        // latency and scores are not recovered (a sketch cannot be built in SQL).
+        sql: r#"
+CREATE TABLE metric_buckets (
+    project_id        TEXT NOT NULL,
+    width             INTEGER NOT NULL,
+    dimension         TEXT NOT NULL,
+    bucket            INTEGER NOT NULL,
+    event_type        TEXT NOT NULL,
+    value             TEXT NOT NULL,
+    org_id            TEXT NOT NULL,
+    events            INTEGER NOT NULL,
+    errors            INTEGER NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    total_tokens      INTEGER NOT NULL,
+    cost              REAL NOT NULL,
+    latency           BLOB,
+    scores            TEXT,
+    PRIMARY KEY (project_id, width, dimension, bucket, event_type, value)
+) WITHOUT ROWID;
+INSERT INTO metric_buckets
+SELECT project_id, w.width, d.dimension,
+       CAST(time_ms / w.width AS INTEGER) * w.width, event_type,
+       CASE d.dimension WHEN '' THEN '' WHEN 'model' THEN model
+            WHEN 'source' THEN source ELSE event_name END,
+       max(org_id), count(*), sum(failed), sum(prompt), sum(completion),
+       sum(CASE WHEN total IS NULL THEN prompt + completion ELSE total END),
+       sum(cost), NULL, NULL
+FROM (
+    SELECT project_id, org_id, event_type,
+           CASE WHEN start_time > 0 THEN start_time ELSE ingested_at END AS time_ms,
+           substr(coalesce(source, ''), 1, 200) AS source,
+           substr(coalesce(event_name, ''), 1, 200) AS event_name,
+           coalesce(error, '') != '' AS failed,
+           CASE WHEN json_valid(config)
+                THEN substr(coalesce(json_extract(config, '$.model'), ''), 1, 200) ELSE '' END AS model,
+           CASE WHEN json_valid(metadata) THEN max(0, coalesce(round(CAST(json_extract(metadata, '$.prompt_tokens') AS REAL)), 0)) ELSE 0 END AS prompt,
+           CASE WHEN json_valid(metadata) THEN max(0, coalesce(round(CAST(json_extract(metadata, '$.completion_tokens') AS REAL)), 0)) ELSE 0 END AS completion,
+           CASE WHEN json_valid(metadata) AND json_extract(metadata, '$.total_tokens') IS NOT NULL
+                THEN max(0, round(CAST(json_extract(metadata, '$.total_tokens') AS REAL))) END AS total,
+           CASE WHEN json_valid(metadata) THEN coalesce(CAST(json_extract(metadata, '$.cost') AS REAL), 0) ELSE 0 END AS cost
+    FROM events WHERE event_type != 'session'
+) AS e
+CROSS JOIN (SELECT 60000 AS width UNION ALL SELECT 3600000) AS w
+CROSS JOIN (SELECT '' AS dimension UNION ALL SELECT 'model' UNION ALL SELECT 'source'
+            UNION ALL SELECT 'event_name') AS d
+GROUP BY 1, 2, 3, 4, 5, 6;
+"#,
+    },
 ];
 
 /// Experiments tables; versions ≥ 100 (core ingest uses 1..100).
@@ -387,6 +443,105 @@ mod tests {
             )
             .expect("plan");
         assert!(plan.contains("events_by_run"), "{plan}");
+    }
+
+    #[test]
+    fn metric_buckets_backfill_counts_stored_events() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (
+                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)",
+        )
+        .expect("migrations table");
+        for m in all().expect("list").iter().filter(|m| m.version < 5) {
+            conn.execute_batch(m.sql).expect("older migration");
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+                rusqlite::params![m.version, m.name],
+            )
+            .expect("record");
+        }
+        // Minute 0 of 2026-01-01: two model calls (one failed, one with its
+        // tokens as text and no total), a corrupt row, a session (not counted).
+        for (id, kind, error, config, metadata, start) in [
+            (
+                "a",
+                "model",
+                None,
+                r#"{"model":"gpt"}"#,
+                r#"{"total_tokens":30,"cost":0.5}"#,
+                1_767_225_600_000.0,
+            ),
+            (
+                "b",
+                "model",
+                Some("boom"),
+                r#"{"model":"gpt"}"#,
+                r#"{"prompt_tokens":"7","completion_tokens":3}"#,
+                1_767_225_630_000.0,
+            ),
+            (
+                "c",
+                "tool",
+                None,
+                "{not json",
+                "{not json",
+                1_767_225_640_000.0,
+            ),
+            (
+                "s",
+                "session",
+                None,
+                "{}",
+                r#"{"total_tokens":999}"#,
+                1_767_225_600_000.0,
+            ),
+        ] {
+            conn.execute(
+                "INSERT INTO events (org_id, project_id, event_id, session_id, parent_id, \
+                 event_type, event_name, source, start_time, end_time, duration, error, config, \
+                 inputs, outputs, metadata, metrics, feedback, user_properties, ingested_at) \
+                 VALUES ('o','p',?1,'s',NULL,?2,'n','dev',?3,?3,0,?4,?5,'{}','{}',?6,'{}','{}','{}',0)",
+                rusqlite::params![id, kind, start, error, config, metadata],
+            )
+            .expect("old row");
+        }
+        run(&mut conn).expect("migrate");
+        let rows: Vec<(String, String, i64, i64, i64, f64)> = conn
+            .prepare(
+                "SELECT event_type, value, events, errors, total_tokens, cost FROM metric_buckets \
+                 WHERE width = 60000 AND dimension = 'model' ORDER BY event_type, value",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect()
+            })
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                ("model".to_string(), "gpt".to_string(), 2, 1, 40, 0.5),
+                ("tool".to_string(), String::new(), 1, 0, 0, 0.0),
+            ]
+        );
+        let hourly: i64 = conn
+            .query_row(
+                "SELECT sum(events) FROM metric_buckets WHERE width = 3600000 AND dimension = '' \
+                 AND bucket = 1767225600000",
+                [],
+                |r| r.get(0),
+            )
+            .expect("hourly");
+        assert_eq!(hourly, 3);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! [`SyncMode::Normal`] is offered for benchmarks: in WAL mode it still
 //! survives a process kill (the commit reached the OS) but not power loss.
 
+mod buckets;
 mod catalog;
 mod changes;
 mod checkpoint;
@@ -35,6 +36,7 @@ mod parked;
 mod rows;
 mod runs;
 mod sessions;
+mod timeseries;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -28,6 +28,7 @@ mod deep_json;
 mod events;
 mod experiments;
 mod sessions;
+mod timeseries;
 mod updates;
 
 pub use changes::*;
@@ -35,6 +36,7 @@ pub use deep_json::*;
 pub use events::*;
 pub use experiments::*;
 pub use sessions::*;
+pub use timeseries::*;
 pub use updates::*;
 
 /// Instantiates one `#[test]` per suite case for a store factory
@@ -67,7 +69,8 @@ macro_rules! store_behaviour_suite {
             filter_pushdown_agrees_with_the_evaluator,
             event_queries_page_order_range_and_isolate,
             runs_datasets_and_datapoints_round_trip_per_project,
-            changes_are_numbered_in_commit_order_and_read_after_a_number
+            changes_are_numbered_in_commit_order_and_read_after_a_number,
+            metric_buckets_count_what_commits_and_follow_enrichments
         );
     };
     (@cases $factory:expr; $($case:ident),*) => {

@@ -1,0 +1,335 @@
+//! Streaming metric buckets, written: what a write batch adds to each bucket,
+//! summed in memory while the batch applies and written once at its end, in
+//! the batch's transaction (see [`crate::store::TimeseriesStore`]).
+
+use std::collections::{BTreeMap, HashMap};
+
+use honeyhive_model::rollup::rollup;
+use honeyhive_model::{Event, EventType};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+use sketches_ddsketch::{Config, DDSketch};
+
+use super::backend;
+use crate::clock::now_ms;
+use crate::store::{BUCKET_WIDTHS_MS, StoreResult, Tenant};
+
+/// Longest dimension value kept; longer ones are cut (on a character boundary).
+pub(crate) const MAX_VALUE_CHARS: usize = 200;
+
+/// Most evaluator scores one event adds (the first, in name order).
+const MAX_SCORES_PER_EVENT: usize = 32;
+
+/// Longest score name kept; longer names are not charted.
+const MAX_SCORE_NAME_CHARS: usize = 100;
+
+/// The dimension column of every bucket an event adds to: `""` is the total
+/// over all values.
+const DIMENSIONS: [&str; 4] = ["", "model", "source", "event_name"];
+
+/// A new, empty latency sketch.
+pub(crate) fn new_sketch() -> DDSketch {
+    DDSketch::new(Config::defaults())
+}
+
+/// A stored sketch; a blob that does not decode counts as empty, so one
+/// corrupt row costs its latency, not the chart.
+pub(crate) fn decode_sketch(bytes: &[u8]) -> Option<DDSketch> {
+    DDSketch::from_java_bytes(bytes).ok()
+}
+
+/// Score sums as stored: `{"name": [sum, count], ...}`.
+pub(crate) fn decode_scores(text: &str) -> BTreeMap<String, (f64, i64)> {
+    serde_json::from_str::<BTreeMap<String, (f64, i64)>>(text).unwrap_or_default()
+}
+
+/// One bucket row's key (the project is the batch's).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct BucketKey {
+    width: i64,
+    dimension: &'static str,
+    bucket: i64,
+    event_type: &'static str,
+    value: String,
+}
+
+/// What a batch adds to one bucket. Counters may go down: an enrichment
+/// moves an event's figures by the difference.
+#[derive(Default)]
+struct Delta {
+    events: i64,
+    errors: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    total_tokens: i64,
+    cost: f64,
+    latency: Option<DDSketch>,
+    scores: BTreeMap<String, (f64, i64)>,
+}
+
+/// What one event counts for, in every bucket it falls in.
+#[derive(Debug, PartialEq)]
+struct Figures {
+    time_ms: i64,
+    event_type: &'static str,
+    values: [String; 4],
+    error: bool,
+    tokens: [i64; 3],
+    cost: f64,
+    scores: Vec<(String, f64)>,
+}
+
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((end, _)) => text[..end].to_string(),
+        None => text.to_string(),
+    }
+}
+
+fn score(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64().filter(|x| x.is_finite()),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        _ => None,
+    }
+}
+
+impl Figures {
+    fn of(e: &Event) -> Figures {
+        let totals = rollup([e]);
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let model = match e.config.get("model") {
+            Some(Value::String(model)) => cut(model),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => cut(&other.to_string()),
+        };
+        let time_ms = if e.start_time.is_finite() && e.start_time > 0.0 {
+            e.start_time as i64
+        } else {
+            now_ms() as i64
+        };
+        Figures {
+            time_ms,
+            event_type: e.event_type.as_str(),
+            values: [String::new(), model, cut(&e.source), cut(&e.event_name)],
+            error: e.error.as_deref().is_some_and(|err| !err.is_empty()),
+            tokens: [
+                as_i64(totals.prompt_tokens),
+                as_i64(totals.completion_tokens),
+                as_i64(totals.total_tokens),
+            ],
+            cost: totals.cost,
+            scores: e
+                .metrics
+                .iter()
+                .filter(|(name, _)| name.chars().count() <= MAX_SCORE_NAME_CHARS)
+                .filter_map(|(name, value)| Some((name.clone(), score(value)?)))
+                .take(MAX_SCORES_PER_EVENT)
+                .collect(),
+        }
+    }
+}
+
+/// What a write batch adds to the buckets, written by [`BucketDeltas::write`].
+#[derive(Default)]
+pub(crate) struct BucketDeltas {
+    rows: HashMap<BucketKey, Delta>,
+}
+
+impl std::fmt::Debug for BucketDeltas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketDeltas")
+            .field("rows", &self.rows.len())
+            .finish()
+    }
+}
+
+impl BucketDeltas {
+    /// `event` was stored: it counts once, with its latency.
+    pub(crate) fn stored(&mut self, event: &Event) {
+        if event.event_type == EventType::Session {
+            return;
+        }
+        let latency =
+            (event.duration.is_finite() && event.duration >= 0.0).then_some(event.duration);
+        self.add(&Figures::of(event), 1, latency);
+    }
+
+    /// A stored event changed from `before` to `after`: its counters move by
+    /// the difference (its latency stays the one it was stored with).
+    pub(crate) fn changed(&mut self, before: &Event, after: &Event) {
+        if before.event_type == EventType::Session || after.event_type == EventType::Session {
+            return;
+        }
+        let (old, new) = (Figures::of(before), Figures::of(after));
+        if old != new {
+            self.add(&old, -1, None);
+            self.add(&new, 1, None);
+        }
+    }
+
+    fn add(&mut self, figures: &Figures, sign: i64, latency: Option<f64>) {
+        for width in BUCKET_WIDTHS_MS {
+            let bucket = figures.time_ms.div_euclid(width) * width;
+            for (dimension, value) in DIMENSIONS.into_iter().zip(&figures.values) {
+                let key = BucketKey {
+                    width,
+                    dimension,
+                    bucket,
+                    event_type: figures.event_type,
+                    value: value.clone(),
+                };
+                let delta = self.rows.entry(key).or_default();
+                delta.events += sign;
+                delta.errors += sign * i64::from(figures.error);
+                for (into, tokens) in [
+                    &mut delta.prompt_tokens,
+                    &mut delta.completion_tokens,
+                    &mut delta.total_tokens,
+                ]
+                .into_iter()
+                .zip(figures.tokens)
+                {
+                    *into = into.saturating_add(sign.saturating_mul(tokens));
+                }
+                delta.cost += sign as f64 * figures.cost;
+                for (name, value) in &figures.scores {
+                    let sum = delta.scores.entry(name.clone()).or_default();
+                    sum.0 += sign as f64 * value;
+                    sum.1 += sign;
+                }
+                if let Some(ms) = latency {
+                    delta.latency.get_or_insert_with(new_sketch).add(ms);
+                }
+            }
+        }
+    }
+
+    /// Adds every bucket's delta to its stored row, in the caller's transaction.
+    pub(crate) fn write(self, conn: &Connection, tenant: &Tenant) -> StoreResult<()> {
+        for (key, delta) in self.rows {
+            write_one(conn, tenant, &key, delta)?;
+        }
+        Ok(())
+    }
+}
+
+const READ_ROW: &str = "SELECT events, errors, prompt_tokens, completion_tokens, total_tokens, \
+    cost, latency, scores FROM metric_buckets WHERE project_id = ?1 AND width = ?2 \
+    AND dimension = ?3 AND bucket = ?4 AND event_type = ?5 AND value = ?6";
+
+const WRITE_ROW: &str = "INSERT OR REPLACE INTO metric_buckets (project_id, width, dimension, \
+    bucket, event_type, value, org_id, events, errors, prompt_tokens, completion_tokens, \
+    total_tokens, cost, latency, scores) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+type StoredRow = (
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    f64,
+    Option<Vec<u8>>,
+    Option<String>,
+);
+
+fn write_one(conn: &Connection, tenant: &Tenant, key: &BucketKey, delta: Delta) -> StoreResult<()> {
+    let stored: Option<StoredRow> = conn
+        .prepare_cached(READ_ROW)
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    tenant.project_id,
+                    key.width,
+                    key.dimension,
+                    key.bucket,
+                    key.event_type,
+                    key.value
+                ],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                    ))
+                },
+            )
+            .optional()
+        })
+        .map_err(backend)?;
+    let (events, errors, prompt, completion, total, cost, latency, scores) =
+        stored.unwrap_or_default();
+    let latency = match (latency.as_deref().and_then(decode_sketch), delta.latency) {
+        (Some(mut stored), Some(new)) => {
+            // Both use the default configuration, so the merge cannot refuse.
+            let _ = stored.merge(&new);
+            Some(stored)
+        }
+        (stored, new) => stored.or(new),
+    };
+    let mut score_sums = scores.as_deref().map(decode_scores).unwrap_or_default();
+    for (name, (sum, count)) in delta.scores {
+        let into = score_sums.entry(name).or_default();
+        into.0 += sum;
+        into.1 += count;
+    }
+    score_sums.retain(|_, (_, count)| *count > 0);
+    let scores = (!score_sums.is_empty())
+        .then(|| serde_json::to_string(&score_sums).unwrap_or_else(|_| "{}".into()));
+    conn.prepare_cached(WRITE_ROW)
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                tenant.project_id,
+                key.width,
+                key.dimension,
+                key.bucket,
+                key.event_type,
+                key.value,
+                tenant.org_id,
+                (events + delta.events).max(0),
+                (errors + delta.errors).max(0),
+                prompt.saturating_add(delta.prompt_tokens).max(0),
+                completion.saturating_add(delta.completion_tokens).max(0),
+                total.saturating_add(delta.total_tokens).max(0),
+                cost + delta.cost,
+                latency.map(|sketch| sketch.to_java_bytes()),
+                scores,
+            ])
+        })
+        .map(drop)
+        .map_err(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_sketch_merges_with_a_new_one() {
+        let mut first = new_sketch();
+        for ms in 1..=100 {
+            first.add(f64::from(ms));
+        }
+        let mut stored = decode_sketch(&first.to_java_bytes()).expect("decodes");
+        let mut second = new_sketch();
+        second.add(1000.0);
+        stored.merge(&second).expect("same configuration");
+        assert_eq!(stored.count(), 101);
+        let p50 = stored.quantile(0.5).expect("in range").expect("not empty");
+        assert!((p50 - 51.0).abs() <= 1.0, "p50 {p50}");
+        assert_eq!(stored.max(), Some(1000.0));
+    }
+
+    #[test]
+    fn a_value_is_cut_on_a_character_boundary() {
+        let long = "é".repeat(MAX_VALUE_CHARS + 5);
+        assert_eq!(cut(&long).chars().count(), MAX_VALUE_CHARS);
+        assert_eq!(cut("gpt-4o"), "gpt-4o");
+    }
+}
