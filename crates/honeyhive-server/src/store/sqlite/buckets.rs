@@ -1,6 +1,7 @@
 //! Streaming metric buckets, written: what a write batch adds to each bucket,
-//! summed in memory while the batch applies and written once at its end, in
-//! the batch's transaction (see [`crate::store::TimeseriesStore`]).
+//! summed in memory while the batch applies; the writer sums a group's
+//! batches per project and writes each bucket once, in the group's
+//! transaction, before it commits (see [`crate::store::TimeseriesStore`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,17 +45,18 @@ pub(crate) fn decode_scores(text: &str) -> BTreeMap<String, (f64, i64)> {
 }
 
 /// One bucket row's key (the project is the batch's).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct BucketKey {
     width: i64,
-    dimension: &'static str,
+    dimension: usize,
     bucket: i64,
-    event_type: &'static str,
-    value: String,
+    event_type: EventType,
+    /// The dimension value's place in [`BucketDeltas::values`]; `None` for the total.
+    value: Option<u32>,
 }
 
-/// What a batch adds to one bucket. Counters may go down: an enrichment
-/// moves an event's figures by the difference.
+/// What a batch adds to one bucket, or to one [`Combination`]. Counters may
+/// go down: an enrichment moves an event's figures by the difference.
 #[derive(Default)]
 struct Delta {
     events: i64,
@@ -67,22 +69,62 @@ struct Delta {
     scores: BTreeMap<String, (f64, i64)>,
 }
 
-/// What one event counts for, in every bucket it falls in.
-#[derive(Debug, PartialEq)]
-struct Figures {
-    time_ms: i64,
-    event_type: &'static str,
-    values: [String; 4],
-    error: bool,
-    tokens: [i64; 3],
-    cost: f64,
-    scores: Vec<(String, f64)>,
+impl Delta {
+    /// Whether adding it changes nothing (an enrichment that moved no figure).
+    fn is_empty(&self) -> bool {
+        self.events == 0
+            && self.errors == 0
+            && self.prompt_tokens == 0
+            && self.completion_tokens == 0
+            && self.total_tokens == 0
+            && self.cost == 0.0
+            && self.latency.is_none()
+            && self
+                .scores
+                .values()
+                .all(|(sum, count)| *sum == 0.0 && *count == 0)
+    }
+
+    fn absorb(&mut self, other: &Delta) {
+        self.events += other.events;
+        self.errors += other.errors;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
+        self.total_tokens = self.total_tokens.saturating_add(other.total_tokens);
+        self.cost += other.cost;
+        if let Some(sketch) = &other.latency {
+            match &mut self.latency {
+                // Every sketch has the default configuration, so the merge cannot refuse.
+                Some(into) => drop(into.merge(sketch)),
+                None => self.latency = Some(sketch.clone()),
+            }
+        }
+        for (name, (sum, count)) in &other.scores {
+            let into = self.scores.entry(name.clone()).or_default();
+            into.0 += sum;
+            into.1 += count;
+        }
+    }
 }
 
-fn cut(text: &str) -> String {
+/// The minute, type and dimension values events share: a batch's events are
+/// summed per combination first (few per batch), then each combination is
+/// added to its buckets (two widths, four dimensions) once, when written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Combination {
+    minute: i64,
+    event_type: EventType,
+    /// Model, source and event name, as places in [`BucketDeltas::values`].
+    values: [u32; 3],
+}
+
+/// `text` cut to [`MAX_VALUE_CHARS`] characters (on a character boundary).
+fn cut(text: &str) -> &str {
     match text.char_indices().nth(MAX_VALUE_CHARS) {
-        Some((end, _)) => text[..end].to_string(),
-        None => text.to_string(),
+        Some((end, _)) => &text[..end],
+        None => text,
     }
 }
 
@@ -94,52 +136,38 @@ fn score(value: &Value) -> Option<f64> {
     }
 }
 
-impl Figures {
-    fn of(e: &Event) -> Figures {
-        let totals = rollup([e]);
-        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let model = match e.config.get("model") {
-            Some(Value::String(model)) => cut(model),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => cut(&other.to_string()),
-        };
-        let time_ms = if e.start_time.is_finite() && e.start_time > 0.0 {
-            e.start_time as i64
-        } else {
-            now_ms() as i64
-        };
-        Figures {
-            time_ms,
-            event_type: e.event_type.as_str(),
-            values: [String::new(), model, cut(&e.source), cut(&e.event_name)],
-            error: e.error.as_deref().is_some_and(|err| !err.is_empty()),
-            tokens: [
-                as_i64(totals.prompt_tokens),
-                as_i64(totals.completion_tokens),
-                as_i64(totals.total_tokens),
-            ],
-            cost: totals.cost,
-            scores: e
-                .metrics
-                .iter()
-                .filter(|(name, _)| name.chars().count() <= MAX_SCORE_NAME_CHARS)
-                .filter_map(|(name, value)| Some((name.clone(), score(value)?)))
-                .take(MAX_SCORES_PER_EVENT)
-                .collect(),
-        }
+/// An event's model: `config.model` as text, `""` without one.
+fn model_of(e: &Event) -> std::borrow::Cow<'_, str> {
+    match e.config.get("model") {
+        Some(Value::String(model)) => std::borrow::Cow::Borrowed(cut(model)),
+        Some(Value::Null) | None => std::borrow::Cow::Borrowed(""),
+        Some(other) => std::borrow::Cow::Owned(cut(&other.to_string()).to_string()),
     }
+}
+
+/// The minute an event counts in: its start, or now when it has none.
+fn minute_of(e: &Event) -> i64 {
+    let ms = if e.start_time.is_finite() && e.start_time > 0.0 {
+        e.start_time as i64
+    } else {
+        now_ms() as i64
+    };
+    ms.div_euclid(BUCKET_WIDTHS_MS[0]) * BUCKET_WIDTHS_MS[0]
 }
 
 /// What a write batch adds to the buckets, written by [`BucketDeltas::write`].
 #[derive(Default)]
 pub(crate) struct BucketDeltas {
-    rows: HashMap<BucketKey, Delta>,
+    /// Dimension values, each once, and where each is.
+    values: Vec<String>,
+    places: HashMap<String, u32>,
+    combinations: HashMap<Combination, Delta>,
 }
 
 impl std::fmt::Debug for BucketDeltas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BucketDeltas")
-            .field("rows", &self.rows.len())
+            .field("combinations", &self.combinations.len())
             .finish()
     }
 }
@@ -152,7 +180,7 @@ impl BucketDeltas {
         }
         let latency =
             (event.duration.is_finite() && event.duration >= 0.0).then_some(event.duration);
-        self.add(&Figures::of(event), 1, latency);
+        self.add(event, 1, latency);
     }
 
     /// A stored event changed from `before` to `after`: its counters move by
@@ -161,54 +189,112 @@ impl BucketDeltas {
         if before.event_type == EventType::Session || after.event_type == EventType::Session {
             return;
         }
-        let (old, new) = (Figures::of(before), Figures::of(after));
-        if old != new {
-            self.add(&old, -1, None);
-            self.add(&new, 1, None);
+        self.add(before, -1, None);
+        self.add(after, 1, None);
+    }
+
+    fn place(&mut self, value: &str) -> u32 {
+        if let Some(place) = self.places.get(value) {
+            return *place;
+        }
+        let place = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+        self.values.push(value.to_string());
+        self.places.insert(value.to_string(), place);
+        place
+    }
+
+    fn add(&mut self, e: &Event, sign: i64, latency: Option<f64>) {
+        let combination = Combination {
+            minute: minute_of(e),
+            event_type: e.event_type,
+            values: [
+                self.place(&model_of(e)),
+                self.place(cut(&e.source)),
+                self.place(cut(&e.event_name)),
+            ],
+        };
+        let totals = rollup([e]);
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let delta = self.combinations.entry(combination).or_default();
+        delta.events += sign;
+        if e.error.as_deref().is_some_and(|err| !err.is_empty()) {
+            delta.errors += sign;
+        }
+        for (into, tokens) in [
+            (&mut delta.prompt_tokens, totals.prompt_tokens),
+            (&mut delta.completion_tokens, totals.completion_tokens),
+            (&mut delta.total_tokens, totals.total_tokens),
+        ] {
+            *into = into.saturating_add(sign.saturating_mul(as_i64(tokens)));
+        }
+        delta.cost += sign as f64 * totals.cost;
+        let scores = e
+            .metrics
+            .iter()
+            .filter(|(name, _)| name.chars().count() <= MAX_SCORE_NAME_CHARS)
+            .filter_map(|(name, value)| Some((name, score(value)?)))
+            .take(MAX_SCORES_PER_EVENT);
+        for (name, value) in scores {
+            let sum = match delta.scores.get_mut(name.as_str()) {
+                Some(sum) => sum,
+                None => delta.scores.entry(name.clone()).or_default(),
+            };
+            sum.0 += sign as f64 * value;
+            sum.1 += sign;
+        }
+        if let Some(ms) = latency {
+            delta.latency.get_or_insert_with(new_sketch).add(ms);
         }
     }
 
-    fn add(&mut self, figures: &Figures, sign: i64, latency: Option<f64>) {
-        for width in BUCKET_WIDTHS_MS {
-            let bucket = figures.time_ms.div_euclid(width) * width;
-            for (dimension, value) in DIMENSIONS.into_iter().zip(&figures.values) {
-                let key = BucketKey {
-                    width,
-                    dimension,
-                    bucket,
-                    event_type: figures.event_type,
-                    value: value.clone(),
-                };
-                let delta = self.rows.entry(key).or_default();
-                delta.events += sign;
-                delta.errors += sign * i64::from(figures.error);
-                for (into, tokens) in [
-                    &mut delta.prompt_tokens,
-                    &mut delta.completion_tokens,
-                    &mut delta.total_tokens,
-                ]
-                .into_iter()
-                .zip(figures.tokens)
-                {
-                    *into = into.saturating_add(sign.saturating_mul(tokens));
-                }
-                delta.cost += sign as f64 * figures.cost;
-                for (name, value) in &figures.scores {
-                    let sum = delta.scores.entry(name.clone()).or_default();
-                    sum.0 += sign as f64 * value;
-                    sum.1 += sign;
-                }
-                if let Some(ms) = latency {
-                    delta.latency.get_or_insert_with(new_sketch).add(ms);
-                }
-            }
+    /// Adds `other`'s deltas (another batch of the same project) to these.
+    pub(crate) fn absorb(&mut self, other: BucketDeltas) {
+        for (combination, delta) in other.combinations {
+            let [model, source, name] = combination
+                .values
+                .map(|place| other.values.get(place as usize));
+            let values =
+                [model, source, name].map(|value| self.place(value.map_or("", String::as_str)));
+            self.combinations
+                .entry(Combination {
+                    values,
+                    ..combination
+                })
+                .or_default()
+                .absorb(&delta);
         }
     }
 
     /// Adds every bucket's delta to its stored row, in the caller's transaction.
     pub(crate) fn write(self, conn: &Connection, tenant: &Tenant) -> StoreResult<()> {
-        for (key, delta) in self.rows {
-            write_one(conn, tenant, &key, delta)?;
+        let mut rows: HashMap<BucketKey, Delta> = HashMap::new();
+        for (combination, delta) in &self.combinations {
+            if delta.is_empty() {
+                continue;
+            }
+            for width in BUCKET_WIDTHS_MS {
+                let bucket = combination.minute.div_euclid(width) * width;
+                for (dimension, value) in std::iter::once(None)
+                    .chain(combination.values.map(Some))
+                    .enumerate()
+                {
+                    let key = BucketKey {
+                        width,
+                        dimension,
+                        bucket,
+                        event_type: combination.event_type,
+                        value,
+                    };
+                    rows.entry(key).or_default().absorb(delta);
+                }
+            }
+        }
+        for (key, delta) in rows {
+            let value = key
+                .value
+                .and_then(|place| self.values.get(place as usize))
+                .map_or("", String::as_str);
+            write_one(conn, tenant, &key, value, delta)?;
         }
         Ok(())
     }
@@ -234,7 +320,13 @@ type StoredRow = (
     Option<String>,
 );
 
-fn write_one(conn: &Connection, tenant: &Tenant, key: &BucketKey, delta: Delta) -> StoreResult<()> {
+fn write_one(
+    conn: &Connection,
+    tenant: &Tenant,
+    key: &BucketKey,
+    value: &str,
+    delta: Delta,
+) -> StoreResult<()> {
     let stored: Option<StoredRow> = conn
         .prepare_cached(READ_ROW)
         .and_then(|mut stmt| {
@@ -242,10 +334,10 @@ fn write_one(conn: &Connection, tenant: &Tenant, key: &BucketKey, delta: Delta) 
                 params![
                     tenant.project_id,
                     key.width,
-                    key.dimension,
+                    DIMENSIONS[key.dimension],
                     key.bucket,
-                    key.event_type,
-                    key.value
+                    key.event_type.as_str(),
+                    value
                 ],
                 |row| {
                     Ok((
@@ -287,10 +379,10 @@ fn write_one(conn: &Connection, tenant: &Tenant, key: &BucketKey, delta: Delta) 
             stmt.execute(params![
                 tenant.project_id,
                 key.width,
-                key.dimension,
+                DIMENSIONS[key.dimension],
                 key.bucket,
-                key.event_type,
-                key.value,
+                key.event_type.as_str(),
+                value,
                 tenant.org_id,
                 (events + delta.events).max(0),
                 (errors + delta.errors).max(0),

@@ -144,6 +144,13 @@ impl Job for WriteJob {
         self.batch.weight()
     }
 
+    fn take_buckets(&mut self) -> Option<(&Tenant, BucketDeltas)> {
+        let Some(Ok((_, log))) = self.outcome.as_mut() else {
+            return None;
+        };
+        Some((&self.tenant, std::mem::take(&mut log.buckets)))
+    }
+
     fn take_committed(&mut self) -> Option<Committed> {
         let Some(Ok((_, log))) = self.outcome.as_mut() else {
             return None;

@@ -535,7 +535,6 @@ pub(crate) fn apply_batch(
             summary.deferred += 1;
         }
     }
-    std::mem::take(&mut log.buckets).write(conn, tenant)?;
     Ok((summary, log))
 }
 

@@ -10,8 +10,9 @@ use std::time::Instant;
 use rusqlite::Connection;
 
 use super::backend;
+use super::buckets::BucketDeltas;
 use super::checkpoint::{CheckpointCounters, Checkpoints};
-use crate::store::{CommitFeed, Committed, StoreError, StoreResult};
+use crate::store::{CommitFeed, Committed, StoreError, StoreResult, Tenant};
 
 /// Where the writer sends what it committed: set once, when the server
 /// attaches its live feed; until then commits are fed nowhere.
@@ -41,6 +42,11 @@ pub(super) trait Job: Send {
     /// What the job changed, for the commit feed; asked once its group
     /// committed and only while someone listens, before `reply`.
     fn take_committed(&mut self) -> Option<Committed> {
+        None
+    }
+    /// What the job adds to the metric buckets, asked once its group ran
+    /// (and before it commits) when it succeeded.
+    fn take_buckets(&mut self) -> Option<(&Tenant, BucketDeltas)> {
         None
     }
 }
@@ -170,6 +176,25 @@ fn fill_group(first: Box<dyn Job>, rx: &crossbeam_channel::Receiver<WriterMessag
     group
 }
 
+/// Writes what the group's jobs add to the metric buckets, summed per
+/// project first: one row write per bucket per commit, not per job.
+fn write_buckets(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> StoreResult<()> {
+    let mut projects: Vec<(Tenant, BucketDeltas)> = Vec::new();
+    for job in jobs.iter_mut() {
+        let Some((tenant, deltas)) = job.take_buckets() else {
+            continue;
+        };
+        match projects.iter_mut().find(|(t, _)| t == tenant) {
+            Some((_, into)) => into.absorb(deltas),
+            None => projects.push((tenant.clone(), deltas)),
+        }
+    }
+    for (tenant, deltas) in projects {
+        deltas.write(conn, &tenant)?;
+    }
+    Ok(())
+}
+
 /// Hands a committed group's changes to the feed, if anyone listens: one
 /// call per commit, in commit order, before any of its writers is answered.
 fn feed_commit(feed: &FeedSlot, jobs: &mut [Box<dyn Job>]) {
@@ -230,6 +255,7 @@ pub(super) fn writer_loop(
         let count = jobs.len() as u64;
         // Shared by every job's answer, each keeping it as its source.
         let commit = run_group(&conn, &mut jobs)
+            .and_then(|()| write_buckets(&conn, &mut jobs))
             .and_then(|()| conn.execute_batch("COMMIT").map_err(backend))
             .map_err(Arc::new);
         if commit.is_err() {
