@@ -8,10 +8,12 @@
 //! /login ─ key or one-time link ─> signed cookie ─> /ui/sessions ─> /ui/sessions/{id}?event=…
 //! ```
 
+mod chart;
 mod datasets;
 mod events;
 mod filters;
 mod live;
+mod monitoring;
 mod runs;
 mod session;
 mod sessions;
@@ -76,6 +78,7 @@ pub(crate) fn routes(app: AppState, sign_in: Arc<SignIn>) -> Router {
         .route("/ui/runs", get(runs::list))
         .route("/ui/runs/{run_id}", get(runs::run))
         .route("/ui/runs/{run_id}/compare", get(runs::compare))
+        .route("/ui/monitoring", get(monitoring::page))
         .route("/ui/live", get(live::page))
         .route("/ui/live/stream", get(live::stream))
         .route("/ui/assets/app.css", get(stylesheet))

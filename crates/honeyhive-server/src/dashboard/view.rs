@@ -81,6 +81,7 @@ impl<'a> Page<'a> {
                                 a href="/ui/events" { "Events" }
                                 a href="/ui/runs" { "Experiments" }
                                 a href="/ui/datasets" { "Datasets" }
+                                a href="/ui/monitoring" { "Monitoring" }
                                 a href="/ui/live" { "Live" }
                             }
                             span.project title="the project of your API key" { (viewer.tenant.project_name) }

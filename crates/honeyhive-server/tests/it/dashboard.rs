@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 use crate::common::{Answer, Harness};
 
 /// A client that shows redirects instead of following them, carrying one cookie.
-struct Browser {
+pub(crate) struct Browser {
     agent: ureq::Agent,
     cookie: Option<String>,
 }
 
 impl Browser {
-    fn new() -> Browser {
+    pub(crate) fn new() -> Browser {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -54,7 +54,7 @@ impl Browser {
         }
     }
 
-    fn get(&self, h: &Harness, path: &str) -> Answer {
+    pub(crate) fn get(&self, h: &Harness, path: &str) -> Answer {
         self.send(h, "GET", path, None)
     }
 
@@ -75,7 +75,7 @@ fn set_cookie<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
         .find(|v| v.starts_with(&format!("{name}=")))
 }
 
-fn text(answer: &Answer) -> String {
+pub(crate) fn text(answer: &Answer) -> String {
     String::from_utf8_lossy(&answer.body).into_owned()
 }
 
@@ -119,7 +119,7 @@ fn ingest_chat(h: &Harness, key: &str, session_name: &str, user_says: &str) -> (
 }
 
 /// Signs `browser` in through the key form.
-fn sign_in_with_key(h: &Harness, browser: &mut Browser, key: &str) {
+pub(crate) fn sign_in_with_key(h: &Harness, browser: &mut Browser, key: &str) {
     let form = browser.get(h, "/login");
     assert_eq!(form.status, 200);
     browser.keep_cookie(&form, "hh_login");

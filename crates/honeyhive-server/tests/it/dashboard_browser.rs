@@ -1,7 +1,7 @@
 //! The dashboard in a real browser (Debian's headless Chromium, which
 //! `.ci/run` installs): the one-time link signs in and the cookie carries the
 //! next pages, the session page renders its tree and conversation, the
-//! compare page a metric delta, and a
+//! compare page a metric delta, the monitoring page its charts, and a
 //! script hidden in user content neither shows as markup nor runs. Each page
 //! is saved as a screenshot under `target/ui-screenshots/`.
 
@@ -138,6 +138,18 @@ fn a_browser_signs_in_with_the_link_and_reads_the_session_and_its_chat() {
     assert!(
         compared.contains("+0.667") && compared.contains("2 improved"),
         "{compared}"
+    );
+
+    let monitoring = h.url("/ui/monitoring?range=1h&group_by=model");
+    browse(profile.path(), &monitoring, Some("monitoring.png"));
+    let charted = browse(profile.path(), &monitoring, None);
+    assert!(
+        charted.contains("Latency p95") && charted.contains("gpt-4o"),
+        "{charted}"
+    );
+    assert!(
+        charted.contains("path class=\"series s0\""),
+        "a line is drawn: {charted}"
     );
 
     // Signed out (a fresh profile), the browser lands on the sign-in form.

@@ -13,4 +13,5 @@ mod fuzz_bodies;
 mod hardening;
 mod ingest_http;
 mod live;
+mod monitoring;
 mod store_suite;
