@@ -20,8 +20,9 @@ use honeyhive_model::EventType;
 
 use super::{StoreResult, Tenant};
 
-/// Bucket widths kept, finest first: one minute, and one hour for long ranges.
-pub const BUCKET_WIDTHS_MS: [i64; 2] = [60_000, 3_600_000];
+/// Bucket widths kept, finest first: a minute, a quarter hour (a day's chart
+/// reads 96 of them, not 1 440 minutes) and an hour for long ranges.
+pub const BUCKET_WIDTHS_MS: [i64; 3] = [60_000, 900_000, 3_600_000];
 
 /// What a time series can be grouped by.
 ///
@@ -66,8 +67,8 @@ pub struct TimeseriesQuery {
     pub start_ms: i64,
     /// End of the range, ms (exclusive).
     pub end_ms: i64,
-    /// Width of one point: a whole number of minutes. Whole hours read the
-    /// hourly buckets, anything else the minute buckets.
+    /// Width of one point: a whole number of minutes. It reads the widest
+    /// buckets ([`BUCKET_WIDTHS_MS`]) that divide it.
     pub step_ms: i64,
     /// One series per value of this dimension; `None` for one series of everything.
     pub group_by: Option<Dimension>,

@@ -170,7 +170,7 @@ FROM (
            CASE WHEN json_valid(metadata) THEN coalesce(CAST(json_extract(metadata, '$.cost') AS REAL), 0) ELSE 0 END AS cost
     FROM events WHERE event_type != 'session'
 ) AS e
-CROSS JOIN (SELECT 60000 AS width UNION ALL SELECT 3600000) AS w
+CROSS JOIN (SELECT 60000 AS width UNION ALL SELECT 900000 UNION ALL SELECT 3600000) AS w
 CROSS JOIN (SELECT '' AS dimension UNION ALL SELECT 'model' UNION ALL SELECT 'source'
             UNION ALL SELECT 'event_name') AS d
 GROUP BY 1, 2, 3, 4, 5, 6;

@@ -61,14 +61,13 @@ impl Sum {
     }
 }
 
-/// The width of the buckets a query reads: hours when its step is whole hours.
+/// The width of the buckets a query reads: the widest that divides its step.
 fn bucket_width(step_ms: i64) -> i64 {
-    let hour = BUCKET_WIDTHS_MS[1];
-    if step_ms % hour == 0 {
-        hour
-    } else {
-        BUCKET_WIDTHS_MS[0]
-    }
+    BUCKET_WIDTHS_MS
+        .into_iter()
+        .rev()
+        .find(|width| step_ms % width == 0)
+        .unwrap_or(BUCKET_WIDTHS_MS[0])
 }
 
 fn check(query: &TimeseriesQuery) -> StoreResult<(i64, usize)> {
@@ -115,7 +114,10 @@ fn read(conn: &Connection, tenant: &Tenant, query: &TimeseriesQuery) -> StoreRes
     let mut groups: HashMap<String, Vec<Sum>> = HashMap::new();
     while let Some(row) = rows.next().map_err(backend)? {
         let bucket: i64 = row.get(0).map_err(backend)?;
-        let value: String = row.get(1).map_err(backend)?;
+        let value = row
+            .get_ref(1)
+            .and_then(|v| v.as_str().map_err(Into::into))
+            .map_err(backend)?;
         let count = |i: usize| -> StoreResult<u64> {
             let n: i64 = row.get(i).map_err(backend)?;
             Ok(u64::try_from(n).unwrap_or(0))
@@ -145,9 +147,13 @@ fn read(conn: &Connection, tenant: &Tenant, query: &TimeseriesQuery) -> StoreRes
             latency: latency.as_deref().and_then(decode_sketch),
         };
         let step = ((bucket - start) / query.step_ms) as usize;
-        let points = groups
-            .entry(value)
-            .or_insert_with(|| (0..steps).map(|_| Sum::default()).collect());
+        if !groups.contains_key(value) {
+            let empty = (0..steps).map(|_| Sum::default()).collect();
+            groups.insert(value.to_string(), empty);
+        }
+        let Some(points) = groups.get_mut(value) else {
+            continue;
+        };
         if let Some(point) = points.get_mut(step) {
             point.absorb(sum);
         }
