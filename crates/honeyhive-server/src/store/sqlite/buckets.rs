@@ -168,8 +168,13 @@ pub(crate) struct BucketDeltas {
     /// Dimension values, each once, and where each is.
     values: Vec<String>,
     places: HashMap<String, u32>,
+    /// The places found last, newest first.
+    recent: [u32; RECENT_PLACES],
     combinations: HashMap<Combination, Delta>,
 }
+
+/// Places [`BucketDeltas::place`] compares before it hashes.
+const RECENT_PLACES: usize = 8;
 
 impl std::fmt::Debug for BucketDeltas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -200,13 +205,28 @@ impl BucketDeltas {
         self.add(after, 1, None);
     }
 
+    /// Where `value` is in [`Self::values`], added if new. A batch names few
+    /// values over and over: the last few places are compared first, which
+    /// spares the writer a hash of every event's model, source and name.
     fn place(&mut self, value: &str) -> u32 {
-        if let Some(place) = self.places.get(value) {
-            return *place;
+        let recent = self.recent.iter().copied().find(|place| {
+            self.values
+                .get(*place as usize)
+                .is_some_and(|known| known == value)
+        });
+        let place = match recent.or_else(|| self.places.get(value).copied()) {
+            Some(place) => place,
+            None => {
+                let place = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+                self.values.push(value.to_string());
+                self.places.insert(value.to_string(), place);
+                place
+            }
+        };
+        if recent.is_none() {
+            self.recent.rotate_right(1);
+            self.recent[0] = place;
         }
-        let place = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
-        self.values.push(value.to_string());
-        self.places.insert(value.to_string(), place);
         place
     }
 
@@ -311,10 +331,16 @@ const READ_ROW: &str = "SELECT events, errors, prompt_tokens, completion_tokens,
     cost, latency, scores FROM metric_buckets WHERE project_id = ?1 AND width = ?2 \
     AND dimension = ?3 AND bucket = ?4 AND event_type = ?5 AND value = ?6";
 
-const WRITE_ROW: &str = "INSERT OR REPLACE INTO metric_buckets (project_id, width, dimension, \
+const INSERT_ROW: &str = "INSERT INTO metric_buckets (project_id, width, dimension, \
     bucket, event_type, value, org_id, events, errors, prompt_tokens, completion_tokens, \
     total_tokens, cost, latency, scores) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+// A row that exists is updated in place (a REPLACE would delete and re-insert it).
+const UPDATE_ROW: &str = "UPDATE metric_buckets SET org_id = ?7, events = ?8, errors = ?9, \
+    prompt_tokens = ?10, completion_tokens = ?11, total_tokens = ?12, cost = ?13, \
+    latency = ?14, scores = ?15 WHERE project_id = ?1 AND width = ?2 AND dimension = ?3 \
+    AND bucket = ?4 AND event_type = ?5 AND value = ?6";
 
 type StoredRow = (
     i64,
@@ -362,6 +388,11 @@ fn write_one(
             .optional()
         })
         .map_err(backend)?;
+    let sql = if stored.is_some() {
+        UPDATE_ROW
+    } else {
+        INSERT_ROW
+    };
     let (events, errors, prompt, completion, total, cost, latency, scores) =
         stored.unwrap_or_default();
     let latency = match (latency.as_deref().and_then(decode_sketch), delta.latency) {
@@ -381,7 +412,7 @@ fn write_one(
     score_sums.retain(|_, (_, count)| *count > 0);
     let scores = (!score_sums.is_empty())
         .then(|| serde_json::to_string(&score_sums).unwrap_or_else(|_| "{}".into()));
-    conn.prepare_cached(WRITE_ROW)
+    conn.prepare_cached(sql)
         .and_then(|mut stmt| {
             stmt.execute(params![
                 tenant.project_id,
@@ -423,6 +454,20 @@ mod tests {
         let p50 = stored.quantile(0.5).expect("in range").expect("not empty");
         assert!((p50 - 51.0).abs() <= 1.0, "p50 {p50}");
         assert_eq!(stored.max(), Some(1000.0));
+    }
+
+    #[test]
+    fn each_value_has_one_place_however_it_is_found() {
+        let mut deltas = BucketDeltas::default();
+        let names: Vec<String> = (0..20).map(|i| format!("name-{i}")).collect();
+        let first: Vec<u32> = names.iter().map(|n| deltas.place(n)).collect();
+        for round in 0..3 {
+            for (name, place) in names.iter().zip(&first).rev() {
+                assert_eq!(deltas.place(name), *place, "round {round}: {name}");
+            }
+        }
+        assert_eq!(deltas.values.len(), 20);
+        assert_eq!(deltas.place(""), 20, "the empty value is a value too");
     }
 
     #[test]
