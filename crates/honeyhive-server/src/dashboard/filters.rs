@@ -17,10 +17,14 @@ pub(super) struct PageQuery {
     page: Option<u64>,
 }
 
+/// The deepest page a list serves: reading past it makes the store step over
+/// every row before it, so a deeper look is a narrower filter instead.
+pub(super) const MAX_PAGE: u64 = 1_000;
+
 impl PageQuery {
-    /// The page asked for, 1 if none.
+    /// The page asked for, 1 if none, at most [`MAX_PAGE`].
     pub(super) fn number(&self) -> u64 {
-        self.page.unwrap_or(1).max(1)
+        self.page.unwrap_or(1).clamp(1, MAX_PAGE)
     }
 }
 
@@ -122,5 +126,24 @@ impl ListFilters {
                 (extra)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_past_the_deepest_is_the_deepest() {
+        let page = |n: Option<u64>| PageQuery { page: n }.number();
+        assert_eq!(page(None), 1);
+        assert_eq!(page(Some(0)), 1);
+        assert_eq!(page(Some(7)), 7);
+        assert_eq!(page(Some(u64::MAX)), MAX_PAGE);
+        let last = super::super::view::pager("/ui/events", &[], MAX_PAGE, 100, u64::MAX);
+        assert!(
+            !last.into_string().contains("rel=\"next\""),
+            "no page past the deepest"
+        );
     }
 }

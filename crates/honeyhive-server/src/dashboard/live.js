@@ -57,7 +57,9 @@
     var event;
     try { event = JSON.parse(message.data); } catch (e) { return; }
     if (paused) {
+      // Only the newest MAX_ROWS could be shown on resume; older ones are dropped now.
       held.push(event);
+      if (held.length > MAX_ROWS) held.shift();
       table.dataset.held = String(held.length);
     } else {
       show(event);

@@ -17,7 +17,7 @@ use super::view::{
     Page, Viewer, cost, count, duration, error_page, listed, pager, time, url_encode,
 };
 use crate::api::ApiError;
-use crate::store::{EventQuery, SortOrder};
+use crate::store::{EventQuery, ReadError, SortOrder};
 
 /// Sessions on one page.
 const PAGE_SIZE: u64 = 50;
@@ -61,7 +61,8 @@ async fn render(
             },
         )
         .await?;
-    let totals = rollups(state, viewer, &sessions.items).await;
+    let rolled_up = rollups(state, viewer, &sessions.items).await?;
+    let totals = rolled_up.as_ref();
     let body = Page::signed_in("Sessions", viewer).render(html! {
         h1 { "Sessions" }
         (filters.form("/ui/sessions", Offered { event_type: false, source_and_errors: true }, html! {}))
@@ -73,7 +74,7 @@ async fn render(
             } }
             tbody {
                 @for session in &sessions.items {
-                    @let total = totals.get(session.event_id.as_str());
+                    @let total = totals.and_then(|t| t.get(session.event_id.as_str()));
                     tr {
                         td { a href=(format!("/ui/sessions/{}", url_encode(&session.session_id))) {
                             (if session.event_name.is_empty() { "(unnamed)" } else { &session.event_name })
@@ -89,6 +90,10 @@ async fn render(
                 }
             }
         }
+        @if rolled_up.is_none() {
+            p.hint { "Events, tokens and cost are not shown: this page's sessions hold more than "
+                (MAX_ROLLUP_EVENTS) " events or more than the read limit's bytes." }
+        }
         @if sessions.items.is_empty() {
             p.empty { "No sessions yet. Point a client at this server (HH_API_URL) and they appear here." }
         }
@@ -98,14 +103,15 @@ async fn render(
 }
 
 /// Each listed session's roll-up (events, tokens, cost), from the metadata of
-/// its events; none when the page's sessions hold too many to read at once.
+/// its events; `None` when the page's sessions hold too many to read at once.
+/// A store that fails is the page's error, not a row of dashes.
 async fn rollups(
     state: &Dashboard,
     viewer: &Viewer,
     sessions: &[Event],
-) -> HashMap<String, SessionRollup> {
+) -> Result<Option<HashMap<String, SessionRollup>>, ApiError> {
     if sessions.is_empty() {
-        return HashMap::new();
+        return Ok(Some(HashMap::new()));
     }
     let query = EventQuery {
         session_ids: sessions.iter().map(|s| s.session_id.clone()).collect(),
@@ -114,12 +120,11 @@ async fn rollups(
         json_fields: Some(vec![JsonRoot::Metadata]),
         ..EventQuery::default()
     };
-    let Ok(events) = state.store.query_events(&viewer.tenant, &query).await else {
-        return HashMap::new();
+    let events = match state.store.query_events(&viewer.tenant, &query).await {
+        Ok(events) if events.total <= MAX_ROLLUP_EVENTS => events,
+        Ok(_) | Err(ReadError::TooLarge(_)) => return Ok(None),
+        Err(ReadError::Store(e)) => return Err(e.into()),
     };
-    if events.total > MAX_ROLLUP_EVENTS {
-        return HashMap::new();
-    }
     let mut by_session: HashMap<&str, Vec<&Event>> = HashMap::new();
     for event in &events.items {
         by_session
@@ -127,7 +132,7 @@ async fn rollups(
             .or_default()
             .push(event);
     }
-    sessions
+    let totals = sessions
         .iter()
         .map(|s| {
             let events = by_session
@@ -136,5 +141,6 @@ async fn rollups(
                 .unwrap_or(&[]);
             (s.event_id.clone(), rollup(events.iter().copied()))
         })
-        .collect()
+        .collect();
+    Ok(Some(totals))
 }

@@ -1,6 +1,7 @@
 //! The page frame every dashboard page shares, the error page, and how values
 //! are shown (times, durations, tokens, cost, JSON).
 
+use super::filters::MAX_PAGE;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
@@ -136,7 +137,8 @@ pub(super) fn pager(
         nav.pager {
             @if page > 1 { a rel="prev" href=(link(page - 1)) { "← newer" } }
             span { "page " (page) }
-            @if more { a rel="next" href=(link(page + 1)) { "older →" } }
+            @if more && page < MAX_PAGE { a rel="next" href=(link(page + 1)) { "older →" } }
+            @if more && page >= MAX_PAGE { span.hint { "narrow the filters to see older rows" } }
         }
     }
 }
