@@ -384,17 +384,16 @@ mod tests {
         assert!(plan.contains("COVERING INDEX"), "{plan}");
     }
 
-    #[test]
-    fn run_id_backfill_tags_existing_rows_and_skips_corrupt_ones() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        // Apply everything before the run id column, then add rows as an older
-        // version of the server would have stored them.
+    /// An in-memory database with the migrations below `version` applied and
+    /// recorded, as a server of that age left it.
+    fn migrated_below(version: u32) -> Connection {
+        let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch(
             "CREATE TABLE schema_migrations (
                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)",
         )
         .expect("migrations table");
-        for m in all().expect("list").iter().filter(|m| m.version < 101) {
+        for m in all().expect("list").iter().filter(|m| m.version < version) {
             conn.execute_batch(m.sql).expect("older migration");
             conn.execute(
                 "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
@@ -402,6 +401,14 @@ mod tests {
             )
             .expect("record");
         }
+        conn
+    }
+
+    #[test]
+    fn run_id_backfill_tags_existing_rows_and_skips_corrupt_ones() {
+        // Everything before the run id column, then rows as an older version
+        // of the server would have stored them.
+        let mut conn = migrated_below(101);
         for (id, metadata) in [
             ("tagged", r#"{"run_id":"r1","x":1}"#),
             ("numeric", r#"{"run_id":5}"#),
@@ -447,20 +454,7 @@ mod tests {
 
     #[test]
     fn metric_buckets_backfill_counts_stored_events() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        conn.execute_batch(
-            "CREATE TABLE schema_migrations (
-                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)",
-        )
-        .expect("migrations table");
-        for m in all().expect("list").iter().filter(|m| m.version < 5) {
-            conn.execute_batch(m.sql).expect("older migration");
-            conn.execute(
-                "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
-                rusqlite::params![m.version, m.name],
-            )
-            .expect("record");
-        }
+        let mut conn = migrated_below(5);
         // Minute 0 of 2026-01-01: two model calls (one failed, one with its
         // tokens as text and no total), a corrupt row, a session (not counted).
         for (id, kind, error, config, metadata, start) in [
