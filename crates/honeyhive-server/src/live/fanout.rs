@@ -1,13 +1,15 @@
 //! The fan-out thread: takes committed writes off the hub's queue and offers
-//! each event to the subscribers of its project whose filters it matches,
-//! encoding its JSON once for all of them.
+//! each event to the subscribers of its project whose filters it matches
+//! (found through [`ProjectIndex`]), encoding its JSON once for all of them.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::{Inner, LiveEvent, LiveHub, Subscriber};
+use super::index::ProjectIndex;
+use super::{Directory, Inner, LiveEvent, LiveHub, Subscriber};
 use crate::store::{Change, Committed};
 
 pub(super) enum Message {
@@ -94,9 +96,42 @@ fn count_missed(hub: &LiveHub, counts: &[(String, u64)]) {
     }
 }
 
+/// The subscriber indexes of one directory snapshot, built as projects
+/// are met and dropped when the subscribers change.
+#[derive(Default)]
+struct Indexes {
+    snapshot: Option<Arc<Directory>>,
+    projects: HashMap<String, ProjectIndex>,
+}
+
+impl Indexes {
+    /// The index of `project_id`'s `subscribers` in `directory`.
+    fn of(
+        &mut self,
+        directory: &Arc<Directory>,
+        project_id: &str,
+        subscribers: &[Arc<Subscriber>],
+    ) -> &ProjectIndex {
+        if !self
+            .snapshot
+            .as_ref()
+            .is_some_and(|known| Arc::ptr_eq(known, directory))
+        {
+            self.snapshot = Some(directory.clone());
+            self.projects.clear();
+        }
+        if !self.projects.contains_key(project_id) {
+            let index = ProjectIndex::of(subscribers);
+            self.projects.insert(project_id.to_string(), index);
+        }
+        &self.projects[project_id]
+    }
+}
+
 /// The thread's loop: until stopped, or until the hub is gone.
 pub(super) fn run(hub: Weak<Inner>, commits: &Receiver<Message>) {
     let mut matching = Vec::new();
+    let mut indexes = Indexes::default();
     loop {
         let commit = match commits.recv() {
             Ok(Message::Commit(commit)) => commit,
@@ -115,8 +150,10 @@ pub(super) fn run(hub: Weak<Inner>, commits: &Receiver<Message>) {
         let events: usize = commit.iter().map(|c| c.changes.len()).sum();
         let directory = hub.directory();
         for committed in commit {
-            if let Some(subscribers) = directory.get(&committed.tenant.project_id) {
-                fan_out(&hub, subscribers, committed, &mut matching);
+            let project_id = &committed.tenant.project_id;
+            if let Some(subscribers) = directory.get(project_id) {
+                let index = indexes.of(&directory, project_id, subscribers);
+                fan_out(&hub, (subscribers, index), committed, &mut matching);
             }
         }
         hub.0.fanout.queued.fetch_sub(events, Ordering::Relaxed);
@@ -126,21 +163,14 @@ pub(super) fn run(hub: Weak<Inner>, commits: &Receiver<Message>) {
 /// Offers each change of `committed` to the `subscribers` it matches.
 fn fan_out(
     hub: &LiveHub,
-    subscribers: &[Arc<Subscriber>],
+    (subscribers, index): (&[Arc<Subscriber>], &ProjectIndex),
     committed: Committed,
     matching: &mut Vec<usize>,
 ) {
     let (mut delivered, mut missed) = (0u64, 0u64);
     let Committed { tenant, changes } = committed;
     for Change { seq, kind, event } in changes {
-        matching.clear();
-        matching.extend(
-            subscribers
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.filters.matches(&event))
-                .map(|(i, _)| i),
-        );
+        index.matching(subscribers, &event, matching);
         if matching.is_empty() {
             continue;
         }

@@ -27,6 +27,7 @@
 
 mod fanout;
 mod follow;
+mod index;
 mod queue;
 
 use std::collections::HashMap;
