@@ -27,13 +27,13 @@ mod body;
 mod catalog;
 mod datasets;
 mod error;
-mod events;
+pub(crate) mod events;
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub mod ops;
-mod query;
+pub(crate) mod query;
 pub mod runs;
-mod sessions;
+pub(crate) mod sessions;
 
 pub(crate) use answer::event_text;
 pub use body::{JsonBody, QueryParams};
