@@ -36,9 +36,13 @@ pub mod runs;
 pub(crate) mod sessions;
 
 pub(crate) use answer::event_text;
+#[cfg(feature = "graphql")]
+pub(crate) use answer::json_answer;
 pub use body::{JsonBody, QueryParams};
 pub(crate) use body::{charge, declared_length, discard_body, over_budget, read_body, too_large};
 pub use error::ApiError;
+#[cfg(feature = "graphql")]
+pub(crate) use {body::json_body, error::WorkFailed};
 
 /// Shared state of every handler: one reference-counted pointer, so the
 /// per-request clones axum makes (the handler service and the `State`

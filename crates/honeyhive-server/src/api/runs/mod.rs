@@ -4,6 +4,8 @@
 mod reads;
 
 pub(crate) use reads::evaluate;
+#[cfg(feature = "graphql")]
+pub(crate) use reads::{NARROW_WITH_FILTERS, blocking};
 
 use axum::extract::{Path, State};
 use axum::routing::get;
