@@ -87,6 +87,7 @@ pub(crate) fn build(limits: GraphqlLimits) -> ApiSchema {
 
 /// Every query field.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub(crate) struct QueryRoot(EventQueries, RunQueries, DatasetQueries);
 
 /// `events`, `sessions` and `session`.

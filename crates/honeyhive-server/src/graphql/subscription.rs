@@ -103,7 +103,7 @@ impl From<FollowMessage> for LiveUpdate {
     }
 }
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// The project's events matching `filters` (and `evaluationId`) as they
     /// commit, as `GET /v1/events/stream` sends them: `Ready` first, then
