@@ -2,8 +2,10 @@
 //! of data ingested through the REST and OTLP endpoints, session trees, runs
 //! and comparisons as the REST routes compute them, tenancy, keys, the
 //! depth, cost and size limits with our error codes, and the explorer page.
-//! Subscriptions over WebSocket are in `ws.rs`.
+//! Subscriptions over WebSocket are in `ws.rs`, the explorer in a real
+//! browser in `browser.rs`.
 
+mod browser;
 mod ws;
 
 use serde_json::{Value, json};

@@ -293,3 +293,103 @@ fn the_live_subscriber_limit_counts_websocket_subscriptions_as_it_counts_streams
     let metrics = String::from_utf8_lossy(&h.get("/metrics").body).to_string();
     assert!(metrics.contains("hh_live_subscribers 1\n"), "{metrics}");
 }
+
+#[test]
+fn a_subscriber_that_reads_too_slowly_is_told_what_it_missed() {
+    const REQUESTS: u64 = 32;
+    const SPANS_PER_REQUEST: u64 = 4;
+    let h = Harness::start_with(|cfg| {
+        cfg.live.buffer_events = 8;
+        cfg.live.buffer_bytes = 256 * 1024;
+    });
+    // A small receive window: the server's writes stall once a few big
+    // events are on their way, and its subscriber's buffer fills behind them.
+    let addr = h.server().server().http_addr();
+    let tcp =
+        h.rt.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.set_recv_buffer_size(4096)?;
+            socket.connect(addr).await
+        })
+        .expect("connect");
+    let mut request = format!("ws://{addr}/graphql")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (socket, _) =
+        h.rt.block_on(tokio_tungstenite::client_async(
+            request,
+            MaybeTlsStream::Plain(tcp),
+        ))
+        .expect("upgraded");
+    let mut client = Client { h: &h, socket };
+    assert!(client.init(json!({"apiKey": h.key()})));
+    let query = "subscription { events(filters: [{field: \"event_name\", operator: \"is\", value: \"big\"}]) {
+        __typename ... on LiveEvent { seq event { inputs } } ... on Lagged { missed hint } } }";
+    client.subscribe("big", query, json!({}));
+    assert_eq!(
+        client.receive_json()["payload"]["data"]["events"]["__typename"],
+        "Ready"
+    );
+
+    // Not read while 32 MiB of matching events commit.
+    let input = "x".repeat(256 * 1024);
+    for r in 0..REQUESTS {
+        let spans: Vec<Value> = (1..=SPANS_PER_REQUEST)
+            .map(|s| {
+                let mut span = crate::live::span(r * 10 + s, "big", "model", "slow");
+                span["attributes"]
+                    .as_array_mut()
+                    .expect("attributes")
+                    .push(json!({"key": "honeyhive_inputs.text", "value": {"stringValue": input}}));
+                span
+            })
+            .collect();
+        let answer = h.post_json("/opentelemetry/v1/traces", &crate::live::otlp(spans));
+        assert_eq!(answer.status, 200, "request {r} is acknowledged");
+    }
+
+    // Read at last: every event arrives or is announced missed, in its place.
+    let (mut delivered, mut missed, mut notices, mut last_seq) = (0u64, 0u64, 0u64, 0u64);
+    while delivered + missed < REQUESTS * SPANS_PER_REQUEST {
+        let next = client.receive_json();
+        assert_eq!(next["type"], "next", "{next}");
+        let item = &next["payload"]["data"]["events"];
+        match item["__typename"].as_str() {
+            Some("LiveEvent") => {
+                let seq = item["seq"].as_u64().expect("seq");
+                assert!(seq > last_seq, "seq rises");
+                last_seq = seq;
+                assert_eq!(
+                    item["event"]["inputs"]["text"].as_str().map(str::len),
+                    Some(input.len())
+                );
+                delivered += 1;
+            }
+            Some("Lagged") => {
+                let count = item["missed"].as_u64().expect("missed");
+                assert!(count > 0);
+                assert!(
+                    item["hint"].as_str().is_some_and(|h| h.contains("`after`")),
+                    "{item}"
+                );
+                missed += count;
+                notices += 1;
+            }
+            other => panic!("{other:?} in {next}"),
+        }
+    }
+    assert!(
+        notices > 0 && missed > 0,
+        "a reader this slow misses events"
+    );
+    assert_eq!(delivered + missed, REQUESTS * SPANS_PER_REQUEST);
+    let metrics = String::from_utf8_lossy(&h.get("/metrics").body).to_string();
+    assert!(
+        metrics.contains(&format!("hh_live_events_missed_total {missed}\n")),
+        "{metrics}"
+    );
+}
