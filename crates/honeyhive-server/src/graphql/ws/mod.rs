@@ -76,15 +76,19 @@ pub(super) async fn upgrade(
         .on_upgrade(move |socket| serve(socket, graphql, header_tenant)))
 }
 
-/// What one subscription's stream yields.
+/// What one subscription's stream yields, tagged with its id and the
+/// number it was started as (a client may reuse an id it completed while
+/// the old stream's end is still on its way).
 enum Output {
-    Next(String, Response),
-    Done(String),
+    Next(String, u64, Response),
+    Done(String, u64),
 }
 
 /// A running subscription.
 struct Running {
     abort: AbortHandle,
+    /// Which subscription under its id this is.
+    started: u64,
     /// Whether it sent an answer yet: errors before any are an `error` message.
     answered: bool,
 }
@@ -113,6 +117,7 @@ struct Connection {
     initialised: bool,
     tenant: Option<Tenant>,
     running: HashMap<String, Running>,
+    started: u64,
     outputs: SelectAll<BoxStream<'static, Output>>,
 }
 
@@ -126,6 +131,7 @@ async fn serve(socket: WebSocket, graphql: Graphql, header_tenant: Option<Tenant
         initialised: false,
         tenant: None,
         running: HashMap::new(),
+        started: 0,
         outputs: SelectAll::new(),
     };
     let init_deadline = tokio::time::sleep(config.graphql.connection_init_timeout);
@@ -285,14 +291,20 @@ impl Connection {
             tenant,
         });
         let (answers, abort) = stream::abortable(self.graphql.schema.execute_stream(request));
+        self.started += 1;
+        let started = self.started;
         let next_id = id.clone();
         let outputs = answers
-            .map(move |answer| Output::Next(next_id.clone(), answer))
-            .chain(stream::once(std::future::ready(Output::Done(id.clone()))));
+            .map(move |answer| Output::Next(next_id.clone(), started, answer))
+            .chain(stream::once(std::future::ready(Output::Done(
+                id.clone(),
+                started,
+            ))));
         self.running.insert(
             id,
             Running {
                 abort,
+                started,
                 answered: false,
             },
         );
@@ -302,9 +314,10 @@ impl Connection {
 
     async fn output(&mut self, output: Output, timeout: Duration) -> Step {
         match output {
-            Output::Next(id, answer) => {
+            Output::Next(id, started, answer) => {
                 // Gone: the client completed it; what was on its way is dropped.
-                let Some(running) = self.running.get_mut(&id) else {
+                let Some(running) = self.running.get_mut(&id).filter(|r| r.started == started)
+                else {
                     return Step::Continue;
                 };
                 let refused = !running.answered
@@ -327,10 +340,11 @@ impl Connection {
                 };
                 self.send(&message, timeout).await
             }
-            Output::Done(id) => {
-                if self.running.remove(&id).is_none() {
+            Output::Done(id, started) => {
+                if self.running.get(&id).is_none_or(|r| r.started != started) {
                     return Step::Continue;
                 }
+                self.running.remove(&id);
                 self.send(&ServerMessage::Complete { id: &id }, timeout)
                     .await
             }

@@ -189,8 +189,17 @@ fn a_subscription_receives_the_events_committed_after_it_subscribed() {
         "{next}"
     );
 
-    // Completing it ends it; the connection stays open for queries.
+    // Completing it ends it, and frees its id; the connection stays open
+    // for more subscriptions and for queries.
     client.send(json!({"type": "complete", "id": "models"}));
+    client.subscribe("models", EVENTS, json!({"f": MODELS_ONLY}));
+    let again = client.receive_json();
+    assert_eq!(
+        (&again["type"], &again["id"]),
+        (&json!("next"), &json!("models")),
+        "{again}"
+    );
+    assert_eq!(again["payload"]["data"]["events"]["__typename"], "Ready");
     client.subscribe("q", "{ sessions { total } }", json!({}));
     let answer = client.receive_json();
     assert_eq!(answer["type"], "next", "{answer}");
