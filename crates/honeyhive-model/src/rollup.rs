@@ -52,25 +52,67 @@ pub fn rollup<'a>(events: impl IntoIterator<Item = &'a Event>) -> SessionRollup 
         if event.event_type == EventType::Model {
             out.num_model_events += 1;
         }
-        let prompt = count(&event.metadata, "prompt_tokens");
-        let completion = count(&event.metadata, "completion_tokens");
-        out.prompt_tokens = out.prompt_tokens.saturating_add(prompt.unwrap_or(0));
+        let usage = usage(event);
+        out.prompt_tokens = out
+            .prompt_tokens
+            .saturating_add(usage.prompt_tokens.unwrap_or(0));
         out.completion_tokens = out
             .completion_tokens
-            .saturating_add(completion.unwrap_or(0));
-        let total = count(&event.metadata, "total_tokens")
-            .unwrap_or_else(|| prompt.unwrap_or(0).saturating_add(completion.unwrap_or(0)));
-        out.total_tokens = out.total_tokens.saturating_add(total);
-        if let Some(cost) = event
-            .metadata
-            .get("cost")
-            .and_then(number)
-            .filter(|c| c.is_finite())
-        {
+            .saturating_add(usage.completion_tokens.unwrap_or(0));
+        out.total_tokens = out
+            .total_tokens
+            .saturating_add(usage.total_tokens.unwrap_or(0));
+        if let Some(cost) = usage.cost {
             out.cost += cost;
         }
     }
     out
+}
+
+/// The tokens and cost one event reports in its `metadata`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// `metadata.prompt_tokens`.
+    pub prompt_tokens: Option<u64>,
+    /// `metadata.completion_tokens`.
+    pub completion_tokens: Option<u64>,
+    /// `metadata.total_tokens`, else prompt + completion where either is known.
+    pub total_tokens: Option<u64>,
+    /// `metadata.cost` (USD).
+    pub cost: Option<f64>,
+}
+
+/// What `event` reports of its tokens and cost, as [`rollup`] reads them
+/// (numbers stored as strings are read too; negative or non-finite ones are not).
+///
+/// ```
+/// use honeyhive_model::{rollup::usage, Event};
+/// let mut event = Event::default();
+/// event.metadata.insert("prompt_tokens".into(), "10".into());
+/// event.metadata.insert("completion_tokens".into(), 5.into());
+/// let usage = usage(&event);
+/// assert_eq!((usage.total_tokens, usage.cost), (Some(15), None));
+/// ```
+pub fn usage(event: &Event) -> Usage {
+    let prompt_tokens = count(&event.metadata, "prompt_tokens");
+    let completion_tokens = count(&event.metadata, "completion_tokens");
+    let total_tokens = count(&event.metadata, "total_tokens").or_else(|| {
+        (prompt_tokens.is_some() || completion_tokens.is_some()).then(|| {
+            prompt_tokens
+                .unwrap_or(0)
+                .saturating_add(completion_tokens.unwrap_or(0))
+        })
+    });
+    Usage {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens,
+        cost: event
+            .metadata
+            .get("cost")
+            .and_then(number)
+            .filter(|c| c.is_finite()),
+    }
 }
 
 fn count(metadata: &Map<String, Value>, key: &str) -> Option<u64> {

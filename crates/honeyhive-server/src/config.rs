@@ -89,6 +89,49 @@ pub struct ServerConfig {
     /// Bounds of live push: subscribers, per project and in all, and each
     /// subscriber's buffer (see [`LiveLimits`]).
     pub live: LiveLimits,
+    /// Bounds of the GraphQL API: query depth and cost, request size,
+    /// subscriptions per WebSocket (see [`GraphqlLimits`]).
+    pub graphql: GraphqlLimits,
+}
+
+/// Bounds of the GraphQL API (`POST /graphql` and its WebSocket); each is a
+/// field of [`ServerConfig::graphql`].
+///
+/// ```
+/// let limits = honeyhive_server::config::GraphqlLimits::default();
+/// assert_eq!((limits.max_depth, limits.max_complexity), (12, 2000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphqlLimits {
+    /// Deepest a query may nest its selections (a field inside a field is
+    /// one level deeper); deeper is refused before anything runs.
+    pub max_depth: usize,
+    /// Highest cost a query may have, counted before anything runs: each
+    /// field costs 1, a field that reads the store 50 more (a session tree, a
+    /// run's result 250, a comparison 500), and a page of rows its size times
+    /// what each row selects. Introspection counts like any other query.
+    pub max_complexity: usize,
+    /// Largest request body (query and variables), and largest WebSocket
+    /// message.
+    pub max_body_bytes: usize,
+    /// Subscriptions one WebSocket may hold at once; each also counts toward
+    /// the live subscriber limits ([`LiveLimits`]).
+    pub max_subscriptions_per_connection: usize,
+    /// How long a WebSocket may take to send `connection_init` before it is
+    /// closed (4408, as `graphql-transport-ws` says).
+    pub connection_init_timeout: Duration,
+}
+
+impl Default for GraphqlLimits {
+    fn default() -> GraphqlLimits {
+        GraphqlLimits {
+            max_depth: 12,
+            max_complexity: 2000,
+            max_body_bytes: 256 * 1024,
+            max_subscriptions_per_connection: 16,
+            connection_init_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -131,6 +174,7 @@ impl Default for ServerConfig {
             max_session_events: DEFAULT_MAX_SESSION_EVENTS as usize,
             max_run_events: 200_000,
             live: LiveLimits::default(),
+            graphql: GraphqlLimits::default(),
         }
     }
 }

@@ -13,9 +13,11 @@
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
 //! | `grpc`  | yes     | OTLP/gRPC `TraceService/Export` listener (tonic) |
+//! | `graphql` | yes   | `POST /graphql` (async-graphql), subscriptions over WebSocket (`graphql-transport-ws`), the explorer page at `GET /graphql` |
 //! | `test-util` | no  | test support: `testing` (a real server on a temporary data dir) and the store behaviour suite |
 //!
-//! Committed events are pushed live to subscribers ([`live`]; `GET /v1/events/stream`).
+//! Committed events are pushed live to subscribers ([`live`]; `GET /v1/events/stream`,
+//! and GraphQL subscriptions with the `graphql` feature).
 
 pub mod api;
 pub mod auth;
@@ -23,6 +25,8 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 mod error;
+#[cfg(feature = "graphql")]
+mod graphql;
 pub mod ids;
 pub mod ingest;
 mod listen;

@@ -166,13 +166,13 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(self, stream: TcpStream, _slot: OwnedSemaphorePermit) {
+    async fn serve(self, stream: TcpStream, slot: OwnedSemaphorePermit) {
         let metrics = self.listening.metrics.clone();
-        metrics.connection_opened();
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Tracked {
             inner: stream,
             activity: activity.clone(),
+            _open: Open::new(slot, metrics.clone()),
         });
         let (router, peer, requests) = (self.router, self.peer, activity.clone());
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
@@ -183,7 +183,10 @@ impl Connection {
         });
         let limits = &self.listening.limits;
         let mut stopped = self.listening.stopped.clone();
-        let conn = self.builder.serve_connection(io, service);
+        // With upgrades: a WebSocket (GraphQL subscriptions) takes the socket
+        // over when its answer is sent, and this loop ends while the socket
+        // lives on with its slot (see `Open`).
+        let conn = self.builder.serve_connection_with_upgrades(io, service);
         let mut conn = pin!(conn);
         let mut closing_since: Option<Instant> = None;
         let period =
@@ -210,7 +213,30 @@ impl Connection {
                 }
             }
         }
-        metrics.connection_closed();
+    }
+}
+
+/// A connection's slot of the gate and its place in the open-connections
+/// gauge, held by its socket: an upgraded connection keeps both after the
+/// HTTP exchange that upgraded it ended, until its socket closes.
+struct Open {
+    _slot: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl Open {
+    fn new(slot: OwnedSemaphorePermit, metrics: Arc<Metrics>) -> Open {
+        metrics.connection_opened();
+        Open {
+            _slot: slot,
+            metrics,
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.metrics.connection_closed();
     }
 }
 
@@ -255,6 +281,7 @@ impl Activity {
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
+    _open: Open,
 }
 
 impl AsyncRead for Tracked {

@@ -77,6 +77,8 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
         let http_addr = listener.local_addr()?;
         let routes = router(state.clone()).merge(dashboard::routes(state.clone(), sign_in.clone()));
+        #[cfg(feature = "graphql")]
+        let routes = routes.merge(crate::graphql::routes(state.clone(), stopped.clone()));
         let mut tasks = vec![crate::listen::spawn(listener, routes, listening.clone())];
 
         #[cfg_attr(not(feature = "grpc"), allow(unused_mut))]

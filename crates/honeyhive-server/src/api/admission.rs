@@ -53,7 +53,9 @@ fn carries_body(method: &Method) -> bool {
     matches!(*method, Method::POST | Method::PUT | Method::PATCH)
 }
 
-pub(super) async fn admit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// The admission layer of every route that reads a body (the API's, and
+/// the GraphQL endpoint's).
+pub(crate) async fn admit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if !carries_body(req.method()) {
         return next.run(req).await;
     }

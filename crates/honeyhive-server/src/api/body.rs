@@ -22,43 +22,55 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(content_type) = req.headers().get(header::CONTENT_TYPE)
-            && !is_json_content_type(content_type.to_str().unwrap_or(""))
-        {
-            let content_type = content_type.to_str().unwrap_or("").to_ascii_lowercase();
-            // Drained so the connection stays usable: an unread body makes the
-            // server close it, which a client reusing it sees as a reset.
-            discard_body(req, state.config.max_body_bytes).await;
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                format!("content type {content_type} is not json"),
-            )
-            .with_hint("send `Content-Type: application/json`"));
-        }
-        let budget = req.extensions().get::<RequestBudget>().cloned();
-        let bytes = read_body(state, req).await?;
-        let cost = json_cost(&bytes).map_err(InvalidJson::from)?;
-        let max_field = state.config.max_field_bytes as u64;
-        if cost.longest_string > max_field {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "the body holds a string of {} bytes, over the limit of {max_field} for one field",
-                    cost.longest_string
-                ),
-            )
-            .with_hint("store large payloads elsewhere and keep a reference, or raise the server's max_field_bytes"));
-        }
-        if let Some(budget) = budget {
-            // The body itself is charged already; what parsing adds is not.
-            let parsed = memory_estimate(Format::Json, bytes.len(), cost.values)
-                .saturating_sub(bytes.len() as u64);
-            charge(state, &budget, parsed)?;
-        }
-        serde_json::from_slice(&bytes)
+        json_body(state, req, state.config.max_body_bytes)
+            .await
             .map(JsonBody)
-            .map_err(|e| InvalidJson::from(e).into())
     }
+}
+
+/// A request's JSON body of at most `limit` bytes, read and parsed as
+/// [`JsonBody`] reads it: a non-JSON `Content-Type` is a 415, a longer body a
+/// 413, a string past `max_field_bytes` a 413, and what parsing adds is
+/// charged to the request's budget.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    state: &AppState,
+    req: Request,
+    limit: usize,
+) -> Result<T, ApiError> {
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE)
+        && !is_json_content_type(content_type.to_str().unwrap_or(""))
+    {
+        let content_type = content_type.to_str().unwrap_or("").to_ascii_lowercase();
+        // Drained so the connection stays usable: an unread body makes the
+        // server close it, which a client reusing it sees as a reset.
+        discard_body(req, limit).await;
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("content type {content_type} is not json"),
+        )
+        .with_hint("send `Content-Type: application/json`"));
+    }
+    let budget = req.extensions().get::<RequestBudget>().cloned();
+    let bytes = read_body_within(state, req, limit).await?;
+    let cost = json_cost(&bytes).map_err(InvalidJson::from)?;
+    let max_field = state.config.max_field_bytes as u64;
+    if cost.longest_string > max_field {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "the body holds a string of {} bytes, over the limit of {max_field} for one field",
+                cost.longest_string
+            ),
+        )
+        .with_hint("store large payloads elsewhere and keep a reference, or raise the server's max_field_bytes"));
+    }
+    if let Some(budget) = budget {
+        // The body itself is charged already; what parsing adds is not.
+        let parsed = memory_estimate(Format::Json, bytes.len(), cost.values)
+            .saturating_sub(bytes.len() as u64);
+        charge(state, &budget, parsed)?;
+    }
+    serde_json::from_slice(&bytes).map_err(|e| InvalidJson::from(e).into())
 }
 
 /// A JSON body that does not parse, or is nested past what a parser accepts
@@ -147,8 +159,17 @@ pub(crate) async fn read_body(
     state: &AppState,
     req: Request,
 ) -> Result<axum::body::Bytes, ApiError> {
+    read_body_within(state, req, state.config.max_body_bytes).await
+}
+
+/// [`read_body`] with a route's own body limit, `limit` bytes, below the
+/// server's.
+pub(crate) async fn read_body_within(
+    state: &AppState,
+    req: Request,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
     use http_body_util::BodyExt;
-    let limit = state.config.max_body_bytes;
     let declared = declared_length(req.headers());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));

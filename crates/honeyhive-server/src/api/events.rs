@@ -20,7 +20,7 @@ use super::query::{
 };
 use super::sessions::session_tree_answer;
 use crate::api::{ApiError, AppState, JsonBody, QueryParams};
-use crate::store::{ChartBucket, ChartQuery, EventQuery, SortOrder, Tenant};
+use crate::store::{ChartBucket, ChartQuery, EventQuery, Page, SortOrder, Tenant};
 use honeyhive_model::run::Aggregation;
 
 /// Most events a chart reads (the oldest that match).
@@ -41,8 +41,12 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-/// Builds the store query and projections from `GET /events` params or the export body.
-fn event_query(params: &Map<String, Value>) -> Result<(EventQuery, Vec<String>, u64), ApiError> {
+/// Builds the store query and projections from `GET /events` params or the
+/// export body (`filters`, `evaluation_id`, `dateRange`, `limit`, `page`,
+/// `projections`); also what the GraphQL event lists read their arguments with.
+pub(crate) fn event_query(
+    params: &Map<String, Value>,
+) -> Result<(EventQuery, Vec<String>, u64), ApiError> {
     let mut filters = parse_filters(params.get("filters"))?;
     if let Some(run_id) = string_param(params.get("evaluation_id")) {
         filters.push(honeyhive_model::filter::Filter {
@@ -85,18 +89,28 @@ fn projected_json_fields(projections: &[String]) -> Option<Vec<JsonRoot>> {
     )
 }
 
+/// A page of `query` within the configured read limit; past it 422 with how
+/// to ask for less.
+pub(crate) async fn read_events(
+    state: &AppState,
+    tenant: &Tenant,
+    mut query: EventQuery,
+) -> Result<Page<Event>, ApiError> {
+    query.max_bytes = state.config.read_limits().max_bytes;
+    state
+        .store
+        .query_events(tenant, &query)
+        .await
+        .map_err(|e| read_error(e, PAGE_HINT))
+}
+
 async fn run_event_query(
     state: &AppState,
     tenant: &Tenant,
     params: &Map<String, Value>,
 ) -> Result<Response, ApiError> {
-    let (mut query, projections, _) = event_query(params)?;
-    query.max_bytes = state.config.read_limits().max_bytes;
-    let page = state
-        .store
-        .query_events(tenant, &query)
-        .await
-        .map_err(|e| read_error(e, PAGE_HINT))?;
+    let (query, projections, _) = event_query(params)?;
+    let page = read_events(state, tenant, query).await?;
     let tenant = tenant.clone();
     json_answer(move || {
         serde_json::to_vec(&EventsAnswer {

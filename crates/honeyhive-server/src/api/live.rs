@@ -45,8 +45,9 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The stream's filters: `filters` as `GET /events` reads them, and
-/// `evaluation_id` as a `metadata.run_id` filter.
-fn stream_filters(params: &Map<String, Value>) -> Result<FilterSet, ApiError> {
+/// `evaluation_id` as a `metadata.run_id` filter (the GraphQL subscription's
+/// too).
+pub(crate) fn stream_filters(params: &Map<String, Value>) -> Result<FilterSet, ApiError> {
     let mut filters = parse_filters(params.get("filters"))?;
     if let Some(run_id) = string_param(params.get("evaluation_id")) {
         filters.push(Filter {

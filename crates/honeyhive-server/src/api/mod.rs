@@ -27,19 +27,23 @@ mod body;
 mod catalog;
 mod datasets;
 mod error;
-mod events;
+pub(crate) mod events;
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub mod ops;
-mod query;
+pub(crate) mod query;
 pub mod runs;
-mod sessions;
+pub(crate) mod sessions;
 pub(crate) mod timeseries;
 
 pub(crate) use answer::event_text;
+#[cfg(feature = "graphql")]
+pub(crate) use answer::json_answer;
 pub use body::{JsonBody, QueryParams};
 pub(crate) use body::{charge, declared_length, discard_body, over_budget, read_body, too_large};
 pub use error::ApiError;
+#[cfg(feature = "graphql")]
+pub(crate) use {body::json_body, error::WorkFailed};
 
 /// Shared state of every handler: one reference-counted pointer, so the
 /// per-request clones axum makes (the handler service and the `State`

@@ -41,7 +41,19 @@ pub(crate) async fn session_tree_answer(
     tenant: &Tenant,
     session_id: &str,
 ) -> Result<Response, ApiError> {
-    let tree = state
+    let tree = read_session_tree(state, tenant, session_id).await?;
+    let tenant = tenant.clone();
+    json_answer(move || tree_body(tree, &tenant)).await
+}
+
+/// The session tree of `session_id` as stored (no roll-ups yet), within the
+/// configured read limits; past them 422 with how to read it page by page.
+pub(crate) async fn read_session_tree(
+    state: &AppState,
+    tenant: &Tenant,
+    session_id: &str,
+) -> Result<SessionTree, ApiError> {
+    state
         .store
         .session_tree(tenant, session_id, state.config.read_limits())
         .await
@@ -55,9 +67,7 @@ pub(crate) async fn session_tree_answer(
                     "read the session's events page by page: GET /events with filters={by_session}, limit and page"
                 ),
             )
-        })?;
-    let tenant = tenant.clone();
-    json_answer(move || tree_body(tree, &tenant)).await
+        })
 }
 
 /// The spec's `GetSessionResponse` as bytes: the session event, roll-ups in

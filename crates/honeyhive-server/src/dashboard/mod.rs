@@ -36,8 +36,9 @@ use crate::api::AppState;
 /// Sign-in forms are a few hundred bytes.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
-/// Scripts (the live page's one), styles, images, streams and form targets
-/// only from this server; no inline script or style, no frames.
+/// Scripts (the live page's one, the GraphQL explorer's), styles, images,
+/// streams and form targets only from this server; no inline script or
+/// style, no frames.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
      base-uri 'none'";
@@ -111,7 +112,10 @@ async fn live_script() -> impl IntoResponse {
     )
 }
 
-async fn security_headers(mut response: Response) -> Response {
+/// The headers of every page the server shows a browser: the
+/// Content-Security-Policy above, no sniffing, no framing, no referrer, and
+/// no caching unless the answer says otherwise.
+pub(crate) async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,

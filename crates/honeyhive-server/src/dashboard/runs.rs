@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use honeyhive_model::Event;
 use honeyhive_model::filter::FilterSet;
 use honeyhive_model::run::Run;
-use honeyhive_model::run_result::{DatapointOutcome, RunEvaluation, evaluate_run_events};
+use honeyhive_model::run_result::{DatapointOutcome, RunEvaluation};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,7 +20,6 @@ use super::Dashboard;
 use super::filters::PageQuery;
 use super::view::{Page, Viewer, error_page, pager, time, url_encode};
 use crate::api::ApiError;
-use crate::api::runs::{blocking, metric_definitions, run_rows};
 use crate::store::{RunQuery, SortOrder};
 
 /// Runs on one page of the list, and offered to compare with.
@@ -99,13 +98,9 @@ struct Evaluated {
 
 async fn evaluate(state: &Dashboard, viewer: &Viewer, run_id: &str) -> Result<Evaluated, ApiError> {
     let run = state.store.get_run(&viewer.tenant, run_id).await?;
-    let defs = metric_definitions(state, &viewer.tenant).await?;
-    let rows = run_rows(state, &viewer.tenant, &run, FilterSet::default(), NARROW).await?;
-    let (run, eval) = blocking(move || {
-        let eval = evaluate_run_events(&run, &rows, &defs);
-        (run, eval)
-    })
-    .await?;
+    let (run, eval) =
+        crate::api::runs::evaluate(state, &viewer.tenant, run, FilterSet::default(), NARROW)
+            .await?;
     Ok(Evaluated { run, eval })
 }
 

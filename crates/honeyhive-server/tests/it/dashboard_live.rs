@@ -15,8 +15,9 @@ use crate::common::Harness;
 /// Generous: the machine is shared. How fast rows appear is printed, not asserted.
 const EVENTUALLY: Duration = Duration::from_secs(20);
 
-/// A chromedriver process and one browser session in it.
-struct Driver {
+/// A chromedriver process and one browser session in it (the GraphQL
+/// explorer's browser test drives one too).
+pub(crate) struct Driver {
     process: Child,
     base: String,
     session: String,
@@ -35,7 +36,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -98,15 +99,15 @@ impl Driver {
         value["value"].clone()
     }
 
-    fn go(&self, url: &str) {
+    pub(crate) fn go(&self, url: &str) {
         self.command("url", &json!({"url": url}));
     }
 
-    fn script(&self, source: &str) -> Value {
+    pub(crate) fn script(&self, source: &str) -> Value {
         self.command("execute/sync", &json!({"script": source, "args": []}))
     }
 
-    fn wait_for(&self, what: &str, source: &str) -> Duration {
+    pub(crate) fn wait_for(&self, what: &str, source: &str) -> Duration {
         let started = Instant::now();
         while self.script(source) != json!(true) {
             assert!(
@@ -118,7 +119,7 @@ impl Driver {
         started.elapsed()
     }
 
-    fn screenshot(&self, name: &str) {
+    pub(crate) fn screenshot(&self, name: &str) {
         let mut answer = self
             .agent
             .get(&format!(

@@ -10,6 +10,8 @@ mod dashboard_browser;
 mod dashboard_live;
 mod errors_and_ops;
 mod fuzz_bodies;
+#[cfg(feature = "graphql")]
+mod graphql;
 mod hardening;
 mod ingest_http;
 mod live;

@@ -3,7 +3,9 @@
 
 mod reads;
 
-pub(crate) use reads::{blocking, metric_definitions, run_rows};
+pub(crate) use reads::evaluate;
+#[cfg(feature = "graphql")]
+pub(crate) use reads::{NARROW_WITH_FILTERS, blocking};
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -191,12 +193,10 @@ async fn delete_run(
     }
 }
 
-async fn list_runs(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    QueryParams(pairs): QueryParams<Vec<(String, String)>>,
-) -> Result<Json<Value>, ApiError> {
-    let params = qs_tree(&pairs);
+/// The runs `GET /v1/runs` params select (`dataset_id`, `run_ids`, `name`,
+/// `status`, `dateRange`, `sort_order`, `limit`, `page`), and the page asked
+/// for; also what the GraphQL run list reads its arguments with.
+pub(crate) fn run_query(params: &Map<String, Value>) -> Result<(RunQuery, u64), ApiError> {
     let (limit, offset, page) = parse_paging(params.get("limit"), params.get("page"))?;
     let (created_min, created_max) = parse_date_range(params.get("dateRange"))?;
     let order = match string_param(params.get("sort_order")).as_deref() {
@@ -216,6 +216,16 @@ async fn list_runs(
         offset,
         order,
     };
+    Ok((query, page))
+}
+
+async fn list_runs(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    QueryParams(pairs): QueryParams<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let (query, page) = run_query(&qs_tree(&pairs))?;
+    let limit = query.limit;
     let result = state.store.list_runs(&tenant, &query).await?;
     let unfiltered = state
         .store

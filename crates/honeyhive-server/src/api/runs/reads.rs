@@ -65,7 +65,7 @@ fn run_events_query(run: &Run, filters: FilterSet, limit: u64) -> RunEventsQuery
 
 /// What to do when a run has more events than a route reads, for routes that
 /// take `filters`.
-const NARROW_WITH_FILTERS: &str = "narrow the run's events with `filters`";
+pub(crate) const NARROW_WITH_FILTERS: &str = "narrow the run's events with `filters`";
 
 /// [`crate::ServerConfig::max_run_events`].
 fn max_run_events(state: &AppState) -> u64 {
@@ -119,6 +119,25 @@ pub(crate) async fn metric_definitions(
         .collect())
 }
 
+/// What `run`'s events matching `filters` say (per datapoint: metrics,
+/// pass/fail), computed on the blocking pool; more events than the run
+/// routes read is a 422 with `hint`.
+pub(crate) async fn evaluate(
+    state: &AppState,
+    tenant: &Tenant,
+    run: Run,
+    filters: FilterSet,
+    hint: &str,
+) -> Result<(Run, RunEvaluation), ApiError> {
+    let defs = metric_definitions(state, tenant).await?;
+    let rows = run_rows(state, tenant, &run, filters, hint).await?;
+    blocking(move || {
+        let eval = evaluate_run_events(&run, &rows, &defs);
+        (run, eval)
+    })
+    .await
+}
+
 fn aggregation(params: &Map<String, Value>) -> Result<Aggregation, ApiError> {
     Ok(Aggregation::parse(
         string_param(params.get("aggregate_function")).as_deref(),
@@ -136,10 +155,8 @@ pub(super) async fn run_result(
     let agg = aggregation(&params)?;
     let filters = parse_filters(params.get("filters"))?;
     let run = state.store.get_run(&tenant, &run_id).await?;
-    let defs = metric_definitions(&state, &tenant).await?;
-    let rows = run_rows(&state, &tenant, &run, filters, NARROW_WITH_FILTERS).await?;
+    let (run, eval) = evaluate(&state, &tenant, run, filters, NARROW_WITH_FILTERS).await?;
     json_answer(move || {
-        let eval = evaluate_run_events(&run, &rows, &defs);
         let object = RunObject::new(&run, &tenant.project_id);
         serde_json::to_vec(&result_document(&run, &eval, agg, object))
     })
@@ -158,20 +175,17 @@ pub(super) async fn compare_runs(
     let filters = parse_filters(params.get("filters"))?;
     let new_run = state.store.get_run(&tenant, &new_id).await?;
     let old_run = state.store.get_run(&tenant, &old_id).await?;
-    let defs = metric_definitions(&state, &tenant).await?;
-    let (new_rows, old_rows) = tokio::try_join!(
-        run_rows(
+    let ((new_run, new_eval), (old_run, old_eval)) = tokio::try_join!(
+        evaluate(
             &state,
             &tenant,
-            &new_run,
+            new_run,
             filters.clone(),
             NARROW_WITH_FILTERS
         ),
-        run_rows(&state, &tenant, &old_run, filters, NARROW_WITH_FILTERS),
+        evaluate(&state, &tenant, old_run, filters, NARROW_WITH_FILTERS),
     )?;
     json_answer(move || {
-        let new_eval = evaluate_run_events(&new_run, &new_rows, &defs);
-        let old_eval = evaluate_run_events(&old_run, &old_rows, &defs);
         serde_json::to_vec(&compare_body(
             &new_eval,
             &old_eval,
