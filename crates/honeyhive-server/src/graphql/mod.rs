@@ -16,12 +16,14 @@
 //! | `types.rs` | `Event`, the session tree, pages |
 //! | `runs.rs`, `results.rs` | `runs`, `run` with its result, `compareRuns` |
 //! | `datasets.rs` | `datasets`, `datapoints` |
+//! | `metrics.rs` | `metricTimeseries`: the streaming metric buckets |
 //! | `subscription.rs` | `subscription { events }` over the live hub |
 //! | `ws/` | the `graphql-transport-ws` protocol (`messages.rs`: what it sends and reads) |
 //! | `errors.rs` | our error codes in every error's `extensions` |
 
 mod datasets;
 mod errors;
+mod metrics;
 mod results;
 mod runs;
 mod schema;

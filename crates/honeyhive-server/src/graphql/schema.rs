@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::datasets::DatasetQueries;
 use super::errors::Coded;
+use super::metrics::MetricQueries;
 use super::runs::RunQueries;
 use super::subscription::SubscriptionRoot;
 use super::types::{EventObject, Paged, SessionTree};
@@ -88,7 +89,7 @@ pub(crate) fn build(limits: GraphqlLimits) -> ApiSchema {
 /// Every query field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub(crate) struct QueryRoot(EventQueries, RunQueries, DatasetQueries);
+pub(crate) struct QueryRoot(EventQueries, RunQueries, DatasetQueries, MetricQueries);
 
 /// `events`, `sessions` and `session`.
 #[derive(Default)]

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use honeyhive_model::rollup::rollup;
+use honeyhive_model::rollup::usage;
 use honeyhive_model::{Event, EventType};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -240,21 +240,21 @@ impl BucketDeltas {
                 self.place(cut(&e.event_name)),
             ],
         };
-        let totals = rollup([e]);
-        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let usage = usage(e);
+        let as_i64 = |n: Option<u64>| i64::try_from(n.unwrap_or(0)).unwrap_or(i64::MAX);
         let delta = self.combinations.entry(combination).or_default();
         delta.events += sign;
         if e.error.as_deref().is_some_and(|err| !err.is_empty()) {
             delta.errors += sign;
         }
         for (into, tokens) in [
-            (&mut delta.prompt_tokens, totals.prompt_tokens),
-            (&mut delta.completion_tokens, totals.completion_tokens),
-            (&mut delta.total_tokens, totals.total_tokens),
+            (&mut delta.prompt_tokens, usage.prompt_tokens),
+            (&mut delta.completion_tokens, usage.completion_tokens),
+            (&mut delta.total_tokens, usage.total_tokens),
         ] {
             *into = into.saturating_add(sign.saturating_mul(as_i64(tokens)));
         }
-        delta.cost += sign as f64 * totals.cost;
+        delta.cost += sign as f64 * usage.cost.unwrap_or(0.0);
         let scores = e
             .metrics
             .iter()

@@ -3,9 +3,10 @@
 //! and comparisons as the REST routes compute them, tenancy, keys, the
 //! depth, cost and size limits with our error codes, and the explorer page.
 //! Subscriptions over WebSocket are in `ws.rs`, the explorer in a real
-//! browser in `browser.rs`.
+//! browser in `browser.rs`, the metric time series in `metrics.rs`.
 
 mod browser;
+mod metrics;
 mod ws;
 
 use serde_json::{Value, json};
