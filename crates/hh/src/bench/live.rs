@@ -1,6 +1,7 @@
 //! `hh bench live`: live push under load, against fresh `hh serve` processes.
 //!
-//! 1. Latency: N subscribers follow `GET /v1/events/stream` while OTLP
+//! 1. Latency: N subscribers follow `GET /v1/events/stream` (or, with
+//!    `--transport websocket`, a GraphQL subscription on `/graphql`) while OTLP
 //!    requests arrive at a steady rate (open loop, paced per connection);
 //!    each event's arrival at a subscriber is timed against its request's
 //!    acknowledgement (sent after the commit, so "ack → subscriber" is the
@@ -42,15 +43,27 @@ pub(crate) enum Follow {
     All,
 }
 
+/// How each subscriber follows.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// `GET /v1/events/stream`, server-sent events.
+    Sse,
+    /// A GraphQL subscription over WebSocket (`graphql-transport-ws` on `/graphql`).
+    Websocket,
+}
+
 /// Options of `hh bench live`.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct LiveArgs {
-    /// SSE subscribers.
+    /// Subscribers.
     #[arg(long, default_value_t = 100)]
     subscribers: usize,
     /// What each subscriber follows.
     #[arg(long, value_enum, default_value = "share")]
     follow: Follow,
+    /// How each subscriber follows.
+    #[arg(long, value_enum, default_value = "sse")]
+    transport: Transport,
     /// Steady ingest rate of the latency phase, spans/s.
     #[arg(long, default_value_t = 10_000)]
     rate: usize,
@@ -221,12 +234,74 @@ fn subscribe(base: &str, filter: Option<String>, t0: Instant, ready: &AtomicUsiz
     arrivals
 }
 
+/// What a subscriber asks for over WebSocket: each event's name is enough.
+const SUBSCRIPTION: &str = "subscription($f: JSON) { events(filters: $f) { __typename \
+    ... on LiveEvent { event { eventName } } } }";
+
+/// Follows a GraphQL subscription until the server closes the socket; counts
+/// itself in `ready` once subscribed.
+fn subscribe_ws(base: &str, filter: Option<String>, t0: Instant, ready: &AtomicUsize) -> Arrivals {
+    use tungstenite::Message;
+    use tungstenite::client::IntoClientRequest;
+    let mut arrivals = Vec::new();
+    let url = format!("{}/graphql", base.replacen("http://", "ws://", 1));
+    let socket = url.into_client_request().and_then(|mut request| {
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            tungstenite::http::HeaderValue::from_static("graphql-transport-ws"),
+        );
+        tungstenite::connect(request)
+    });
+    let Ok((mut socket, _)) = socket else {
+        ready.fetch_add(1, Ordering::SeqCst);
+        return arrivals;
+    };
+    let filters: serde_json::Value = filter
+        .and_then(|f| serde_json::from_str(&f).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let opened = [
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {BENCH_KEY}")}}),
+        json!({"type": "subscribe", "id": "1",
+               "payload": {"query": SUBSCRIPTION, "variables": {"f": filters}}}),
+    ]
+    .into_iter()
+    .all(|message| socket.send(Message::text(message.to_string())).is_ok());
+    let mut counted = !opened;
+    if counted {
+        ready.fetch_add(1, Ordering::SeqCst);
+    }
+    while let Ok(message) = socket.read() {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let text = text.as_str();
+        if let Some(request) = text
+            .find("\"eventName\":\"r")
+            .and_then(|at| text[at + "\"eventName\":\"r".len()..].split('"').next())
+            .and_then(|digits| digits.parse().ok())
+        {
+            arrivals.push((request, t0.elapsed().as_micros() as u32));
+        } else if !counted && text.contains("\"Ready\"") {
+            counted = true;
+            ready.fetch_add(1, Ordering::SeqCst);
+        } else if text.contains("\"type\":\"ping\"") {
+            let _ = socket.send(Message::text(json!({"type": "pong"}).to_string()));
+        } else if text.contains("\"type\":\"error\"") || text.contains("\"type\":\"complete\"") {
+            break;
+        }
+    }
+    if !counted {
+        ready.fetch_add(1, Ordering::SeqCst);
+    }
+    arrivals
+}
+
 /// Starts `n` subscribers and waits until each is subscribed.
 fn start_subscribers<'s>(
     scope: &'s std::thread::Scope<'s, '_>,
     base: &'s str,
     n: usize,
-    follow: Follow,
+    (follow, transport): (Follow, Transport),
     t0: Instant,
     ready: &'s AtomicUsize,
 ) -> Result<Vec<std::thread::ScopedJoinHandle<'s, Arrivals>>> {
@@ -237,7 +312,10 @@ fn start_subscribers<'s>(
                         "value": i.to_string(), "type": "string"}])
                 .to_string()
             });
-            scope.spawn(move || subscribe(base, filter, t0, ready))
+            scope.spawn(move || match transport {
+                Transport::Sse => subscribe(base, filter, t0, ready),
+                Transport::Websocket => subscribe_ws(base, filter, t0, ready),
+            })
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -356,7 +434,8 @@ fn phase(
     let pid = server.child.id();
     let ready = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        let followers = start_subscribers(scope, &base, subscribers, args.follow, t0, &ready)?;
+        let how = (args.follow, args.transport);
+        let followers = start_subscribers(scope, &base, subscribers, how, t0, &ready)?;
         let cpu_before = cpu_seconds(pid)?;
         let send_secs = send(&base, bodies, args.connections.max(1), interval, t0, stamps)?;
         let cpu_secs = cpu_seconds(pid)? - cpu_before;
@@ -421,8 +500,8 @@ pub(crate) fn live(args: LiveArgs) -> Result<()> {
     }
     let spans = requests * args.batch;
     println!(
-        "  latency: {} subscribers ({:?}), {spans} spans in {requests} requests of {} over {connections} connections",
-        args.subscribers, args.follow, args.batch
+        "  latency: {} subscribers ({:?}, {:?}), {spans} spans in {requests} requests of {} over {connections} connections",
+        args.subscribers, args.transport, args.follow, args.batch
     );
     println!(
         "  ingest rate                  {:.0} spans/s (asked {})",
