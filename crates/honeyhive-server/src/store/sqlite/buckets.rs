@@ -77,6 +77,36 @@ struct Delta {
 }
 
 impl Delta {
+    /// Adds one event's `figure`, `sign` times; its latency too when asked.
+    fn add(&mut self, figure: &EventFigure, sign: i64, with_latency: bool) {
+        self.events += sign;
+        if figure.error {
+            self.errors += sign;
+        }
+        for (into, tokens) in [
+            &mut self.prompt_tokens,
+            &mut self.completion_tokens,
+            &mut self.total_tokens,
+        ]
+        .into_iter()
+        .zip(figure.tokens)
+        {
+            *into = into.saturating_add(sign.saturating_mul(tokens));
+        }
+        self.cost += sign as f64 * figure.cost;
+        for (name, value) in &figure.scores {
+            let sum = match self.scores.get_mut(name.as_str()) {
+                Some(sum) => sum,
+                None => self.scores.entry(name.clone()).or_default(),
+            };
+            sum.0 += sign as f64 * value;
+            sum.1 += sign;
+        }
+        if let Some(ms) = figure.latency.filter(|_| with_latency) {
+            self.latency.get_or_insert_with(new_sketch).add(ms);
+        }
+    }
+
     /// Whether adding it changes nothing (an enrichment that moved no figure).
     fn is_empty(&self) -> bool {
         self.events == 0
@@ -162,6 +192,44 @@ fn minute_of(e: &Event) -> i64 {
     ms.div_euclid(BUCKET_WIDTHS_MS[0]) * BUCKET_WIDTHS_MS[0]
 }
 
+/// What one event adds to its combination's buckets.
+#[derive(Debug, Clone, PartialEq)]
+struct EventFigure {
+    error: bool,
+    /// Prompt, completion and total tokens.
+    tokens: [i64; 3],
+    cost: f64,
+    /// Its duration, ms, when it has one.
+    latency: Option<f64>,
+    /// Evaluator scores by metric name.
+    scores: Vec<(String, f64)>,
+}
+
+/// What each event of a write batch would add to the buckets, worked out
+/// before the batch reaches the writer (the one thread every write waits
+/// for), which then adds the figures of the events it stored.
+#[derive(Debug, Default)]
+pub(crate) struct BatchFigures {
+    values: Vec<String>,
+    /// By the event's place in the batch; `None` for sessions.
+    events: Vec<Option<(Combination, EventFigure)>>,
+}
+
+impl BatchFigures {
+    /// The figures of `events`, in order.
+    pub(crate) fn of(events: &[Event]) -> BatchFigures {
+        let mut interned = BucketDeltas::default();
+        let events = events
+            .iter()
+            .map(|e| (e.event_type != EventType::Session).then(|| interned.figure(e)))
+            .collect();
+        BatchFigures {
+            values: interned.values,
+            events,
+        }
+    }
+}
+
 /// What a write batch adds to the buckets, written by [`BucketDeltas::write`].
 #[derive(Default)]
 pub(crate) struct BucketDeltas {
@@ -185,14 +253,30 @@ impl std::fmt::Debug for BucketDeltas {
 }
 
 impl BucketDeltas {
-    /// `event` was stored: it counts once, with its latency.
-    pub(crate) fn stored(&mut self, event: &Event) {
-        if event.event_type == EventType::Session {
-            return;
+    /// Empty deltas whose values are those of `figures`, so the figures'
+    /// combinations can be added as they are.
+    pub(crate) fn for_batch(figures: &BatchFigures) -> BucketDeltas {
+        let values = figures.values.clone();
+        let places = values
+            .iter()
+            .enumerate()
+            .map(|(place, value)| (value.clone(), u32::try_from(place).unwrap_or(u32::MAX)))
+            .collect();
+        BucketDeltas {
+            values,
+            places,
+            ..BucketDeltas::default()
         }
-        let latency =
-            (event.duration.is_finite() && event.duration >= 0.0).then_some(event.duration);
-        self.add(event, 1, latency);
+    }
+
+    /// Event `index` of the batch `figures` was worked out for was stored.
+    pub(crate) fn stored_at(&mut self, figures: &BatchFigures, index: usize) {
+        if let Some((combination, figure)) = figures.events.get(index).and_then(Option::as_ref) {
+            self.combinations
+                .entry(*combination)
+                .or_default()
+                .add(figure, 1, true);
+        }
     }
 
     /// A stored event changed from `before` to `after`: its counters move by
@@ -201,8 +285,8 @@ impl BucketDeltas {
         if before.event_type == EventType::Session || after.event_type == EventType::Session {
             return;
         }
-        self.add(before, -1, None);
-        self.add(after, 1, None);
+        self.add(before, -1, false);
+        self.add(after, 1, false);
     }
 
     /// Where `value` is in [`Self::values`], added if new. A batch names few
@@ -230,7 +314,8 @@ impl BucketDeltas {
         place
     }
 
-    fn add(&mut self, e: &Event, sign: i64, latency: Option<f64>) {
+    /// An event's combination and figures, its values placed in [`Self::values`].
+    fn figure(&mut self, e: &Event) -> (Combination, EventFigure) {
         let combination = Combination {
             minute: minute_of(e),
             event_type: e.event_type,
@@ -242,36 +327,32 @@ impl BucketDeltas {
         };
         let usage = usage(e);
         let as_i64 = |n: Option<u64>| i64::try_from(n.unwrap_or(0)).unwrap_or(i64::MAX);
-        let delta = self.combinations.entry(combination).or_default();
-        delta.events += sign;
-        if e.error.as_deref().is_some_and(|err| !err.is_empty()) {
-            delta.errors += sign;
-        }
-        for (into, tokens) in [
-            (&mut delta.prompt_tokens, usage.prompt_tokens),
-            (&mut delta.completion_tokens, usage.completion_tokens),
-            (&mut delta.total_tokens, usage.total_tokens),
-        ] {
-            *into = into.saturating_add(sign.saturating_mul(as_i64(tokens)));
-        }
-        delta.cost += sign as f64 * usage.cost.unwrap_or(0.0);
-        let scores = e
-            .metrics
-            .iter()
-            .filter(|(name, _)| name.chars().count() <= MAX_SCORE_NAME_CHARS)
-            .filter_map(|(name, value)| Some((name, score(value)?)))
-            .take(MAX_SCORES_PER_EVENT);
-        for (name, value) in scores {
-            let sum = match delta.scores.get_mut(name.as_str()) {
-                Some(sum) => sum,
-                None => delta.scores.entry(name.clone()).or_default(),
-            };
-            sum.0 += sign as f64 * value;
-            sum.1 += sign;
-        }
-        if let Some(ms) = latency {
-            delta.latency.get_or_insert_with(new_sketch).add(ms);
-        }
+        let figure = EventFigure {
+            error: e.error.as_deref().is_some_and(|err| !err.is_empty()),
+            tokens: [
+                as_i64(usage.prompt_tokens),
+                as_i64(usage.completion_tokens),
+                as_i64(usage.total_tokens),
+            ],
+            cost: usage.cost.unwrap_or(0.0),
+            latency: (e.duration.is_finite() && e.duration >= 0.0).then_some(e.duration),
+            scores: e
+                .metrics
+                .iter()
+                .filter(|(name, _)| name.chars().count() <= MAX_SCORE_NAME_CHARS)
+                .filter_map(|(name, value)| Some((name.clone(), score(value)?)))
+                .take(MAX_SCORES_PER_EVENT)
+                .collect(),
+        };
+        (combination, figure)
+    }
+
+    fn add(&mut self, e: &Event, sign: i64, with_latency: bool) {
+        let (combination, figure) = self.figure(e);
+        self.combinations
+            .entry(combination)
+            .or_default()
+            .add(&figure, sign, with_latency);
     }
 
     /// Adds `other`'s deltas (another batch of the same project) to these.

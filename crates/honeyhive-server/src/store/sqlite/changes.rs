@@ -16,7 +16,7 @@ use honeyhive_model::Event;
 use rusqlite::Connection;
 
 use super::backend;
-use super::buckets::BucketDeltas;
+use super::buckets::{BatchFigures, BucketDeltas};
 use super::writer::Job;
 use crate::store::{
     Change, ChangeKind, Committed, StoreError, StoreResult, Tenant, WriteBatch, WriteSummary,
@@ -105,8 +105,12 @@ impl ChangeLog {
 }
 
 /// Applies a write batch in the caller's transaction, numbering its changes.
-pub(super) type ApplyBatch =
-    fn(&Connection, &Tenant, &WriteBatch, &Sequence) -> StoreResult<(WriteSummary, ChangeLog)>;
+pub(super) type ApplyBatch = fn(
+    &Connection,
+    &Tenant,
+    (&WriteBatch, &BatchFigures),
+    &Sequence,
+) -> StoreResult<(WriteSummary, ChangeLog)>;
 
 /// A write batch as a writer job: applied in the group transaction (by
 /// `apply`, the ingest module's), its changes handed to the commit feed once
@@ -114,6 +118,8 @@ pub(super) type ApplyBatch =
 pub(super) struct WriteJob {
     pub(super) tenant: Tenant,
     pub(super) batch: WriteBatch,
+    /// What the batch's events add to the metric buckets, if stored.
+    pub(super) figures: BatchFigures,
     pub(super) apply: ApplyBatch,
     pub(super) sequence: Arc<Sequence>,
     pub(super) outcome: Option<StoreResult<(WriteSummary, ChangeLog)>>,
@@ -122,7 +128,8 @@ pub(super) struct WriteJob {
 
 impl Job for WriteJob {
     fn run(&mut self, conn: &Connection) -> bool {
-        let (tenant, batch, sequence) = (&self.tenant, &self.batch, &self.sequence);
+        let (tenant, sequence) = (&self.tenant, &self.sequence);
+        let batch = (&self.batch, &self.figures);
         let apply = self.apply;
         let outcome =
             std::panic::catch_unwind(AssertUnwindSafe(|| apply(conn, tenant, batch, sequence)))
