@@ -1,7 +1,8 @@
 //! The live page in a real browser, driven over WebDriver (Debian's
 //! `chromedriver` and headless Chromium, which `.ci/run` installs): an event
 //! ingested while the page is open appears as a row without a reload, pause
-//! holds rows back and resume shows them.
+//! holds rows back and resume shows them; a browser signed in with another
+//! project's key (through the key form) sees none of the first project.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -202,4 +203,45 @@ fn the_live_page_shows_new_events_without_a_reload_and_pauses() {
     driver.script("document.getElementById('pause').click(); return true");
     driver.wait_for("the held event after resume", &has_row("held while paused"));
     driver.screenshot("live.png");
+}
+
+#[test]
+fn a_browser_signed_in_with_another_projects_key_sees_none_of_the_first_projects_sessions() {
+    let h = Harness::start();
+    let first = h.post_json(
+        "/session/start",
+        &json!({"session": {"session_name": "first project's secret plan", "source": "browser"}}),
+    );
+    assert_eq!(first.status, 200);
+    let other_key = h.server().create_project_key("other-project");
+    let theirs = h.post_json_as(
+        &other_key,
+        "/session/start",
+        &json!({"session": {"session_name": "other project's own session", "source": "browser"}}),
+    );
+    assert_eq!(theirs.status, 200);
+
+    let driver = Driver::start();
+    driver.go(&h.url("/login"));
+    driver.script(&format!(
+        "document.getElementById('api_key').value = {}; \
+         document.getElementById('api_key').form.submit(); return true",
+        json!(other_key)
+    ));
+    driver.wait_for(
+        "the sessions page after signing in",
+        "return location.pathname === '/ui/sessions'",
+    );
+    driver.screenshot("other-project-sessions.png");
+    let text = driver.script("return document.body.textContent");
+    let text = text.as_str().expect("text");
+    assert!(text.contains("other project's own session"), "{text}");
+    assert!(
+        text.contains("other-project"),
+        "the project is named: {text}"
+    );
+    assert!(!text.contains("first project"), "{text}");
+    driver.go(&h.url("/ui/events"));
+    let events = driver.script("return document.body.textContent");
+    assert!(!events.as_str().expect("text").contains("first project"));
 }
