@@ -323,6 +323,11 @@ impl Metrics {
             "# HELP hh_store_wal_shrinks_total Times an idle store cut its grown write-ahead log file back.\n# TYPE hh_store_wal_shrinks_total counter\nhh_store_wal_shrinks_total {}",
             store.wal_shrinks
         );
+        let _ = writeln!(
+            out,
+            "# HELP hh_store_metric_bucket_failures_total Commits whose metric buckets of a project could not be written (the events were stored).\n# TYPE hh_store_metric_bucket_failures_total counter\nhh_store_metric_bucket_failures_total {}",
+            store.metric_bucket_failures
+        );
         gauge(
             &mut out,
             "hh_live_subscribers",

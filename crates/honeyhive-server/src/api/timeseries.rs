@@ -17,6 +17,9 @@ use crate::store::{Dimension, Point, Tenant, Timeseries, TimeseriesQuery};
 /// Most points a series may hold.
 pub(crate) const MAX_POINTS: i64 = 1_500;
 
+/// The longest step: a month of days.
+const MAX_STEP_MS: i64 = 31 * 86_400_000;
+
 /// Points a range is cut into when no step is given, at most.
 const TARGET_POINTS: i64 = 120;
 
@@ -75,16 +78,23 @@ pub(crate) fn parse_span(text: &str) -> Option<i64> {
     n.checked_mul(unit_ms).filter(|ms| *ms > 0)
 }
 
+/// The latest time a range may name: the year 3000, in ms (beyond it the
+/// step arithmetic would leave i64).
+const LATEST_MS: f64 = 32_503_680_000_000.0;
+
 fn time_param(value: &Option<String>, name: &str) -> Result<Option<i64>, ApiError> {
     set(value)
         .map(|text| {
             text.parse::<f64>()
                 .ok()
-                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .filter(|ms| ms.is_finite() && (0.0..=LATEST_MS).contains(ms))
                 .map(|ms| ms as i64)
                 .ok_or_else(|| {
-                    ApiError::bad_request(format!("{name}={text:?} is not a time"))
-                        .with_hint(format!("give {name} in milliseconds since the epoch"))
+                    ApiError::bad_request(format!("{name}={text:?} is not a time")).with_hint(
+                        format!(
+                            "give {name} in milliseconds since the epoch, before the year 3000"
+                        ),
+                    )
                 })
         })
         .transpose()
@@ -111,10 +121,12 @@ impl TimeseriesParams {
         }
         let step_ms = match set(&self.step) {
             Some(step) => parse_span(step)
-                .filter(|ms| ms % 60_000 == 0)
+                .filter(|ms| ms % 60_000 == 0 && *ms <= MAX_STEP_MS)
                 .ok_or_else(|| {
-                    ApiError::bad_request(format!("step={step:?} is not a whole number of minutes"))
-                        .with_hint("give the step as 1m, 5m, 1h, 1d, ...")
+                    ApiError::bad_request(format!(
+                        "step={step:?} is not a whole number of minutes up to 31 days"
+                    ))
+                    .with_hint("give the step as 1m, 5m, 1h, 1d, ...")
                 })?,
             None => auto_step(end - start),
         };
@@ -170,7 +182,7 @@ impl TimeseriesParams {
 
 /// `a / b` rounded up, both positive.
 fn ceil_div(a: i64, b: i64) -> i64 {
-    (a + b - 1) / b
+    a / b + i64::from(a % b != 0)
 }
 
 /// The finest step that cuts `span_ms` into at most [`TARGET_POINTS`] points.
@@ -291,6 +303,20 @@ mod tests {
             TimeseriesParams {
                 start: Some("5".into()),
                 end: Some("1".into()),
+                ..Default::default()
+            },
+            TimeseriesParams {
+                start: Some("9223372036848775807".into()),
+                end: Some("9223372036854775807".into()),
+                ..Default::default()
+            },
+            TimeseriesParams {
+                start: Some("0".into()),
+                end: Some("1e30".into()),
+                ..Default::default()
+            },
+            TimeseriesParams {
+                step: Some("100000000000d".into()),
                 ..Default::default()
             },
             TimeseriesParams {

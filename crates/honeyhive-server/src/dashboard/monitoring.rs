@@ -15,7 +15,7 @@ use super::view::{Page, Viewer, cost, error_page};
 use crate::api::ApiError;
 use crate::api::timeseries::TimeseriesParams;
 use crate::clock::now_ms;
-use crate::store::{Dimension, ScoreSum, Series, Timeseries};
+use crate::store::{Dimension, Point, ScoreSum, Series, Timeseries};
 
 /// The ranges the form offers.
 const RANGES: [(&str, &str); 5] = [
@@ -126,7 +126,7 @@ fn label(series: &Series) -> String {
     }
 }
 
-fn lines(series: &Timeseries, value: impl Fn(&crate::store::Point) -> Option<f64>) -> Vec<Line> {
+fn lines(series: &Timeseries, value: impl Fn(&Point) -> Option<f64>) -> Vec<Line> {
     series
         .series
         .iter()
@@ -193,9 +193,10 @@ fn totals(series: &Timeseries, grouped: bool) -> Markup {
             } }
             tbody {
                 @for s in &series.series {
-                    @let events: u64 = s.points.iter().map(|p| p.events).sum();
-                    @let errors: u64 = s.points.iter().map(|p| p.errors).sum();
-                    @let tokens: u64 = s.points.iter().map(|p| p.total_tokens).sum();
+                    @let total = |count: fn(&Point) -> u64| s.points.iter().map(count).fold(0u64, u64::saturating_add);
+                    @let events = total(|p| p.events);
+                    @let errors = total(|p| p.errors);
+                    @let tokens = total(|p| p.total_tokens);
                     @let spent: f64 = s.points.iter().map(|p| p.cost).sum();
                     tr {
                         @if grouped { td { (label(s)) } }

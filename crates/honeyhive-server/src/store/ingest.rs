@@ -156,4 +156,7 @@ pub struct StoreStats {
     pub checkpoint_seconds_sum: f64,
     /// Times an idle store cut its grown WAL file back (SQLite).
     pub wal_shrinks: u64,
+    /// Commits whose metric buckets of a project could not be written (the
+    /// events were stored; the charts miss them).
+    pub metric_bucket_failures: u64,
 }

@@ -65,7 +65,8 @@ impl Dimension {
 pub struct TimeseriesQuery {
     /// First step's start, ms since the epoch (rounded down to a whole step).
     pub start_ms: i64,
-    /// End of the range, ms (exclusive).
+    /// End of the range, ms (exclusive). Points are whole steps: the last
+    /// one is the step that holds the end, whole.
     pub end_ms: i64,
     /// Width of one point: a whole number of minutes. It reads the widest
     /// buckets ([`BUCKET_WIDTHS_MS`]) that divide it.

@@ -165,12 +165,25 @@ fn cut(text: &str) -> &str {
     }
 }
 
+/// Largest cost or score one event adds, in magnitude: sums of what clients
+/// send stay finite (SQLite would store a NaN sum as NULL and refuse the row).
+const MAX_FIGURE: f64 = 1e12;
+
+/// Most evaluator metric names one bucket row keeps: the first ones seen.
+const MAX_SCORE_NAMES_PER_ROW: usize = 64;
+
 fn score(value: &Value) -> Option<f64> {
     match value {
-        Value::Number(n) => n.as_f64().filter(|x| x.is_finite()),
+        Value::Number(n) => n.as_f64().filter(|x| x.abs() <= MAX_FIGURE),
         Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
         _ => None,
     }
+}
+
+/// An event's latency: its duration, when it has one (an event stored with
+/// only a start has 0 until it ends).
+fn latency_of(e: &Event) -> Option<f64> {
+    (e.duration.is_finite() && e.duration > 0.0).then_some(e.duration)
 }
 
 /// An event's model: `config.model` as text, `""` without one.
@@ -280,13 +293,16 @@ impl BucketDeltas {
     }
 
     /// A stored event changed from `before` to `after`: its counters move by
-    /// the difference (its latency stays the one it was stored with).
+    /// the difference. Its latency is the first duration it had: one stored
+    /// without a duration (a start, then an update with the end) adds it when
+    /// it gets one.
     pub(crate) fn changed(&mut self, before: &Event, after: &Event) {
         if before.event_type == EventType::Session || after.event_type == EventType::Session {
             return;
         }
+        let first_duration = latency_of(before).is_none() && latency_of(after).is_some();
         self.add(before, -1, false);
-        self.add(after, 1, false);
+        self.add(after, 1, first_duration);
     }
 
     /// Where `value` is in [`Self::values`], added if new. A batch names few
@@ -334,8 +350,8 @@ impl BucketDeltas {
                 as_i64(usage.completion_tokens),
                 as_i64(usage.total_tokens),
             ],
-            cost: usage.cost.unwrap_or(0.0),
-            latency: (e.duration.is_finite() && e.duration >= 0.0).then_some(e.duration),
+            cost: usage.cost.filter(|c| c.abs() <= MAX_FIGURE).unwrap_or(0.0),
+            latency: latency_of(e),
             scores: e
                 .metrics
                 .iter()
@@ -486,11 +502,14 @@ fn write_one(
     };
     let mut score_sums = scores.as_deref().map(decode_scores).unwrap_or_default();
     for (name, (sum, count)) in delta.scores {
+        if !score_sums.contains_key(&name) && score_sums.len() >= MAX_SCORE_NAMES_PER_ROW {
+            continue;
+        }
         let into = score_sums.entry(name).or_default();
         into.0 += sum;
         into.1 += count;
     }
-    score_sums.retain(|_, (_, count)| *count > 0);
+    score_sums.retain(|_, (sum, count)| *count > 0 && sum.is_finite());
     let scores = (!score_sums.is_empty())
         .then(|| serde_json::to_string(&score_sums).unwrap_or_else(|_| "{}".into()));
     conn.prepare_cached(sql)
@@ -508,7 +527,9 @@ fn write_one(
                 prompt.saturating_add(delta.prompt_tokens).max(0),
                 completion.saturating_add(delta.completion_tokens).max(0),
                 total.saturating_add(delta.total_tokens).max(0),
-                cost + delta.cost,
+                Some(cost + delta.cost)
+                    .filter(|c| c.is_finite())
+                    .unwrap_or(cost),
                 latency.as_ref().map(encode_sketch),
                 scores,
             ])

@@ -156,19 +156,36 @@ SELECT project_id, w.width, d.dimension,
        sum(CASE WHEN total IS NULL THEN prompt + completion ELSE total END),
        sum(cost), NULL, NULL
 FROM (
-    SELECT project_id, org_id, event_type,
-           CASE WHEN start_time > 0 THEN start_time ELSE ingested_at END AS time_ms,
-           substr(coalesce(source, ''), 1, 200) AS source,
-           substr(coalesce(event_name, ''), 1, 200) AS event_name,
-           coalesce(error, '') != '' AS failed,
-           CASE WHEN json_valid(config)
-                THEN substr(coalesce(json_extract(config, '$.model'), ''), 1, 200) ELSE '' END AS model,
-           CASE WHEN json_valid(metadata) THEN max(0, coalesce(round(CAST(json_extract(metadata, '$.prompt_tokens') AS REAL)), 0)) ELSE 0 END AS prompt,
-           CASE WHEN json_valid(metadata) THEN max(0, coalesce(round(CAST(json_extract(metadata, '$.completion_tokens') AS REAL)), 0)) ELSE 0 END AS completion,
-           CASE WHEN json_valid(metadata) AND json_extract(metadata, '$.total_tokens') IS NOT NULL
-                THEN max(0, round(CAST(json_extract(metadata, '$.total_tokens') AS REAL))) END AS total,
-           CASE WHEN json_valid(metadata) THEN coalesce(CAST(json_extract(metadata, '$.cost') AS REAL), 0) ELSE 0 END AS cost
-    FROM events WHERE event_type != 'session'
+    SELECT project_id, org_id, event_type, time_ms, source, event_name, failed, model,
+           CASE WHEN p >= 0 THEN CAST(min(round(p), 1e15) AS INTEGER) ELSE 0 END AS prompt,
+           CASE WHEN c >= 0 THEN CAST(min(round(c), 1e15) AS INTEGER) ELSE 0 END AS completion,
+           CASE WHEN t >= 0 THEN CAST(min(round(t), 1e15) AS INTEGER) END AS total,
+           CASE WHEN abs(cost_raw) <= 1e12 THEN cost_raw ELSE 0 END AS cost
+    FROM (
+        SELECT project_id, org_id, event_type,
+               CASE WHEN start_time > 0 THEN start_time ELSE ingested_at END AS time_ms,
+               substr(coalesce(source, ''), 1, 200) AS source,
+               substr(coalesce(event_name, ''), 1, 200) AS event_name,
+               coalesce(error, '') != '' AS failed,
+               CASE WHEN NOT json_valid(config) THEN ''
+                    WHEN json_type(config, '$.model') = 'text'
+                        THEN substr(json_extract(config, '$.model'), 1, 200)
+                    WHEN coalesce(json_type(config, '$.model'), 'null') = 'null' THEN ''
+                    ELSE substr(config -> '$.model', 1, 200) END AS model,
+               CASE WHEN json_valid(metadata)
+                        AND json_type(metadata, '$.prompt_tokens') IN ('integer', 'real', 'text')
+                    THEN CAST(json_extract(metadata, '$.prompt_tokens') AS REAL) END AS p,
+               CASE WHEN json_valid(metadata)
+                        AND json_type(metadata, '$.completion_tokens') IN ('integer', 'real', 'text')
+                    THEN CAST(json_extract(metadata, '$.completion_tokens') AS REAL) END AS c,
+               CASE WHEN json_valid(metadata)
+                        AND json_type(metadata, '$.total_tokens') IN ('integer', 'real', 'text')
+                    THEN CAST(json_extract(metadata, '$.total_tokens') AS REAL) END AS t,
+               CASE WHEN json_valid(metadata)
+                        AND json_type(metadata, '$.cost') IN ('integer', 'real', 'text')
+                    THEN CAST(json_extract(metadata, '$.cost') AS REAL) ELSE 0 END AS cost_raw
+        FROM events WHERE event_type != 'session'
+    )
 ) AS e
 CROSS JOIN (SELECT 60000 AS width UNION ALL SELECT 900000 UNION ALL SELECT 3600000) AS w
 CROSS JOIN (SELECT '' AS dimension UNION ALL SELECT 'model' UNION ALL SELECT 'source'
@@ -483,6 +500,14 @@ mod tests {
                 1_767_225_640_000.0,
             ),
             (
+                "d",
+                "tool",
+                None,
+                r#"{"model":true}"#,
+                r#"{"total_tokens":"1e19","cost":true}"#,
+                1_767_225_650_000.0,
+            ),
+            (
                 "s",
                 "session",
                 None,
@@ -525,6 +550,16 @@ mod tests {
             [
                 ("model".to_string(), "gpt".to_string(), 2, 1, 40, 0.5),
                 ("tool".to_string(), String::new(), 1, 0, 0, 0.0),
+                // A model that is not text is its JSON; a total past 10^15 is
+                // capped (every count stays an integer); a boolean cost is none.
+                (
+                    "tool".to_string(),
+                    "true".to_string(),
+                    1,
+                    0,
+                    1_000_000_000_000_000,
+                    0.0
+                ),
             ]
         );
         let hourly: i64 = conn
@@ -535,7 +570,19 @@ mod tests {
                 |r| r.get(0),
             )
             .expect("hourly");
-        assert_eq!(hourly, 3);
+        assert_eq!(hourly, 4);
+        let not_integers: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM metric_buckets WHERE typeof(total_tokens) != 'integer' \
+                 OR typeof(prompt_tokens) != 'integer' OR typeof(completion_tokens) != 'integer'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("types");
+        assert_eq!(
+            not_integers, 0,
+            "token sums are integers, as the writer reads them"
+        );
     }
 
     #[test]

@@ -339,6 +339,7 @@ impl SqliteStore {
             checkpoints_on_writer: c.checkpoints.on_writer.load(Ordering::Relaxed),
             checkpoint_seconds_sum: c.checkpoints.micros.load(Ordering::Relaxed) as f64 / 1e6,
             wal_shrinks: c.checkpoints.shrinks.load(Ordering::Relaxed),
+            metric_bucket_failures: c.bucket_failures.load(Ordering::Relaxed),
         }
     }
 }

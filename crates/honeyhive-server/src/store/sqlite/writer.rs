@@ -98,6 +98,8 @@ pub(super) struct WriterCounters {
     pub(super) commits: AtomicU64,
     pub(super) commit_micros: AtomicU64,
     pub(super) jobs_committed: AtomicU64,
+    /// Project bucket writes rolled back (the events still committed).
+    pub(super) bucket_failures: AtomicU64,
     pub(super) checkpoints: Arc<CheckpointCounters>,
 }
 
@@ -177,8 +179,15 @@ fn fill_group(first: Box<dyn Job>, rx: &crossbeam_channel::Receiver<WriterMessag
 }
 
 /// Writes what the group's jobs add to the metric buckets, summed per
-/// project first: one row write per bucket per commit, not per job.
-fn write_buckets(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> StoreResult<()> {
+/// project first: one row write per bucket per commit, not per job. The
+/// buckets are derived from the events: a project whose bucket write fails
+/// is rolled back to before it, counted and logged, and the group's events
+/// still commit.
+fn write_buckets(
+    conn: &Connection,
+    jobs: &mut [Box<dyn Job>],
+    counters: &WriterCounters,
+) -> StoreResult<()> {
     let mut projects: Vec<(Tenant, BucketDeltas)> = Vec::new();
     for job in jobs.iter_mut() {
         let Some((tenant, deltas)) = job.take_buckets() else {
@@ -190,7 +199,14 @@ fn write_buckets(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> StoreResult<()
         }
     }
     for (tenant, deltas) in projects {
-        deltas.write(conn, &tenant)?;
+        run_cached(conn, "SAVEPOINT buckets")?;
+        if let Err(e) = deltas.write(conn, &tenant) {
+            run_cached(conn, "ROLLBACK TO buckets")?;
+            counters.bucket_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(project = %tenant.project_id, error = %e,
+                "metric buckets not updated for this commit; its events are stored");
+        }
+        run_cached(conn, "RELEASE buckets")?;
     }
     Ok(())
 }
@@ -255,7 +271,7 @@ pub(super) fn writer_loop(
         let count = jobs.len() as u64;
         // Shared by every job's answer, each keeping it as its source.
         let commit = run_group(&conn, &mut jobs)
-            .and_then(|()| write_buckets(&conn, &mut jobs))
+            .and_then(|()| write_buckets(&conn, &mut jobs, &counters))
             .and_then(|()| conn.execute_batch("COMMIT").map_err(backend))
             .map_err(Arc::new);
         if commit.is_err() {

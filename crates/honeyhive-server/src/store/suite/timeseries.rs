@@ -200,6 +200,15 @@ pub async fn metric_buckets_count_what_commits_and_follow_enrichments(store: &dy
     let groups: Vec<&str> = folded.series.iter().map(|s| s.group.as_str()).collect();
     assert_eq!(groups, [OTHER_GROUP]);
     assert_eq!(folded.series[0].points[0].events, 102);
+    let mut exact = query(900_000, Some(Dimension::Model));
+    exact.max_groups = 2;
+    let exact = store.timeseries(&t, &exact).await.expect("two groups");
+    let groups: Vec<&str> = exact.series.iter().map(|s| s.group.as_str()).collect();
+    assert_eq!(
+        groups,
+        ["gpt-4o", "claude"],
+        "as many groups as kept: no \"(other)\""
+    );
 
     let theirs = store
         .timeseries(&other, &query(60_000, None))
