@@ -19,6 +19,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ErrorExtensionValues, Response, ServerError, ServerResult, Variables};
 use honeyhive_model::ErrorCode;
 
+use super::size::expanded_fields;
 use crate::api::ApiError;
 use crate::config::GraphqlLimits;
 
@@ -166,6 +167,25 @@ impl Extension for CodedErrors {
                 ))
                 .with_hint("send a query with fewer nested selections, arguments and lists"),
             ));
+        }
+        // Every field costs at least 1, so a query selecting more fields than
+        // the cost limit, fragments spread, is over it: refused before the
+        // library's checks spread its fragments again and again.
+        if let Ok(document) = async_graphql::parser::parse_query(query) {
+            let fields = expanded_fields(&document);
+            if fields > self.limits.max_complexity {
+                return Err(request_error(
+                    ApiError::new(
+                        ErrorCode::ResultTooLarge,
+                        format!(
+                            "the query selects {fields} fields once its fragments are spread, \
+                             more than the cost limit of {}",
+                            self.limits.max_complexity
+                        ),
+                    )
+                    .with_hint("spread fewer fragments, or select fewer fields in them"),
+                ));
+            }
         }
         next.run(ctx, query, variables).await
     }

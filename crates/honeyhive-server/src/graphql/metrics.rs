@@ -43,11 +43,17 @@ struct SeriesObject {
 struct PointObject {
     /// The step's start, ms since the epoch.
     start: f64,
+    /// Events stored (sessions are not counted).
     events: u64,
+    /// Of them, with an error.
     errors: u64,
+    /// Errors per event, 0 without events.
     error_rate: f64,
+    /// Sum of `metadata.prompt_tokens`.
     prompt_tokens: u64,
+    /// Sum of `metadata.completion_tokens`.
     completion_tokens: u64,
+    /// Sum of `metadata.total_tokens` (or prompt + completion).
     total_tokens: u64,
     /// USD.
     cost: f64,
@@ -63,8 +69,11 @@ struct PointObject {
 #[derive(SimpleObject)]
 #[graphql(name = "MetricScore")]
 struct ScoreObject {
+    /// The metric's name (a key of the events' `metrics`).
     name: String,
+    /// Its mean score in the step (booleans count as 1 and 0).
     mean: f64,
+    /// How many scores.
     count: u64,
 }
 

@@ -20,6 +20,7 @@
 //! | `subscription.rs` | `subscription { events }` over the live hub |
 //! | `ws/` | the `graphql-transport-ws` protocol (`messages.rs`: what it sends and reads) |
 //! | `errors.rs` | our error codes in every error's `extensions` |
+//! | `size.rs` | fields a query selects once its fragments are spread (refused past the cost limit first) |
 
 mod datasets;
 mod errors;
@@ -27,6 +28,7 @@ mod metrics;
 mod results;
 mod runs;
 mod schema;
+mod size;
 mod subscription;
 mod types;
 mod ws;

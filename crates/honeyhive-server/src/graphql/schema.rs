@@ -77,11 +77,17 @@ pub(super) fn params<const N: usize>(values: [(&str, Option<Value>); N]) -> Map<
         .collect()
 }
 
+/// Most directives one field may carry.
+const MAX_DIRECTIVES_PER_FIELD: usize = 8;
+
 /// The schema with `limits`, its errors coded.
 pub(crate) fn build(limits: GraphqlLimits) -> ApiSchema {
     Schema::build(QueryRoot::default(), EmptyMutation, SubscriptionRoot)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        // A field has no use for more directives than @skip and @include a few
+        // times over; thousands of them would each be validated.
+        .limit_directives(MAX_DIRECTIVES_PER_FIELD)
         .extension(Coded { limits })
         .finish()
 }

@@ -563,3 +563,29 @@ fn the_explorer_is_our_own_page_under_a_strict_policy() {
         assert!(types.iter().any(|t| t["name"] == name), "{name}");
     }
 }
+
+#[test]
+fn a_query_whose_fragments_multiply_is_refused_before_they_are_spread() {
+    let h = Harness::start();
+    let mut bomb = String::from("query { ...F0 }");
+    for level in 0..9 {
+        bomb.push_str(&format!(" fragment F{level} on Query {{"));
+        for _ in 0..16 {
+            bomb.push_str(&format!(" ...F{}", level + 1));
+        }
+        bomb.push_str(" }");
+    }
+    bomb.push_str(" fragment F9 on Query { __typename }");
+    assert!(bomb.len() < 4096, "a small body");
+    let refused = errors(&h, &bomb, json!({}));
+    assert_coded(&refused, "result_too_large");
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("68719476736 fields")),
+        "{refused:?}"
+    );
+    // The server answers the next query at once.
+    let data = data(&h, "{ sessions { total } }", json!({}));
+    assert_eq!(data["sessions"]["total"], 0);
+}
