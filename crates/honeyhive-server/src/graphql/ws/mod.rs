@@ -19,7 +19,9 @@
 //! second `connection_init`, 4500 a server fault; 1001 when the server stops.
 //! A connection holds at most `graphql.max_subscriptions_per_connection`
 //! subscriptions, and each is a live subscriber like an SSE stream. A client
-//! that does not read what it is sent is dropped after the idle timeout.
+//! that does not read what it is sent is dropped after the idle timeout, and
+//! one that sends nothing, not even a `pong` to the pings, is closed (1008)
+//! after the idle timeout or two pings, whichever is longer.
 
 mod messages;
 
@@ -141,6 +143,11 @@ async fn serve(socket: WebSocket, graphql: Graphql, header_tenant: Option<Tenant
         .max(Duration::from_millis(10));
     let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let send_timeout = config.idle_timeout;
+    // A client that answers nothing, not even the pings, for this long is
+    // gone or not reading: its socket would hold a connection slot for as
+    // long as the kernel buffers the pings.
+    let silence_limit = config.idle_timeout.max(period * 2);
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         let wake = tokio::select! {
             () = &mut init_deadline, if !connection.initialised => Wake::InitTimeout,
@@ -151,9 +158,19 @@ async fn serve(socket: WebSocket, graphql: Graphql, header_tenant: Option<Tenant
             }
             message = connection.socket.recv() => Wake::Received(message),
         };
+        if matches!(wake, Wake::Received(Some(Ok(_)))) {
+            last_heard = tokio::time::Instant::now();
+        }
         let step = match wake {
             Wake::InitTimeout => Step::Close(4408, "Connection initialisation timeout".into()),
             Wake::Stop => Step::Close(1001, "the server is shutting down".into()),
+            Wake::KeepAlive if last_heard.elapsed() > silence_limit => Step::Close(
+                1008,
+                format!(
+                    "nothing heard from the client, not even a pong, for {} s",
+                    silence_limit.as_secs()
+                ),
+            ),
             Wake::KeepAlive => connection.send(&ServerMessage::Ping, send_timeout).await,
             Wake::Output(output) => connection.output(output, send_timeout).await,
             Wake::Received(Some(Ok(Message::Text(text)))) => {

@@ -402,3 +402,48 @@ fn a_subscriber_that_reads_too_slowly_is_told_what_it_missed() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_client_that_answers_nothing_is_closed_after_the_idle_timeout() {
+    let h = Harness::start_with(|cfg| cfg.idle_timeout = Duration::from_secs(1));
+    let key = h.key();
+    let mut client = open(&h, Some("graphql-transport-ws"), None).expect("upgrade");
+    assert!(client.init(json!({"Authorization": format!("Bearer {key}")})));
+    // Read nothing and answer no ping: the frames wait in the socket.
+    std::thread::sleep(Duration::from_millis(3_000));
+    let socket = &mut client.socket;
+    let close = h.rt.block_on(async {
+        loop {
+            match tokio::time::timeout(PATIENCE, socket.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => return frame,
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("a close frame, not {other:?}"),
+            }
+        }
+    });
+    let frame = close.expect("a close frame with a code");
+    assert_eq!(u16::from(frame.code), 1008, "{frame:?}");
+    assert!(frame.reason.contains("not even a pong"), "{frame:?}");
+
+    // A client that answers the pings stays open.
+    let mut steady = open(&h, Some("graphql-transport-ws"), None).expect("upgrade");
+    assert!(steady.init(json!({"Authorization": format!("Bearer {key}")})));
+    let started = std::time::Instant::now();
+    let mut pings = 0;
+    while started.elapsed() < Duration::from_millis(3_000) {
+        let socket = &mut steady.socket;
+        let next = h.rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(200), socket.next()).await
+        });
+        match next {
+            Ok(Some(Ok(Message::Text(text)))) if text.as_str().contains("\"ping\"") => {
+                pings += 1;
+                steady.send(json!({"type": "pong"}));
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => panic!("closed: {frame:?}"),
+            Ok(None | Some(Err(_))) => panic!("the socket ended"),
+            Ok(Some(Ok(_))) | Err(_) => {}
+        }
+    }
+    assert!(pings >= 3, "pinged while it answered: {pings}");
+}
