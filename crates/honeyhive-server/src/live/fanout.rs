@@ -96,12 +96,12 @@ fn count_missed(hub: &LiveHub, counts: &[(String, u64)]) {
     }
 }
 
-/// The subscriber indexes of one directory snapshot, built as projects
-/// are met and dropped when the subscribers change.
+/// Each project's subscriber index, kept while its subscribers stay the
+/// same: one project's subscribers coming and going rebuild only its own.
 #[derive(Default)]
 struct Indexes {
     snapshot: Option<Arc<Directory>>,
-    projects: HashMap<String, ProjectIndex>,
+    projects: HashMap<String, (Vec<u64>, ProjectIndex)>,
 }
 
 impl Indexes {
@@ -118,13 +118,22 @@ impl Indexes {
             .is_some_and(|known| Arc::ptr_eq(known, directory))
         {
             self.snapshot = Some(directory.clone());
-            self.projects.clear();
+            self.projects
+                .retain(|project, _| directory.contains_key(project));
         }
-        if !self.projects.contains_key(project_id) {
+        let current = |ids: &[u64]| {
+            ids.len() == subscribers.len() && ids.iter().zip(subscribers).all(|(id, s)| *id == s.id)
+        };
+        if !self
+            .projects
+            .get(project_id)
+            .is_some_and(|(ids, _)| current(ids))
+        {
+            let ids = subscribers.iter().map(|s| s.id).collect();
             let index = ProjectIndex::of(subscribers);
-            self.projects.insert(project_id.to_string(), index);
+            self.projects.insert(project_id.to_string(), (ids, index));
         }
-        &self.projects[project_id]
+        &self.projects[project_id].1
     }
 }
 

@@ -18,7 +18,7 @@ use crate::store::{BUCKET_WIDTHS_MS, StoreResult, Tenant};
 /// Longest dimension value kept; longer ones are cut (on a character boundary).
 pub(crate) const MAX_VALUE_CHARS: usize = 200;
 
-/// Most evaluator scores one event adds (the first, in name order).
+/// Most evaluator scores one event adds (the first, in the order it holds them).
 const MAX_SCORES_PER_EVENT: usize = 32;
 
 /// Longest score name kept; longer names are not charted.
@@ -33,9 +33,9 @@ pub(crate) fn new_sketch() -> DDSketch {
     DDSketch::new(Config::defaults())
 }
 
-/// A sketch as stored: its fields in postcard (serde, varint integers). The
-/// crate's own binary format re-adds every bin when decoded, which made
-/// decoding most of a chart's time; this one reads the bins as one vector.
+/// A sketch as stored: its fields in postcard (serde, varint integers), whose
+/// decoder reads the bins as one vector; the crate's own binary format re-adds
+/// them one by one, and a chart decodes a sketch per bucket it reads.
 pub(crate) fn encode_sketch(sketch: &DDSketch) -> Vec<u8> {
     postcard::to_stdvec(sketch).unwrap_or_default()
 }
