@@ -15,8 +15,9 @@ use crate::store::{
     Timeseries, TimeseriesQuery, TimeseriesStore,
 };
 
-/// Most points one series may have.
-pub const MAX_POINTS: i64 = 10_000;
+/// Most steps a store read covers, whoever asks: a bound on its memory
+/// (`GET /v1/metrics/timeseries` asks for at most 1 500).
+const MAX_STEPS: i64 = 10_000;
 
 /// A point being summed, its sketch merged.
 #[derive(Default)]
@@ -84,9 +85,9 @@ fn check(query: &TimeseriesQuery) -> StoreResult<(i64, usize)> {
         .checked_sub(start)
         .and_then(|span| span.checked_add(query.step_ms - 1))
         .map_or(i64::MAX, |span| span.div_euclid(query.step_ms));
-    if !(1..=MAX_POINTS).contains(&steps) || start.checked_add(query.step_ms * steps).is_none() {
+    if !(1..=MAX_STEPS).contains(&steps) || start.checked_add(query.step_ms * steps).is_none() {
         return Err(StoreError::Invalid(format!(
-            "the range holds {steps} steps; it must hold 1 to {MAX_POINTS}"
+            "the range holds {steps} steps; it must hold 1 to {MAX_STEPS}"
         )));
     }
     Ok((start, steps as usize))
