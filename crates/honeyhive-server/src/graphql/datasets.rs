@@ -1,87 +1,13 @@
 //! Datasets and their datapoints: `datasets` and `datapoints`. Times are ms
 //! since the epoch.
 
-use async_graphql::{Context, ID, Object, SimpleObject};
-use serde_json::Value;
+use async_graphql::{Context, ID, Object};
 
-use super::schema::{paged_cost, paging, scope};
-use super::types::Paged;
+use super::context::{paged_cost, paging, scope};
+use super::dataset_objects::{DatapointObject, DatasetObject};
+use super::page::Paged;
 use crate::api::ApiError;
-use crate::store::{Datapoint, DatapointQuery, DatapointSelection, Dataset, DatasetQuery};
-
-/// A named, ordered list of datapoints.
-#[derive(SimpleObject)]
-#[graphql(name = "Dataset")]
-pub(super) struct DatasetObject {
-    /// The dataset's id.
-    id: String,
-    /// Its name.
-    name: String,
-    /// Free text.
-    description: Option<String>,
-    /// Its datapoints, in order.
-    datapoint_ids: Vec<String>,
-    /// Free-form metadata.
-    metadata: Value,
-    /// Created, ms since the epoch.
-    created_at: f64,
-    /// Last updated, ms since the epoch.
-    updated_at: f64,
-}
-
-impl From<Dataset> for DatasetObject {
-    fn from(d: Dataset) -> DatasetObject {
-        DatasetObject {
-            id: d.id,
-            name: d.name,
-            description: d.description,
-            datapoint_ids: d.datapoint_ids,
-            metadata: Value::Object(d.metadata),
-            created_at: d.created_at,
-            updated_at: d.updated_at,
-        }
-    }
-}
-
-/// One input to evaluate with, and what it should give.
-#[derive(SimpleObject)]
-#[graphql(name = "Datapoint")]
-pub(super) struct DatapointObject {
-    /// The datapoint's id.
-    id: String,
-    /// Inputs to the function under test.
-    inputs: Value,
-    /// Chat history.
-    history: Vec<Value>,
-    /// Expected outputs.
-    ground_truth: Value,
-    /// Free-form metadata.
-    metadata: Value,
-    /// The event it was made from.
-    linked_event: Option<String>,
-    /// The datasets it belongs to.
-    linked_datasets: Vec<String>,
-    /// Created, ms since the epoch.
-    created_at: f64,
-    /// Last updated, ms since the epoch.
-    updated_at: f64,
-}
-
-impl From<Datapoint> for DatapointObject {
-    fn from(d: Datapoint) -> DatapointObject {
-        DatapointObject {
-            id: d.id,
-            inputs: Value::Object(d.inputs),
-            history: d.history,
-            ground_truth: Value::Object(d.ground_truth),
-            metadata: Value::Object(d.metadata),
-            linked_event: d.linked_event,
-            linked_datasets: d.linked_datasets,
-            created_at: d.created_at,
-            updated_at: d.updated_at,
-        }
-    }
-}
+use crate::store::{DatapointQuery, DatapointSelection, DatasetQuery};
 
 /// `datasets` and `datapoints`.
 #[derive(Default)]

@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::schema::{WHOLE_READ_COST, scope};
+use super::context::{WHOLE_READ_COST, scope};
 use crate::api::timeseries::{TimeseriesParams, read_timeseries};
 use crate::store::{Dimension, Point, Timeseries};
 

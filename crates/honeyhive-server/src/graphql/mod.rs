@@ -22,10 +22,14 @@
 //! | `errors.rs` | our error codes in every error's `extensions` |
 //! | `size.rs` | fields a query selects once its fragments are spread (refused past the cost limit first) |
 
+mod context;
+mod dataset_objects;
 mod datasets;
 mod errors;
 mod metrics;
+mod page;
 mod results;
+mod run_node;
 mod runs;
 mod schema;
 mod size;
@@ -48,7 +52,8 @@ use crate::api::{
     ApiError, AppState, declared_length, discard_body, json_answer, json_body, too_large,
 };
 use crate::store::Tenant;
-use schema::{ApiSchema, Scope};
+use context::Scope;
+use schema::ApiSchema;
 
 const EXPLORER_HTML: &str = include_str!("explorer.html");
 const EXPLORER_JS: &str = include_str!("explorer.js");

@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use async_graphql::SimpleObject;
 
-use super::runs::RunNode;
 use super::types::EventKind;
 use crate::api::{ApiError, WorkFailed};
 
@@ -121,23 +120,6 @@ pub(super) struct DatapointMetric {
     passed: bool,
 }
 
-/// Two runs compared (`GET /v1/runs/{new}/compare-with/{old}`).
-#[derive(SimpleObject)]
-pub(super) struct RunComparison {
-    /// The newer run.
-    new_run: RunNode,
-    /// The run it is compared with.
-    old_run: RunNode,
-    /// How each metric was folded.
-    aggregation: String,
-    /// Datapoints both runs have.
-    common_datapoints: Vec<String>,
-    /// Each metric, old against new.
-    metrics: Vec<MetricComparison>,
-    /// The whole REST answer.
-    document: Value,
-}
-
 /// How one metric moved between two runs; higher is better.
 #[derive(SimpleObject, Deserialize)]
 pub(super) struct MetricComparison {
@@ -171,30 +153,4 @@ pub(super) struct MetricComparison {
     degraded: Vec<String>,
     /// Those that stayed the same.
     same: Vec<String>,
-}
-
-impl RunComparison {
-    /// The typed fields of a comparison `document` of the `(new, old)` runs.
-    pub(super) fn read(
-        document: Value,
-        (new_run, old_run): (RunNode, RunNode),
-        aggregation: Aggregation,
-    ) -> Result<RunComparison, ApiError> {
-        #[derive(Deserialize)]
-        struct Wire {
-            #[serde(rename = "commonDatapoints")]
-            common_datapoints: Vec<String>,
-            metrics: Vec<MetricComparison>,
-        }
-        let wire = Wire::deserialize(&document)
-            .map_err(|e| WorkFailed::new("run comparison unreadable", e))?;
-        Ok(RunComparison {
-            new_run,
-            old_run,
-            aggregation: aggregation.as_str().to_string(),
-            common_datapoints: wire.common_datapoints,
-            metrics: wire.metrics,
-            document,
-        })
-    }
 }

@@ -14,7 +14,7 @@ use async_graphql::futures_util::Stream;
 use async_graphql::{Context, Enum, Object, SimpleObject, Subscription, Union};
 use serde_json::Value;
 
-use super::schema::{params, scope};
+use super::context::{params, scope};
 use super::types::EventObject;
 use crate::api::ApiError;
 use crate::api::live::stream_filters;
