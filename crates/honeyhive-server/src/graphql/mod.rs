@@ -12,10 +12,11 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `schema.rs` | the schema, its limits and costs, the context, `events`, `sessions`, `session` |
-//! | `types.rs` | `Event`, the session tree, pages |
-//! | `runs.rs`, `results.rs` | `runs`, `run` with its result, `compareRuns` |
-//! | `datasets.rs` | `datasets`, `datapoints` |
+//! | `schema.rs` | the schema, its limits, `events`, `sessions`, `session` |
+//! | `context.rs` | what every resolver reads from its context, what a read costs, paging |
+//! | `types.rs`, `page.rs` | `Event`, the session tree; a page of any list |
+//! | `runs.rs` | `runs`, `run`, `compareRuns`; `run_node.rs` a run with its result and a comparison, `results.rs` their parts |
+//! | `datasets.rs` | `datasets`, `datapoints`; `dataset_objects.rs` their types |
 //! | `metrics.rs` | `metricTimeseries`: the streaming metric buckets |
 //! | `subscription.rs` | `subscription { events }` over the live hub |
 //! | `ws/` | the `graphql-transport-ws` protocol (`messages.rs`: what it sends and reads) |
