@@ -19,11 +19,12 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::StreamExt;
 use honeyhive_model::filter::{FieldPath, Filter, FilterSet, FilterValue, Operator};
 use serde_json::{Map, Value, json};
 
@@ -35,6 +36,9 @@ use crate::store::Tenant;
 /// Longest silence on a stream: a keep-alive comment is sent after it (or
 /// after half the connection idle timeout, if that is shorter).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Most messages one write of a stream carries.
+const MESSAGES_PER_WRITE: usize = 64;
 
 /// What a client told it lagged can do.
 const LAG_HINT: &str = "this client read too slowly and missed events; reconnect with \
@@ -76,21 +80,36 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     })
 }
 
-/// One message as a server-sent event.
-fn sse_event(message: &FollowMessage) -> Event {
-    match message {
-        FollowMessage::Ready { cursor } => Event::default()
-            .event("ready")
-            .id(cursor.to_string())
-            .data(json!({ "cursor": cursor }).to_string()),
-        FollowMessage::Event(event) => Event::default()
-            .event(event.kind.as_str())
-            .id(event.seq.to_string())
-            .data(event.json()),
-        FollowMessage::Lagged { missed } => Event::default()
-            .event("lagged")
-            .data(json!({ "missed": missed, "hint": LAG_HINT }).to_string()),
+/// One message as a server-sent event's text.
+fn sse_text(message: &FollowMessage) -> String {
+    let (event, id, data) = match message {
+        FollowMessage::Ready { cursor } => (
+            "ready",
+            Some(*cursor),
+            json!({ "cursor": cursor }).to_string(),
+        ),
+        FollowMessage::Event(event) => (
+            event.kind.as_str(),
+            Some(event.seq),
+            event.json().to_string(),
+        ),
+        FollowMessage::Lagged { missed } => (
+            "lagged",
+            None,
+            json!({ "missed": missed, "hint": LAG_HINT }).to_string(),
+        ),
+    };
+    let mut text = format!("event: {event}\n");
+    if let Some(id) = id {
+        text.push_str(&format!("id: {id}\n"));
     }
+    for line in data.split('\n') {
+        text.push_str("data: ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push('\n');
+    text
 }
 
 async fn stream(
@@ -122,11 +141,52 @@ pub(crate) async fn stream_for(
         max_read_bytes,
     )
     .await?;
-    let events = futures_util::stream::unfold(follow, |mut follow| async move {
+    // The messages already waiting go out in one write: with many
+    // subscribers, a write (a system call) per event cost more than the event.
+    let messages = futures_util::stream::unfold(follow, |mut follow| async move {
         let message = follow.next().await?;
-        Some((Ok::<_, Infallible>(sse_event(&message)), follow))
+        Some((message, follow))
+    })
+    .ready_chunks(MESSAGES_PER_WRITE);
+    let silence = KEEP_ALIVE.min(state.config.idle_timeout / 2);
+    let frames = futures_util::stream::unfold(Box::pin(messages), move |mut messages| async move {
+        // `next` only polls the stream, which keeps its own state: dropping it
+        // at the timeout loses nothing.
+        let text = match tokio::time::timeout(silence, messages.next()).await {
+            Ok(Some(chunk)) => chunk.iter().map(sse_text).collect::<String>(),
+            Ok(None) => return None,
+            Err(_) => ": keep-alive\n\n".to_string(),
+        };
+        Some((Ok::<_, Infallible>(Bytes::from(text)), messages))
     });
-    let keep_alive = KEEP_ALIVE.min(state.config.idle_timeout / 2);
-    let keep_alive = KeepAlive::new().interval(keep_alive).text("keep-alive");
-    Ok(Sse::new(events).keep_alive(keep_alive).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_message_is_one_server_sent_event() {
+        assert_eq!(
+            sse_text(&FollowMessage::Ready { cursor: 7 }),
+            "event: ready\nid: 7\ndata: {\"cursor\":7}\n\n"
+        );
+        let lagged = sse_text(&FollowMessage::Lagged { missed: 3 });
+        assert!(
+            lagged.starts_with("event: lagged\ndata: {\"missed\":3,"),
+            "{lagged}"
+        );
+        assert!(
+            lagged.ends_with("\n\n") && !lagged.contains("id:"),
+            "{lagged}"
+        );
+    }
 }
