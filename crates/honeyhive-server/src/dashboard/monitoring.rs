@@ -13,8 +13,7 @@ use super::Dashboard;
 use super::chart::{Line, Steps, line_chart};
 use super::view::{Page, Viewer, cost, error_page};
 use crate::api::ApiError;
-use crate::api::timeseries::TimeseriesParams;
-use crate::clock::now_ms;
+use crate::api::timeseries::{TimeseriesParams, read_timeseries};
 use crate::store::{Dimension, Point, ScoreSum, Series, Timeseries};
 
 /// The ranges the form offers.
@@ -43,8 +42,7 @@ async fn render(
     viewer: &Viewer,
     params: &TimeseriesParams,
 ) -> Result<Response, ApiError> {
-    let query = params.query(now_ms() as i64)?;
-    let series = state.store.timeseries(&viewer.tenant, &query).await?;
+    let (query, series) = read_timeseries(state, &viewer.tenant, params).await?;
     let steps = Steps {
         start_ms: series.start_ms,
         step_ms: series.step_ms,

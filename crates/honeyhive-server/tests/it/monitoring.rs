@@ -26,8 +26,8 @@ fn ingest_calls(h: &Harness, key: &str, calls: &[(&str, Option<&str>, f64, f64)]
     }
 }
 
-/// The sum of `field` over a series' points.
-fn total(series: &Value, field: &str) -> f64 {
+/// The sum of `field` over a series' points (its JSON, REST or GraphQL).
+pub(crate) fn series_total(series: &Value, field: &str) -> f64 {
     series["points"]
         .as_array()
         .expect("points")
@@ -73,11 +73,11 @@ fn the_timeseries_counts_what_was_ingested_per_model_and_survives_a_restart() {
             (60..=61).contains(&points),
             "an hour of minutes, the current one included: {points}"
         );
-        assert_eq!(total(&series[0], "events"), 3.0);
-        assert_eq!(total(&series[0], "errors"), 1.0);
-        assert_eq!(total(&series[0], "total_tokens"), 360.0);
-        assert!((total(&series[0], "cost") - 0.03).abs() < 1e-9);
-        assert_eq!(total(&series[1], "events"), 1.0);
+        assert_eq!(series_total(&series[0], "events"), 3.0);
+        assert_eq!(series_total(&series[0], "errors"), 1.0);
+        assert_eq!(series_total(&series[0], "total_tokens"), 360.0);
+        assert!((series_total(&series[0], "cost") - 0.03).abs() < 1e-9);
+        assert_eq!(series_total(&series[1], "events"), 1.0);
         let filled: Vec<&Value> = series[0]["points"]
             .as_array()
             .unwrap()

@@ -1,10 +1,11 @@
 //! `metricTimeseries`: the streaming metric buckets over GraphQL, as `GET
 //! /v1/metrics/timeseries` serves them.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{assert_coded, data, errors, post_event, start_session};
 use crate::common::Harness;
+use crate::monitoring::series_total;
 
 const BY_MODEL: &str = r#"query($step: String) {
   metricTimeseries(range: "1h", step: $step, groupBy: "model") {
@@ -12,15 +13,6 @@ const BY_MODEL: &str = r#"query($step: String) {
     series { group points { start events errors totalTokens cost latencyP99 scores { name mean count } } }
   }
 }"#;
-
-fn sum(series: &Value, field: &str) -> f64 {
-    series["points"]
-        .as_array()
-        .expect("points")
-        .iter()
-        .map(|p| p[field].as_f64().unwrap_or(0.0))
-        .sum()
-}
 
 #[test]
 fn the_metric_time_series_counts_the_events_per_model() {
@@ -53,10 +45,10 @@ fn the_metric_time_series_counts_the_events_per_model() {
         .map(|s| s["group"].as_str().unwrap())
         .collect();
     assert_eq!(groups, ["gpt-4o", "claude"]);
-    assert_eq!(sum(&series[0], "events"), 2.0);
-    assert_eq!(sum(&series[0], "errors"), 1.0);
-    assert_eq!(sum(&series[0], "totalTokens"), 30.0);
-    assert!((sum(&series[0], "cost") - 0.5).abs() < 1e-9);
+    assert_eq!(series_total(&series[0], "events"), 2.0);
+    assert_eq!(series_total(&series[0], "errors"), 1.0);
+    assert_eq!(series_total(&series[0], "totalTokens"), 30.0);
+    assert!((series_total(&series[0], "cost") - 0.5).abs() < 1e-9);
     let point = series[0]["points"]
         .as_array()
         .unwrap()
